@@ -1,0 +1,85 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from accounts.models import ApiKey, Membership, Organization, SettingsChange, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_staff", "is_active", "date_joined"]
+    search_fields = ["email", "full_name"]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        ("Profile", {"fields": ["full_name"]}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups",
+                                    "user_permissions"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "plan", "created_at"]
+    list_filter = ["plan"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        from billing.services_setup import setup_organization
+
+        setup_organization(organization=obj)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "organization", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__email", "organization__name"]
+    autocomplete_fields = ["user", "organization"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Shows the prefix only: the raw key is never stored, and the digest is not shown."""
+
+    list_display = ["name", "organization", "prefix", "created_at", "last_used", "revoked_at"]
+    list_filter = ["organization"]
+    search_fields = ["name", "prefix", "organization__name"]
+    fields = ["organization", "name", "prefix", "created_by", "created_at", "last_used",
+              "revoked_at", "revoked_by"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False  # keys are created in the portal or by create_api_key, shown once
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead; usage stays attributed to the key
+
+
+@admin.register(SettingsChange)
+class SettingsChangeAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "organization", "actor_label", "area", "summary"]
+    list_filter = ["area"]
+    search_fields = ["organization__name", "actor_label", "summary"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,27 @@
+"""The demo organisation. Every step is idempotent; later modules add theirs."""
+
+from accounts.models import Membership, Organization, Plan, Role, User
+from billing.services_setup import setup_organization
+
+DEMO_PASSWORD = "demo"
+DEMO_ADMIN = "demo@example.com"
+DEMO_MEMBER = "member@example.com"
+
+
+def ensure_user(email: str, *, staff: bool = False) -> User:
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        user = User.objects.create_user(email, DEMO_PASSWORD, is_staff=staff, is_superuser=staff)
+    return user
+
+
+def seed_accounts() -> Organization:
+    org, _ = Organization.objects.get_or_create(
+        slug="acme", defaults={"name": "Acme Robotics", "plan": Plan.PROFESSIONAL}
+    )
+    setup_organization(organization=org)
+    admin = ensure_user(DEMO_ADMIN, staff=True)
+    member = ensure_user(DEMO_MEMBER)
+    Membership.objects.get_or_create(user=admin, organization=org, defaults={"role": Role.ADMIN})
+    Membership.objects.get_or_create(user=member, organization=org, defaults={"role": Role.MEMBER})
+    return org

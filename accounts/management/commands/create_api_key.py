@@ -1,0 +1,24 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import Organization
+from accounts.services import create_api_key
+
+
+class Command(BaseCommand):
+    help = "Create an API key for an organisation. The key is printed once, on the last line."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--org", required=True, help="organisation slug")
+        parser.add_argument("--name", required=True)
+
+    def handle(self, *args, org, name, **options):
+        organization = Organization.objects.filter(slug=org).first()
+        if organization is None:
+            raise CommandError(f"no organisation with slug {org!r}")
+        try:
+            new_key = create_api_key(organization=organization, name=name, created_by=None)
+        except ValidationError as error:
+            raise CommandError(" ".join(error.messages)) from None
+        self.stderr.write(f"Created API key {name!r} for {organization.slug}. Store it now:")
+        self.stdout.write(new_key.raw_key)

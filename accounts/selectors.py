@@ -1,0 +1,31 @@
+"""Reads for the portal: every lookup is scoped to the user's memberships."""
+
+from django.http import Http404
+
+from accounts.models import ApiKey, Membership, Organization, SettingsChange, User
+
+
+def memberships_of(user: User):
+    return Membership.objects.filter(user=user).select_related("organization")
+
+
+def membership_for(*, user: User, slug: str) -> Membership:
+    """The user's membership in org `slug`; 404 for any org they are not in."""
+    membership = memberships_of(user).filter(organization__slug=slug).first()
+    if membership is None:
+        raise Http404("No such organisation")
+    return membership
+
+
+def members_of(organization: Organization):
+    return Membership.objects.filter(organization=organization).select_related("user")
+
+
+def api_keys_of(organization: Organization):
+    return ApiKey.objects.filter(organization=organization).select_related(
+        "created_by", "revoked_by"
+    )
+
+
+def settings_history(organization: Organization):
+    return SettingsChange.objects.filter(organization=organization).select_related("actor")

@@ -1,0 +1,132 @@
+"""Portal pages for organisations, members, API keys and the settings history."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts import selectors, services
+from accounts.forms import ApiKeyForm, InviteForm, RoleForm
+from accounts.portal import org_view
+
+
+def _error_text(error: ValidationError) -> str:
+    return " ".join(error.messages)
+
+
+@login_required
+def home(request):
+    memberships = list(selectors.memberships_of(request.user))
+    if not memberships:
+        return render(request, "accounts/no_org.html")
+    slugs = [m.organization.slug for m in memberships]
+    current = request.session.get("current_org")
+    slug = current if current in slugs else slugs[0]
+    return redirect("dashboard", slug=slug)
+
+
+@login_required
+@require_GET
+def switch_org(request):
+    slug = request.GET.get("org", "")
+    membership = selectors.membership_for(user=request.user, slug=slug)
+    return redirect("dashboard", slug=membership.organization.slug)
+
+
+@org_view()
+def members(request):
+    form = InviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.invite_member(
+                organization=request.org,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                invited_by=request.user,
+            )
+        except ValidationError as error:
+            form.add_error("email", _error_text(error))
+        else:
+            messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
+            return redirect("members", slug=request.org.slug)
+    return render(
+        request,
+        "accounts/members.html",
+        {"members": selectors.members_of(request.org), "form": form, "roles": RoleForm()},
+    )
+
+
+@require_POST
+@org_view()
+def change_role(request, membership_id):
+    membership = get_object_or_404(selectors.members_of(request.org), pk=membership_id)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a valid role.")
+    else:
+        try:
+            services.change_role(
+                membership=membership, role=form.cleaned_data["role"], changed_by=request.user
+            )
+        except ValidationError as error:
+            messages.error(request, _error_text(error))
+        else:
+            role = form.cleaned_data["role"]
+            messages.success(request, f"{membership.user.email} is now {role}.")
+    return redirect("members", slug=request.org.slug)
+
+
+@require_POST
+@org_view()
+def remove_member(request, membership_id):
+    membership = get_object_or_404(selectors.members_of(request.org), pk=membership_id)
+    try:
+        services.remove_member(membership=membership, removed_by=request.user)
+    except ValidationError as error:
+        messages.error(request, _error_text(error))
+    else:
+        messages.success(request, f"Removed {membership.user.email}.")
+        if membership.user_id == request.user.id:
+            return redirect("home")
+    return redirect("members", slug=request.org.slug)
+
+
+@org_view()
+def api_keys(request):
+    form = ApiKeyForm(request.POST or None)
+    new_key = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            new_key = services.create_api_key(
+                organization=request.org, name=form.cleaned_data["name"], created_by=request.user
+            )
+        except ValidationError as error:
+            form.add_error("name", _error_text(error))
+        else:
+            # Rendered, not redirected: the raw key exists only in this response.
+            form = ApiKeyForm()
+    return render(
+        request,
+        "accounts/api_keys.html",
+        {"keys": selectors.api_keys_of(request.org), "form": form, "new_key": new_key},
+    )
+
+
+@require_POST
+@org_view()
+def revoke_api_key(request, key_id):
+    api_key = get_object_or_404(selectors.api_keys_of(request.org), pk=key_id)
+    services.revoke_api_key(api_key=api_key, revoked_by=request.user)
+    messages.success(request, f"Revoked {api_key.name}.")
+    return redirect("api_keys", slug=request.org.slug)
+
+
+@require_GET
+@org_view()
+def settings_history(request):
+    return render(
+        request,
+        "accounts/settings_history.html",
+        {"changes": selectors.settings_history(request.org)[:500]},
+    )

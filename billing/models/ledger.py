@@ -1,0 +1,229 @@
+"""Credit accounts, grants and the append-only ledger.
+
+The ledger table is protected three times: these model and queryset methods,
+a PostgreSQL trigger (migration 0002) and a read-only admin. Every foreign key
+into it, or into grants and accounts, is PROTECT so no cascade ever deletes.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+CREDITS = {"max_digits": 20, "decimal_places": 6}
+
+
+class ImmutableLedgerError(Exception):
+    """Ledger rows are written once and never changed or removed."""
+
+
+class CreditAccount(models.Model):
+    organization = models.OneToOneField(
+        "accounts.Organization", on_delete=models.PROTECT, related_name="credit_account"
+    )
+    # The running balance and chain head, so posting never reads the ledger back.
+    balance = models.DecimalField(default=0, **CREDITS)
+    last_hash = models.CharField(max_length=64, default="")
+    entry_count = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["organization__name"]
+
+    def __str__(self):
+        return f"Credits of {self.organization}"
+
+    @property
+    def in_debt(self) -> bool:
+        return self.balance < 0
+
+
+class GrantKind(models.TextChoices):
+    PROMOTIONAL = "promotional", "Promotional"
+    BONUS = "bonus", "Bonus"
+    ADJUSTMENT = "adjustment", "Adjustment"
+    PAID = "paid", "Paid"
+
+
+# Burn-down tie-break: free credits go before paid ones.
+GRANT_KIND_RANK = {
+    GrantKind.PROMOTIONAL: 0,
+    GrantKind.BONUS: 1,
+    GrantKind.ADJUSTMENT: 2,
+    GrantKind.PAID: 3,
+}
+DEFAULT_PRIORITY = 100
+
+
+class CreditGrant(models.Model):
+    """A bucket of credits. `remaining` changes only through ledger allocations."""
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="grants")
+    kind = models.CharField(max_length=20, choices=GrantKind.choices)
+    amount = models.DecimalField(**CREDITS)
+    remaining = models.DecimalField(**CREDITS)
+    debt_repaid = models.DecimalField(default=0, **CREDITS)
+    priority = models.IntegerField(default=DEFAULT_PRIORITY)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
+        help_text="For a bonus grant: the paid grant it came with.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["account", "priority", "expires_at", "created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="grant_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=models.F("amount")),
+                name="grant_remaining_within_amount",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["account"], name="grant_live_idx", condition=Q(expired_at__isnull=True)
+            ),
+            models.Index(
+                fields=["expires_at"], name="grant_expiry_due_idx",
+                condition=Q(expired_at__isnull=True, expires_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} grant #{self.pk} ({self.remaining}/{self.amount})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.expired_at is None
+
+    def burn_order_key(self):
+        return (
+            self.priority,
+            self.expires_at is None,
+            self.expires_at or self.created_at,
+            GRANT_KIND_RANK[self.kind],
+            self.created_at,
+            self.pk,
+        )
+
+
+class EntryKind(models.TextChoices):
+    PURCHASE = "purchase", "Purchase"
+    BONUS = "bonus", "Bonus"
+    USAGE = "usage", "Usage"
+    REFUND = "refund", "Refund"
+    ADJUSTMENT = "adjustment", "Adjustment"
+    TOPUP = "topup", "Auto-topup"
+    EXPIRY = "expiry", "Expiry"
+    REVERSAL = "reversal", "Reversal"
+
+
+class ActorType(models.TextChoices):
+    USER = "user", "User"
+    API_KEY = "api_key", "API key"
+    SYSTEM = "system", "System job"
+
+
+class LedgerQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ImmutableLedgerError("ledger rows cannot be updated")
+
+    def delete(self):
+        raise ImmutableLedgerError("ledger rows cannot be deleted")
+
+    _raw_delete = delete
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise ImmutableLedgerError("ledger rows cannot be updated")
+
+
+class AppendOnlyModel(models.Model):
+    objects = LedgerQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableLedgerError(f"{type(self).__name__} rows cannot be updated")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableLedgerError(f"{type(self).__name__} rows cannot be deleted")
+
+
+class LedgerEntry(AppendOnlyModel):
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="entries")
+    seq = models.PositiveBigIntegerField(help_text="Position in the account's chain, from 1.")
+    kind = models.CharField(max_length=20, choices=EntryKind.choices)
+    amount = models.DecimalField(**CREDITS)
+    balance_after = models.DecimalField(**CREDITS)
+    actor_type = models.CharField(max_length=10, choices=ActorType.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="ledger_entries",
+    )
+    actor_api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="ledger_entries",
+    )
+    actor_label = models.CharField(max_length=254)
+    reason = models.TextField(blank=True)
+    idempotency_key = models.CharField(max_length=255)
+    fingerprint = models.CharField(
+        max_length=64, help_text="Digest of the request, to tell a replay from a conflict."
+    )
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "idempotency_key"], name="entry_idempotency_per_account"
+            ),
+            models.UniqueConstraint(fields=["account", "seq"], name="entry_seq_per_account"),
+            models.CheckConstraint(
+                condition=~Q(kind="usage") | Q(balance_after__gte=0),
+                name="usage_never_overdraws",
+            ),
+            models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_nonzero"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "-id"], name="entry_account_recent_idx"),
+            models.Index(fields=["account", "kind", "-id"], name="entry_account_kind_idx"),
+            models.Index(fields=["account", "created_at"], name="entry_account_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.kind} {self.amount}"
+
+
+class GrantAllocation(AppendOnlyModel):
+    """One change to one grant's remaining, caused by one entry.
+
+    Positive when an entry fills a grant, negative when it draws on one, so a
+    grant's remaining is always the sum of its allocations, and finance can
+    tell paid credits consumed from bonus ones.
+    """
+
+    entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="allocations")
+    grant = models.ForeignKey(CreditGrant, on_delete=models.PROTECT, related_name="allocations")
+    amount = models.DecimalField(**CREDITS)
+
+    class Meta:
+        ordering = ["entry_id", "id"]
+        constraints = [models.CheckConstraint(condition=~Q(amount=0), name="allocation_nonzero")]
+
+    def __str__(self):
+        return f"{self.amount} on grant #{self.grant_id} by entry #{self.entry_id}"

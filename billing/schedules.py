@@ -1,0 +1,33 @@
+"""Recurring work, declared in code and synced into django-q2 by sync_schedules."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    name: str
+    func: str
+    minutes: int
+
+
+SCHEDULES: list[ScheduleSpec] = []
+
+
+def sync_schedules() -> list[str]:
+    """Create or update each declared schedule by name; remove ours that are no longer declared."""
+    from django_q.models import Schedule
+
+    names = []
+    for spec in SCHEDULES:
+        Schedule.objects.update_or_create(
+            name=spec.name,
+            defaults={
+                "func": spec.func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": spec.minutes,
+                "repeats": -1,
+            },
+        )
+        names.append(spec.name)
+    Schedule.objects.filter(name__startswith="billing.").exclude(name__in=names).delete()
+    return names

@@ -1,0 +1,18 @@
+"""Portal pages of the billing module."""
+
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from accounts.portal import org_view
+from billing import selectors
+
+
+@require_GET
+@org_view()
+def dashboard(request):
+    account = selectors.account_of(request.org)
+    return render(
+        request,
+        "billing/dashboard.html",
+        {"account": account, "entries": selectors.recent_entries(request.org)},
+    )

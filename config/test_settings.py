@@ -1,0 +1,26 @@
+"""Settings for the test suite: DEBUG off like production, but local parts."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("DEBUG", "False")
+os.environ.setdefault("PAYMENTS_PROVIDER", "test")
+os.environ.setdefault("ALLOW_TEST_PAYMENTS", "True")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "False")
+os.environ.setdefault("STRIPE_SECRET_KEY", "sk_test_stub")
+os.environ.setdefault("STRIPE_WEBHOOK_SECRET", "whsec_test_secret")
+
+from config.settings import *  # noqa: E402,F403
+
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+SITE_URL = "http://testserver"
+ALLOWED_HOSTS = ["*"]
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405
