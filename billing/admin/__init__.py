@@ -1,0 +1,3 @@
+"""Staff admin for billing, one module per area."""
+
+from billing.admin import ledger  # noqa: F401

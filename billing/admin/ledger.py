@@ -1,0 +1,1 @@
+"""Read-only ledger admin; staff actions go through the posting services."""
