@@ -10,7 +10,9 @@ class ScheduleSpec:
     minutes: int
 
 
-SCHEDULES: list[ScheduleSpec] = []
+SCHEDULES: list[ScheduleSpec] = [
+    ScheduleSpec("billing.expire_credits", "billing.tasks.expire_credits_task", minutes=15),
+]
 
 
 def sync_schedules() -> list[str]:

@@ -54,3 +54,21 @@ def recent_entries(organization, *, limit: int = 10):
         .select_related("actor_user", "actor_api_key")
         .order_by("-id")[:limit]
     )
+
+
+def entry_for(organization, entry_id: int) -> LedgerEntry:
+    """An entry of this org (404 otherwise), with what it drew on or filled."""
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(
+        LedgerEntry.objects.select_related("actor_user", "actor_api_key", "reverses"),
+        account__organization=organization, pk=entry_id,
+    )
+
+
+def allocations_of(entry: LedgerEntry):
+    return entry.allocations.select_related("grant").order_by("id")
+
+
+def reversal_of(entry: LedgerEntry) -> LedgerEntry | None:
+    return LedgerEntry.objects.filter(reverses=entry).first()

@@ -16,3 +16,14 @@ def dashboard(request):
         "billing/dashboard.html",
         {"account": account, "entries": selectors.recent_entries(request.org)},
     )
+
+
+@require_GET
+@org_view()
+def entry_detail(request, entry_id):
+    entry = selectors.entry_for(request.org, entry_id)
+    return render(request, "billing/entry_detail.html", {
+        "entry": entry,
+        "allocations": selectors.allocations_of(entry),
+        "reversed_by": selectors.reversal_of(entry),
+    })

@@ -1,1 +1,164 @@
-"""Read-only ledger admin; staff actions go through the posting services."""
+"""Read-only ledger admin. Staff corrections go through the posting services."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from billing import money
+from billing.adjustments import adjust_credits, reverse_entry
+from billing.ledger import Actor, LedgerError
+from billing.models import CreditAccount, CreditGrant, GrantAllocation, LedgerEntry
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows shown, never added, changed or deleted here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        return {}
+
+
+class AdjustmentForm(forms.Form):
+    credits = forms.DecimalField(
+        max_digits=20, decimal_places=6, help_text="Positive adds a grant; negative removes "
+        "credits in burn-down order and may leave a debt.")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+
+    def clean_credits(self):
+        try:
+            return money.parse_credits(self.cleaned_data["credits"], allow_negative=True)
+        except money.InvalidAmount as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+class ReversalForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+
+
+def _staff_form_view(request, *, title, form, obj, done_url, action):
+    if not request.user.is_staff:
+        raise PermissionDenied
+    if request.method == "POST" and form.is_valid():
+        try:
+            posting = action(form.cleaned_data)
+        except LedgerError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Posted entry #{posting.entry.pk}; balance now "
+                             f"{money.display(posting.entry.balance_after)}.")
+            return redirect(done_url)
+    return TemplateResponse(request, "admin/billing/staff_form.html", {
+        **admin.site.each_context(request), "title": title, "form": form, "object": obj,
+    })
+
+
+@admin.register(CreditAccount)
+class CreditAccountAdmin(ReadOnlyAdmin):
+    list_display = ["organization", "balance", "in_debt", "entry_count", "updated_at",
+                    "adjust_link"]
+    search_fields = ["organization__name", "organization__slug"]
+    list_select_related = ["organization"]
+    readonly_fields = ["organization", "balance", "entry_count", "last_hash", "updated_at"]
+    fields = readonly_fields
+
+    @admin.display(boolean=True)
+    def in_debt(self, obj):
+        return obj.balance < 0
+
+    @admin.display(description="")
+    def adjust_link(self, obj):
+        url = reverse("admin:billing_creditaccount_adjust", args=[obj.pk])
+        return format_html('<a href="{}">Post adjustment</a>', url)
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/adjust/", self.admin_site.admin_view(self.adjust_view),
+                 name="billing_creditaccount_adjust"),
+            *super().get_urls(),
+        ]
+
+    def adjust_view(self, request, pk):
+        account = get_object_or_404(CreditAccount.objects.select_related("organization"), pk=pk)
+        form = AdjustmentForm(request.POST or None)
+        return _staff_form_view(
+            request, title=f"Post an adjustment to {account.organization}", form=form,
+            obj=account, done_url=reverse("admin:billing_creditaccount_changelist"),
+            action=lambda data: adjust_credits(
+                organization=account.organization, credits=data["credits"],
+                reason=data["reason"], actor=Actor.user(request.user)),
+        )
+
+
+@admin.register(CreditGrant)
+class CreditGrantAdmin(ReadOnlyAdmin):
+    list_display = ["id", "account", "kind", "amount", "remaining", "priority", "expires_at",
+                    "expired_at", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["account__organization__slug"]
+    list_select_related = ["account__organization"]
+
+
+class AllocationInline(admin.TabularInline):
+    model = GrantAllocation
+    fields = ["grant", "amount"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ["id", "account", "kind", "amount", "balance_after", "actor_label",
+                    "created_at"]
+    list_filter = ["kind", "actor_type"]
+    search_fields = ["=id", "account__organization__slug", "idempotency_key", "actor_label"]
+    list_select_related = ["account__organization"]
+    show_full_result_count = False  # counting ten million rows on every page load is slow
+    inlines = [AllocationInline]
+    readonly_fields = ["account", "seq", "kind", "amount", "balance_after", "actor_type",
+                       "actor_user", "actor_api_key", "actor_label", "reason", "idempotency_key",
+                       "fingerprint", "reverses", "metadata", "created_at", "hash",
+                       "reverse_link"]
+    fields = readonly_fields
+
+    @admin.display(description="Correction")
+    def reverse_link(self, obj):
+        url = reverse("admin:billing_ledgerentry_reverse", args=[obj.pk])
+        return format_html('<a href="{}">Reverse this entry…</a>', url)
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/reverse/", self.admin_site.admin_view(self.reverse_view),
+                 name="billing_ledgerentry_reverse"),
+            *super().get_urls(),
+        ]
+
+    def reverse_view(self, request, pk):
+        entry = get_object_or_404(LedgerEntry.objects.select_related("account__organization"),
+                                  pk=pk)
+        form = ReversalForm(request.POST or None)
+        return _staff_form_view(
+            request, title=f"Reverse entry #{entry.pk} ({entry.get_kind_display()}, "
+            f"{money.display(entry.amount)})", form=form, obj=entry,
+            done_url=reverse("admin:billing_ledgerentry_change", args=[entry.pk]),
+            action=lambda data: reverse_entry(entry=entry, reason=data["reason"],
+                                              actor=Actor.user(request.user)),
+        )

@@ -1,0 +1,89 @@
+"""Staff and operator corrections: manual adjustments, reversals, expiry runs."""
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from django.utils import timezone
+
+from billing import money
+from billing.ledger import Actor, LedgerError, NotReversible, Posting, fingerprint_of, open_book
+from billing.models import CreditAccount, EntryKind, GrantKind, LedgerEntry
+
+# Purchases, bonuses, topups and refunds mirror money that moved at Stripe: they are
+# corrected by a refund (or an adjustment with a reason), never by reversing the entry.
+REVERSIBLE_KINDS = frozenset({EntryKind.USAGE, EntryKind.ADJUSTMENT, EntryKind.EXPIRY})
+
+
+def adjust_credits(*, organization, credits: Decimal, reason: str, actor: Actor,
+                   request_id: str | None = None, grant_kind: str = GrantKind.ADJUSTMENT,
+                   expires_at: datetime | None = None, now: datetime | None = None) -> Posting:
+    """Add (a grant) or remove (past zero into debt if need be) credits, with a reason."""
+    credits = money.parse_credits(credits, allow_negative=True)
+    reason = (reason or "").strip()
+    if not reason:
+        raise LedgerError("an adjustment needs a reason")
+    if credits < 0 and (expires_at or grant_kind != GrantKind.ADJUSTMENT):
+        raise LedgerError("expiry and grant kind apply to positive adjustments only")
+    key = f"adjust:{request_id or uuid.uuid4()}"
+    with open_book(organization=organization, now=now) as book:
+        if credits > 0:
+            return book.grant(
+                amount=credits, grant_kind=grant_kind, entry_kind=EntryKind.ADJUSTMENT,
+                actor=actor, reason=reason, idempotency_key=key, expires_at=expires_at,
+            )
+        return book.take_back(
+            amount=-credits, entry_kind=EntryKind.ADJUSTMENT, actor=actor, reason=reason,
+            idempotency_key=key,
+        )
+
+
+def reverse_entry(*, entry: LedgerEntry, reason: str, actor: Actor,
+                  now: datetime | None = None) -> Posting:
+    """Post the opposite of `entry`, linked to it. Reversing twice returns the first reversal."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise LedgerError("a reversal needs a reason")
+    if entry.kind not in REVERSIBLE_KINDS:
+        raise NotReversible(
+            f"{entry.get_kind_display()} entries are not reversed: "
+            "use a refund or an adjustment with a reason"
+        )
+    organization = entry.account.organization
+    key = f"reversal:{entry.pk}"
+    fingerprint = fingerprint_of("reverse", entry.pk)
+    with open_book(organization=organization, now=now) as book:
+        existing = book.find(key)
+        if existing is not None:
+            return Posting(entry=existing, replayed=True)
+        metadata = {"reverses_entry": entry.pk}
+        if entry.amount < 0:
+            drawn = [(a.grant, -a.amount) for a in entry.allocations.select_related("grant")
+                     if a.amount < 0]
+            return book.restore(
+                amount=-entry.amount, actor=actor, reason=reason, idempotency_key=key,
+                to_grants=drawn, metadata=metadata, fingerprint=fingerprint, reverses=entry,
+            )
+        own = [a.grant for a in entry.allocations.select_related("grant") if a.amount > 0]
+        return book.take_back(
+            amount=entry.amount, entry_kind=EntryKind.REVERSAL, actor=actor, reason=reason,
+            idempotency_key=key, preferred_grants=own, metadata=metadata,
+            fingerprint=fingerprint, reverses=entry,
+        )
+
+
+def expire_credits(*, organization=None, now: datetime | None = None) -> int:
+    """Post expiry entries for every grant past its expiry; each org in its own transaction."""
+    from billing.models import CreditGrant
+
+    now = now or timezone.now()
+    due = CreditGrant.objects.filter(expired_at__isnull=True, expires_at__lte=now)
+    if organization is not None:
+        due = due.filter(account__organization=organization)
+    posted = 0
+    for account in CreditAccount.objects.filter(pk__in=due.values("account_id")).select_related(
+        "organization"
+    ):
+        with open_book(organization=account.organization, now=now) as book:
+            posted += len(book.expire_due())
+    return posted

@@ -1,0 +1,409 @@
+"""Posting services: the only code that writes ledger entries, grants and balances.
+
+Every change happens inside `open_book`, which locks the organisation's
+account row in one short transaction, applies postings in Python against the
+running balance and the chain head kept on that row, and writes them in bulk
+when the block ends. A batch therefore takes the lock once and never reads
+the ledger back. No network call belongs inside a book: use on_commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from billing import money
+from billing.models import (
+    ActorType,
+    CreditAccount,
+    CreditGrant,
+    EntryKind,
+    GrantAllocation,
+    GrantKind,
+    LedgerEntry,
+)
+
+HASH_VERSION = "v1"
+DEFAULT_PRIORITY = 100
+
+
+class LedgerError(Exception):
+    """A posting was refused; nothing was written for it."""
+
+    code = "ledger_error"
+
+
+class InsufficientCredits(LedgerError):
+    code = "insufficient_credits"
+
+
+class IdempotencyConflict(LedgerError):
+    code = "idempotency_conflict"
+
+
+class NotReversible(LedgerError):
+    code = "not_reversible"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused a posting: a person, an API key, or a named system job."""
+
+    type: str
+    label: str
+    by_user: object | None = None
+    by_api_key: object | None = None
+
+    @classmethod
+    def user(cls, user) -> Actor:
+        return cls(type=ActorType.USER, label=user.email, by_user=user)
+
+    @classmethod
+    def api_key(cls, api_key) -> Actor:
+        label = f"API key {api_key.name} ({api_key.prefix}…)"
+        return cls(type=ActorType.API_KEY, label=label, by_api_key=api_key)
+
+    @classmethod
+    def system(cls, job: str) -> Actor:
+        return cls(type=ActorType.SYSTEM, label=f"system:{job}")
+
+
+@dataclass
+class Posting:
+    entry: LedgerEntry
+    grant: CreditGrant | None = None
+    replayed: bool = False
+
+
+def entry_hash(entry: LedgerEntry, previous_hash: str) -> str:
+    """SHA-256 over a versioned, canonical encoding of the entry and its predecessor's hash."""
+    fields = [
+        HASH_VERSION,
+        str(entry.account_id),
+        str(entry.seq),
+        entry.kind,
+        money.canonical(entry.amount),
+        money.canonical(entry.balance_after),
+        entry.actor_type,
+        str(entry.actor_user_id or ""),
+        str(entry.actor_api_key_id or ""),
+        entry.actor_label,
+        entry.reason,
+        entry.idempotency_key,
+        entry.fingerprint,
+        str(entry.reverses_id or ""),
+        json.dumps(entry.metadata, sort_keys=True, separators=(",", ":"), default=str),
+        entry.created_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        previous_hash,
+    ]
+    return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
+
+
+def fingerprint_of(*parts) -> str:
+    return hashlib.sha256(
+        json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str).encode()
+    ).hexdigest()
+
+
+def burn_order(grants: Iterable[CreditGrant]) -> list[CreditGrant]:
+    return sorted(grants, key=CreditGrant.burn_order_key)
+
+
+@dataclass
+class _Pending:
+    entry: LedgerEntry
+    allocations: list[tuple[CreditGrant, Decimal]] = field(default_factory=list)
+
+
+class Book:
+    """The open ledger of one account, valid inside `open_book` only."""
+
+    def __init__(self, account: CreditAccount, now: datetime):
+        self.account = account
+        self.now = now
+        self.balance: Decimal = account.balance
+        self._last_hash = account.last_hash
+        self._seq = account.entry_count
+        self._grants: list[CreditGrant] | None = None
+        self._dirty_grants: dict[int, CreditGrant] = {}
+        self._pending: list[_Pending] = []
+        self._keys: dict[str, LedgerEntry] = {}
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def live_grants(self) -> list[CreditGrant]:
+        """Live grants in burn-down order (loaded once per book)."""
+        if self._grants is None:
+            self._grants = burn_order(
+                CreditGrant.objects.filter(account=self.account, expired_at__isnull=True)
+            )
+        return self._grants
+
+    def find(self, idempotency_key: str) -> LedgerEntry | None:
+        if idempotency_key in self._keys:
+            return self._keys[idempotency_key]
+        return LedgerEntry.objects.filter(
+            account=self.account, idempotency_key=idempotency_key
+        ).first()
+
+    def prefetch_keys(self, keys: Iterable[str]) -> None:
+        """Load the entries of many keys in one query (batch callers)."""
+        keys = [k for k in keys if k not in self._keys]
+        for entry in LedgerEntry.objects.filter(account=self.account, idempotency_key__in=keys):
+            self._keys[entry.idempotency_key] = entry
+        self._absent = set(keys) - set(self._keys)
+
+    def _existing(self, idempotency_key: str, fingerprint: str) -> Posting | None:
+        if idempotency_key in self._keys:
+            entry = self._keys[idempotency_key]
+        elif idempotency_key in getattr(self, "_absent", ()):
+            return None
+        else:
+            entry = self.find(idempotency_key)
+        if entry is None:
+            return None
+        if entry.fingerprint != fingerprint:
+            raise IdempotencyConflict(
+                f"idempotency key {idempotency_key!r} was used for a different request"
+            )
+        return Posting(entry=entry, replayed=True)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _post(self, *, kind, amount: Decimal, actor: Actor, reason: str, idempotency_key: str,
+              fingerprint: str, metadata: dict | None, reverses: LedgerEntry | None = None,
+              allocations: list[tuple[CreditGrant, Decimal]] = ()) -> LedgerEntry:
+        self.balance = self.balance + amount
+        self._seq += 1
+        entry = LedgerEntry(
+            account=self.account,
+            seq=self._seq,
+            kind=kind,
+            amount=amount,
+            balance_after=self.balance,
+            actor_type=actor.type,
+            actor_user=actor.by_user,
+            actor_api_key=actor.by_api_key,
+            actor_label=actor.label[:254],
+            reason=reason,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            reverses=reverses,
+            metadata=metadata or {},
+            created_at=self.now,
+        )
+        entry.hash = entry_hash(entry, self._last_hash)
+        self._last_hash = entry.hash
+        for grant, delta in allocations:
+            grant.remaining += delta
+            self._dirty_grants[id(grant)] = grant
+        self._pending.append(_Pending(entry=entry, allocations=list(allocations)))
+        self._keys[idempotency_key] = entry
+        return entry
+
+    def _credit_in(self, amount: Decimal) -> tuple[Decimal, Decimal]:
+        """Split an inflow into (debt repaid, credits left for grants)."""
+        debt = -self.balance if self.balance < 0 else Decimal(0)
+        repaid = min(debt, amount)
+        return repaid, amount - repaid
+
+    def grant(self, *, amount: Decimal, grant_kind: str, entry_kind: str, actor: Actor,
+              reason: str, idempotency_key: str, expires_at: datetime | None = None,
+              priority: int = DEFAULT_PRIORITY, parent: CreditGrant | None = None,
+              metadata: dict | None = None, fingerprint: str | None = None) -> Posting:
+        amount = money.parse_credits(amount)
+        if grant_kind not in GrantKind.values:
+            raise LedgerError(f"unknown grant kind {grant_kind!r}")
+        if expires_at is not None and expires_at <= self.now:
+            raise LedgerError("a grant cannot expire in the past")
+        fingerprint = fingerprint or fingerprint_of(
+            "grant", entry_kind, grant_kind, money.canonical(amount), expires_at, priority
+        )
+        if (existing := self._existing(idempotency_key, fingerprint)) is not None:
+            return existing
+        repaid, remaining = self._credit_in(amount)
+        grant = CreditGrant(
+            account=self.account, kind=grant_kind, amount=amount, remaining=Decimal(0),
+            debt_repaid=repaid, priority=priority, expires_at=expires_at, parent=parent,
+            created_at=self.now,
+        )
+        grant.save()  # its id is needed by allocations and by the caller's links
+        self.live_grants().append(grant)
+        self._grants = burn_order(self._grants)
+        entry = self._post(
+            kind=entry_kind, amount=amount, actor=actor, reason=reason,
+            idempotency_key=idempotency_key, fingerprint=fingerprint,
+            metadata={**(metadata or {}), "grant_id": grant.pk},
+            allocations=[(grant, remaining)] if remaining else [],
+        )
+        return Posting(entry=entry, grant=grant)
+
+    def expire_due(self, *, actor: Actor | None = None) -> list[Posting]:
+        """Post an expiry entry for each live grant whose expiry has passed."""
+        actor = actor or Actor.system("expire_credits")
+        postings = []
+        for grant in list(self.live_grants()):
+            if grant.expires_at is None or grant.expires_at > self.now:
+                continue
+            grant.expired_at = self.now
+            self._dirty_grants[id(grant)] = grant
+            self._grants.remove(grant)
+            if grant.remaining <= 0:
+                continue
+            entry = self._post(
+                kind=EntryKind.EXPIRY, amount=-grant.remaining, actor=actor,
+                reason=f"{grant.get_kind_display()} credits expired",
+                idempotency_key=f"expiry:{grant.pk}",
+                fingerprint=fingerprint_of("expiry", grant.pk),
+                metadata={"grant_id": grant.pk}, allocations=[(grant, -grant.remaining)],
+            )
+            postings.append(Posting(entry=entry, grant=grant))
+        return postings
+
+    def _draw(self, amount: Decimal, preferred: Iterable[CreditGrant] = ()):
+        """Allocations taking `amount` from preferred grants, then burn-down order."""
+        allocations, left = [], amount
+        preferred = [g for g in preferred if g.expired_at is None]
+        by_id = {g.pk: g for g in self.live_grants()}
+        ordered = [by_id.get(g.pk, g) for g in preferred]
+        ordered += [g for g in self.live_grants() if g.pk not in {p.pk for p in ordered}]
+        for grant in ordered:
+            if left <= 0:
+                break
+            take = min(grant.remaining, left)
+            if take > 0:
+                allocations.append((grant, -take))
+                left -= take
+        return allocations, left
+
+    def consume(self, *, amount: Decimal, actor: Actor, reason: str, idempotency_key: str,
+                metadata: dict | None = None, fingerprint: str | None = None,
+                entry_kind: str = EntryKind.USAGE) -> Posting:
+        amount = money.parse_credits(amount)
+        fingerprint = fingerprint or fingerprint_of("consume", entry_kind, money.canonical(amount))
+        if (existing := self._existing(idempotency_key, fingerprint)) is not None:
+            return existing
+        self.expire_due()
+        if self.balance < 0:
+            raise InsufficientCredits("the organisation is in debt: usage is paused")
+        if amount > self.balance:
+            raise InsufficientCredits(
+                f"{money.display(amount)} credits needed, {money.display(self.balance)} available"
+            )
+        allocations, left = self._draw(amount)
+        assert left == 0, "live grants must cover a non-negative balance"
+        entry = self._post(
+            kind=entry_kind, amount=-amount, actor=actor, reason=reason,
+            idempotency_key=idempotency_key, fingerprint=fingerprint, metadata=metadata,
+            allocations=allocations,
+        )
+        return Posting(entry=entry)
+
+    def take_back(self, *, amount: Decimal, entry_kind: str, actor: Actor, reason: str,
+                  idempotency_key: str, preferred_grants: Iterable[CreditGrant] = (),
+                  metadata: dict | None = None, fingerprint: str | None = None,
+                  reverses: LedgerEntry | None = None) -> Posting:
+        """Remove credits even past zero: what the grants cannot cover becomes a debt."""
+        amount = money.parse_credits(amount)
+        preferred_grants = list(preferred_grants)
+        fingerprint = fingerprint or fingerprint_of(
+            "take_back", entry_kind, money.canonical(amount), [g.pk for g in preferred_grants]
+        )
+        if (existing := self._existing(idempotency_key, fingerprint)) is not None:
+            return existing
+        allocations, _debt = self._draw(amount, preferred_grants)
+        entry = self._post(
+            kind=entry_kind, amount=-amount, actor=actor, reason=reason,
+            idempotency_key=idempotency_key, fingerprint=fingerprint, metadata=metadata,
+            allocations=allocations, reverses=reverses,
+        )
+        return Posting(entry=entry)
+
+    def restore(self, *, amount: Decimal, actor: Actor, reason: str, idempotency_key: str,
+                to_grants: list[tuple[CreditGrant, Decimal]], metadata: dict | None = None,
+                fingerprint: str | None = None, reverses: LedgerEntry | None = None,
+                entry_kind: str = EntryKind.REVERSAL) -> Posting:
+        """Put credits back: repay debt first, then refill `to_grants` (live ones, up to
+        each grant's amount); anything left goes to a new adjustment grant."""
+        amount = money.parse_credits(amount)
+        fingerprint = fingerprint or fingerprint_of(
+            "restore", entry_kind, money.canonical(amount), reverses.pk if reverses else None
+        )
+        if (existing := self._existing(idempotency_key, fingerprint)) is not None:
+            return existing
+        _repaid, left = self._credit_in(amount)
+        live = {g.pk: g for g in self.live_grants()}
+        allocations, new_grant = [], None
+        for grant, wanted in to_grants:
+            grant = live.get(grant.pk)
+            if grant is None or left <= 0:
+                continue
+            put = min(wanted, grant.amount - grant.remaining, left)
+            if put > 0:
+                allocations.append((grant, put))
+                left -= put
+        if left > 0:
+            new_grant = CreditGrant(
+                account=self.account, kind=GrantKind.ADJUSTMENT, amount=left, remaining=0,
+                created_at=self.now,
+            )
+            new_grant.save()
+            self._grants = burn_order([*self.live_grants(), new_grant])
+            allocations.append((new_grant, left))
+        entry = self._post(
+            kind=entry_kind, amount=amount, actor=actor, reason=reason,
+            idempotency_key=idempotency_key, fingerprint=fingerprint, metadata=metadata,
+            allocations=allocations, reverses=reverses,
+        )
+        return Posting(entry=entry, grant=new_grant)
+
+    # -- writing out -----------------------------------------------------------------------
+
+    def flush(self) -> None:
+        if not self._pending and not self._dirty_grants:
+            return
+        if self._pending:
+            LedgerEntry.objects.bulk_create([p.entry for p in self._pending])
+            GrantAllocation.objects.bulk_create([
+                GrantAllocation(entry=p.entry, grant=grant, amount=delta)
+                for p in self._pending for grant, delta in p.allocations
+            ])
+        if self._dirty_grants:
+            CreditGrant.objects.bulk_update(
+                list(self._dirty_grants.values()), ["remaining", "expired_at"]
+            )
+        CreditAccount.objects.filter(pk=self.account.pk).update(
+            balance=self.balance, last_hash=self._last_hash, entry_count=self._seq,
+            updated_at=self.now,
+        )
+        self.account.balance = self.balance
+        self.account.last_hash = self._last_hash
+        self.account.entry_count = self._seq
+        self._pending.clear()
+        self._dirty_grants.clear()
+
+
+def account_for(organization) -> CreditAccount:
+    account = CreditAccount.objects.filter(organization=organization).only("pk").first()
+    if account is None:
+        account, _ = CreditAccount.objects.get_or_create(organization=organization)
+    return account
+
+
+@contextmanager
+def open_book(*, organization, now: datetime | None = None):
+    """Lock the org's account for one short transaction and yield its Book."""
+    account_id = account_for(organization).pk
+    with transaction.atomic():
+        account = CreditAccount.objects.select_for_update().get(pk=account_id)
+        book = Book(account, now or timezone.now())
+        yield book
+        book.flush()

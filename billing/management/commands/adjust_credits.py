@@ -1,0 +1,44 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import Organization, User
+from billing import money
+from billing.adjustments import adjust_credits
+from billing.ledger import Actor, LedgerError
+
+
+class Command(BaseCommand):
+    help = "Add (positive) or remove (negative) credits with a reason; removal may leave a debt."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--org", required=True, help="organisation slug")
+        parser.add_argument("--credits", required=True, help="e.g. 500 or -12.5")
+        parser.add_argument("--reason", required=True)
+        parser.add_argument("--actor", help="email of the staff member responsible")
+        parser.add_argument("--request-id", help="makes a retried command post once")
+
+    def handle(self, *args, org, credits, reason, actor, request_id, **options):
+        organization = Organization.objects.filter(slug=org).first()
+        if organization is None:
+            raise CommandError(f"no organisation with slug {org!r}")
+        try:
+            amount = money.parse_credits(credits, allow_negative=True)
+        except money.InvalidAmount as error:
+            raise CommandError(f"--credits: {error}") from None
+        if actor:
+            user = User.objects.filter(email__iexact=actor).first()
+            if user is None:
+                raise CommandError(f"no user with email {actor!r}")
+            who = Actor.user(user)
+        else:
+            who = Actor.system("adjust_credits")
+        try:
+            posting = adjust_credits(organization=organization, credits=amount, reason=reason,
+                                     actor=who, request_id=request_id)
+        except LedgerError as error:
+            raise CommandError(str(error)) from None
+        entry = posting.entry
+        note = " (already posted)" if posting.replayed else ""
+        self.stdout.write(
+            f"Entry #{entry.pk}: {money.display(entry.amount)} credits{note}; "
+            f"balance now {money.display(entry.balance_after)}"
+        )

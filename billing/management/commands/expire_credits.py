@@ -1,0 +1,20 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import Organization
+from billing.adjustments import expire_credits
+
+
+class Command(BaseCommand):
+    help = "Post expiry entries for grants past their expiry. Safe to run again."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--org", help="only this organisation (slug)")
+
+    def handle(self, *args, org, **options):
+        organization = None
+        if org:
+            organization = Organization.objects.filter(slug=org).first()
+            if organization is None:
+                raise CommandError(f"no organisation with slug {org!r}")
+        posted = expire_credits(organization=organization)
+        self.stdout.write(f"{posted} expiry entries posted")

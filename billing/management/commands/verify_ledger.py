@@ -1,0 +1,28 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import Organization
+from billing.verify import verify_ledger
+
+
+class Command(BaseCommand):
+    help = "Check every ledger invariant and the hash chain. Exit 1 with a report on failure."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--org", help="only this organisation (slug)")
+
+    def handle(self, *args, org, **options):
+        organization = None
+        if org:
+            organization = Organization.objects.filter(slug=org).first()
+            if organization is None:
+                raise CommandError(f"no organisation with slug {org!r}")
+        report = verify_ledger(organization=organization)
+        summary = f"{report.accounts} accounts, {report.entries} entries checked"
+        if report.ok:
+            self.stdout.write(self.style.SUCCESS(f"Ledger OK: {summary}"))
+            return
+        self.stdout.write(self.style.ERROR(f"Ledger FAILED: {summary}, "
+                                           f"{len(report.problems)} problems"))
+        for problem in report.problems:
+            self.stdout.write(f"  {problem}")
+        raise SystemExit(1)
