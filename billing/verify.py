@@ -47,7 +47,7 @@ def _trigger_installed() -> bool:
 
 def _check_chain(account: CreditAccount, slug: str, report: Report) -> None:
     """Invariants 2, 3 and 7, plus the refund ceiling of 6, in one pass in seq order."""
-    previous_hash, balance, expected_seq = "", Decimal(0), 0
+    previous_hash, balance, total, expected_seq = "", Decimal(0), Decimal(0), 0
     first_chain_break = None
     granted = defaultdict(Decimal)
     refunded = defaultdict(Decimal)
@@ -65,6 +65,7 @@ def _check_chain(account: CreditAccount, slug: str, report: Report) -> None:
                                            entry.pk))
         last_id = entry.pk
         balance += entry.amount
+        total += entry.amount
         if entry.balance_after != balance:
             report.problems.append(Problem(
                 slug, "2", f"balance_after {entry.balance_after} but running sum is {balance}",
@@ -88,9 +89,9 @@ def _check_chain(account: CreditAccount, slug: str, report: Report) -> None:
         if amount > granted[purchase_id]:
             report.problems.append(Problem(
                 slug, "6", f"purchase {purchase_id}: refunded {amount} of {granted[purchase_id]}"))
-    if balance != account.balance:
+    if total != account.balance:
         report.problems.append(Problem(
-            slug, "1", f"account balance {account.balance} but entries sum to {balance}"))
+            slug, "1", f"account balance {account.balance} but entries sum to {total}"))
     if previous_hash != account.last_hash or expected_seq != account.entry_count:
         report.problems.append(Problem(slug, "7", "account chain head does not match last entry"))
 

@@ -24,3 +24,6 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405
+# Serve static files from the app folders, so tests need no collectstatic.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,43 @@
+import pytest
+from django.core.management import CommandError, call_command
+
+from billing.models import CreditAccount, LedgerEntry
+from tests.billing.ledger_helpers import D, assert_ledger_ok
+
+pytestmark = pytest.mark.django_db
+
+
+def test_adds_and_removes_credits_attributed_to_the_actor(org, admin_user, capsys):
+    call_command("adjust_credits", "--org", org.slug, "--credits", "120.5", "--reason",
+                 "pilot credit", "--actor", admin_user.email)
+    call_command("adjust_credits", "--org", org.slug, "--credits", "-200", "--reason",
+                 "chargeback")
+    assert CreditAccount.objects.get(organization=org).balance == D("-79.5")
+    first, second = LedgerEntry.objects.order_by("seq")
+    assert first.actor_user == admin_user and first.reason == "pilot credit"
+    assert second.actor_label == "system:adjust_credits"
+    assert "balance now -79.50" in capsys.readouterr().out
+    assert_ledger_ok(org)
+
+
+def test_request_id_makes_a_rerun_post_once(org):
+    for _ in range(2):
+        call_command("adjust_credits", "--org", org.slug, "--credits", "5", "--reason", "x",
+                     "--request-id", "ticket-42")
+    assert LedgerEntry.objects.count() == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--org", "nope", "--credits", "5", "--reason", "x"], "no organisation"),
+    (["--org", "acme", "--credits", "abc", "--reason", "x"], "--credits"),
+    (["--org", "acme", "--credits", "0", "--reason", "x"], "--credits"),
+    (["--org", "acme", "--credits", "NaN", "--reason", "x"], "--credits"),
+    (["--org", "acme", "--credits", "1.0000001", "--reason", "x"], "--credits"),
+    (["--org", "acme", "--credits", "5", "--reason", "  "], "reason"),
+    (["--org", "acme", "--credits", "5", "--reason", "x", "--actor", "ghost@x.test"], "no user"),
+])
+def test_bad_arguments_change_nothing(org, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("adjust_credits", *args)
+    assert LedgerEntry.objects.count() == 0
+    assert CreditAccount.objects.get(organization=org).balance == 0
