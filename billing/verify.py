@@ -96,20 +96,28 @@ def _check_chain(account: CreditAccount, slug: str, report: Report) -> None:
         report.problems.append(Problem(slug, "7", "account chain head does not match last entry"))
 
 
+def _exact_sum(values) -> Decimal:
+    """SQLite sums decimals as floats; add them up exactly here instead."""
+    return sum(values, Decimal(0))
+
+
 def _check_grants(account: CreditAccount, slug: str, report: Report) -> None:
     """Invariant 1: live grants hold the balance, or nothing while in debt."""
     live = CreditGrant.objects.filter(account=account, expired_at__isnull=True)
-    live_remaining = live.aggregate(total=Sum("remaining"))["total"] or Decimal(0)
+    live_remaining = _exact_sum(live.values_list("remaining", flat=True))
     if account.balance >= 0 and live_remaining != account.balance:
         report.problems.append(Problem(
             slug, "1", f"balance {account.balance} but live grants hold {live_remaining}"))
     if account.balance < 0 and live_remaining != 0:
         report.problems.append(Problem(
             slug, "1", f"in debt but live grants still hold {live_remaining}"))
-    allocated = dict(
-        GrantAllocation.objects.filter(grant__account=account)
-        .values_list("grant_id").annotate(total=Sum("amount"))
-    )
+    allocations = GrantAllocation.objects.filter(grant__account=account)
+    if connection.vendor == "postgresql":
+        allocated = dict(allocations.values_list("grant_id").annotate(total=Sum("amount")))
+    else:
+        allocated = defaultdict(Decimal)
+        for grant_id, amount in allocations.values_list("grant_id", "amount").iterator():
+            allocated[grant_id] += amount
     for grant in CreditGrant.objects.filter(account=account):
         if not (0 <= grant.remaining <= grant.amount):
             report.problems.append(Problem(slug, "1", f"grant {grant.pk} remaining out of range"))
