@@ -136,6 +136,7 @@ class Book:
         self._dirty_grants: dict[int, CreditGrant] = {}
         self._pending: list[_Pending] = []
         self._keys: dict[str, LedgerEntry] = {}
+        self._absent: set[str] = set()  # keys known not to exist yet (see prefetch_keys)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -159,12 +160,12 @@ class Book:
         keys = [k for k in keys if k not in self._keys]
         for entry in LedgerEntry.objects.filter(account=self.account, idempotency_key__in=keys):
             self._keys[entry.idempotency_key] = entry
-        self._absent = set(keys) - set(self._keys)
+        self._absent |= set(keys) - set(self._keys)
 
     def _existing(self, idempotency_key: str, fingerprint: str) -> Posting | None:
         if idempotency_key in self._keys:
             entry = self._keys[idempotency_key]
-        elif idempotency_key in getattr(self, "_absent", ()):
+        elif idempotency_key in self._absent:
             return None
         else:
             entry = self.find(idempotency_key)
