@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 
@@ -25,6 +26,10 @@ class UserManager(BaseUserManager):
         extra.setdefault("is_superuser", True)
         return self.create_user(email, password, **extra)
 
+    def get_by_natural_key(self, email):
+        # Addresses are stored lower-cased, but people type them as they like.
+        return self.get(email__iexact=email)
+
 
 class User(AbstractBaseUser, PermissionsMixin):
     """Logs in with an email address; staff use the Django admin."""
@@ -37,12 +42,23 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     objects = UserManager()
 
+    class Meta:
+        constraints = [
+            # Logins match case-insensitively, so two spellings of one address must not exist.
+            models.UniqueConstraint(Lower("email"), name="user_email_unique_ci"),
+        ]
+
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
 
     def __str__(self):
         return self.email
+
+    def clean(self):
+        super().clean()
+        # Like create_user: one lower-cased address per person, also from the admin's forms.
+        self.email = self.email.strip().lower()
 
     def get_full_name(self):
         return self.full_name or self.email

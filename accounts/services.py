@@ -1,5 +1,6 @@
 """Writes for organisations, members and API keys. Each records who did it."""
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,6 +29,8 @@ from accounts.models import (
     digest_api_key,
 )
 
+logger = logging.getLogger(__name__)
+
 API_KEY_PREFIX = "cb_live_"
 LAST_USED_GRANULARITY = timedelta(minutes=1)
 
@@ -45,6 +48,13 @@ def record_change(
     )
 
 
+def _check_max_length(value: str, *, model, field: str, label: str) -> None:
+    """The database would refuse it anyway, but with a traceback (or SQLite would keep it)."""
+    limit = model._meta.get_field(field).max_length
+    if len(value) > limit:
+        raise ValidationError(f"{label} must be at most {limit} characters")
+
+
 def create_organization(
     *, name: str, slug: str, plan: str, admin_email: str | None = None
 ) -> Organization:
@@ -52,11 +62,14 @@ def create_organization(
     name = name.strip()
     if not name:
         raise ValidationError("name must not be empty")
+    _check_max_length(name, model=Organization, field="name", label="name")
     validate_slug(slug)
+    _check_max_length(slug, model=Organization, field="slug", label="slug")
     if plan not in Plan.values:
         raise ValidationError(f"plan must be one of {', '.join(Plan.values)}, not {plan!r}")
     if admin_email is not None:
         validate_email(admin_email)
+        _check_max_length(admin_email, model=User, field="email", label="email")
     if Organization.objects.filter(slug=slug).exists():
         raise ValidationError(f"an organisation with slug {slug!r} already exists")
     with transaction.atomic():
@@ -100,11 +113,21 @@ def _send_invite(*, user: User, organization: Organization, invited_by: User) ->
     message.send()
 
 
+def _send_invite_logged(**kwargs) -> None:
+    """The membership is saved either way; a mail outage must not turn it into an error
+    page. The invitee can still use "Forgot your password?"."""
+    try:
+        _send_invite(**kwargs)
+    except Exception:  # noqa: BLE001 - any transport failure
+        logger.exception("Could not send the invitation to %s", kwargs["user"].email)
+
+
 def invite_member(
     *, organization: Organization, email: str, role: str, invited_by: User
 ) -> Membership:
     email = email.strip().lower()
     validate_email(email)
+    _check_max_length(email, model=User, field="email", label="email")
     if role not in Role.values:
         raise ValidationError(f"role must be one of {', '.join(Role.values)}")
     with transaction.atomic():
@@ -123,16 +146,20 @@ def invite_member(
             summary=f"Invited {email} as {role}",
         )
         transaction.on_commit(
-            lambda: _send_invite(user=user, organization=organization, invited_by=invited_by)
+            lambda: _send_invite_logged(user=user, organization=organization,
+                                        invited_by=invited_by)
         )
     return membership
 
 
-def _lock_admins(organization: Organization) -> int:
-    """Count admins under a row lock so two removals cannot both leave zero."""
+def _lock_admins(organization_id: int) -> int:
+    """Count admins under a row lock so two removals cannot both leave zero. Callers take
+    it before any other membership lock, and in id order: two admins removing each other
+    at once then queue instead of deadlocking."""
     return len(
         Membership.objects.select_for_update()
-        .filter(organization=organization, role=Role.ADMIN)
+        .filter(organization_id=organization_id, role=Role.ADMIN)
+        .order_by("pk")
         .values_list("id", flat=True)
     )
 
@@ -141,10 +168,11 @@ def change_role(*, membership: Membership, role: str, changed_by: User) -> Membe
     if role not in Role.values:
         raise ValidationError(f"role must be one of {', '.join(Role.values)}")
     with transaction.atomic():
+        admins = _lock_admins(membership.organization_id)
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         if membership.role == role:
             return membership
-        if membership.role == Role.ADMIN and _lock_admins(membership.organization) <= 1:
+        if membership.role == Role.ADMIN and admins <= 1:
             raise ValidationError("An organisation needs at least one admin.")
         old = membership.role
         membership.role = role
@@ -161,8 +189,9 @@ def change_role(*, membership: Membership, role: str, changed_by: User) -> Membe
 
 def remove_member(*, membership: Membership, removed_by: User) -> None:
     with transaction.atomic():
+        admins = _lock_admins(membership.organization_id)
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
-        if membership.role == Role.ADMIN and _lock_admins(membership.organization) <= 1:
+        if membership.role == Role.ADMIN and admins <= 1:
             raise ValidationError("The last admin cannot be removed.")
         email = membership.user.email
         organization = membership.organization

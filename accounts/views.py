@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors, services
@@ -92,6 +93,7 @@ def remove_member(request, membership_id):
     return redirect("members", slug=request.org.slug)
 
 
+@never_cache  # the response may hold a raw key: keep it out of every cache
 @org_view()
 def api_keys(request):
     form = ApiKeyForm(request.POST or None)

@@ -8,6 +8,7 @@ from django.utils import timezone
 from billing.adjustments import adjust_credits
 from billing.ledger import Actor
 from billing.models import GrantKind, LedgerEntry
+from billing.purchase_demo import seed_packages_and_purchase
 
 
 def seed_credit_history(org, stdout) -> None:
@@ -23,4 +24,12 @@ def seed_credit_history(org, stdout) -> None:
     stdout.write("  credit history: welcome and goodwill grants")
 
 
-DEMO_STEPS: list = [seed_credit_history]
+DEMO_STEPS: list = [seed_credit_history, seed_packages_and_purchase]
+
+from billing.price_sync import demo_step as seed_prices  # noqa: E402
+
+DEMO_STEPS.append(seed_prices)
+
+from billing.usage_demo import seed_usage_history  # noqa: E402 - after the pricing step
+
+DEMO_STEPS.append(seed_usage_history)

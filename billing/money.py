@@ -57,3 +57,14 @@ def display(value: Decimal | None) -> str:
     whole, _, frac = text.partition(".")
     frac = frac.rstrip("0")
     return f"{whole}.{frac.ljust(2, '0')}"
+
+
+PRICE_PLACES = 10  # numeric(20, 10): USD per million tokens or per meter unit
+
+
+def round_price(value: Decimal) -> Decimal:
+    """A list price brought to the column's ten places (some upstream values are
+    float artefacts such as 0.18000000000000002); exact prices pass unchanged."""
+    if value.as_tuple().exponent < -PRICE_PLACES:
+        return value.quantize(Decimal(1).scaleb(-PRICE_PLACES), rounding=ROUND_HALF_UP)
+    return value

@@ -5,6 +5,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.portal import org_view
 from billing import selectors
+from reporting.selectors import usage_stats
 
 
 @require_GET
@@ -14,7 +15,8 @@ def dashboard(request):
     return render(
         request,
         "billing/dashboard.html",
-        {"account": account, "entries": selectors.recent_entries(request.org)},
+        {"account": account, "entries": selectors.recent_entries(request.org),
+         "usage_stats": usage_stats(request.org, balance=account.balance)},
     )
 
 

@@ -9,6 +9,8 @@ os.environ.setdefault("ALLOW_TEST_PAYMENTS", "True")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "False")
 os.environ.setdefault("STRIPE_SECRET_KEY", "sk_test_stub")
 os.environ.setdefault("STRIPE_WEBHOOK_SECRET", "whsec_test_secret")
+# Nothing listens on port 9: a test that reaches Stripe without the stub fails fast, offline.
+os.environ.setdefault("STRIPE_API_BASE", "http://127.0.0.1:9")
 
 from config.settings import *  # noqa: E402,F403
 

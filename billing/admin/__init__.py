@@ -1,3 +1,8 @@
 """Staff admin for billing, one module per area."""
 
-from billing.admin import ledger  # noqa: F401
+from billing.admin import (
+    ledger,  # noqa: F401
+    pricing,  # noqa: F401
+    purchases,  # noqa: F401
+    usage,  # noqa: F401
+)

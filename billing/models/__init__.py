@@ -9,3 +9,24 @@ from billing.models.ledger import (  # noqa: F401
     ImmutableLedgerError,
     LedgerEntry,
 )
+from billing.models.pricing import (  # noqa: F401
+    AIModel,
+    CreditRate,
+    Meter,
+    MeterCategory,
+    MeterPrice,
+    ModelPrice,
+    PlanMarkup,
+    PriceSource,
+    ServiceTier,
+    UsageBucket,
+)
+from billing.models.purchases import (  # noqa: F401
+    CreditPackage,
+    PaymentProvider,
+    Purchase,
+    PurchaseStatus,
+    StripeCustomer,
+    StripeEvent,
+)
+from billing.models.usage import UsageEvent, UsageType  # noqa: F401

@@ -1,0 +1,494 @@
+#!/usr/bin/env python
+"""Usage ingestion benchmark (design.md, "Performance"). Not part of `make test`.
+
+In one run, on one machine, against a PostgreSQL database of its own
+(dropped and re-created, then migrated):
+
+1. the raw limit: plain psycopg 3 doing the writes one charge needs (insert
+   the event, update the balance row, insert the entry with balance_after),
+   a. single-event transactions, one CTE statement each, from 8 and 32 clients;
+   b. batches of 1,000 with COPY and one balance update per batch;
+2. the app under gunicorn:
+   a. batch ingestion through HTTP, 1,000-event requests;
+   b. single-event requests from 8 and 32 concurrent clients on one org, with
+      the lost-update check (balance drop == sum of charged credits);
+3. `import_usage` of a JSON-lines file (1M events by default) with its peak RSS.
+
+Every figure is printed with its ratio to the matching raw limit.
+
+    .venv/bin/python bench/ingest_bench.py                 # the full run (~10 min)
+    .venv/bin/python bench/ingest_bench.py --events 20000  # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
+BATCH = 1000
+USERS = [f"user{i}@bench.test" for i in range(20)]
+OPERATIONS = ["chat.completion", "summarise", "classify", "agent.step", "embed"]
+MODELS = ["gpt-4o-mini", "gpt-4o"]
+METERS = ["compute.gpu_seconds", "compute.vcpu_seconds", "storage.gb_hours",
+          "bandwidth.egress_gb", "data_ops.requests"]
+
+
+# -- setup -------------------------------------------------------------------------------------
+
+def app_env(db_url: str) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "bench-not-secret", "DEBUG": "False", "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "False", "PAYMENTS_PROVIDER": "test",
+        "ALLOW_TEST_PAYMENTS": "True", "CONN_MAX_AGE": "600", "LOG_LEVEL": "WARNING",
+    })
+    return env
+
+
+def recreate_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def migrate_and_seed(env: dict, orgs: list[str]) -> dict[str, str]:
+    """Migrate, seed prices (sync_model_prices), create the orgs; returns slug -> raw API key."""
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env,
+                   check=True)
+    subprocess.run([PYTHON, "manage.py", "sync_model_prices"], cwd=ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    script = (
+        "import json, sys\n"
+        "from decimal import Decimal\n"
+        "from accounts.services import create_organization, create_api_key\n"
+        "from billing.adjustments import adjust_credits\n"
+        "from billing.ledger import Actor\n"
+        "keys = {}\n"
+        f"for slug in {orgs!r}:\n"
+        "    org = create_organization(name=slug, slug=slug, plan='professional')\n"
+        "    adjust_credits(organization=org, credits=Decimal('10000000000'), reason='bench',\n"
+        "                   actor=Actor.system('bench'))\n"
+        "    keys[slug] = create_api_key(organization=org, name='bench', created_by=None).raw_key\n"
+        "print(json.dumps(keys))\n"
+    )
+    out = subprocess.run([PYTHON, "manage.py", "shell", "-c", script], cwd=ROOT, env=env,
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# -- events ------------------------------------------------------------------------------------
+
+def make_event(rng: random.Random, key: str) -> dict:
+    if rng.random() < 0.8:
+        input_tokens = rng.randint(200, 6000)
+        output_tokens = rng.randint(20, 900)
+        return {
+            "idempotency_key": key, "type": "ai_tokens", "model": rng.choice(MODELS),
+            "provider": "openai", "operation": rng.choice(OPERATIONS),
+            "user": rng.choice(USERS), "input_tokens": input_tokens,
+            "cached_input_tokens": rng.randint(0, input_tokens // 2),
+            "output_tokens": output_tokens,
+        }
+    return {
+        "idempotency_key": key, "type": "infrastructure", "meter": rng.choice(METERS),
+        "quantity": f"{rng.uniform(0.5, 500):.3f}", "operation": rng.choice(OPERATIONS),
+    }
+
+
+# -- the raw limit -----------------------------------------------------------------------------
+
+RAW_SCHEMA = """
+DROP TABLE IF EXISTS raw_event, raw_entry, raw_account;
+CREATE TABLE raw_account (id int PRIMARY KEY, balance numeric(20,6) NOT NULL,
+                          entry_count bigint NOT NULL DEFAULT 0);
+CREATE TABLE raw_entry (id bigserial PRIMARY KEY, account_id int NOT NULL, seq bigint NOT NULL,
+                        kind text NOT NULL, amount numeric(20,6) NOT NULL,
+                        balance_after numeric(20,6) NOT NULL, idempotency_key text NOT NULL,
+                        created_at timestamptz NOT NULL, UNIQUE (account_id, idempotency_key));
+CREATE TABLE raw_event (id bigserial PRIMARY KEY, account_id int NOT NULL,
+                        idempotency_key text NOT NULL, type text NOT NULL, resource text NOT NULL,
+                        operation text NOT NULL, user_label text NOT NULL,
+                        quantity numeric(20,6) NOT NULL, input_tokens bigint NOT NULL,
+                        output_tokens bigint NOT NULL, occurred_at timestamptz NOT NULL,
+                        credits numeric(20,6) NOT NULL, breakdown jsonb NOT NULL,
+                        entry_id bigint NOT NULL, UNIQUE (account_id, idempotency_key));
+"""
+
+RAW_SINGLE = """
+WITH acc AS (
+  UPDATE raw_account SET balance = balance - %(c)s, entry_count = entry_count + 1
+  WHERE id = %(a)s AND balance >= %(c)s RETURNING balance, entry_count
+), en AS (
+  INSERT INTO raw_entry (account_id, seq, kind, amount, balance_after, idempotency_key, created_at)
+  SELECT %(a)s, entry_count, 'usage', -%(c)s, balance, %(k)s, now() FROM acc
+  RETURNING id, balance_after
+), ev AS (
+  INSERT INTO raw_event (account_id, idempotency_key, type, resource, operation, user_label,
+                         quantity, input_tokens, output_tokens, occurred_at, credits, breakdown,
+                         entry_id)
+  SELECT %(a)s, %(k)s, 'ai_tokens', 'gpt-4o', 'chat.completion', 'user1@bench.test', 1300, 1000,
+         300, now(), %(c)s, %(b)s, en.id FROM en
+  RETURNING id
+)
+SELECT balance_after FROM en
+"""
+
+BREAKDOWN = json.dumps({"lines": [{"bucket": "input", "quantity": "1000", "price_id": 1,
+                                   "unit_price_usd": "2.5", "cost_usd": "0.0025"}],
+                        "cost_usd": "0.0035", "markup": "1.2", "credits_per_usd": "100"})
+
+
+def raw_reset(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(RAW_SCHEMA)
+        conn.execute("INSERT INTO raw_account VALUES (1, 100000000000, 0)")
+
+
+def run_threads(count: int, work) -> float:
+    """Run work(i) in `count` threads released together; returns the elapsed seconds."""
+    barrier = threading.Barrier(count + 1)
+    errors = []
+
+    def target(i):
+        try:
+            barrier.wait()
+            work(i)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"{len(errors)} client errors, first: {errors[0]!r}")
+    return elapsed
+
+
+def raw_single(url: str, clients: int, total: int) -> float:
+    raw_reset(url)
+    per = total // clients
+
+    def work(i):
+        with psycopg.connect(url, autocommit=True) as conn:
+            for n in range(per):
+                conn.execute(RAW_SINGLE, {"a": 1, "c": Decimal("0.42"), "k": f"s{i}-{n}",
+                                          "b": BREAKDOWN})
+
+    elapsed = run_threads(clients, work)
+    return per * clients / elapsed
+
+
+def raw_batches(url: str, clients: int, total: int) -> float:
+    raw_reset(url)
+    batches = max(1, total // BATCH // clients)
+
+    def work(i):
+        with psycopg.connect(url) as conn:
+            for b in range(batches):
+                with conn.transaction():
+                    balance, seq = conn.execute(
+                        "SELECT balance, entry_count FROM raw_account WHERE id = 1 FOR UPDATE"
+                    ).fetchone()
+                    ids = [r[0] for r in conn.execute(
+                        "SELECT nextval('raw_entry_id_seq') FROM generate_series(1, %s)", [BATCH]
+                    )]
+                    credits = Decimal("0.42")
+                    with conn.cursor().copy(
+                        "COPY raw_entry (id, account_id, seq, kind, amount, balance_after, "
+                        "idempotency_key, created_at) FROM STDIN"
+                    ) as copy:
+                        for n, entry_id in enumerate(ids):
+                            balance -= credits
+                            copy.write_row((entry_id, 1, seq + n + 1, "usage", -credits, balance,
+                                            f"b{i}-{b}-{n}", "now"))
+                    with conn.cursor().copy(
+                        "COPY raw_event (account_id, idempotency_key, type, resource, operation, "
+                        "user_label, quantity, input_tokens, output_tokens, occurred_at, credits, "
+                        "breakdown, entry_id) FROM STDIN"
+                    ) as copy:
+                        for n, entry_id in enumerate(ids):
+                            copy.write_row((1, f"b{i}-{b}-{n}", "ai_tokens", "gpt-4o",
+                                            "chat.completion", "user1@bench.test", 1300, 1000,
+                                            300, "now", credits, BREAKDOWN, entry_id))
+                    conn.execute(
+                        "UPDATE raw_account SET balance = %s, entry_count = %s WHERE id = 1",
+                        [balance, seq + BATCH],
+                    )
+
+    elapsed = run_threads(clients, work)
+    return batches * clients * BATCH / elapsed
+
+
+# -- the app under gunicorn --------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(env: dict, port: int, workers: int, threads: int,
+                   log: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [GUNICORN, "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+         "--log-level", "warning", "--backlog", "512"],
+        cwd=ROOT, env=env, start_new_session=True, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/api/v1/balance")
+            if conn.getresponse().status == 401:
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    stop(proc)
+    raise RuntimeError("gunicorn did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+class Client:
+    """One keep-alive HTTP connection."""
+
+    def __init__(self, port: int, raw_key: str):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.headers = {"Authorization": f"Bearer {raw_key}",
+                        "Content-Type": "application/json"}
+
+    def post(self, body: bytes) -> dict:
+        self.conn.request("POST", "/api/v1/usage-events", body=body, headers=self.headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}: {data[:300]!r}")
+        return json.loads(data)
+
+    def balance(self) -> Decimal:
+        self.conn.request("GET", "/api/v1/balance", headers=self.headers)
+        return Decimal(json.loads(self.conn.getresponse().read())["balance"])
+
+
+@dataclass
+class SingleRun:
+    rate: float
+    charged: int
+    rejected: int
+    charged_sum: Decimal
+    drop: Decimal
+
+    @property
+    def no_lost_update(self) -> bool:
+        return self.charged_sum == self.drop
+
+
+def http_batches(port: int, raw_key: str, clients: int, total: int, seed: int,
+                 prefix: str = "hb") -> float:
+    rng = random.Random(seed)
+    batches = max(1, total // BATCH // clients)
+    bodies = [[json.dumps({"events": [make_event(rng, f"{prefix}{i}-{b}-{n}")
+                                      for n in range(BATCH)]})
+               .encode() for b in range(batches)] for i in range(clients)]
+
+    def work(i):
+        client = Client(port, raw_key)
+        for body in bodies[i]:
+            result = client.post(body)
+            assert result["results"][-1]["status"] == "charged", result["results"][-1]
+
+    elapsed = run_threads(clients, work)
+    return batches * clients * BATCH / elapsed
+
+
+def http_single(port: int, raw_key: str, clients: int, total: int, seed: int) -> SingleRun:
+    rng = random.Random(seed)
+    per = total // clients
+    bodies = [[json.dumps({"events": [make_event(rng, f"hs{clients}-{i}-{n}")]}).encode()
+               for n in range(per)] for i in range(clients)]
+    outcomes: list[list[dict]] = [[] for _ in range(clients)]
+    before = Client(port, raw_key).balance()
+
+    def work(i):
+        client = Client(port, raw_key)
+        for body in bodies[i]:
+            outcomes[i].append(client.post(body)["results"][0])
+
+    elapsed = run_threads(clients, work)
+    after = Client(port, raw_key).balance()
+    flat = [o for per_client in outcomes for o in per_client]
+    charged = [o for o in flat if o["status"] == "charged"]
+    return SingleRun(
+        rate=len(flat) / elapsed, charged=len(charged), rejected=len(flat) - len(charged),
+        charged_sum=sum((Decimal(o["credits"]) for o in charged), Decimal(0)),
+        drop=before - after,
+    )
+
+
+# -- import_usage ------------------------------------------------------------------------------
+
+def write_jsonl(path: Path, count: int, seed: int) -> None:
+    rng = random.Random(seed)
+    with path.open("w") as out:
+        for n in range(count):
+            out.write(json.dumps(make_event(rng, f"imp-{n}")))
+            out.write("\n")
+
+
+def run_import(env: dict, path: Path, slug: str) -> tuple[float, int, str]:
+    """(events/s, peak RSS in kB, summary line) of `manage.py import_usage` as a child."""
+    command = [PYTHON, "manage.py", "import_usage", str(path), "--org", slug]
+    started = time.perf_counter()
+    if Path("/usr/bin/time").exists():
+        proc = subprocess.run(["/usr/bin/time", "-v", *command], cwd=ROOT, env=env,
+                              capture_output=True, text=True)
+        elapsed = time.perf_counter() - started
+        match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+        peak = int(match.group(1)) if match else -1
+    else:  # ru_maxrss of a wrapper whose only child is the import
+        wrapper = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:]); "
+                   "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)")
+        proc = subprocess.run([PYTHON, "-c", wrapper, *command], cwd=ROOT, env=env,
+                              capture_output=True, text=True)
+        elapsed = time.perf_counter() - started
+        peak = int(proc.stderr.strip().splitlines()[-1])
+    summary = (proc.stdout.strip().splitlines() or ["(no output)"])[-1]
+    progress = [line for line in proc.stderr.splitlines() if "events/s" in line]
+    if progress:
+        summary += f" | last progress line: {progress[-1].strip()}"
+    return count_lines(path) / elapsed, peak, summary
+
+
+def count_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(1 for _ in f)
+
+
+# -- main --------------------------------------------------------------------------------------
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000,
+                        help="events for import_usage; HTTP and raw runs scale from it")
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--database", default="credits_bench")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--batch-clients", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+
+    db_url = args.admin_url.rsplit("/", 1)[0] + "/" + args.database
+    env = app_env(db_url)
+    batch_events = max(BATCH * args.batch_clients, min(100_000, args.events // 10))
+    raw_single_events = max(320, min(20_000, args.events // 50))
+    single_events = max(320, min(4_000, args.events // 50))
+
+    print(f"Database {args.database}: re-creating, migrating, seeding…", flush=True)
+    recreate_database(args.admin_url, args.database)
+    keys = migrate_and_seed(env, ["bench-batch", "bench-s8", "bench-s32", "bench-import"])
+
+    results = {}
+    print("Raw limit (plain psycopg 3)…", flush=True)
+    results["raw_single_8"] = raw_single(db_url, 8, raw_single_events)
+    results["raw_single_32"] = raw_single(db_url, 32, raw_single_events)
+    results["raw_copy"] = raw_batches(db_url, args.batch_clients, batch_events)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE raw_event, raw_entry, raw_account")
+
+    port = free_port()
+    print(f"gunicorn on :{port} ({args.workers} workers x {args.threads} threads)…", flush=True)
+    log = Path(tempfile.gettempdir()) / "ingest_bench_gunicorn.log"
+    proc = start_gunicorn(env, port, args.workers, args.threads, log)
+    print(f"  (server log: {log})", flush=True)
+    try:
+        # Warm every worker's connection and price cache paths.
+        http_batches(port, keys["bench-batch"], args.workers, BATCH * args.workers, seed=1,
+                     prefix="warm")
+        results["http_batch"] = http_batches(port, keys["bench-batch"], args.batch_clients,
+                                             batch_events, seed=args.seed)
+        single = {}
+        for clients, slug in ((8, "bench-s8"), (32, "bench-s32")):
+            single[clients] = http_single(port, keys[slug], clients, single_events,
+                                          seed=args.seed + clients)
+            results[f"http_single_{clients}"] = single[clients].rate
+    finally:
+        stop(proc)
+
+    print(f"import_usage of {args.events:,} events…", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "usage.jsonl"
+        write_jsonl(path, args.events, seed=args.seed)
+        import_rate, peak_kb, import_summary = run_import(env, path, "bench-import")
+
+    verify = subprocess.run([PYTHON, "manage.py", "verify_ledger", "--org", "bench-s32"],
+                            cwd=ROOT, env=env, capture_output=True, text=True)
+
+    print()
+    print(f"CPU: {os.cpu_count()} cores; PostgreSQL: {db_url}; events: {args.events:,}")
+    print("| what | figure | ratio to raw | target |")
+    print("|---|---|---|---|")
+    rows = [
+        ("raw: single-event CTE transactions, 8 clients", results["raw_single_8"], None, ""),
+        ("raw: single-event CTE transactions, 32 clients", results["raw_single_32"], None, ""),
+        (f"raw: COPY batches of 1,000, {args.batch_clients} clients", results["raw_copy"], None,
+         ""),
+        (f"HTTP batches of 1,000, {args.batch_clients} clients", results["http_batch"],
+         results["http_batch"] / results["raw_copy"], ">= 0.5 x raw COPY and >= 5,000 ev/s"),
+        ("HTTP single events, 8 clients, one org", results["http_single_8"],
+         results["http_single_8"] / results["raw_single_8"], ">= 0.6 x raw at 8 clients"),
+        ("HTTP single events, 32 clients, one org", results["http_single_32"],
+         results["http_single_32"] / results["raw_single_32"], ">= 0.6 x raw at 32 clients"),
+        (f"import_usage of {args.events:,} events", import_rate,
+         import_rate / results["raw_copy"], "constant memory < 200 MB RSS"),
+    ]
+    for what, rate, ratio, target in rows:
+        shown_ratio = f"{ratio:.2f}" if ratio is not None else "-"
+        print(f"| {what} | {rate:,.0f} events/s | {shown_ratio} | {target} |")
+    print(f"| import_usage peak RSS | {peak_kb / 1024:,.0f} MB | - | < 200 MB |")
+    for clients, run in single.items():
+        print(f"{clients} clients: {run.charged} charged, {run.rejected} insufficient_credits; "
+              f"charged sum {run.charged_sum} vs balance drop {run.drop}: "
+              f"{'no lost update' if run.no_lost_update else 'LOST UPDATE'}")
+    print(f"import: {import_summary}")
+    print(f"verify_ledger bench-s32: {verify.stdout.strip() or verify.stderr.strip()}")
+    ok = all(run.no_lost_update for run in single.values()) and verify.returncode == 0
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

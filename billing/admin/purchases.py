@@ -1,0 +1,153 @@
+"""Packages (editable), purchases and Stripe events (read only), and staff refunds.
+
+A refund started here asks Stripe to refund; the credits are taken back when
+Stripe confirms with charge.refunded, by the same code as any other refund.
+"""
+
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from billing import purchases, stripe_gateway
+from billing.admin.ledger import ReadOnlyAdmin
+from billing.models import CreditPackage, PaymentProvider, Purchase, StripeCustomer, StripeEvent
+from billing.models.purchases import currency_exponent, format_minor
+
+
+@admin.register(CreditPackage)
+class CreditPackageAdmin(admin.ModelAdmin):
+    list_display = ["name", "base_credits", "bonus_credits", "price", "currency", "active",
+                    "sort_order"]
+    list_editable = ["active", "sort_order"]
+    list_filter = ["active", "currency"]
+    search_fields = ["name"]
+
+    @admin.display(description="Price")
+    def price(self, obj):
+        return format_minor(obj.price_minor, obj.currency)
+
+
+def _start_refund(request, purchase: Purchase, amount_minor: int | None) -> bool:
+    try:
+        refund = purchases.request_refund(purchase=purchase, amount_minor=amount_minor,
+                                          requested_by=request.user)
+    except (purchases.PurchaseError, stripe_gateway.PaymentError) as error:
+        messages.error(request, f"Purchase #{purchase.pk}: {error}")
+        return False
+    amount = format_minor(refund.get("amount"), purchase.currency)
+    if purchase.provider == PaymentProvider.TEST:
+        messages.success(request, f"Purchase #{purchase.pk}: test refund of {amount} applied.")
+    else:
+        messages.success(request, f"Purchase #{purchase.pk}: Stripe refund {refund.get('id')} of "
+                         f"{amount} requested; credits are taken back when Stripe confirms it.")
+    return True
+
+
+class RefundForm(forms.Form):
+    amount = forms.DecimalField(min_value=Decimal("0.001"), max_digits=14, decimal_places=3,
+                                help_text="In the purchase's currency, e.g. 12.50")
+
+    def __init__(self, *args, purchase: Purchase, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.purchase = purchase
+        self.fields["amount"].label = f"Amount ({purchase.currency.upper()})"
+
+    def clean_amount(self):
+        scaled = self.cleaned_data["amount"].scaleb(currency_exponent(self.purchase.currency))
+        if scaled != scaled.to_integral_value():
+            raise forms.ValidationError("Too many decimal places for this currency.")
+        return int(scaled)  # minor units
+
+
+@admin.register(Purchase)
+class PurchaseAdmin(ReadOnlyAdmin):
+    list_display = ["id", "organization", "package_name", "amount", "total_credits", "status",
+                    "provider", "buyer", "created_at", "paid_at"]
+    list_filter = ["status", "provider"]
+    search_fields = ["=id", "organization__slug", "stripe_checkout_session_id",
+                     "stripe_payment_intent_id", "stripe_charge_id", "buyer__email"]
+    list_select_related = ["organization", "buyer"]
+    actions = ["refund_in_full", "partial_refund"]
+    readonly_fields = [
+        "organization", "package", "package_name", "base_credits", "bonus_credits", "amount",
+        "status", "buyer", "provider", "stripe_checkout_session_id", "stripe_customer_id",
+        "stripe_payment_intent_id", "stripe_charge_id", "stripe_invoice_id", "receipt_url",
+        "amount_paid_minor", "amount_refunded_minor", "credits_refunded", "failure_reason",
+        "entry", "bonus_entry", "paid_grant", "bonus_grant", "created_at", "paid_at",
+        "updated_at", "refund_link",
+    ]
+    fields = readonly_fields
+
+    def get_actions(self, request):  # ReadOnlyAdmin hides actions; these two are ours
+        return admin.ModelAdmin.get_actions(self, request)
+
+    @admin.display(description="Amount")
+    def amount(self, obj):
+        return format_minor(obj.price_minor, obj.currency)
+
+    @admin.display(description="Refund")
+    def refund_link(self, obj):
+        if not obj.refundable_minor:
+            return "—"
+        url = reverse("admin:billing_purchase_refund", args=[obj.pk])
+        return format_html('<a href="{}">Refund part or all…</a>', url)
+
+    @admin.action(description="Refund in full (through the payment provider)")
+    def refund_in_full(self, request, queryset):
+        for purchase in queryset:
+            _start_refund(request, purchase, None)
+
+    @admin.action(description="Partial refund (amount)…")
+    def partial_refund(self, request, queryset):
+        if queryset.count() != 1:
+            messages.error(request, "Choose exactly one purchase for a partial refund.")
+            return None
+        return redirect("admin:billing_purchase_refund", queryset.first().pk)
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/refund/", self.admin_site.admin_view(self.refund_view),
+                 name="billing_purchase_refund"),
+            *super().get_urls(),
+        ]
+
+    def refund_view(self, request, pk):
+        if not request.user.is_staff:
+            return redirect("admin:login")
+        purchase = get_object_or_404(Purchase.objects.select_related("organization"), pk=pk)
+        form = RefundForm(request.POST or None, purchase=purchase)
+        if request.method == "POST" and form.is_valid():
+            if _start_refund(request, purchase, form.cleaned_data["amount"]):
+                return redirect("admin:billing_purchase_change", purchase.pk)
+        return TemplateResponse(request, "admin/billing/purchase_refund.html", {
+            **self.admin_site.each_context(request), "title": f"Refund purchase #{purchase.pk}",
+            "form": form, "purchase": purchase,
+            "paid": format_minor(purchase.amount_paid_minor, purchase.currency),
+            "refunded": format_minor(purchase.amount_refunded_minor, purchase.currency),
+            "refundable": format_minor(purchase.refundable_minor, purchase.currency),
+        })
+
+
+@admin.register(StripeCustomer)
+class StripeCustomerAdmin(ReadOnlyAdmin):
+    list_display = ["organization", "customer_id", "created_at"]
+    search_fields = ["organization__slug", "customer_id"]
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(ReadOnlyAdmin):
+    list_display = ["event_id", "type", "received_at", "processed_at", "attempts", "has_error"]
+    list_filter = ["type", ("processed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=event_id", "type"]
+    readonly_fields = ["event_id", "type", "livemode", "payload", "received_at", "processed_at",
+                       "attempts", "last_error"]
+    fields = readonly_fields
+
+    @admin.display(boolean=True, description="Error")
+    def has_error(self, obj):
+        return bool(obj.last_error) and obj.processed_at is None

@@ -1,0 +1,33 @@
+"""Usage events in the admin: read only, like the ledger entries they explain."""
+
+import json
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from billing.admin.ledger import ReadOnlyAdmin
+from billing.models import UsageEvent
+
+
+@admin.register(UsageEvent)
+class UsageEventAdmin(ReadOnlyAdmin):
+    list_display = ("occurred_at", "organization", "idempotency_key", "type", "resource",
+                    "operation", "user_label", "quantity", "credits", "entry_link")
+    list_filter = ("type", "resource")
+    search_fields = ("idempotency_key", "organization__slug", "user_label", "operation")
+    date_hierarchy = "occurred_at"
+    list_select_related = ("organization", "entry")
+    show_full_result_count = False  # no COUNT(*) over millions of rows
+    readonly_fields = ("breakdown_pretty",)
+    exclude = ("breakdown",)
+
+    @admin.display(description="Ledger entry")
+    def entry_link(self, obj):
+        if obj.entry_id is None:
+            return "—"
+        return format_html('<a href="../ledgerentry/{}/change/">#{}</a>', obj.entry_id,
+                           obj.entry_id)
+
+    @admin.display(description="Breakdown")
+    def breakdown_pretty(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.breakdown, indent=2))

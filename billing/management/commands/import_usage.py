@@ -1,0 +1,103 @@
+import os
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import Organization
+from billing import money
+from billing.usage import PlanNotEligible
+from billing.usage_import import import_lines
+from billing.usage_input import MAX_EVENTS
+
+
+class Command(BaseCommand):
+    help = (
+        "Import usage events from a JSON-lines file (one event a line, the API's format) "
+        "through the ingestion service. Safe to re-run: recorded events come back as duplicates."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="path of the JSON-lines file, or - for stdin")
+        parser.add_argument("--org", required=True, help="organisation slug")
+        parser.add_argument("--chunk-size", type=int, default=MAX_EVENTS,
+                            help=f"events per batch (1 to {MAX_EVENTS})")
+        parser.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+
+    def handle(self, *args, file, org, chunk_size, no_progress, **options):
+        organization = Organization.objects.filter(slug=org).first()
+        if organization is None:
+            raise CommandError(f"no organisation with slug {org!r}")
+        if not organization.billing_enabled:
+            raise CommandError(f"{org}: {PlanNotEligible.code}: the plan has no credits billing")
+        if not 1 <= chunk_size <= MAX_EVENTS:
+            raise CommandError(f"--chunk-size must be between 1 and {MAX_EVENTS}")
+        try:
+            stream = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115
+        except OSError as error:
+            raise CommandError(f"cannot read {file}: {error.strerror}") from None
+        size = os.fstat(stream.fileno()).st_size if file != "-" else 0
+        meter = _Progress(self.stderr, size=size, enabled=not no_progress)
+        try:
+            report = import_lines(
+                organization=organization, lines=meter.lines(stream), progress=meter.update
+            )
+        finally:
+            if stream is not sys.stdin.buffer:
+                stream.close()
+        meter.done(report)
+        for problem in report.problems:
+            self.stderr.write(f"  {problem}")
+        hidden = report.invalid + report.rejected - len(report.problems)
+        if hidden > 0:
+            self.stderr.write(f"  … and {hidden} more")
+        rejections = ", ".join(f"{n} {code}" for code, n in sorted(report.rejections.items()))
+        self.stdout.write(
+            f"{report.lines} lines: {report.charged} charged "
+            f"({money.display(report.credits)} credits), {report.duplicate} duplicate, "
+            f"{report.rejected} rejected{f' ({rejections})' if rejections else ''}, "
+            f"{report.invalid} invalid lines. Balance "
+            f"{money.display(report.balance) if report.balance is not None else 'unchanged'}."
+        )
+        if not report.complete:
+            raise CommandError("some lines were not recorded (see above); fix them and re-run")
+
+
+class _Progress:
+    """A one-line progress bar on stderr, by bytes read when the size is known."""
+
+    WIDTH = 30
+
+    def __init__(self, out, *, size: int, enabled: bool):
+        self.out, self.size, self.enabled = out, size, enabled
+        self.read = 0
+        self.started = time.monotonic()
+        self.tty = getattr(out, "isatty", lambda: False)()
+        self.last = 0.0
+
+    def lines(self, stream):
+        for raw in stream:
+            self.read += len(raw)
+            yield raw.decode("utf-8", errors="replace")
+
+    def update(self, report, *, final=False):
+        now = time.monotonic()
+        if not self.enabled or (not final and now - self.last < (0.2 if self.tty else 5)):
+            return
+        self.last = now
+        rate = (report.charged + report.duplicate + report.rejected) / max(now - self.started,
+                                                                          1e-9)
+        if self.size:
+            share = min(self.read / self.size, 1.0)
+            filled = int(share * self.WIDTH)
+            bar = f"[{'#' * filled}{'-' * (self.WIDTH - filled)}] {share:6.1%} "
+        else:
+            bar = ""
+        line = f"{bar}{report.lines:,} lines, {rate:,.0f} events/s"
+        self.out.write(("\r" + line) if self.tty else line, ending="" if self.tty else "\n")
+        self.out.flush()
+
+    def done(self, report):
+        self.update(report, final=True)
+        if self.enabled and self.tty:
+            self.out.write("")

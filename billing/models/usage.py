@@ -1,0 +1,110 @@
+"""Usage events: what a platform reported, what it cost and the entry that charged it.
+
+A row exists only for a recorded event (charged); a rejected event leaves no
+trace, so its key can be sent again. Every foreign key is PROTECT: a usage
+event is evidence for a ledger entry and must outlive whatever it points at.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+CREDITS = {"max_digits": 20, "decimal_places": 6}
+# USD cost is never rounded: prices have 10 places, per million tokens or per unit of
+# a 6-place quantity, so 16 places hold every cost exactly.
+USD = {"max_digits": 30, "decimal_places": 16}
+RATE = {"max_digits": 20, "decimal_places": 8}
+
+
+class UsageType(models.TextChoices):
+    AI_TOKENS = "ai_tokens", "AI tokens"
+    INFRASTRUCTURE = "infrastructure", "Infrastructure"
+
+
+class UsageEvent(models.Model):
+    # No index of its own: the unique (organization, idempotency_key) index leads with it.
+    # A second, organization-only index tempts the planner into scanning a whole org when
+    # its statistics are stale; the key lookups of every batch must use the unique one.
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.PROTECT, related_name="usage_events",
+        db_index=False,
+    )
+    # The client's key as sent; the ledger entry carries it as `usage:<key>`.
+    idempotency_key = models.CharField(max_length=200)
+    type = models.CharField(max_length=20, choices=UsageType.choices)
+    ai_model = models.ForeignKey(
+        "billing.AIModel", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="usage_events",
+    )
+    meter = models.ForeignKey(
+        "billing.Meter", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="usage_events",
+    )
+    # The model or meter name as the client sent it (the resource in reports).
+    resource = models.CharField(max_length=200)
+    provider = models.CharField(max_length=50, blank=True)
+    service_tier = models.CharField(max_length=20, blank=True)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cached_input_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    # Meter units for infrastructure; all tokens (input + output) for AI.
+    quantity = models.DecimalField(**CREDITS)
+    operation = models.CharField(max_length=100, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="usage_events",
+    )
+    user_label = models.CharField(max_length=254, blank=True, help_text="The user as sent.")
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="usage_events",
+    )
+    occurred_at = models.DateTimeField()
+    occurred_at_sent = models.BooleanField(
+        default=True, help_text="False when the client left occurred_at out (then not compared)."
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+    fingerprint = models.CharField(
+        max_length=64, help_text="Digest of the normalised event, occurred_at excluded."
+    )
+    breakdown = models.JSONField(
+        default=dict, help_text="Quantities, price rows, USD cost, markup, rate and credits."
+    )
+    cost_usd = models.DecimalField(**USD)
+    markup = models.DecimalField(**RATE)
+    credits_per_usd = models.DecimalField(**RATE)
+    credits = models.DecimalField(**CREDITS)
+    balance_after = models.DecimalField(**CREDITS)
+    # Null only for an event that cost nothing (no ledger entry can be zero).
+    entry = models.OneToOneField(
+        "billing.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="usage_event",
+    )
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "idempotency_key"], name="usage_key_per_org"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(type="ai_tokens", ai_model__isnull=False, meter__isnull=True)
+                    | Q(type="infrastructure", meter__isnull=False, ai_model__isnull=True)
+                ),
+                name="usage_resource_matches_type",
+            ),
+            models.CheckConstraint(condition=Q(credits__gte=0), name="usage_credits_not_negative"),
+            models.CheckConstraint(
+                condition=Q(credits=0) | Q(entry__isnull=False), name="usage_charge_has_entry"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-occurred_at"], name="usage_org_recent_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.idempotency_key} ({self.resource}, {self.credits} credits)"

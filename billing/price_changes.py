@@ -1,0 +1,119 @@
+"""Staff changes to prices, the credit rate and plan markups.
+
+A change never edits a price: in one transaction it locks the row in force,
+closes it (ends_at = the new starts_at) and opens the new row, so an event is
+always priced by what was in force at its occurred_at.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Model, QuerySet
+
+from accounts.models import Plan
+from billing.models.pricing import (
+    PRICE,
+    RATE,
+    AIModel,
+    CreditRate,
+    Meter,
+    MeterPrice,
+    ModelPrice,
+    PlanMarkup,
+    PriceSource,
+    ServiceTier,
+    UsageBucket,
+)
+
+
+class PriceChangeError(ValueError):
+    """A change that would break the price history; nothing was written."""
+
+
+def change_model_price(*, model: AIModel, bucket: str, price_per_million_usd: Decimal,
+                       starts_at: datetime, service_tier: str = "", min_input_tokens: int = 0,
+                       created_by=None, source: str = PriceSource.STAFF) -> ModelPrice:
+    if bucket not in UsageBucket.values:
+        raise PriceChangeError(f"unknown bucket {bucket!r}")
+    if service_tier not in ServiceTier.values:
+        raise PriceChangeError(f"unknown service tier {service_tier!r}")
+    if not isinstance(min_input_tokens, int) or min_input_tokens < 0:
+        raise PriceChangeError("min_input_tokens must be a whole number, 0 or more")
+    _check_amount(price_per_million_usd, allow_zero=True, field=PRICE)
+    series = ModelPrice.objects.filter(model=model, bucket=bucket, service_tier=service_tier,
+                                       min_input_tokens=min_input_tokens)
+    return _close_and_open(series, ModelPrice(
+        model=model, bucket=bucket, service_tier=service_tier, min_input_tokens=min_input_tokens,
+        price_per_million_usd=price_per_million_usd, starts_at=starts_at, source=source,
+        created_by=created_by,
+    ))
+
+
+def change_meter_price(*, meter: Meter, price_per_unit_usd: Decimal, starts_at: datetime,
+                       created_by=None, source: str = PriceSource.STAFF) -> MeterPrice:
+    _check_amount(price_per_unit_usd, allow_zero=True, field=PRICE)
+    return _close_and_open(MeterPrice.objects.filter(meter=meter), MeterPrice(
+        meter=meter, price_per_unit_usd=price_per_unit_usd, starts_at=starts_at, source=source,
+        created_by=created_by,
+    ))
+
+
+def change_credit_rate(*, credits_per_usd: Decimal, starts_at: datetime,
+                       created_by=None) -> CreditRate:
+    _check_amount(credits_per_usd, allow_zero=False, field=RATE)
+    return _close_and_open(CreditRate.objects.all(), CreditRate(
+        credits_per_usd=credits_per_usd, starts_at=starts_at, created_by=created_by,
+    ))
+
+
+def change_plan_markup(*, plan: str, multiplier: Decimal, starts_at: datetime,
+                       created_by=None) -> PlanMarkup:
+    if plan not in Plan.values:
+        raise PriceChangeError(f"unknown plan {plan!r}")
+    _check_amount(multiplier, allow_zero=False, field=RATE)
+    return _close_and_open(PlanMarkup.objects.filter(plan=plan), PlanMarkup(
+        plan=plan, multiplier=multiplier, starts_at=starts_at, created_by=created_by,
+    ))
+
+
+def check_change(series: QuerySet, *, starts_at: datetime) -> None:
+    """Raise PriceChangeError unless a row starting at `starts_at` may follow `series`.
+
+    Also used by admin forms to show the error beside the field before saving.
+    """
+    if not isinstance(starts_at, datetime) or starts_at.tzinfo is None:
+        raise PriceChangeError("starts_at must be a timezone-aware datetime")
+    latest = series.order_by("-starts_at").first()
+    if latest is None:
+        return
+    if starts_at <= latest.starts_at:
+        raise PriceChangeError(
+            f"the new price must start after the current one ({latest.starts_at.isoformat()})"
+        )
+    if latest.ends_at is not None and latest.ends_at > starts_at:
+        raise PriceChangeError(
+            f"the previous row runs until {latest.ends_at.isoformat()}: start then or later"
+        )
+
+
+def _close_and_open(series: QuerySet, new: Model) -> Model:
+    with transaction.atomic():
+        # Lock the whole series (a handful of rows) so two changes serialise.
+        list(series.select_for_update().only("pk"))
+        check_change(series, starts_at=new.starts_at)
+        series.filter(ends_at__isnull=True).update(ends_at=new.starts_at)
+        new.save(force_insert=True)
+    return new
+
+
+def _check_amount(value, *, allow_zero: bool, field: dict) -> None:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise PriceChangeError("amounts must be finite Decimals, never floats")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise PriceChangeError(f"{value} must be {'0 or more' if allow_zero else 'above 0'}")
+    places = field["decimal_places"]
+    if value.normalize().as_tuple().exponent < -places:
+        raise PriceChangeError(f"{value} has more than {places} decimal places")
+    if value >= Decimal(10) ** (field["max_digits"] - places):
+        raise PriceChangeError(f"{value} is too large")

@@ -1,0 +1,342 @@
+"""Usage -> cost: pure functions over Decimal, and a per-batch PriceBook cache.
+
+Cost in credits = provider cost in USD x plan markup x credits per USD, each
+taken from the rows in force at the event's occurred_at (starts_at <= t <
+ends_at, or still open). Lines are summed unrounded; money.round_credits
+rounds the event's credits once. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from billing import money
+from billing.models.pricing import (
+    AIModel,
+    CreditRate,
+    Meter,
+    MeterPrice,
+    ModelPrice,
+    PlanMarkup,
+    ServiceTier,
+    UsageBucket,
+)
+
+TOKENS_PER = 1_000_000
+METER_PER = 1
+TOKEN_BUCKETS = tuple(UsageBucket.values)  # input, cached_input, cache_write, output, reasoning
+SERVICE_TIERS = frozenset(ServiceTier.values)  # "", batch, flex, priority
+
+# A bucket the model has no price for is billed at its parent's price, as
+# genai-prices does: it subtracts only *priced* sub-buckets from input_tokens
+# and output_tokens, so unpriced cached, cache-write or reasoning tokens stay
+# in their parent and pay its rate.
+FALLBACK_BUCKET = {
+    UsageBucket.CACHED_INPUT: UsageBucket.INPUT,
+    UsageBucket.CACHE_WRITE: UsageBucket.INPUT,
+    UsageBucket.REASONING: UsageBucket.OUTPUT,
+}
+
+
+class PricingError(Exception):
+    """An event that cannot be priced.
+
+    code: unknown_model, unknown_meter, no_price or invalid_tokens; field: the event's field.
+    """
+
+    def __init__(self, code: str, field: str = "", message: str = ""):
+        self.code = code
+        self.field = field
+        self.message = message or code.replace("_", " ")
+        super().__init__(self.message)
+
+
+def plain(value: Decimal) -> str:
+    """Exact text without exponent or trailing zeros: 2.5000000000 -> "2.5", 1E+2 -> "100"."""
+    return format(value.normalize(), "f")
+
+
+@dataclass(frozen=True)
+class TokenCounts:
+    """Totals include their parts, as OpenAI and genai-prices report them."""
+
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    bucket: str  # a token bucket, or the meter code
+    quantity: Decimal
+    unit_price_usd: Decimal  # per `per` units
+    per: int  # 1_000_000 for tokens, 1 for meters
+    price_id: int  # the ModelPrice or MeterPrice row used
+    cost_usd: Decimal  # unrounded
+
+    def as_dict(self) -> dict:
+        return {
+            "bucket": self.bucket,
+            "quantity": plain(self.quantity),
+            "unit_price_usd": plain(self.unit_price_usd),
+            "per": self.per,
+            "price_id": self.price_id,
+            "cost_usd": plain(self.cost_usd),
+        }
+
+
+@dataclass(frozen=True)
+class Quote:
+    lines: tuple[PricedLine, ...]
+    cost_usd: Decimal  # unrounded sum of the lines
+    markup: Decimal
+    markup_id: int
+    credits_per_usd: Decimal
+    rate_id: int
+    credits: Decimal  # money.round_credits(cost_usd * markup * credits_per_usd)
+
+    def breakdown(self) -> dict:
+        """JSON-able record of what drove the charge; every Decimal as a string."""
+        return {
+            "lines": [line.as_dict() for line in self.lines],
+            "cost_usd": plain(self.cost_usd),
+            "markup": plain(self.markup),
+            "markup_id": self.markup_id,
+            "credits_per_usd": plain(self.credits_per_usd),
+            "rate_id": self.rate_id,
+            "credits": str(self.credits),
+        }
+
+
+# --- pure functions ----------------------------------------------------------------------------
+
+
+def split_tokens(t: TokenCounts) -> dict[str, int]:
+    """Billable count per bucket: the totals minus the parts priced on their own."""
+    for field in ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
+                  "reasoning_tokens"):
+        value = getattr(t, field)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise PricingError("invalid_tokens", field, f"{field} must be a whole number")
+        if value < 0:
+            raise PricingError("invalid_tokens", field, f"{field} must not be negative")
+    if t.cached_input_tokens > t.input_tokens:
+        raise PricingError("invalid_tokens", "cached_input_tokens",
+                           "cached_input_tokens cannot exceed input_tokens")
+    if t.cache_write_tokens > t.input_tokens - t.cached_input_tokens:
+        raise PricingError("invalid_tokens", "cache_write_tokens",
+                           "cached_input_tokens + cache_write_tokens cannot exceed input_tokens")
+    if t.reasoning_tokens > t.output_tokens:
+        raise PricingError("invalid_tokens", "reasoning_tokens",
+                           "reasoning_tokens cannot exceed output_tokens")
+    return {
+        UsageBucket.INPUT: t.input_tokens - t.cached_input_tokens - t.cache_write_tokens,
+        UsageBucket.CACHED_INPUT: t.cached_input_tokens,
+        UsageBucket.CACHE_WRITE: t.cache_write_tokens,
+        UsageBucket.OUTPUT: t.output_tokens - t.reasoning_tokens,
+        UsageBucket.REASONING: t.reasoning_tokens,
+    }
+
+
+def in_force(rows: Iterable, at: datetime) -> list:
+    """The rows whose period contains `at` (start inclusive, end exclusive)."""
+    return [r for r in rows if r.starts_at <= at and (r.ends_at is None or at < r.ends_at)]
+
+
+def single_in_force(rows: Iterable, at: datetime):
+    """The one row of a series in force at `at`, or None."""
+    found = in_force(rows, at)
+    return max(found, key=lambda r: r.starts_at) if found else None
+
+
+def select_model_price(rows: Sequence[ModelPrice], *, bucket: str, service_tier: str,
+                       input_tokens: int) -> ModelPrice | None:
+    """The price row for one bucket, or None when the model has none for it.
+
+    The service tier's own row when there is one for this bucket, else the
+    default tier; among cliff rows, the largest min_input_tokens <= input_tokens.
+    `rows` must already be the rows in force at the event's time (see in_force).
+    """
+    tiers = (service_tier, "") if service_tier else ("",)
+    for tier in tiers:
+        cliffs = [
+            r for r in rows
+            if r.bucket == bucket and r.service_tier == tier and r.min_input_tokens <= input_tokens
+        ]
+        if cliffs:
+            return max(cliffs, key=lambda r: r.min_input_tokens)
+    return None
+
+
+def price_tokens(rows: Sequence[ModelPrice], *, tokens: TokenCounts, service_tier: str,
+                 at: datetime) -> tuple[PricedLine, ...]:
+    """One line per bucket with tokens; PricingError("no_price") when a bucket has no price."""
+    counts = split_tokens(tokens)
+    current = in_force(rows, at)
+    lines = []
+    for bucket, count in counts.items():
+        if count == 0:
+            continue
+        row = select_model_price(current, bucket=bucket, service_tier=service_tier,
+                                 input_tokens=tokens.input_tokens)
+        if row is None and bucket in FALLBACK_BUCKET:
+            row = select_model_price(current, bucket=FALLBACK_BUCKET[bucket],
+                                     service_tier=service_tier,
+                                     input_tokens=tokens.input_tokens)
+        if row is None:
+            raise PricingError("no_price", "model",
+                               f"no {bucket} price in force at {at.isoformat()}")
+        lines.append(line(bucket=bucket, quantity=Decimal(count),
+                          unit_price=row.price_per_million_usd, per=TOKENS_PER, price_id=row.pk))
+    if not lines and not current:
+        # An event with no tokens costs nothing, but only for a model that is priced at all.
+        raise PricingError("no_price", "model", f"no price in force at {at.isoformat()}")
+    return tuple(lines)
+
+
+def line(*, bucket: str, quantity: Decimal, unit_price: Decimal, per: int,
+         price_id: int) -> PricedLine:
+    return PricedLine(
+        bucket=bucket, quantity=quantity, unit_price_usd=unit_price, per=per, price_id=price_id,
+        cost_usd=quantity * unit_price / per,
+    )
+
+
+def make_quote(lines: Sequence[PricedLine], *, markup: PlanMarkup, rate: CreditRate) -> Quote:
+    cost = sum((ln.cost_usd for ln in lines), Decimal(0))
+    return Quote(
+        lines=tuple(lines), cost_usd=cost,
+        markup=markup.multiplier, markup_id=markup.pk,
+        credits_per_usd=rate.credits_per_usd, rate_id=rate.pk,
+        credits=money.round_credits(cost * markup.multiplier * rate.credits_per_usd),
+    )
+
+
+# --- the per-batch cache -----------------------------------------------------------------------
+
+
+class PriceBook:
+    """Prices for one batch of events of one plan; each model, meter, rate and markup
+    series is read once, so a batch of 1,000 events costs a handful of queries.
+
+    Not shared between batches: a price change is seen by the next batch.
+    """
+
+    def __init__(self, *, plan: str):
+        self.plan = plan
+        self._models: dict[tuple[str, str], AIModel | PricingError] = {}
+        self._meters: dict[str, Meter | PricingError] = {}
+        self._model_prices: dict[int, list[ModelPrice]] = {}
+        self._meter_prices: dict[int, list[MeterPrice]] = {}
+        self._rates: list[CreditRate] | None = None
+        self._markups: list[PlanMarkup] | None = None
+
+    # resources
+
+    def resolve_model(self, *, name: str, provider: str = "") -> AIModel:
+        key = ((name or "").strip().lower(), (provider or "").strip().lower())
+        if key not in self._models:
+            try:
+                self._models[key] = _find_model(*key)
+            except PricingError as error:
+                self._models[key] = error
+        return _or_raise(self._models[key])
+
+    def resolve_meter(self, *, code: str) -> Meter:
+        code = (code or "").strip()
+        if code not in self._meters:
+            meter = Meter.objects.filter(code=code).first()
+            if meter is None or not meter.active:
+                state = "unknown" if meter is None else "inactive"
+                self._meters[code] = PricingError("unknown_meter", "meter",
+                                                  f"{state} meter {code!r}")
+            else:
+                self._meters[code] = meter
+        return _or_raise(self._meters[code])
+
+    # quotes
+
+    def quote_tokens(self, *, model: AIModel, tokens: TokenCounts, occurred_at: datetime,
+                     service_tier: str = "") -> Quote:
+        _check_moment(occurred_at)
+        if service_tier not in SERVICE_TIERS:
+            raise ValueError(f"service_tier must be one of {sorted(SERVICE_TIERS)}")
+        if model.pk not in self._model_prices:
+            rows = ModelPrice.objects.filter(model_id=model.pk).order_by()
+            self._model_prices[model.pk] = list(rows)
+        lines = price_tokens(self._model_prices[model.pk], tokens=tokens,
+                             service_tier=service_tier, at=occurred_at)
+        return make_quote(lines, markup=self._markup(occurred_at), rate=self._rate(occurred_at))
+
+    def quote_meter(self, *, meter: Meter, quantity: Decimal, occurred_at: datetime) -> Quote:
+        _check_moment(occurred_at)
+        if not isinstance(quantity, Decimal) or not quantity.is_finite() or quantity < 0:
+            raise ValueError("quantity must be a finite, non-negative Decimal")
+        if meter.pk not in self._meter_prices:
+            rows = MeterPrice.objects.filter(meter_id=meter.pk).order_by()
+            self._meter_prices[meter.pk] = list(rows)
+        row = single_in_force(self._meter_prices[meter.pk], occurred_at)
+        if row is None:
+            raise PricingError("no_price", "meter",
+                               f"no price for {meter.code} in force at {occurred_at.isoformat()}")
+        priced = line(bucket=meter.code, quantity=quantity, unit_price=row.price_per_unit_usd,
+                      per=METER_PER, price_id=row.pk)
+        return make_quote([priced], markup=self._markup(occurred_at), rate=self._rate(occurred_at))
+
+    # rate and markup
+
+    def _rate(self, at: datetime) -> CreditRate:
+        if self._rates is None:
+            self._rates = list(CreditRate.objects.all())
+        rate = single_in_force(self._rates, at)
+        if rate is None:
+            raise PricingError("no_price", "", f"no credit rate in force at {at.isoformat()}")
+        return rate
+
+    def _markup(self, at: datetime) -> PlanMarkup:
+        if self._markups is None:
+            self._markups = list(PlanMarkup.objects.filter(plan=self.plan))
+        markup = single_in_force(self._markups, at)
+        if markup is None:
+            raise PricingError("no_price", "",
+                               f"no markup for the {self.plan} plan in force at {at.isoformat()}")
+        return markup
+
+
+def _find_model(name: str, provider: str) -> AIModel:
+    if not name:
+        raise PricingError("unknown_model", "model", "model is required")
+    candidates = AIModel.objects.filter(name=name)
+    if provider:
+        candidates = candidates.filter(provider=provider)
+    candidates = list(candidates)
+    label = f"{provider}/{name}" if provider else name
+    if not candidates:
+        raise PricingError("unknown_model", "model", f"unknown model {label!r}")
+    active = [m for m in candidates if m.active]
+    if not active:
+        raise PricingError("unknown_model", "model", f"model {label!r} is no longer available")
+    if len(active) == 1:
+        return active[0]
+    default = [m for m in active if m.default_for_name]
+    if len(default) == 1:
+        return default[0]
+    providers = ", ".join(sorted(m.provider for m in active))
+    raise PricingError("unknown_model", "model",
+                       f"several providers offer {name!r} ({providers}): send provider")
+
+
+def _or_raise(value):
+    if isinstance(value, PricingError):
+        raise PricingError(value.code, value.field, value.message)
+    return value
+
+
+def _check_moment(moment: datetime) -> None:
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        raise ValueError("occurred_at must be a timezone-aware datetime")

@@ -1,0 +1,100 @@
+"""Portal pages to buy credit packages, the test checkout, and the Stripe webhook."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.portal import org_view
+from billing import purchase_selectors as selectors
+from billing import purchases, stripe_gateway, webhooks
+from billing.models import PaymentProvider, PurchaseStatus
+
+
+@require_GET
+@org_view()
+def packages(request):
+    return render(request, "billing/packages.html", {
+        "offers": selectors.package_offers(),
+        "pending": selectors.pending_purchases(request.org),
+        "test_mode": settings.PAYMENTS_PROVIDER == PaymentProvider.TEST,
+    })
+
+
+@require_POST
+@org_view()
+def buy(request, package_id):
+    package = get_object_or_404(selectors.active_packages(), pk=package_id)
+    try:
+        purchase = purchases.start_purchase(organization=request.org, package=package,
+                                            buyer=request.user)
+    except (purchases.PurchaseError, stripe_gateway.PaymentError) as error:
+        messages.error(request, f"The purchase could not be started: {error}")
+        return redirect("packages", slug=request.org.slug)
+    return redirect(purchase.checkout_url, permanent=False)
+
+
+@require_GET
+@org_view()
+def purchase_list(request):
+    page = Paginator(selectors.purchases_of(request.org), 25).get_page(request.GET.get("page"))
+    return render(request, "billing/purchases.html", {"page": page, "purchases": page})
+
+
+@require_GET
+@org_view()
+def purchase_success(request, purchase_id):
+    purchase = get_object_or_404(selectors.purchases_of(request.org), pk=purchase_id)
+    session_id = request.GET.get("session_id", "")
+    if (purchase.status == PurchaseStatus.PENDING and purchase.provider == PaymentProvider.STRIPE
+            and session_id and session_id == purchase.stripe_checkout_session_id):
+        # Confirm now rather than wait for the webhook; both grant exactly once.
+        try:
+            session = stripe_gateway.retrieve_checkout_session(session_id)
+            purchase = purchases.fulfil_checkout_session(session=session).purchase or purchase
+        except (stripe_gateway.PaymentError, purchases.PurchaseError) as error:
+            messages.warning(request, f"We could not confirm the payment yet ({error}). "
+                             "The credits arrive as soon as Stripe confirms it.")
+    return render(request, "billing/purchase_success.html", {"purchase": purchase})
+
+
+@require_GET
+@org_view()
+def purchase_cancel(request, purchase_id):
+    purchase = get_object_or_404(selectors.purchases_of(request.org), pk=purchase_id)
+    return render(request, "billing/purchase_cancel.html", {"purchase": purchase})
+
+
+@require_http_methods(["GET", "POST"])
+@org_view(admin_only_methods=("GET", "POST"))
+def test_checkout(request, purchase_id):
+    """The local payment page of PAYMENTS_PROVIDER=test: Pay runs the webhook's fulfilment."""
+    if settings.PAYMENTS_PROVIDER != PaymentProvider.TEST:
+        raise Http404("The test payment provider is off")
+    purchase = get_object_or_404(
+        selectors.purchases_of(request.org).filter(provider=PaymentProvider.TEST), pk=purchase_id
+    )
+    if request.method == "POST":
+        if purchase.status != PurchaseStatus.PENDING:
+            messages.error(request, f"This purchase is already {purchase.get_status_display()}.")
+            return redirect("purchases", slug=request.org.slug)
+        if "pay" in request.POST:
+            session = purchases.local_checkout_session(purchase, paid=True)
+            purchases.fulfil_checkout_session(session=session)
+            return redirect("purchase_success", slug=request.org.slug, purchase_id=purchase.pk)
+        purchases.mark_expired(session=purchases.local_checkout_session(purchase, paid=False))
+        return redirect("purchase_cancel", slug=request.org.slug, purchase_id=purchase.pk)
+    return render(request, "billing/test_checkout.html", {"purchase": purchase})
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    result = webhooks.receive(payload=request.body,
+                              signature_header=request.headers.get("Stripe-Signature"))
+    if result.status == 200:
+        return JsonResponse({"received": True, "result": result.message})
+    return HttpResponse(result.message, status=result.status, content_type="text/plain")

@@ -1,0 +1,153 @@
+"""Every call to Stripe, and the only module that imports `stripe`.
+
+A `StripeClient` is built from settings on each call (so tests can point
+STRIPE_API_BASE at a local stub), with the API version pinned here rather than
+whatever the installed library defaults to. Every write carries an idempotency
+key derived from our own rows, so a retried request never pays or refunds twice.
+Results come back as plain dicts; Stripe errors come back as PaymentError.
+
+Never call these functions while a database transaction is open.
+"""
+
+import json
+import logging
+
+import stripe
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# Pinned: payloads (webhooks included) are read with this version's shapes.
+API_VERSION = "2026-10-28.endive"
+WEBHOOK_TOLERANCE_SECONDS = 300
+NETWORK_RETRIES = 2  # safe: every write has an idempotency key
+
+
+class PaymentError(Exception):
+    """Stripe refused or could not be reached; the message is fit to show an admin."""
+
+
+class InvalidSignature(Exception):
+    """A webhook body that Stripe did not sign (or signed too long ago)."""
+
+
+def _client() -> stripe.StripeClient:
+    if not settings.STRIPE_SECRET_KEY:
+        raise PaymentError("Stripe is not configured: STRIPE_SECRET_KEY is empty.")
+    base = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
+    return stripe.StripeClient(
+        settings.STRIPE_SECRET_KEY,
+        stripe_version=API_VERSION,
+        base_addresses=base,
+        max_network_retries=NETWORK_RETRIES,
+    )
+
+
+def _message(error: stripe.StripeError) -> str:
+    text = error.user_message or getattr(error, "_message", None) or type(error).__name__
+    if isinstance(error, stripe.APIConnectionError):
+        return f"Could not reach Stripe, please try again in a minute. ({text})"
+    if isinstance(error, stripe.AuthenticationError):
+        return "Stripe rejected our API key: ask staff to check STRIPE_SECRET_KEY."
+    if isinstance(error, stripe.RateLimitError):
+        return "Stripe is busy (rate limited); please try again in a minute."
+    request_id = f" (Stripe request {error.request_id})" if error.request_id else ""
+    return f"Stripe error: {text}{request_id}"
+
+
+def _call(what: str, fn, *args, **kwargs) -> dict:
+    try:
+        result = fn(*args, **kwargs)
+    except stripe.StripeError as error:
+        logger.warning("Stripe %s failed: %s", what, error)
+        raise PaymentError(_message(error)) from error
+    return result.to_dict()
+
+
+def _options(idempotency_key: str | None = None) -> dict:
+    return {"idempotency_key": idempotency_key} if idempotency_key else {}
+
+
+# -- customers ---------------------------------------------------------------------------------
+
+def create_customer(*, organization, email: str = "") -> dict:
+    """One Customer per org: the key is derived from the org, so a retry returns the same one."""
+    params = {
+        "name": organization.name,
+        "metadata": {"organization": organization.slug, "organization_id": str(organization.pk)},
+    }
+    if email:
+        params["email"] = email
+    return _call("customer create", _client().v1.customers.create, params,
+                 _options(f"org-{organization.pk}-customer"))
+
+
+# -- Checkout ----------------------------------------------------------------------------------
+
+def create_checkout_session(*, purchase, customer_id: str, success_url: str,
+                            cancel_url: str) -> dict:
+    metadata = {
+        "purchase_id": str(purchase.pk),
+        "organization": purchase.organization.slug,
+    }
+    credits = f"{purchase.base_credits.normalize():f} credits"
+    if purchase.bonus_credits:
+        credits += f" + {purchase.bonus_credits.normalize():f} bonus"
+    params = {
+        "mode": "payment",
+        "line_items": [{
+            "quantity": 1,
+            "price_data": {
+                "currency": purchase.currency,
+                "unit_amount": purchase.price_minor,
+                "product_data": {"name": purchase.package_name, "description": credits},
+            },
+        }],
+        "client_reference_id": str(purchase.pk),
+        "metadata": metadata,
+        "customer": customer_id,
+        # Save the card for auto-topup, which charges off-session.
+        "payment_intent_data": {"setup_future_usage": "off_session", "metadata": metadata},
+        # The invoice is the customer's receipt.
+        "invoice_creation": {"enabled": True, "invoice_data": {"metadata": metadata}},
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    }
+    return _call("checkout session create", _client().v1.checkout.sessions.create, params,
+                 _options(f"purchase-{purchase.pk}-checkout"))
+
+
+def retrieve_checkout_session(session_id: str) -> dict:
+    """The session with its invoice and charge expanded, for receipt links."""
+    return _call("checkout session retrieve", _client().v1.checkout.sessions.retrieve,
+                 session_id, {"expand": ["invoice", "payment_intent.latest_charge"]})
+
+
+# -- refunds -----------------------------------------------------------------------------------
+
+def create_refund(*, payment_intent_id: str, amount_minor: int, idempotency_key: str,
+                  metadata: dict) -> dict:
+    params = {"payment_intent": payment_intent_id, "amount": amount_minor, "metadata": metadata}
+    return _call("refund create", _client().v1.refunds.create, params,
+                 _options(idempotency_key))
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+
+def construct_event(payload: bytes, signature_header: str | None) -> dict:
+    """The verified event as a dict. Checks the v1 HMAC over the raw body and its age."""
+    secret = settings.STRIPE_WEBHOOK_SECRET
+    if not secret:
+        raise InvalidSignature("STRIPE_WEBHOOK_SECRET is not set")
+    try:
+        stripe.WebhookSignature.verify_header(
+            payload, signature_header, secret, WEBHOOK_TOLERANCE_SECONDS
+        )
+        event = json.loads(payload)
+    except stripe.SignatureVerificationError as error:
+        raise InvalidSignature(str(error)) from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidSignature(f"the body is not JSON: {error}") from None
+    if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
+        raise InvalidSignature("the body is not a Stripe event")
+    return event

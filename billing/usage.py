@@ -1,0 +1,282 @@
+"""Usage ingestion: the one service the API, import_usage and simulate_usage call.
+
+A batch is validated and priced whole before anything is locked (one bad
+event refuses it all). Then, in one transaction holding the org's account
+lock once: known keys are answered from the stored events (duplicate or
+conflict), each new event is charged in order (one that cannot be paid is
+rejected and the rest go on), and the events, their ledger entries and the
+daily rollup are written in bulk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from billing import money
+from billing.ledger import Actor, IdempotencyConflict, InsufficientCredits, open_book
+from billing.models.usage import UsageEvent, UsageType
+from billing.pricing import PriceBook, PricingError, TokenCounts
+from billing.usage_input import (
+    MAX_EVENTS,
+    Event,
+    InvalidEvents,
+    fingerprint,
+    parse_events,
+    problem,
+)
+from billing.usage_store import insert_events
+from reporting.rollup import RollupBatch
+
+CHARGED, DUPLICATE, REJECTED = "charged", "duplicate", "rejected"
+LEDGER_PREFIX = "usage:"
+
+
+class UsageRefused(Exception):
+    """The whole request is refused; nothing was recorded."""
+
+    status = 400
+    code = "usage_refused"
+
+
+class PlanNotEligible(UsageRefused):
+    status = 403
+    code = "plan_not_eligible"
+
+
+class TooManyEvents(UsageRefused):
+    status = 413
+    code = "too_many_events"
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    idempotency_key: str
+    status: str
+    credits: Decimal | None = None
+    balance_after: Decimal | None = None
+    error: dict | None = None
+
+    def as_json(self) -> dict:
+        return {
+            "idempotency_key": self.idempotency_key,
+            "status": self.status,
+            "credits": None if self.credits is None else money.canonical(self.credits),
+            "balance_after": (
+                None if self.balance_after is None else money.canonical(self.balance_after)
+            ),
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    results: list[EventResult]
+    balance: Decimal
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def charged_credits(self) -> Decimal:
+        return sum((r.credits for r in self.results if r.status == CHARGED), Decimal(0))
+
+    def as_json(self) -> dict:
+        return {
+            "results": [r.as_json() for r in self.results],
+            "balance": money.canonical(self.balance),
+        }
+
+
+def record_usage(*, organization, events: list[dict], api_key=None, actor: Actor | None = None,
+                 now: datetime | None = None) -> BatchResult:
+    """Record a batch of 1 to 1,000 events for one org (design.md, "Usage events").
+
+    Raises PlanNotEligible, TooManyEvents or InvalidEvents (nothing recorded);
+    otherwise returns one result per event, in order.
+    """
+    now = now or timezone.now()
+    if not organization.billing_enabled:
+        raise PlanNotEligible(f"the {organization.get_plan_display()} plan has no credits billing")
+    if isinstance(events, list) and len(events) > MAX_EVENTS:
+        raise TooManyEvents(f"{len(events)} events: at most {MAX_EVENTS} per request")
+    parsed = parse_events(events, now=now)
+    _price(parsed, plan=organization.plan)
+    users = _members_by_email(organization, {e.user_label for e in parsed if e.user_label})
+    if actor is None:
+        actor = Actor.api_key(api_key) if api_key is not None else Actor.system("usage")
+    return _charge(organization, parsed, users=users, api_key=api_key, actor=actor, now=now)
+
+
+def estimate_usage(*, organization, events: list[dict], now: datetime | None = None) -> Decimal:
+    """Credits the events would cost now, without recording anything (InvalidEvents if bad)."""
+    parsed = parse_events(events, now=now or timezone.now())
+    _price(parsed, plan=organization.plan)
+    return sum((event.quote.credits for event in parsed), Decimal(0))
+
+
+def _price(events: list[Event], *, plan: str) -> None:
+    """Resolve and quote every event; unknown resources and missing prices refuse the batch."""
+    book = PriceBook(plan=plan)
+    problems = []
+    for event in events:
+        try:
+            if event.type == UsageType.AI_TOKENS:
+                event.ai_model = book.resolve_model(name=event.name, provider=event.provider)
+                event.resource = event.ai_model.name
+                event.quote = book.quote_tokens(
+                    model=event.ai_model, tokens=TokenCounts(*event.tokens),
+                    occurred_at=event.occurred_at, service_tier=event.service_tier,
+                )
+            else:
+                event.meter = book.resolve_meter(code=event.name)
+                event.resource = event.meter.code
+                event.quote = book.quote_meter(
+                    meter=event.meter, quantity=event.quantity, occurred_at=event.occurred_at
+                )
+        except PricingError as error:
+            default = "model" if event.type == UsageType.AI_TOKENS else "meter"
+            problems.append(problem(event.index, error.field or default, error.message))
+            continue
+        event.fingerprint = fingerprint(event)
+    if problems:
+        raise InvalidEvents(problems)
+
+
+def _members_by_email(organization, emails: set[str]) -> dict[str, User]:
+    if not emails:
+        return {}
+    users = User.objects.filter(email__in=emails, memberships__organization=organization)
+    return {user.email.lower(): user for user in users}
+
+
+def _same_payload(prior: UsageEvent, event: Event) -> bool:
+    if prior.fingerprint != event.fingerprint:
+        return False
+    # An occurred_at the client left out (either time) is not compared.
+    if prior.occurred_at_sent and event.occurred_at_sent:
+        return prior.occurred_at == event.occurred_at
+    return True
+
+
+def _charge(organization, events: list[Event], *, users, api_key, actor, now) -> BatchResult:
+    results: list[EventResult] = []
+    rows: list[tuple] = []  # (event, ledger entry or None, balance after)
+    rollup = RollupBatch(organization.pk)
+    with open_book(organization=organization, now=now) as book:
+        # Under the lock, so a concurrent request with the same key has committed or waits.
+        prior = {
+            e.idempotency_key: e for e in UsageEvent.objects.filter(
+                organization=organization, idempotency_key__in=[e.key for e in events]
+            ).only("idempotency_key", "fingerprint", "occurred_at", "occurred_at_sent",
+                   "credits", "balance_after")
+        }
+        book.prefetch_keys([LEDGER_PREFIX + e.key for e in events if e.key not in prior])
+        for event in events:
+            if event.key in prior:
+                results.append(_replay(prior[event.key], event))
+                continue
+            credits = event.quote.credits
+            try:
+                if credits > 0:
+                    posting = book.consume(
+                        amount=credits, actor=actor, reason=_reason(event),
+                        idempotency_key=LEDGER_PREFIX + event.key, fingerprint=event.fingerprint,
+                        metadata=_entry_metadata(event),
+                    )
+                    if posting.replayed:  # an entry without its event: answer as the ledger did
+                        results.append(EventResult(
+                            event.key, DUPLICATE, -posting.entry.amount,
+                            posting.entry.balance_after,
+                        ))
+                        continue
+                    entry = posting.entry
+                elif book.balance < 0:
+                    raise InsufficientCredits("the organisation is in debt: usage is paused")
+                else:
+                    entry = None  # free: recorded, but a ledger entry cannot be zero
+            except InsufficientCredits as error:
+                results.append(_rejected(event, "insufficient_credits", str(error)))
+                continue
+            except IdempotencyConflict as error:
+                results.append(_rejected(event, "idempotency_conflict", str(error)))
+                continue
+            balance_after = book.balance
+            results.append(EventResult(event.key, CHARGED, credits, balance_after))
+            rows.append((event, entry, balance_after))
+            _add_to_rollup(rollup, event)
+        if rows:
+            book.flush()  # entries get their ids
+            insert_events([
+                _usage_row(organization, event, entry, balance_after, users, api_key, now)
+                for event, entry, balance_after in rows
+            ])
+            rollup.save()
+        balance = book.balance
+        if rows:
+            transaction.on_commit(lambda: _balance_dropped(organization.pk, balance))
+    return BatchResult(results=results, balance=balance)
+
+
+def _balance_dropped(organization_id: int, balance: Decimal) -> None:
+    # Imported late: auto-topup and alerts hook in there, after the charge committed.
+    from billing.balance_events import balance_dropped
+
+    balance_dropped(organization_id, balance)
+
+
+def _replay(prior: UsageEvent, event: Event) -> EventResult:
+    if _same_payload(prior, event):
+        return EventResult(event.key, DUPLICATE, prior.credits, prior.balance_after)
+    return _rejected(
+        event, "idempotency_conflict",
+        f"idempotency key {event.key!r} was already used for a different event",
+    )
+
+
+def _rejected(event: Event, code: str, message: str) -> EventResult:
+    return EventResult(event.key, REJECTED, error={"code": code, "message": message})
+
+
+def _reason(event: Event) -> str:
+    return f"{event.resource} · {event.operation}" if event.operation else event.resource
+
+
+def _entry_metadata(event: Event) -> dict:
+    # Small on purpose (it is hashed per entry); the full breakdown is on the UsageEvent.
+    return {"usage_key": event.key, "type": event.type, "resource": event.resource}
+
+
+def _add_to_rollup(rollup: RollupBatch, event: Event) -> None:
+    rollup.add(
+        occurred_at=event.occurred_at, usage_type=event.type, resource=event.resource,
+        operation=event.operation, user_label=event.user_label, quantity=event.quantity,
+        input_tokens=event.tokens[0], output_tokens=event.tokens[1],
+        cost_usd=event.quote.cost_usd, credits=event.quote.credits,
+    )
+
+
+def _usage_row(organization, event: Event, entry, balance_after, users, api_key, now) -> dict:
+    quote = event.quote
+    user = users.get(event.user_label)
+    return {
+        "organization_id": organization.pk, "idempotency_key": event.key, "type": event.type,
+        "ai_model_id": event.ai_model.pk if event.ai_model else None,
+        "meter_id": event.meter.pk if event.meter else None, "resource": event.resource,
+        "provider": event.provider, "service_tier": event.service_tier,
+        "input_tokens": event.tokens[0], "output_tokens": event.tokens[1],
+        "cached_input_tokens": event.tokens[2], "cache_write_tokens": event.tokens[3],
+        "reasoning_tokens": event.tokens[4], "quantity": event.quantity,
+        "operation": event.operation, "user_id": user.pk if user else None,
+        "user_label": event.user_label, "api_key_id": api_key.pk if api_key else None,
+        "occurred_at": event.occurred_at, "occurred_at_sent": event.occurred_at_sent,
+        "received_at": now, "fingerprint": event.fingerprint, "breakdown": quote.breakdown(),
+        "cost_usd": quote.cost_usd, "markup": quote.markup,
+        "credits_per_usd": quote.credits_per_usd, "credits": quote.credits,
+        "balance_after": balance_after, "entry_id": entry.pk if entry else None,
+    }

@@ -1,0 +1,116 @@
+"""Importing JSON-lines usage files through the ingestion service, in constant memory.
+
+The file is read line by line and sent in chunks of 1,000 events, so memory
+does not grow with the file. Bad lines are reported and skipped (the service
+refuses a chunk whole, so the chunk is sent again without them); re-running
+the same file is safe: recorded events come back as duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from billing.ledger import Actor
+from billing.usage import CHARGED, DUPLICATE, REJECTED, record_usage
+from billing.usage_input import MAX_EVENTS, InvalidEvents, loads
+
+MAX_REPORTED = 20  # problems printed in full; the rest only counted
+
+
+@dataclass
+class ImportReport:
+    lines: int = 0
+    charged: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    invalid: int = 0
+    credits: Decimal = Decimal(0)
+    balance: Decimal | None = None
+    rejections: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def note(self, line_no: int, message: str) -> None:
+        if len(self.problems) < MAX_REPORTED:
+            self.problems.append(f"line {line_no}: {message}")
+
+    @property
+    def complete(self) -> bool:
+        """Everything in the file is now recorded (charged earlier or now)."""
+        return not (self.invalid or self.rejected)
+
+
+def _read(lines: Iterable[str], report: ImportReport) -> Iterator[tuple[int, object]]:
+    for line_no, line in enumerate(lines, start=1):
+        report.lines = line_no
+        if not line.strip():
+            continue
+        try:
+            yield line_no, loads(line)
+        except (ValueError, RecursionError) as error:
+            report.invalid += 1
+            report.note(line_no, f"not valid JSON: {error}")
+
+
+def _chunks(items: Iterator, size: int) -> Iterator[list]:
+    """Chunks of at most `size` lines; a key seen again starts a new chunk, so a repeated
+    line is answered as a duplicate (or conflict), as it would be in a later chunk."""
+    chunk, keys = [], set()
+    for item in items:
+        key = item[1].get("idempotency_key") if isinstance(item[1], dict) else None
+        if len(chunk) == size or (isinstance(key, str) and key in keys):
+            yield chunk
+            chunk, keys = [], set()
+        chunk.append(item)
+        if isinstance(key, str):
+            keys.add(key)
+    if chunk:
+        yield chunk
+
+
+def import_lines(*, organization, lines: Iterable[str], actor: Actor | None = None,
+                 chunk_size: int = MAX_EVENTS,
+                 progress: Callable[[ImportReport], None] | None = None) -> ImportReport:
+    actor = actor or Actor.system("import_usage")
+    report = ImportReport()
+    for chunk in _chunks(_read(lines, report), chunk_size):
+        _send(organization, chunk, actor, report)
+        if progress:
+            progress(report)
+    return report
+
+
+def _send(organization, chunk: list[tuple[int, object]], actor, report: ImportReport) -> None:
+    # Validation runs in stages (shape, then prices), so a chunk may need a few passes.
+    while chunk:
+        try:
+            result = record_usage(
+                organization=organization, events=[event for _, event in chunk], actor=actor
+            )
+        except InvalidEvents as error:
+            bad = {}
+            for item in error.details:
+                if item["index"] is None:  # not about one event: nothing can be kept
+                    bad = {i: item for i in range(len(chunk))}
+                    break
+                bad.setdefault(item["index"], item)
+            for index, item in sorted(bad.items()):
+                report.invalid += 1
+                where = f"{item['field']}: " if item["field"] else ""
+                report.note(chunk[index][0], f"{where}{item['message']}")
+            chunk = [pair for i, pair in enumerate(chunk) if i not in bad]
+            continue
+        for (line_no, _), outcome in zip(chunk, result.results, strict=True):
+            if outcome.status == CHARGED:
+                report.charged += 1
+                report.credits += outcome.credits
+            elif outcome.status == DUPLICATE:
+                report.duplicate += 1
+            elif outcome.status == REJECTED:
+                report.rejected += 1
+                code = outcome.error["code"]
+                report.rejections[code] = report.rejections.get(code, 0) + 1
+                report.note(line_no, f"rejected: {outcome.error['message']}")
+        report.balance = result.balance
+        return

@@ -1,0 +1,149 @@
+"""Stripe webhook events: verified, stored once, handled once.
+
+The flow of one delivery:
+1. the signature is checked on the raw body (bad -> 400, nothing written);
+2. the event is stored by its Stripe id (a redelivery of a processed event -> 200, no work);
+3. data Stripe did not embed (the receipt link) is fetched, outside any transaction;
+4. the handler runs in one transaction that also marks the event processed, under the event
+   row's lock, so concurrent deliveries of one event do the work once;
+5. a handler error rolls that transaction back, is recorded on the event in a transaction
+   of its own and answered 500, so Stripe delivers again and the work is retried.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from billing import purchases, stripe_gateway
+from billing.models import PaymentProvider, Purchase, StripeEvent
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WebhookResult:
+    status: int
+    message: str
+
+
+# -- auto-topup hook ---------------------------------------------------------------------------
+
+def handle_topup_payment_intent(*, event_type: str, payment_intent: dict) -> None:
+    """PaymentIntents of auto-topup attempts (metadata.topup_attempt_id).
+
+    The auto-topup module settles its attempts here; until it lands this only logs,
+    so such events are stored and acknowledged without effect.
+    """
+    logger.info("auto-topup %s for attempt %s: no auto-topup handler installed", event_type,
+                (payment_intent.get("metadata") or {}).get("topup_attempt_id"))
+
+
+# -- handlers: one per event type, each given the event's object -------------------------------
+
+def _session_completed(session: dict) -> None:
+    purchases.fulfil_checkout_session(session=session)  # unpaid: waits for async_payment_*
+
+
+def _session_async_succeeded(session: dict) -> None:
+    purchases.fulfil_checkout_session(session=session)
+
+
+def _session_async_failed(session: dict) -> None:
+    purchases.mark_failed(session=session)
+
+
+def _session_expired(session: dict) -> None:
+    purchases.mark_expired(session=session)
+
+
+def _payment_intent(event_type: str):
+    def handle(payment_intent: dict) -> None:
+        if (payment_intent.get("metadata") or {}).get("topup_attempt_id"):
+            handle_topup_payment_intent(event_type=event_type, payment_intent=payment_intent)
+    return handle
+
+
+def _charge_refunded(charge: dict) -> None:
+    purchases.apply_charge_refunded(charge=charge)
+
+
+HANDLERS = {
+    "checkout.session.completed": _session_completed,
+    "checkout.session.async_payment_succeeded": _session_async_succeeded,
+    "checkout.session.async_payment_failed": _session_async_failed,
+    "checkout.session.expired": _session_expired,
+    "payment_intent.succeeded": _payment_intent("payment_intent.succeeded"),
+    "payment_intent.payment_failed": _payment_intent("payment_intent.payment_failed"),
+    "charge.refunded": _charge_refunded,
+}
+FULFILLING = {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
+
+
+# -- processing --------------------------------------------------------------------------------
+
+def _store(event: dict) -> StripeEvent:
+    defaults = {"type": event["type"], "livemode": bool(event.get("livemode")),
+                "payload": event}
+    try:
+        with transaction.atomic():
+            record, _ = StripeEvent.objects.get_or_create(event_id=event["id"],
+                                                          defaults=defaults)
+    except IntegrityError:  # a concurrent delivery stored it first
+        record = StripeEvent.objects.get(event_id=event["id"])
+    return record
+
+
+def _with_receipt(event_type: str, obj: dict) -> dict:
+    """A paid session with its invoice and charge expanded, when Stripe answers; the
+    embedded session otherwise (the receipt link is then filled in later)."""
+    if event_type not in FULFILLING or obj.get("payment_status") != "paid":
+        return obj
+    purchase = Purchase.objects.filter(stripe_checkout_session_id=obj.get("id")).first()
+    if purchase is None or purchase.provider != PaymentProvider.STRIPE or purchase.receipt_url:
+        return obj
+    try:
+        return stripe_gateway.retrieve_checkout_session(obj["id"])
+    except stripe_gateway.PaymentError as error:
+        logger.warning("receipt details for %s not fetched: %s", obj.get("id"), error)
+        return obj
+
+
+def process_event(event: dict) -> WebhookResult:
+    """Handle one verified event; see the module docstring for the guarantees."""
+    record = _store(event)
+    if record.processed_at is not None:
+        return WebhookResult(200, "already processed")
+    handler = HANDLERS.get(event["type"])
+    obj = (event.get("data") or {}).get("object") or {}
+    if handler is not None:
+        obj = _with_receipt(event["type"], obj)
+    try:
+        with transaction.atomic():
+            locked = StripeEvent.objects.select_for_update().get(pk=record.pk)
+            if locked.processed_at is not None:
+                return WebhookResult(200, "already processed")
+            if handler is not None:
+                handler(obj)
+            locked.processed_at = timezone.now()
+            locked.attempts = F("attempts") + 1
+            locked.last_error = ""
+            locked.save(update_fields=["processed_at", "attempts", "last_error"])
+    except Exception as error:
+        logger.exception("Stripe event %s (%s) failed", event["id"], event["type"])
+        StripeEvent.objects.filter(pk=record.pk).update(
+            attempts=F("attempts") + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
+        )
+        return WebhookResult(500, "handler error; Stripe will retry")
+    return WebhookResult(200, "processed" if handler else "ignored")
+
+
+def receive(*, payload: bytes, signature_header: str | None) -> WebhookResult:
+    try:
+        event = stripe_gateway.construct_event(payload, signature_header)
+    except stripe_gateway.InvalidSignature as error:
+        logger.warning("Stripe webhook refused: %s", error)
+        return WebhookResult(400, "invalid signature")
+    return process_event(event)

@@ -1,0 +1,226 @@
+"""The members page: invite by email, change roles, remove, and the settings history."""
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import Membership, Role, SettingsChange
+from tests.conftest import make_member
+
+pytestmark = pytest.mark.django_db
+
+User = get_user_model()
+NEW_PASSWORD = "a-long-new-password-9"
+
+
+def members_url(org):
+    return reverse("members", args=[org.slug])
+
+
+def link_in(message) -> str:
+    match = re.search(r"http://testserver(/password-reset/[^/\s]+/[^/\s]+/)", message.body)
+    assert match, message.body
+    return match.group(1)
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_invite_end_to_end(admin_client, org, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            members_url(org), {"email": " New.Person@Example.test ", "role": "member"},
+            follow=True,
+        )
+    assert response.redirect_chain == [(members_url(org), 302)]
+    assert [m.lower() for m in messages_of(response)] == [
+        "invitation sent to new.person@example.test."
+    ]
+    assert "new.person@example.test" in response.content.decode()
+
+    invited = User.objects.get(email="new.person@example.test")
+    assert not invited.has_usable_password()
+    assert Membership.objects.get(user=invited).role == Role.MEMBER
+
+    [message] = mail.outbox
+    assert message.to == ["new.person@example.test"]
+    assert org.name in message.subject
+    assert "admin@acme.test invited you to Acme" in message.body
+    html = message.alternatives[0][0]
+    link = link_in(message)
+    assert link in html
+
+    # The invited person follows the link in a browser of their own.
+    browser = Client()
+    response = browser.get(link, follow=True)
+    assert response.status_code == 200
+    assert "Choose a password" in response.content.decode()
+    set_password_url = response.redirect_chain[-1][0]
+    response = browser.post(
+        set_password_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    )
+    assert response.status_code == 302 and response.url == reverse("password_reset_complete")
+
+    # The link works once only.
+    assert "no longer valid" in Client().get(link, follow=True).content.decode()
+
+    response = browser.post(
+        reverse("login"), {"username": "new.person@example.test", "password": NEW_PASSWORD},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == reverse("dashboard", args=[org.slug])
+    body = response.content.decode()
+    assert org.name in body and "new.person@example.test" in body
+    # Members read; they cannot invite.
+    assert "Send invitation" not in browser.get(members_url(org)).content.decode()
+
+
+def test_inviting_someone_with_an_account_sends_a_login_link(
+    admin_client, org, other_org, other_admin, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(members_url(org), {"email": "admin@globex.test", "role": "admin"})
+    [message] = mail.outbox
+    assert "Log in with your existing account" in message.body
+    assert "http://testserver/login/" in message.body
+    assert Membership.objects.get(user=other_admin, organization=org).role == Role.ADMIN
+    other_admin.refresh_from_db()
+    assert other_admin.check_password("pw-123456")
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"email": "not-an-email", "role": "member"}, "Enter a valid email address."),
+        ({"email": "x@example.test", "role": "owner"}, "Select a valid choice."),
+        ({"email": "member@acme.test", "role": "member"}, "is already a member of Acme"),
+        ({"email": "MEMBER@acme.test", "role": "admin"}, "is already a member of Acme"),
+        ({"email": "a" * 250 + "@example.test", "role": "member"}, "at most 254 characters"),
+    ],
+)
+def test_bad_invite_shows_the_error_and_changes_nothing(
+    admin_client, org, member_user, data, error, django_capture_on_commit_callbacks
+):
+    users, memberships = User.objects.count(), Membership.objects.count()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(members_url(org), data)
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert (User.objects.count(), Membership.objects.count()) == (users, memberships)
+    assert not SettingsChange.objects.exists() and not mail.outbox
+
+
+def test_change_role(admin_client, org, admin_user, member_user):
+    membership = Membership.objects.get(user=member_user)
+    response = admin_client.post(
+        reverse("change_role", args=[org.slug, membership.pk]), {"role": "admin"}, follow=True
+    )
+    assert "member@acme.test is now admin." in messages_of(response)
+    membership.refresh_from_db()
+    assert membership.role == Role.ADMIN
+    change = SettingsChange.objects.get()
+    assert (change.actor, change.actor_label, change.area, change.action) == (
+        admin_user, "admin@acme.test", "members", "role_changed"
+    )
+    assert change.summary == "Changed member@acme.test from member to admin"
+
+
+def test_same_role_records_nothing(admin_client, org, member_user):
+    membership = Membership.objects.get(user=member_user)
+    admin_client.post(reverse("change_role", args=[org.slug, membership.pk]), {"role": "member"})
+    assert not SettingsChange.objects.exists()
+
+
+def test_invalid_role_changes_nothing(admin_client, org, member_user):
+    membership = Membership.objects.get(user=member_user)
+    response = admin_client.post(
+        reverse("change_role", args=[org.slug, membership.pk]), {"role": "owner"}, follow=True
+    )
+    assert "Choose a valid role." in messages_of(response)
+    membership.refresh_from_db()
+    assert membership.role == Role.MEMBER and not SettingsChange.objects.exists()
+
+
+def test_remove_member(admin_client, org, admin_user, member_user):
+    membership = Membership.objects.get(user=member_user)
+    response = admin_client.post(
+        reverse("remove_member", args=[org.slug, membership.pk]), follow=True
+    )
+    assert "Removed member@acme.test." in messages_of(response)
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+    assert User.objects.filter(pk=member_user.pk).exists()  # the person keeps their login
+    change = SettingsChange.objects.get()
+    assert (change.actor, change.action, change.summary) == (
+        admin_user, "removed", "Removed member@acme.test"
+    )
+
+
+def test_last_admin_cannot_be_removed(admin_client, org, admin_user, member_user):
+    mine = Membership.objects.get(user=admin_user)
+    response = admin_client.post(reverse("remove_member", args=[org.slug, mine.pk]), follow=True)
+    assert "The last admin cannot be removed." in messages_of(response)
+    assert Membership.objects.filter(pk=mine.pk, role=Role.ADMIN).exists()
+    assert not SettingsChange.objects.exists()
+
+
+def test_last_admin_cannot_be_demoted(admin_client, org, admin_user, member_user):
+    mine = Membership.objects.get(user=admin_user)
+    response = admin_client.post(
+        reverse("change_role", args=[org.slug, mine.pk]), {"role": "member"}, follow=True
+    )
+    assert "An organisation needs at least one admin." in messages_of(response)
+    mine.refresh_from_db()
+    assert mine.role == Role.ADMIN and not SettingsChange.objects.exists()
+
+
+def test_an_admin_with_a_co_admin_can_step_down_and_leave(admin_client, org, admin_user):
+    make_member(org, "second@acme.test", Role.ADMIN)
+    mine = Membership.objects.get(user=admin_user)
+    admin_client.post(reverse("change_role", args=[org.slug, mine.pk]), {"role": "member"})
+    mine.refresh_from_db()
+    assert mine.role == Role.MEMBER
+    # Now a member, they cannot remove anyone, themselves included.
+    response = admin_client.post(reverse("remove_member", args=[org.slug, mine.pk]))
+    assert response.status_code == 403
+
+
+def test_admin_removing_themselves_goes_home(admin_client, org, admin_user):
+    make_member(org, "second@acme.test", Role.ADMIN)
+    mine = Membership.objects.get(user=admin_user)
+    response = admin_client.post(reverse("remove_member", args=[org.slug, mine.pk]))
+    assert response.status_code == 302 and response.url == reverse("home")
+    assert not Membership.objects.filter(pk=mine.pk).exists()
+    home = admin_client.get(reverse("home"))
+    assert "You are not in any organisation yet" in home.content.decode()
+
+
+def test_settings_history_records_each_change_with_who(
+    admin_client, org, admin_user, member_user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(members_url(org), {"email": "ana@acme.test", "role": "member"})
+    ana = Membership.objects.get(user__email="ana@acme.test")
+    admin_client.post(reverse("change_role", args=[org.slug, ana.pk]), {"role": "admin"})
+    admin_client.post(reverse("remove_member", args=[org.slug, ana.pk]))
+
+    changes = list(SettingsChange.objects.order_by("id"))
+    assert [(c.action, c.summary, c.actor_id) for c in changes] == [
+        ("invited", "Invited ana@acme.test as member", admin_user.pk),
+        ("role_changed", "Changed ana@acme.test from member to admin", admin_user.pk),
+        ("removed", "Removed ana@acme.test", admin_user.pk),
+    ]
+    # Members see the history too, newest first, with who did it.
+    client = Client()
+    client.force_login(member_user)
+    body = client.get(reverse("settings_history", args=[org.slug])).content.decode()
+    rows = re.findall(r"<td>admin@acme\.test</td>\s*<td>members</td><td>([^<]+)</td>", body)
+    assert rows == [
+        "Removed ana@acme.test",
+        "Changed ana@acme.test from member to admin",
+        "Invited ana@acme.test as member",
+    ]

@@ -1,0 +1,49 @@
+"""manage.py seed_demo: the demo org and its two logins, idempotent."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import Membership, Organization, Plan, Role, User
+from tests.accounts.db_helpers import row_counts
+
+pytestmark = pytest.mark.django_db
+
+
+def seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def logs_in(email: str, password: str) -> Client:
+    client = Client()
+    response = client.post(reverse("login"), {"username": email, "password": password},
+                           follow=True)
+    assert response.redirect_chain[-1][0] == reverse("dashboard", args=["acme"]), email
+    assert "Acme Robotics" in response.content.decode()
+    return client
+
+
+def test_seeds_the_demo_org_and_is_idempotent():
+    out = seed()
+    assert "demo@example.com / demo" in out and "member@example.com / demo" in out
+    org = Organization.objects.get(slug="acme")
+    assert (org.name, org.plan) == ("Acme Robotics", Plan.PROFESSIONAL)
+    roles = dict(Membership.objects.filter(organization=org).values_list("user__email", "role"))
+    assert roles == {"demo@example.com": Role.ADMIN, "member@example.com": Role.MEMBER}
+    assert User.objects.get(email="demo@example.com").is_staff
+    assert not User.objects.get(email="member@example.com").is_staff
+
+    counts = row_counts()
+    seed()
+    assert row_counts() == counts
+
+    admin = logs_in("demo@example.com", "demo")
+    assert "Send invitation" in admin.get(reverse("members", args=["acme"])).content.decode()
+    member = logs_in("member@example.com", "demo")
+    assert "Send invitation" not in member.get(reverse("members", args=["acme"])).content.decode()
+

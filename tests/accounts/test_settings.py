@@ -1,0 +1,134 @@
+"""Settings: strict booleans, refusals at import, and `check --deploy` with docs/deploy.md's env.
+
+The subprocesses get a controlled environment (never the test run's), and set every variable
+they rely on explicitly, so a developer's .env file cannot change the outcome.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import strict_bool
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def env_example_keys() -> list[str]:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    return [line.split("=", 1)[0] for line in lines if re.match(r"^[A-Z_]+=", line)]
+
+
+def deploy_check_env() -> dict[str, str]:
+    """The KEY=value block under the check-deploy-env marker of docs/deploy.md."""
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    match = re.search(r"<!-- check-deploy-env[^>]*-->\s*```[a-z]*\n(.*?)```", text, re.S)
+    assert match, "docs/deploy.md lost its check-deploy-env block"
+    pairs = [line.split("=", 1) for line in match.group(1).splitlines() if line.strip()]
+    return {key: value for key, value in pairs}
+
+
+def run_python(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    base = {"PATH": os.environ.get("PATH", ""), "DJANGO_SETTINGS_MODULE": "config.settings"}
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env={**base, **env},
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def import_settings(**env: str) -> subprocess.CompletedProcess:
+    return run_python(["-c", "import config.settings"], **env)
+
+
+# A complete, valid environment; each test changes what it is about.
+VALID = {
+    "DEBUG": "False",
+    "SECRET_KEY": "x" * 50,
+    "DATABASE_URL": "sqlite:////tmp/unused.sqlite3",
+    "PAYMENTS_PROVIDER": "test",
+    "ALLOW_TEST_PAYMENTS": "True",
+    "STRIPE_SECRET_KEY": "",
+    "STRIPE_WEBHOOK_SECRET": "",
+}
+
+
+class TestStrictBool:
+    @pytest.mark.parametrize(("raw", "expected"), [("True", True), ("False", False)])
+    def test_accepts_exactly_true_and_false(self, monkeypatch, raw, expected):
+        monkeypatch.setenv("SOME_FLAG", raw)
+        assert strict_bool("SOME_FLAG", not expected) is expected
+
+    @pytest.mark.parametrize("default", [True, False])
+    def test_unset_or_empty_means_the_default(self, monkeypatch, default):
+        monkeypatch.delenv("SOME_FLAG", raising=False)
+        assert strict_bool("SOME_FLAG", default) is default
+        monkeypatch.setenv("SOME_FLAG", "")
+        assert strict_bool("SOME_FLAG", default) is default
+
+    @pytest.mark.parametrize("raw", ["true", "false", "TRUE", "1", "0", "yes", "no", "on",
+                                     " True", "True ", "t"])
+    def test_anything_else_is_an_error(self, monkeypatch, raw):
+        monkeypatch.setenv("SOME_FLAG", raw)
+        with pytest.raises(ImproperlyConfigured, match=r"SOME_FLAG must be True or False"):
+            strict_bool("SOME_FLAG", False)
+
+
+def test_valid_environment_imports():
+    result = import_settings(**VALID)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"SECRET_KEY": ""}, "SECRET_KEY must be set when DEBUG is False"),
+        ({"ALLOW_TEST_PAYMENTS": ""}, "ALLOW_TEST_PAYMENTS=True"),
+        ({"ALLOW_TEST_PAYMENTS": "False"}, "ALLOW_TEST_PAYMENTS=True"),
+        ({"ALLOW_TEST_PAYMENTS": "true"}, "ALLOW_TEST_PAYMENTS must be True or False"),
+        ({"DEBUG": "true"}, "DEBUG must be True or False, not 'true'"),
+        ({"DEBUG": "0"}, "DEBUG must be True or False, not '0'"),
+        ({"PAYMENTS_PROVIDER": "paypal"}, "PAYMENTS_PROVIDER must be 'stripe' or 'test'"),
+        ({"PAYMENTS_PROVIDER": "stripe"}, "needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"),
+        ({"PAYMENTS_PROVIDER": "stripe", "STRIPE_SECRET_KEY": "sk_live_x"},
+         "needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"),
+    ],
+)
+def test_refuses_to_import(changes, message):
+    result = import_settings(**{**VALID, **changes})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+def test_debug_needs_neither_secret_key_nor_permission_for_test_payments():
+    result = import_settings(**{**VALID, "DEBUG": "True", "SECRET_KEY": "",
+                                "ALLOW_TEST_PAYMENTS": ""})
+    assert result.returncode == 0, result.stderr
+
+
+def test_deploy_doc_lists_every_variable_of_env_example():
+    documented = (ROOT / "docs" / "deploy.md").read_text()
+    keys = env_example_keys()
+    assert len(keys) > 20
+    assert sorted(deploy_check_env()) == sorted(keys)
+    for key in keys:
+        assert f"| `{key}` |" in documented, f"{key} is missing from the table in docs/deploy.md"
+
+
+def test_check_deploy_passes_with_the_documented_environment():
+    result = run_python(["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                        **deploy_check_env())
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+    assert "WARNING" not in result.stderr
+
+
+def test_without_hsts_preload_only_w021_remains():
+    """What docs/deploy.md says about SECURE_HSTS_PRELOAD=False."""
+    env = {**deploy_check_env(), "SECURE_HSTS_PRELOAD": "False"}
+    result = run_python(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], **env)
+    assert result.returncode != 0
+    assert re.findall(r"\((\w+\.\w+)\)", result.stderr) == ["security.W021"]

@@ -1,0 +1,184 @@
+"""A local stand-in for Stripe's HTTP API, so the real `stripe` library makes real requests.
+
+`with StripeStub() as stub:` serves on 127.0.0.1:<free port> in a thread and
+points settings.STRIPE_API_BASE at itself (use the `stripe_stub` fixture).
+Every request is recorded with its headers and decoded form body; sessions
+can be given a state (paid, unpaid) for later retrieval; `fail_next` makes the
+next request answer with a Stripe error.
+"""
+
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict
+    form: dict  # flat Stripe form keys, e.g. "line_items[0][price_data][currency]"
+    query: dict = field(default_factory=dict)
+
+
+class StripeStub:
+    def __init__(self):
+        self.requests: list[Recorded] = []
+        self.sessions: dict[str, dict] = {}
+        self.fail_next: tuple[int, str] | None = None
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+
+    def requests_to(self, method: str, path: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == method and r.path == path]
+
+    def set_session(self, session_id: str, **fields) -> dict:
+        with self._lock:
+            session = self.sessions.setdefault(session_id, {"id": session_id,
+                                                            "object": "checkout.session"})
+            session.update(fields)
+            return session
+
+    # -- answers -------------------------------------------------------------------------------
+
+    def _next_id(self, prefix: str) -> str:
+        return f"{prefix}_stub_{next(self._ids)}"
+
+    def _answer(self, method: str, path: str, form: dict) -> tuple[int, dict]:
+        with self._lock:
+            if self.fail_next:
+                status, message = self.fail_next
+                self.fail_next = None
+                return status, {"error": {"type": "card_error" if status == 402 else
+                                          "invalid_request_error", "message": message}}
+        if method == "POST" and path == "/v1/customers":
+            return 200, {"id": self._next_id("cus"), "object": "customer",
+                         "name": form.get("name"), "email": form.get("email")}
+        if method == "POST" and path == "/v1/checkout/sessions":
+            session_id = self._next_id("cs_test")
+            session = self.set_session(
+                session_id, url=f"https://checkout.stripe.test/c/pay/{session_id}",
+                mode=form.get("mode"), status="open", payment_status="unpaid",
+                amount_total=int(form["line_items[0][price_data][unit_amount]"]),
+                currency=form["line_items[0][price_data][currency]"],
+                client_reference_id=form.get("client_reference_id"),
+                customer=form.get("customer"),
+                metadata={k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")},
+                payment_intent=None, invoice=None,
+            )
+            return 200, dict(session)
+        if method == "GET" and path.startswith("/v1/checkout/sessions/"):
+            session = self.sessions.get(path.rsplit("/", 1)[1])
+            if session is None:
+                return 404, {"error": {"type": "invalid_request_error",
+                                       "message": "No such checkout.session"}}
+            return 200, dict(session)
+        if method == "POST" and path == "/v1/refunds":
+            return 200, {"id": self._next_id("re"), "object": "refund",
+                         "amount": int(form["amount"]), "status": "succeeded",
+                         "payment_intent": form.get("payment_intent")}
+        return 404, {"error": {"type": "invalid_request_error",
+                               "message": f"stub has no {method} {path}"}}
+
+    def _handler(self):
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self, method):
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode() if length else ""
+                form = dict(parse_qsl(body, keep_blank_values=True))
+                query = dict(parse_qsl(parts.query, keep_blank_values=True))
+                with stub._lock:
+                    stub.requests.append(Recorded(method, parts.path, dict(self.headers),
+                                                  form, query))
+                status, payload = stub._answer(method, parts.path, form)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Request-Id", "req_stub")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                self._serve("GET")
+
+            def do_POST(self):
+                self._serve("POST")
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+
+# -- webhooks, signed the way Stripe signs them ------------------------------------------------
+
+def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
+    """The Stripe-Signature header: t=<unix time>,v1=<HMAC-SHA256 of "t.payload">."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(),
+                      hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+_event_ids = itertools.count(1)
+
+
+def event(event_type: str, obj: dict, *, event_id: str | None = None) -> dict:
+    return {
+        "id": event_id or f"evt_test_{next(_event_ids)}_{int(time.time() * 1000)}",
+        "object": "event", "type": event_type, "livemode": False,
+        "api_version": "2026-10-28.endive", "created": int(time.time()),
+        "data": {"object": obj},
+    }
+
+
+def session_object(purchase, *, payment_status="paid", status="complete", **extra) -> dict:
+    """A checkout.session as Stripe sends it in an event for `purchase`."""
+    return {
+        "id": purchase.stripe_checkout_session_id, "object": "checkout.session",
+        "mode": "payment", "status": status, "payment_status": payment_status,
+        "amount_total": purchase.price_minor, "currency": purchase.currency,
+        "client_reference_id": str(purchase.pk),
+        "metadata": {"purchase_id": str(purchase.pk),
+                     "organization": purchase.organization.slug},
+        "customer": "cus_stub_1", "payment_intent": f"pi_{purchase.pk}", "invoice": None,
+        **extra,
+    }
+
+
+def charge_object(purchase, *, amount_refunded: int, charge_id: str | None = None) -> dict:
+    return {
+        "id": charge_id or f"ch_{purchase.pk}", "object": "charge",
+        "amount": purchase.price_minor, "amount_refunded": amount_refunded,
+        "currency": purchase.currency, "payment_intent": f"pi_{purchase.pk}",
+        "refunded": amount_refunded >= purchase.price_minor,
+        # Stripe copies the PaymentIntent's metadata onto the charge it creates.
+        "metadata": {"purchase_id": str(purchase.pk), "organization": purchase.organization.slug},
+    }

@@ -1,0 +1,67 @@
+"""GET /api/v1/balance."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import Plan
+from billing.adjustments import adjust_credits
+from billing.usage import record_usage
+from tests.billing.ledger_helpers import SYSTEM
+from tests.billing.usage_helpers import api_key_for, funded, gpu_event, seed_prices
+from tests.conftest import make_org
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/balance"
+
+
+def get(client, key):
+    return client.get(URL, headers={"Authorization": f"Bearer {key.raw_key}"})
+
+
+def test_a_fresh_org(client, org):
+    response = get(client, api_key_for(org))
+    assert response.status_code == 200
+    assert response.json() == {
+        "organization": "acme", "balance": "0.000000", "in_debt": False, "low_balance": False,
+        "alert_levels": {"warning": None, "critical": None},
+        "auto_topup": {"enabled": False}, "runway_days": None,
+    }
+
+
+def test_runway_from_the_last_seven_days_of_usage(client, org):
+    seed_prices()
+    funded(org, 100)
+    now = timezone.now()
+    # 7.23 credits a day over the 7 days, today included; an older day does not count.
+    events = [gpu_event(f"d{i}", occurred_at=(now - timedelta(days=i)).isoformat())
+              for i in range(8)]
+    record_usage(organization=org, events=events, now=now)
+    body = get(client, api_key_for(org)).json()
+    balance = Decimal(100) - 8 * Decimal("7.23")
+    assert body["balance"] == f"{balance:.6f}"
+    # 42.16 / (7 x 7.23 / 7) = 5.83... -> rounded down to one decimal
+    assert body["runway_days"] == "5.8"
+
+
+def test_debt(client, org):
+    seed_prices()
+    funded(org, 10)
+    record_usage(organization=org, events=[gpu_event("a")])
+    adjust_credits(organization=org, credits=Decimal(-20), reason="chargeback", actor=SYSTEM)
+    body = get(client, api_key_for(org)).json()
+    assert body["in_debt"] is True and body["balance"].startswith("-")
+    assert body["runway_days"] == "0.0"
+
+
+def test_refusals(client, org):
+    assert client.get(URL).status_code == 401
+    assert client.get(URL).json()["error"]["code"] == "unauthenticated"
+    free_key = api_key_for(make_org("freebie", plan=Plan.FREE))
+    response = get(client, free_key)
+    assert response.status_code == 403 and response.json()["error"]["code"] == "plan_not_eligible"
+    key = api_key_for(org)
+    response = client.post(URL, headers={"Authorization": f"Bearer {key.raw_key}"})
+    assert response.status_code == 405

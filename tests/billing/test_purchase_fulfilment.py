@@ -1,0 +1,202 @@
+"""purchases.fulfil_checkout_session, mark_failed and mark_expired."""
+
+from decimal import Decimal
+
+import pytest
+
+from billing import purchases
+from billing.ledger import Actor
+from billing.models import ActorType, EntryKind, GrantKind, PurchaseStatus
+from tests.billing.ledger_helpers import consume, grant
+from tests.billing.purchase_helpers import (
+    assert_ledger_ok,
+    balance,
+    entries,
+    pending_purchase,
+)
+from tests.billing.stripe_stub import session_object
+
+pytestmark = pytest.mark.django_db
+
+
+def test_paid_session_grants_paid_and_linked_bonus_to_the_buyer(org, admin_user, package):
+    purchase = pending_purchase(org, package, admin_user)
+    result = purchases.fulfil_checkout_session(session=session_object(purchase))
+
+    assert result.granted
+    purchase.refresh_from_db()
+    assert purchase.status == PurchaseStatus.PAID and purchase.paid_at
+    assert purchase.amount_paid_minor == 4500
+    assert purchase.stripe_payment_intent_id == f"pi_{purchase.pk}"
+    assert balance(org) == Decimal("5500")
+    paid, bonus = purchase.paid_grant, purchase.bonus_grant
+    assert (paid.kind, paid.amount, paid.parent) == (GrantKind.PAID, Decimal("5000"), None)
+    assert (bonus.kind, bonus.amount, bonus.parent) == (GrantKind.BONUS, Decimal("500"), paid)
+    entry, bonus_entry = purchase.entry, purchase.bonus_entry
+    assert (entry.kind, entry.amount) == (EntryKind.PURCHASE, Decimal("5000"))
+    assert (bonus_entry.kind, bonus_entry.amount) == (EntryKind.BONUS, Decimal("500"))
+    sid = purchase.stripe_checkout_session_id
+    assert entry.idempotency_key == f"checkout:{sid}"
+    assert bonus_entry.idempotency_key == f"checkout:{sid}:bonus"
+    for e in (entry, bonus_entry):
+        assert e.actor_type == ActorType.USER and e.actor_user == admin_user
+        assert e.metadata["purchase_id"] == purchase.pk
+        assert e.metadata["amount_paid"] == "45.00"
+        assert e.metadata["currency"] == "usd"
+        assert e.metadata["checkout_session"] == sid
+        assert e.metadata["payment_intent"] == f"pi_{purchase.pk}"
+    assert_ledger_ok(org)
+
+
+def test_second_delivery_grants_nothing(org, admin_user, package):
+    purchase = pending_purchase(org, package, admin_user)
+    session = session_object(purchase)
+    assert purchases.fulfil_checkout_session(session=session).granted
+    assert not purchases.fulfil_checkout_session(session=session).granted
+    assert entries(org).count() == 2
+    assert balance(org) == Decimal("5500")
+
+
+def test_package_without_bonus_makes_one_grant(org, admin_user, package):
+    package.bonus_credits = 0
+    package.save()
+    purchase = pending_purchase(org, package, admin_user)
+    purchases.fulfil_checkout_session(session=session_object(purchase))
+    purchase.refresh_from_db()
+    assert purchase.bonus_grant is None and purchase.bonus_entry is None
+    assert balance(org) == Decimal("5000")
+
+
+def test_snapshot_is_what_is_granted_even_if_the_package_changes(org, admin_user, package):
+    purchase = pending_purchase(org, package, admin_user)
+    package.base_credits = Decimal("1")
+    package.save()
+    purchases.fulfil_checkout_session(session=session_object(purchase))
+    assert balance(org) == Decimal("5500")
+
+
+def test_unpaid_session_grants_nothing(org, admin_user, package):
+    purchase = pending_purchase(org, package, admin_user)
+    result = purchases.fulfil_checkout_session(
+        session=session_object(purchase, payment_status="unpaid"))
+    assert not result.granted
+    purchase.refresh_from_db()
+    assert purchase.status == PurchaseStatus.PENDING
+    assert not entries(org).exists()
+
+
+def test_session_found_by_metadata_when_webhook_beats_the_redirect(org, admin_user, package):
+    purchase = pending_purchase(org, package, admin_user)
+    purchase.stripe_checkout_session_id = None
+    purchase.save()
+    session = {**session_object(purchase), "id": "cs_early"}
+    purchases.fulfil_checkout_session(session=session)
+    purchase.refresh_from_db()
+    assert purchase.stripe_checkout_session_id == "cs_early"
+    assert purchase.status == PurchaseStatus.PAID
+
+
+def test_session_naming_a_purchase_with_another_session_grants_nothing(org, admin_user,
+                                                                      package):
+    purchase = pending_purchase(org, package, admin_user)
+    session = {**session_object(purchase), "id": "cs_someone_else"}
+    assert purchases.fulfil_checkout_session(session=session).purchase is None
+    assert not entries(org).exists()
+    purchase.refresh_from_db()
+    assert purchase.stripe_checkout_session_id == f"cs_test_{purchase.pk}"
+
+
+def test_sessions_of_other_products_are_ignored(org):
+    foreign = {"id": "cs_other_app", "payment_status": "paid", "amount_total": 100,
+               "currency": "usd", "metadata": {"order": "42"}}
+    assert purchases.fulfil_checkout_session(session=foreign).purchase is None
+    assert purchases.mark_expired(session=foreign) is None
+    assert not entries(org).exists()
+
+
+@pytest.mark.parametrize("change", [{"amount_total": 1}, {"currency": "eur"}])
+def test_amount_or_currency_mismatch_is_refused(org, admin_user, package, change):
+    purchase = pending_purchase(org, package, admin_user)
+    with pytest.raises(purchases.PurchaseError):
+        purchases.fulfil_checkout_session(session={**session_object(purchase), **change})
+    assert not entries(org).exists()
+    purchase.refresh_from_db()
+    assert purchase.status == PurchaseStatus.PENDING
+
+
+def test_expanded_session_fills_receipt_and_charge(org, admin_user, package):
+    purchase = pending_purchase(org, package, admin_user)
+    session = session_object(
+        purchase,
+        invoice={"id": "in_1", "hosted_invoice_url": "https://invoice.stripe.test/in_1"},
+        payment_intent={"id": "pi_9", "latest_charge": {
+            "id": "ch_9", "receipt_url": "https://pay.stripe.test/receipts/ch_9"}},
+    )
+    purchases.fulfil_checkout_session(session=session)
+    purchase.refresh_from_db()
+    assert purchase.receipt_url == "https://invoice.stripe.test/in_1"
+    assert (purchase.stripe_invoice_id, purchase.stripe_charge_id) == ("in_1", "ch_9")
+    assert purchase.stripe_payment_intent_id == "pi_9"
+
+
+def test_receipt_filled_by_a_later_delivery(org, admin_user, package):
+    purchase = pending_purchase(org, package, admin_user)
+    purchases.fulfil_checkout_session(session=session_object(purchase))
+    purchases.fulfil_checkout_session(session=session_object(
+        purchase, invoice={"id": "in_2", "hosted_invoice_url": "https://invoice.stripe.test/2"}))
+    purchase.refresh_from_db()
+    assert purchase.receipt_url == "https://invoice.stripe.test/2"
+    assert entries(org).count() == 2
+
+
+def test_a_purchase_repays_debt_first(org, admin_user, package):
+    grant(org, "100")
+    consume(org, "100", key="usage:1")
+    from billing.adjustments import adjust_credits
+    adjust_credits(organization=org, credits=Decimal("-300"), reason="clawback",
+                   actor=Actor.system("tests"))
+    assert balance(org) == Decimal("-300")
+    purchase = pending_purchase(org, package, admin_user)
+    purchases.fulfil_checkout_session(session=session_object(purchase))
+    purchase.refresh_from_db()
+    assert balance(org) == Decimal("5200")
+    assert purchase.paid_grant.debt_repaid == Decimal("300")
+    assert purchase.paid_grant.remaining == Decimal("4700")
+    assert_ledger_ok(org)
+
+
+@pytest.mark.parametrize("mark, status", [
+    (purchases.mark_failed, PurchaseStatus.FAILED),
+    (purchases.mark_expired, PurchaseStatus.EXPIRED),
+])
+def test_failed_and_expired_grant_nothing(org, admin_user, package, mark, status):
+    purchase = pending_purchase(org, package, admin_user)
+    mark(session=session_object(purchase, payment_status="unpaid", status="expired"))
+    purchase.refresh_from_db()
+    assert purchase.status == status and purchase.failure_reason
+    assert not entries(org).exists()
+
+
+def test_a_late_expiry_does_not_unmark_a_paid_purchase(org, admin_user, package):
+    purchase = pending_purchase(org, package, admin_user)
+    purchases.fulfil_checkout_session(session=session_object(purchase))
+    purchases.mark_expired(session=session_object(purchase, status="expired"))
+    purchase.refresh_from_db()
+    assert purchase.status == PurchaseStatus.PAID
+
+
+def test_plan_without_billing_cannot_start(org, admin_user, package):
+    org.plan = "free"
+    org.save()
+    with pytest.raises(purchases.PurchaseError, match="Professional and Enterprise"):
+        purchases.start_purchase(organization=org, package=package, buyer=admin_user,
+                                 provider="test")
+    assert not org.purchases.exists()
+
+
+def test_inactive_package_cannot_be_bought(org, admin_user, package):
+    package.active = False
+    package.save()
+    with pytest.raises(purchases.PurchaseError, match="no longer on sale"):
+        purchases.start_purchase(organization=org, package=package, buyer=admin_user,
+                                 provider="test")

@@ -1,0 +1,213 @@
+"""POST /billing/stripe/webhook/: signatures, storage, dispatch, errors and retries."""
+
+import json
+import time
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+
+from billing import webhooks
+from billing.models import PurchaseStatus, StripeEvent
+from tests.billing.purchase_helpers import (
+    WEBHOOK_URL,
+    assert_ledger_ok,
+    balance,
+    entries,
+    pending_purchase,
+    post_event,
+)
+from tests.billing.stripe_stub import charge_object, event, session_object, sign
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stripe_stub")]  # offline
+
+
+@pytest.fixture
+def purchase(org, admin_user, package):
+    return pending_purchase(org, package, admin_user)
+
+
+def completed(purchase, **kwargs):
+    return event("checkout.session.completed", session_object(purchase, **kwargs))
+
+
+def nothing_written(org):
+    return not StripeEvent.objects.exists() and not entries(org).exists()
+
+
+def test_forged_signature_is_refused(client, org, purchase):
+    response = post_event(client, completed(purchase), secret="whsec_forged")
+    assert response.status_code == 400
+    assert nothing_written(org)
+
+
+def test_body_altered_after_signing_is_refused(client, org, purchase):
+    original = completed(purchase)
+    signature = sign(json.dumps(original), "whsec_test_secret")
+    altered = json.dumps({**original, "type": "charge.refunded"})
+    response = post_event(client, original, body=altered, header=signature)
+    assert response.status_code == 400
+    assert nothing_written(org)
+
+
+def test_signature_older_than_300_seconds_is_refused(client, org, purchase):
+    response = post_event(client, completed(purchase), timestamp=int(time.time()) - 301)
+    assert response.status_code == 400
+    assert nothing_written(org)
+
+
+@pytest.mark.parametrize("header", ["", "t=1", "v1=abc", "nonsense"])
+def test_missing_or_malformed_signature_is_refused(client, org, purchase, header):
+    response = post_event(client, completed(purchase), header=header)
+    assert response.status_code == 400
+    assert nothing_written(org)
+
+
+def test_signed_non_json_body_is_refused(client, org):
+    body = "not json"
+    response = client.post(WEBHOOK_URL, data=body, content_type="application/json",
+                           HTTP_STRIPE_SIGNATURE=sign(body, "whsec_test_secret"))
+    assert response.status_code == 400
+    assert nothing_written(org)
+
+
+def test_get_is_not_allowed(client):
+    assert client.get(WEBHOOK_URL).status_code == 405
+
+
+def test_completed_paid_grants_and_stores_the_event(client, org, purchase):
+    evt = completed(purchase)
+    response = post_event(client, evt)
+    assert response.status_code == 200
+    stored = StripeEvent.objects.get(event_id=evt["id"])
+    assert stored.type == "checkout.session.completed"
+    assert stored.payload == evt
+    assert stored.processed_at and stored.attempts == 1 and not stored.last_error
+    assert balance(org) == Decimal("5500")
+    purchase.refresh_from_db()
+    assert purchase.status == PurchaseStatus.PAID
+
+
+def test_redelivery_of_a_processed_event_does_no_work(client, org, purchase):
+    evt = completed(purchase)
+    post_event(client, evt)
+    with mock.patch.object(webhooks.purchases, "fulfil_checkout_session") as fulfil:
+        response = post_event(client, evt)
+    assert response.status_code == 200
+    assert response.json()["result"] == "already processed"
+    fulfil.assert_not_called()
+    assert StripeEvent.objects.get().attempts == 1
+
+
+def test_unpaid_then_async_payment_succeeded_grants_once(client, org, purchase):
+    post_event(client, completed(purchase, payment_status="unpaid"))
+    assert balance(org) == 0
+    purchase.refresh_from_db()
+    assert purchase.status == PurchaseStatus.PENDING
+    succeeded = event("checkout.session.async_payment_succeeded", session_object(purchase))
+    assert post_event(client, succeeded).status_code == 200
+    # A second event for the same session (e.g. a late paid "completed") changes nothing.
+    assert post_event(client, completed(purchase)).status_code == 200
+    assert balance(org) == Decimal("5500")
+    assert entries(org).count() == 2
+    assert_ledger_ok(org)
+
+
+@pytest.mark.parametrize("event_type, status", [
+    ("checkout.session.async_payment_failed", PurchaseStatus.FAILED),
+    ("checkout.session.expired", PurchaseStatus.EXPIRED),
+])
+def test_failed_and_expired_mark_the_purchase_and_grant_nothing(
+        client, org, purchase, event_type, status):
+    obj = session_object(purchase, payment_status="unpaid", status="expired")
+    assert post_event(client, event(event_type, obj)).status_code == 200
+    purchase.refresh_from_db()
+    assert purchase.status == status
+    assert not entries(org).exists()
+
+
+def test_unknown_type_is_acknowledged_and_ignored(client, org):
+    response = post_event(client, event("customer.updated", {"id": "cus_1"}))
+    assert response.status_code == 200
+    assert response.json()["result"] == "ignored"
+    assert not entries(org).exists()
+
+
+def test_payment_intents_reach_the_topup_hook_only_with_an_attempt(client, org):
+    with mock.patch.object(webhooks, "handle_topup_payment_intent") as hook:
+        post_event(client, event("payment_intent.succeeded", {"id": "pi_1", "metadata": {}}))
+        hook.assert_not_called()
+        pi = {"id": "pi_2", "metadata": {"topup_attempt_id": "7"}}
+        post_event(client, event("payment_intent.payment_failed", pi))
+        hook.assert_called_once_with(event_type="payment_intent.payment_failed",
+                                     payment_intent=pi)
+
+
+def test_topup_hook_without_the_topup_module_does_not_crash(client, org):
+    pi = {"id": "pi_3", "metadata": {"topup_attempt_id": "9"}}
+    assert post_event(client, event("payment_intent.succeeded", pi)).status_code == 200
+
+
+def test_charge_refunded_takes_credits_back(client, org, purchase):
+    post_event(client, completed(purchase))
+    refunded = event("charge.refunded", charge_object(purchase, amount_refunded=4500))
+    assert post_event(client, refunded).status_code == 200
+    assert balance(org) == 0
+    purchase.refresh_from_db()
+    assert purchase.status == PurchaseStatus.REFUNDED
+    assert_ledger_ok(org)
+
+
+def test_handler_error_rolls_back_records_and_is_retried(client, org, purchase):
+    evt = completed(purchase)
+    with mock.patch("billing.purchases.Purchase.save", side_effect=RuntimeError("db hiccup")):
+        response = post_event(client, evt)
+    assert response.status_code == 500
+    stored = StripeEvent.objects.get(event_id=evt["id"])
+    assert stored.processed_at is None and stored.attempts == 1
+    assert "db hiccup" in stored.last_error
+    assert not entries(org).exists()  # the ledger work was rolled back with the handler
+    purchase.refresh_from_db()
+    assert purchase.status == PurchaseStatus.PENDING
+
+    response = post_event(client, evt)  # Stripe's redelivery
+    assert response.status_code == 200
+    stored.refresh_from_db()
+    assert stored.processed_at and stored.attempts == 2 and not stored.last_error
+    assert balance(org) == Decimal("5500")
+    assert_ledger_ok(org)
+
+
+def test_refund_before_the_payment_is_retried_until_it_can_apply(client, org, purchase):
+    purchase.stripe_payment_intent_id = f"pi_{purchase.pk}"
+    purchase.save()
+    refunded = event("charge.refunded", charge_object(purchase, amount_refunded=4500))
+    assert post_event(client, refunded).status_code == 500
+    post_event(client, completed(purchase))
+    assert post_event(client, refunded).status_code == 200
+    assert balance(org) == 0
+    assert_ledger_ok(org)
+
+
+def test_stripe_purchase_gets_its_receipt_link_from_stripe(client, org, purchase, stripe_stub):
+    stripe_stub.set_session(purchase.stripe_checkout_session_id, **session_object(
+        purchase, invoice={"id": "in_1", "hosted_invoice_url": "https://invoice.stripe.test/1"}))
+    post_event(client, completed(purchase))
+    purchase.refresh_from_db()
+    assert purchase.receipt_url == "https://invoice.stripe.test/1"
+    assert balance(org) == Decimal("5500")
+
+
+def test_stripe_unreachable_for_the_receipt_still_grants(client, org, purchase, stripe_stub):
+    # No session known to the stub: retrieval answers 404, fulfilment goes ahead.
+    assert post_event(client, completed(purchase)).status_code == 200
+    assert balance(org) == Decimal("5500")
+
+
+def test_checkout_of_another_product_is_acknowledged_and_ignored(client, org):
+    foreign = {"id": "cs_other_app", "object": "checkout.session", "payment_status": "paid",
+               "amount_total": 100, "currency": "usd", "metadata": {}}
+    response = post_event(client, event("checkout.session.completed", foreign))
+    assert response.status_code == 200
+    assert StripeEvent.objects.get().processed_at is not None
+    assert not entries(org).exists()

@@ -1,0 +1,207 @@
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from genai_prices import types as gp
+
+from billing.models import AIModel, CreditRate, Meter, MeterPrice, ModelPrice, PlanMarkup
+from billing.price_changes import change_model_price, change_plan_markup
+from billing.price_sync import EPOCH, sync_prices
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command("sync_model_prices", *args, stdout=out)
+    return out.getvalue()
+
+
+def fake_provider(*models):
+    return gp.Provider(id="acme", name="Acme", api_pattern="", models=list(models))
+
+
+def fake_model(model_id, prices, variants=None):
+    return gp.ModelInfo(id=model_id, match=gp.ClauseEquals(equals=model_id), prices=prices,
+                        price_variants=variants)
+
+
+def rows(model_name, **filters):
+    return list(ModelPrice.objects.filter(model__name=model_name, **filters)
+                .order_by("bucket", "service_tier", "min_input_tokens", "starts_at")
+                .values_list("bucket", "service_tier", "min_input_tokens",
+                             "price_per_million_usd", "starts_at", "ends_at", "source"))
+
+
+def test_first_run_adds_second_run_adds_nothing():
+    first = run("--provider", "openai")
+    assert "Model prices added: 0" not in first
+    models, prices = AIModel.objects.count(), ModelPrice.objects.count()
+    assert models > 50 and prices > models
+    assert f"AI models added: {models}" in first
+    assert f"Model prices added: {prices}" in first
+    second = run("--provider", "openai")
+    assert "AI models added: 0" in second and "Model prices added: 0" in second
+    assert "Differences from genai-prices (not applied): 0" in second
+    assert (AIModel.objects.count(), ModelPrice.objects.count()) == (models, prices)
+
+
+def test_gpt_4o_rows_from_genai_prices():
+    run("--provider", "openai")
+    gpt = AIModel.objects.get(provider="openai", name="gpt-4o")
+    assert gpt.display_name == "gpt 4o"
+    default = {(b, p) for b, t, _, p, s, e, src in rows("gpt-4o", service_tier="")}
+    assert default == {("input", Decimal("2.5")), ("cached_input", Decimal("1.25")),
+                       ("output", Decimal("10"))}
+    assert {r[4] for r in rows("gpt-4o", service_tier="")} == {EPOCH}
+    assert {r[6] for r in rows("gpt-4o")} == {"genai-prices"}
+    # Batch prices from their verification date, priority likewise.
+    batch = rows("gpt-4o", service_tier="batch")
+    assert [(b, p, s) for b, _, _, p, s, _, _ in batch] == [
+        ("input", Decimal("1.25"), datetime(2026, 10, 14, tzinfo=UTC)),
+        ("output", Decimal("5"), datetime(2026, 10, 14, tzinfo=UTC)),
+    ]
+
+
+def test_the_whole_package_syncs_quickly_and_idempotently():
+    started = timezone.now()
+    report = sync_prices()
+    assert report.models_added > 1000 and report.prices_added > report.models_added
+    assert not report.differences
+    assert (timezone.now() - started).total_seconds() < 30
+    again = sync_prices()
+    assert (again.models_added, again.prices_added, len(again.differences)) == (0, 0, 0)
+
+
+def test_staff_price_wins_and_the_difference_is_reported():
+    run("--provider", "openai")
+    gpt = AIModel.objects.get(provider="openai", name="gpt-4o")
+    staff = change_model_price(model=gpt, bucket="input", price_per_million_usd=Decimal("3"),
+                               starts_at=timezone.now() - timedelta(days=1))
+    before = ModelPrice.objects.count()
+    out = run("--provider", "openai")
+    assert "Model prices added: 0" in out
+    assert "Differences from genai-prices (not applied): 1" in out
+    assert "openai/gpt-4o input at" in out
+    assert "in force $3.0000000000/M (staff), genai-prices $2.5/M" in out
+    assert ModelPrice.objects.count() == before
+    staff.refresh_from_db()
+    assert staff.ends_at is None and staff.price_per_million_usd == Decimal("3")
+
+
+def test_a_series_staff_closed_is_not_reopened():
+    run("--provider", "openai")
+    gpt = AIModel.objects.get(provider="openai", name="gpt-4o")
+    ModelPrice.objects.filter(model=gpt, bucket="cached_input", service_tier="").update(
+        ends_at=datetime(2026, 1, 1, tzinfo=UTC))
+    report = sync_prices(providers=["openai"])
+    assert report.prices_added == 0
+    [difference] = report.differences
+    assert (difference.bucket, difference.current) == ("cached_input", ())
+    assert "no price" in str(difference)
+
+
+def test_a_new_bucket_or_model_is_added_beside_existing_rows():
+    run("--provider", "openai")
+    gpt = AIModel.objects.get(provider="openai", name="gpt-4o")
+    ModelPrice.objects.filter(model=gpt, service_tier="batch").delete()  # as if new upstream
+    AIModel.objects.get(provider="openai", name="gpt-4o-mini").prices.all().delete()
+    report = sync_prices(providers=["openai"])
+    assert report.models_added == 0
+    assert report.prices_added == 2 + ModelPrice.objects.filter(model__name="gpt-4o-mini").count()
+    assert ModelPrice.objects.filter(model=gpt, service_tier="batch").count() == 2
+
+
+def test_dated_prices_tiers_and_variants_become_effective_dated_rows():
+    cut = date(2026, 3, 13)
+    model = fake_model("m1", [
+        gp.ConditionalPrice(prices=gp.ModelPrice(
+            input_mtok=gp.TieredPrices(base=Decimal("3"), tiers=[gp.Tier(200_000, Decimal("6"))]),
+            output_mtok=Decimal("15"), web_searches_kcount=Decimal("10"))),
+        gp.ConditionalPrice(constraint=gp.StartDateConstraint(cut), prices=gp.ModelPrice(
+            input_mtok=Decimal("3"), output_mtok=Decimal("12"))),
+        gp.ConditionalPrice(
+            constraint=gp.TimeOfDateConstraint(start_time=datetime.min.time(),
+                                               end_time=datetime.max.time()),
+            prices=gp.ModelPrice(input_mtok=Decimal("0.01"), output_mtok=Decimal("0.01"))),
+    ], variants=[
+        gp.PriceVariant(when={"processing": "batch"},
+                        prices=gp.ModelPrice(input_mtok=Decimal("0.18000000000000002"))),
+        gp.PriceVariant(when={"speed": "fast"}, prices=gp.ModelPrice(input_mtok=Decimal("9"))),
+    ])
+    report = sync_prices(upstream=[fake_provider(model)])
+    at_cut = datetime(2026, 3, 13, tzinfo=UTC)
+    assert rows("m1") == [
+        ("input", "", 0, Decimal("3"), EPOCH, None, "genai-prices"),
+        # genai-prices applies a tier above its start: 200,000 tokens still pay the base.
+        ("input", "", 200_001, Decimal("6"), EPOCH, at_cut, "genai-prices"),
+        # A float artefact brought to the column's ten places.
+        ("input", "batch", 0, Decimal("0.18"), EPOCH, None, "genai-prices"),
+        ("output", "", 0, Decimal("15"), EPOCH, at_cut, "genai-prices"),
+        ("output", "", 0, Decimal("12"), at_cut, None, "genai-prices"),
+    ]
+    assert report.skipped["time-of-day price"] == 1
+    assert report.skipped["unsupported price variant"] == 1
+    assert report.skipped["non-token price"] == 1
+
+
+def test_a_model_without_token_prices_is_not_created():
+    model = fake_model("tts", gp.ModelPrice(audio_hours=Decimal("1")))
+    report = sync_prices(upstream=[fake_provider(model)])
+    assert report.skipped["model without token prices"] == 1
+    assert not AIModel.objects.filter(name="tts").exists()
+
+
+def test_future_upstream_change_is_reported_against_existing_rows():
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    old = fake_model("m1", gp.ModelPrice(input_mtok=Decimal("1"), output_mtok=Decimal("2")))
+    sync_prices(upstream=[fake_provider(old)], now=now)
+    new = fake_model("m1", [
+        gp.ConditionalPrice(prices=gp.ModelPrice(input_mtok=Decimal("1"),
+                                                 output_mtok=Decimal("2"))),
+        gp.ConditionalPrice(constraint=gp.StartDateConstraint(date(2027, 1, 1)),
+                            prices=gp.ModelPrice(input_mtok=Decimal("0.5"),
+                                                 output_mtok=Decimal("2"))),
+    ])
+    report = sync_prices(upstream=[fake_provider(new)], now=now)
+    assert report.prices_added == 0
+    [difference] = report.differences
+    assert (difference.bucket, difference.at.date()) == ("input", date(2027, 1, 1))
+
+
+def test_meters_rate_and_markups_are_seeded_once():
+    out = run("--provider", "none")
+    assert "Meters added: 5, meter prices added: 5" in out
+    assert "Credit rates added: 1, plan markups added: 3" in out
+    assert set(Meter.objects.values_list("code", flat=True)) == {
+        "compute.vcpu_seconds", "compute.gpu_seconds", "storage.gb_hours",
+        "bandwidth.egress_gb", "data_ops.requests",
+    }
+    assert set(Meter.objects.values_list("category", flat=True)) == {
+        "compute", "storage", "bandwidth", "data_ops",
+    }
+    assert all(p.starts_at == EPOCH and p.price_per_unit_usd > 0
+               for p in MeterPrice.objects.all())
+    assert CreditRate.objects.get().credits_per_usd == 100
+    assert dict(PlanMarkup.objects.values_list("plan", "multiplier")) == {
+        "free": Decimal("1.5"), "professional": Decimal("1.2"), "enterprise": Decimal("1.1"),
+    }
+    # Staff changes survive a second run, which adds nothing.
+    change_plan_markup(plan="professional", multiplier=Decimal("1.3"),
+                       starts_at=timezone.now())
+    out = run("--provider", "none")
+    assert "Meters added: 0, meter prices added: 0" in out
+    assert "Credit rates added: 0, plan markups added: 0" in out
+    assert PlanMarkup.objects.get(plan="professional", ends_at=None).multiplier == Decimal("1.3")
+
+
+def test_demo_step_runs_the_sync():
+    from billing.price_sync import demo_step
+
+    out = StringIO()
+    demo_step(None, out)
+    assert "AI models" in out.getvalue()
+    assert AIModel.objects.filter(provider="openai", name="gpt-4o").exists()

@@ -1,0 +1,131 @@
+"""reporting.rollup: the daily rollup equals the sum over the raw events."""
+
+import itertools
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from billing.models import UsageEvent
+from billing.usage import record_usage
+from reporting.models import DailyUsage
+from reporting.rollup import RollupBatch
+from tests.billing.usage_helpers import funded, seed_prices
+from tests.conftest import make_org
+
+pytestmark = pytest.mark.django_db
+NOW = datetime.now(UTC).replace(microsecond=0)
+_orgs = itertools.count()
+
+
+def test_upsert_adds_to_existing_rows(org):
+    day = datetime(2026, 11, 27, 23, 59, tzinfo=UTC)
+    for _ in range(2):
+        batch = RollupBatch(org.pk)
+        batch.add(occurred_at=day, usage_type="infrastructure", resource="m", operation="",
+                  user_label="", quantity=Decimal("1.5"), input_tokens=0, output_tokens=0,
+                  cost_usd=Decimal("0.0000000000000001"), credits=Decimal("0.000001"))
+        batch.add(occurred_at=day + timedelta(minutes=1), usage_type="infrastructure",
+                  resource="m", operation="", user_label="", quantity=Decimal(2),
+                  input_tokens=0, output_tokens=0, cost_usd=Decimal(1), credits=Decimal(1))
+        assert batch.save() == 2  # two UTC days
+    first, second = DailyUsage.objects.order_by("day")
+    assert (first.event_count, first.quantity) == (2, Decimal(3))
+    assert first.credits == Decimal("0.000002")
+    assert first.cost_usd == Decimal("0.0000000000000002")
+    assert (second.day.isoformat(), second.event_count) == ("2026-11-28", 2)
+
+
+def test_many_rows_are_written_in_chunks(org):
+    batch = RollupBatch(org.pk)
+    for i in range(450):
+        batch.add(occurred_at=NOW, usage_type="ai_tokens", resource="gpt-4o", operation=f"op{i}",
+                  user_label="", quantity=Decimal(10), input_tokens=7, output_tokens=3,
+                  cost_usd=Decimal("0.1"), credits=Decimal(1))
+    assert batch.save() == 450
+    assert DailyUsage.objects.count() == 450
+
+
+events = st.one_of(
+    st.fixed_dictionaries({
+        "type": st.just("ai_tokens"),
+        "model": st.just("gpt-4o"),
+        "input_tokens": st.integers(0, 50_000),
+        "output_tokens": st.integers(0, 5_000),
+        "operation": st.sampled_from(["", "chat", "summarise"]),
+        "user": st.sampled_from(["", "ana@acme.test", "bo@acme.test"]),
+        "age_hours": st.integers(0, 24 * 10),
+    }),
+    st.fixed_dictionaries({
+        "type": st.just("infrastructure"),
+        "meter": st.sampled_from(["compute.gpu_seconds", "bandwidth.egress_gb"]),
+        "quantity": st.decimals(min_value=Decimal("0.000001"), max_value=Decimal(5000),
+                                places=6, allow_nan=False, allow_infinity=False),
+        "operation": st.sampled_from(["", "fine-tune"]),
+        "user": st.sampled_from(["", "ana@acme.test"]),
+        "age_hours": st.integers(0, 24 * 10),
+    }),
+)
+
+
+def to_api(spec, key):
+    event = {k: v for k, v in spec.items() if k != "age_hours" and v != ""}
+    event["idempotency_key"] = key
+    event["occurred_at"] = (NOW - timedelta(hours=spec["age_hours"])).isoformat()
+    if "quantity" in event:
+        event["quantity"] = str(event["quantity"])
+    return event
+
+
+def sums_over_raw_events(org):
+    totals = defaultdict(lambda: [0, Decimal(0), 0, 0, Decimal(0), Decimal(0)])
+    for e in UsageEvent.objects.filter(organization=org):
+        row = totals[(e.occurred_at.astimezone(UTC).date(), e.type, e.resource, e.operation,
+                      e.user_label)]
+        row[0] += 1
+        row[1] += e.quantity
+        row[2] += e.input_tokens
+        row[3] += e.output_tokens
+        row[4] += e.cost_usd
+        row[5] += e.credits
+    return dict(totals)
+
+
+def rollup_of(org):
+    return {
+        (r.day, r.usage_type, r.resource, r.operation, r.user_label):
+            [r.event_count, r.quantity, r.input_tokens, r.output_tokens, r.cost_usd, r.credits]
+        for r in DailyUsage.objects.filter(organization=org)
+    }
+
+
+@pytest.mark.postgres  # SQLite stores decimals as floats: sums drift in the last places
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(batches=st.lists(st.lists(events, min_size=1, max_size=30), min_size=1, max_size=5),
+       credits=st.integers(0, 3000), replay=st.booleans())
+def test_the_rollup_equals_the_sum_over_raw_events(batches, credits, replay):
+    seed_prices_once()
+    org = make_org(f"prop{next(_orgs)}")
+    if credits:
+        funded(org, credits)  # small amounts make some events insufficient_credits
+    serial = itertools.count()
+    sent = []
+    for specs in batches:
+        batch = [to_api(spec, f"k{next(serial)}") for spec in specs]
+        if replay and sent:
+            batch.append(sent[-1])  # a duplicate (or its resend) must add nothing
+        record_usage(organization=org, events=batch, now=NOW + timedelta(seconds=1))
+        sent.extend(batch[:1])
+    assert rollup_of(org) == sums_over_raw_events(org)
+
+
+
+def seed_prices_once():
+    from billing.models import AIModel
+
+    if not AIModel.objects.filter(name="gpt-4o").exists():
+        seed_prices()
