@@ -30,7 +30,7 @@ from billing.usage_input import (
     parse_events,
     problem,
 )
-from billing.usage_store import insert_events
+from billing.usage_store import encode_breakdown, insert_events
 from reporting.rollup import RollupBatch
 
 CHARGED, DUPLICATE, REJECTED = "charged", "duplicate", "rejected"
@@ -166,8 +166,10 @@ def _same_payload(prior: UsageEvent, event: Event) -> bool:
 
 def _charge(organization, events: list[Event], *, users, api_key, actor, now) -> BatchResult:
     results: list[EventResult] = []
-    rows: list[tuple] = []  # (event, ledger entry or None, balance after)
+    charged: list[tuple[dict, object]] = []  # (usage row, ledger entry or None)
     rollup = RollupBatch(organization.pk)
+    # Rows are drafted before the lock; only the entry and balance are filled in under it.
+    drafts = [_usage_row(organization, event, users, api_key, now) for event in events]
     with open_book(organization=organization, now=now) as book:
         # Under the lock, so a concurrent request with the same key has committed or waits.
         prior = {
@@ -177,7 +179,7 @@ def _charge(organization, events: list[Event], *, users, api_key, actor, now) ->
                    "credits", "balance_after")
         }
         book.prefetch_keys([LEDGER_PREFIX + e.key for e in events if e.key not in prior])
-        for event in events:
+        for event, row in zip(events, drafts, strict=True):
             if event.key in prior:
                 results.append(_replay(prior[event.key], event))
                 continue
@@ -206,19 +208,18 @@ def _charge(organization, events: list[Event], *, users, api_key, actor, now) ->
             except IdempotencyConflict as error:
                 results.append(_rejected(event, "idempotency_conflict", str(error)))
                 continue
-            balance_after = book.balance
-            results.append(EventResult(event.key, CHARGED, credits, balance_after))
-            rows.append((event, entry, balance_after))
+            row["balance_after"] = book.balance
+            results.append(EventResult(event.key, CHARGED, credits, book.balance))
+            charged.append((row, entry))
             _add_to_rollup(rollup, event)
-        if rows:
+        if charged:
             book.flush()  # entries get their ids
-            insert_events([
-                _usage_row(organization, event, entry, balance_after, users, api_key, now)
-                for event, entry, balance_after in rows
-            ])
+            for row, entry in charged:
+                row["entry_id"] = entry.pk if entry is not None else None
+            insert_events([row for row, _ in charged])
             rollup.save()
         balance = book.balance
-        if rows:
+        if charged:
             transaction.on_commit(lambda: _balance_dropped(organization.pk, balance))
     return BatchResult(results=results, balance=balance)
 
@@ -261,7 +262,8 @@ def _add_to_rollup(rollup: RollupBatch, event: Event) -> None:
     )
 
 
-def _usage_row(organization, event: Event, entry, balance_after, users, api_key, now) -> dict:
+def _usage_row(organization, event: Event, users, api_key, now) -> dict:
+    """The event's column values; balance_after and entry_id are set when it is charged."""
     quote = event.quote
     user = users.get(event.user_label)
     return {
@@ -275,8 +277,8 @@ def _usage_row(organization, event: Event, entry, balance_after, users, api_key,
         "operation": event.operation, "user_id": user.pk if user else None,
         "user_label": event.user_label, "api_key_id": api_key.pk if api_key else None,
         "occurred_at": event.occurred_at, "occurred_at_sent": event.occurred_at_sent,
-        "received_at": now, "fingerprint": event.fingerprint, "breakdown": quote.breakdown(),
-        "cost_usd": quote.cost_usd, "markup": quote.markup,
-        "credits_per_usd": quote.credits_per_usd, "credits": quote.credits,
-        "balance_after": balance_after, "entry_id": entry.pk if entry else None,
+        "received_at": now, "fingerprint": event.fingerprint,
+        "breakdown": encode_breakdown(quote.breakdown()), "cost_usd": quote.cost_usd,
+        "markup": quote.markup, "credits_per_usd": quote.credits_per_usd,
+        "credits": quote.credits, "balance_after": None, "entry_id": None,
     }

@@ -2,7 +2,8 @@
 
 Nothing reads the new rows' ids back, so PostgreSQL gets the rows through
 COPY, several times faster than an INSERT of 1,000 rows with ~30 columns.
-Rows arrive as dicts of column values, already in database form.
+Rows arrive as dicts of column values, already in database form (the breakdown
+encoded by `encode_breakdown`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ _ATTNAMES = [
 ]
 
 
+class JsonText(str):
+    """A breakdown already encoded for COPY (encoded before the lock is taken)."""
+
+
+def encode_breakdown(breakdown: dict):
+    return JsonText(json.dumps(breakdown)) if connection.vendor == "postgresql" else breakdown
+
+
 def insert_events(rows: list[dict]) -> None:
     """Insert usage events given as {attname: value} (foreign keys as *_id)."""
     if not rows:
@@ -37,7 +46,4 @@ def _copy(rows: list[dict]) -> None:
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([
-                    json.dumps(row[name]) if name == "breakdown" else row[name]
-                    for name in _ATTNAMES
-                ])
+                copy.write_row([row[name] for name in _ATTNAMES])
