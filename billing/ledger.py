@@ -20,7 +20,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from billing import money
+from billing import ledger_copy, money
 from billing.models import (
     ActorType,
     CreditAccount,
@@ -371,7 +371,9 @@ class Book:
     def flush(self) -> None:
         if not self._pending and not self._dirty_grants:
             return
-        if self._pending:
+        if self._pending and ledger_copy.use_copy(len(self._pending)):
+            ledger_copy.copy_entries(self._pending)
+        elif self._pending:
             LedgerEntry.objects.bulk_create([p.entry for p in self._pending])
             GrantAllocation.objects.bulk_create([
                 GrantAllocation(entry=p.entry, grant=grant, amount=delta)

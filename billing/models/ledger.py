@@ -158,7 +158,10 @@ class AppendOnlyModel(models.Model):
 
 
 class LedgerEntry(AppendOnlyModel):
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="entries")
+    # No index of its own: the composite indexes below lead with account, and a lone
+    # account index tempts the planner into scanning a whole account for one key.
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="entries",
+                                db_index=False)
     seq = models.PositiveBigIntegerField(help_text="Position in the account's chain, from 1.")
     kind = models.CharField(max_length=20, choices=EntryKind.choices)
     amount = models.DecimalField(**CREDITS)

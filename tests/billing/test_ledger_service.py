@@ -203,3 +203,18 @@ def test_decimal_amounts_are_exact(org):
         consume(org, "0.1", key=f"usage:{i}")
     assert balance(org) == Decimal("0")
     assert_ledger_ok(org)
+
+
+def test_a_large_book_is_written_in_posting_order(org):
+    # Past the COPY threshold on PostgreSQL; bulk_create elsewhere. Same rows either way.
+    grant(org, 1000)
+    with open_book(organization=org) as book:
+        for i in range(120):
+            book.consume(amount=D("0.5"), actor=SYSTEM, reason="batch",
+                         idempotency_key=f"usage:b{i}", metadata={"i": i})
+    entries = list(LedgerEntry.objects.filter(kind=EntryKind.USAGE).order_by("id"))
+    assert [e.seq for e in entries] == list(range(2, 122))
+    assert [e.metadata["i"] for e in entries] == list(range(120))
+    assert entries[-1].balance_after == D(940)
+    assert sum(a.amount for e in entries for a in e.allocations.all()) == D(-60)
+    assert_ledger_ok(org)

@@ -277,7 +277,9 @@ def test_a_batch_costs_a_fixed_number_of_queries(org):
         return len(captured.captured_queries)
 
     queries_for("warm", 2)
-    assert queries_for("small", 10) == queries_for("large", 300)
+    # Large ledger flushes use COPY on PostgreSQL, which this count does not see; the
+    # point is that the count does not grow with the batch.
+    assert queries_for("large", 300) <= queries_for("small", 10)
 
 
 def test_after_commit_the_balance_hook_is_called_once(
