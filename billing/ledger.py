@@ -143,8 +143,10 @@ class Book:
     def live_grants(self) -> list[CreditGrant]:
         """Live grants in burn-down order (loaded once per book)."""
         if self._grants is None:
+            # order_by(): the burn order is applied here, in Python, not by the database.
             self._grants = burn_order(
                 CreditGrant.objects.filter(account=self.account, expired_at__isnull=True)
+                .order_by()
             )
         return self._grants
 
@@ -379,10 +381,14 @@ class Book:
                 GrantAllocation(entry=p.entry, grant=grant, amount=delta)
                 for p in self._pending for grant, delta in p.allocations
             ])
-        if self._dirty_grants:
-            CreditGrant.objects.bulk_update(
-                list(self._dirty_grants.values()), ["remaining", "expired_at"]
-            )
+        dirty = list(self._dirty_grants.values())
+        if len(dirty) > 3:
+            CreditGrant.objects.bulk_update(dirty, ["remaining", "expired_at"])
+        else:  # the usual single charge: plain UPDATEs are cheaper than bulk_update's CASE
+            for grant in dirty:
+                CreditGrant.objects.filter(pk=grant.pk).update(
+                    remaining=grant.remaining, expired_at=grant.expired_at
+                )
         CreditAccount.objects.filter(pk=self.account.pk).update(
             balance=self.balance, last_hash=self._last_hash, entry_count=self._seq,
             updated_at=self.now,
