@@ -1,36 +1,13 @@
 """accounts.services: invite_member, change_role, remove_member (the view tests cover the UI)."""
 
-import threading
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from accounts.models import Membership, Role, SettingsChange
 from accounts.services import change_role, invite_member, remove_member
+from tests.concurrency import run_together
 from tests.conftest import make_member, make_org
-
-
-def run_together(*works):
-    """Run each callable in its own thread (and connection), released together."""
-    barrier = threading.Barrier(len(works))
-    results = [None] * len(works)
-
-    def target(i):
-        try:
-            barrier.wait()
-            results[i] = works[i]()
-        except Exception as error:  # noqa: BLE001 - the test inspects every outcome
-            results[i] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(len(works))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 def two_admins(slug):
@@ -73,7 +50,7 @@ def test_two_admins_removing_each_other_at_once_leave_one(action):
 
     for round_ in range(5):
         org, a, b, membership_a, membership_b = two_admins(f"race{round_}")
-        results = run_together(act(membership_b, a), act(membership_a, b))
+        results = run_together([act(membership_b, a), act(membership_a, b)])
         errors = [r for r in results if isinstance(r, Exception)]
         assert len(errors) == 1 and isinstance(errors[0], ValidationError), results
         assert Membership.objects.filter(organization=org, role=Role.ADMIN).count() == 1

@@ -1,45 +1,22 @@
 """Many writers on one account at once (PostgreSQL: SQLite ignores row locks)."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from billing.ledger import IdempotencyConflict, InsufficientCredits
 from billing.models import CreditAccount, EntryKind, LedgerEntry
 from tests.billing.ledger_helpers import D, assert_ledger_ok, consume, grant
+from tests.concurrency import run_many
 from tests.conftest import make_org
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def run_together(count, work):
-    """Start `count` threads released together by a barrier; return their results."""
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def target(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as error:  # noqa: BLE001 - the test inspects every outcome
-            results[i] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
-
-
 def test_fifty_threads_consume_thirty_each_from_a_thousand():
     org = make_org("race")
     grant(org, 1000)
-    results = run_together(50, lambda i: consume(org, 30, key=f"usage:t{i}"))
+    results = run_many(50, lambda i: consume(org, 30, key=f"usage:t{i}"))
     succeeded = [r for r in results if not isinstance(r, Exception)]
     refused = [r for r in results if isinstance(r, InsufficientCredits)]
     assert len(succeeded) == 33 and len(refused) == 17
@@ -51,7 +28,7 @@ def test_fifty_threads_consume_thirty_each_from_a_thousand():
 def test_one_key_from_twenty_threads_posts_once_and_everyone_gets_the_original():
     org = make_org("replay")
     grant(org, 100)
-    results = run_together(20, lambda i: consume(org, 7, key="usage:same"))
+    results = run_many(20, lambda i: consume(org, 7, key="usage:same"))
     assert not [r for r in results if isinstance(r, Exception)]
     entry_ids = {r.entry.pk for r in results}
     assert len(entry_ids) == 1

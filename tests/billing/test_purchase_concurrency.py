@@ -1,10 +1,8 @@
 """The same payment confirmed by many deliveries at once is granted once (PostgreSQL)."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from billing.models import EntryKind, PurchaseStatus, StripeEvent
@@ -16,30 +14,9 @@ from tests.billing.purchase_helpers import (
     post_event,
 )
 from tests.billing.stripe_stub import event, session_object
+from tests.concurrency import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_together(tasks):
-    barrier = threading.Barrier(len(tasks))
-    results, errors = [None] * len(tasks), []
-
-    def run(i, task):
-        try:
-            barrier.wait()
-            results[i] = task()
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, t)) for i, t in enumerate(tasks)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors, errors
-    return results
 
 
 def test_five_deliveries_and_the_success_redirect_grant_once(org, admin_user, package,

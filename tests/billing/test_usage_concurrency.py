@@ -1,42 +1,19 @@
 """Many clients reporting usage to one org at once (PostgreSQL: SQLite ignores row locks)."""
 
 import json
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from billing.models import CreditAccount, EntryKind, LedgerEntry, UsageEvent
 from reporting.models import DailyUsage
 from tests.billing.ledger_helpers import assert_ledger_ok
 from tests.billing.usage_helpers import GPU_CREDITS, api_key_for, funded, gpu_event, seed_prices
+from tests.concurrency import run_many
 from tests.conftest import make_org
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_together(count, work):
-    """`count` threads released together by a barrier, each on its own connection."""
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def target(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as error:  # noqa: BLE001 - the test inspects every outcome
-            results[i] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def post_events(raw_key, events):
@@ -53,7 +30,7 @@ def test_32_clients_on_one_org_that_cannot_pay_for_all():
     org = make_org("race")
     funded(org, 100)  # 13 GPU events of 7.23 fit, 19 do not
     raw_key = api_key_for(org).raw_key
-    results = run_together(32, lambda i: post_events(raw_key, [gpu_event(f"e{i}")]))
+    results = run_many(32, lambda i: post_events(raw_key, [gpu_event(f"e{i}")]))
     assert not [r for r in results if isinstance(r, Exception)], results
     outcomes = [r["results"][0] for r in results]
     charged = [o for o in outcomes if o["status"] == "charged"]
@@ -78,7 +55,7 @@ def test_one_key_from_many_clients_is_charged_once():
     org = make_org("replay")
     funded(org, 100)
     raw_key = api_key_for(org).raw_key
-    results = run_together(16, lambda i: post_events(raw_key, [gpu_event("same")]))
+    results = run_many(16, lambda i: post_events(raw_key, [gpu_event("same")]))
     statuses = sorted(r["results"][0]["status"] for r in results)
     assert statuses == ["charged"] + ["duplicate"] * 15
     assert {r["results"][0]["balance_after"] for r in results} == {
@@ -93,7 +70,7 @@ def test_concurrent_batches_each_take_the_lock_once():
     org = make_org("batches")
     funded(org, 100000)
     raw_key = api_key_for(org).raw_key
-    results = run_together(
+    results = run_many(
         8, lambda i: post_events(raw_key, [gpu_event(f"b{i}-{n}") for n in range(100)])
     )
     assert all(r["results"][-1]["status"] == "charged" for r in results)

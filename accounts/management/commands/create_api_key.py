@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Organization
+from accounts.management.lookup import organization_or_error
 from accounts.services import create_api_key
 
 
@@ -13,9 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True)
 
     def handle(self, *args, org, name, **options):
-        organization = Organization.objects.filter(slug=org).first()
-        if organization is None:
-            raise CommandError(f"no organisation with slug {org!r}")
+        organization = organization_or_error(org)
         try:
             new_key = create_api_key(organization=organization, name=name, created_by=None)
         except ValidationError as error:

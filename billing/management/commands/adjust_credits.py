@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Organization, User
+from accounts.management.lookup import organization_or_error
+from accounts.models import User
 from billing import money
 from billing.adjustments import adjust_credits
 from billing.ledger import Actor, LedgerError
@@ -17,9 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--request-id", help="makes a retried command post once")
 
     def handle(self, *args, org, credits, reason, actor, request_id, **options):
-        organization = Organization.objects.filter(slug=org).first()
-        if organization is None:
-            raise CommandError(f"no organisation with slug {org!r}")
+        organization = organization_or_error(org)
         try:
             amount = money.parse_credits(credits, allow_negative=True)
         except money.InvalidAmount as error:

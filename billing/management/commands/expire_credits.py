@@ -1,6 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from accounts.models import Organization
+from accounts.management.lookup import organization_or_error
 from billing.adjustments import expire_credits
 
 
@@ -13,8 +13,6 @@ class Command(BaseCommand):
     def handle(self, *args, org, **options):
         organization = None
         if org:
-            organization = Organization.objects.filter(slug=org).first()
-            if organization is None:
-                raise CommandError(f"no organisation with slug {org!r}")
+            organization = organization_or_error(org)
         posted = expire_credits(organization=organization)
         self.stdout.write(f"{posted} expiry entries posted")

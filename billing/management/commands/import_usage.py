@@ -4,7 +4,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Organization
+from accounts.management.lookup import organization_or_error
 from billing import money
 from billing.usage import PlanNotEligible
 from billing.usage_import import import_lines
@@ -25,9 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress on stderr")
 
     def handle(self, *args, file, org, chunk_size, no_progress, **options):
-        organization = Organization.objects.filter(slug=org).first()
-        if organization is None:
-            raise CommandError(f"no organisation with slug {org!r}")
+        organization = organization_or_error(org)
         if not organization.billing_enabled:
             raise CommandError(f"{org}: {PlanNotEligible.code}: the plan has no credits billing")
         if not 1 <= chunk_size <= MAX_EVENTS:

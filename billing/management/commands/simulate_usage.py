@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Organization
+from accounts.management.lookup import organization_or_error
 from billing import money
 from billing.ledger import Actor
 from billing.usage import CHARGED, DUPLICATE, REJECTED, PlanNotEligible, record_usage
@@ -21,9 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--per-day", type=int, default=200, help="events on a weekday")
 
     def handle(self, *args, org, days, seed, per_day, **options):
-        organization = Organization.objects.filter(slug=org).first()
-        if organization is None:
-            raise CommandError(f"no organisation with slug {org!r}")
+        organization = organization_or_error(org)
         if not organization.billing_enabled:
             raise CommandError(f"{org}: {PlanNotEligible.code}: the plan has no credits billing")
         if not 1 <= days <= MAX_DAYS:

@@ -1,6 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from accounts.models import Organization
+from accounts.management.lookup import organization_or_error
 from billing.verify import verify_ledger
 
 
@@ -13,9 +13,7 @@ class Command(BaseCommand):
     def handle(self, *args, org, **options):
         organization = None
         if org:
-            organization = Organization.objects.filter(slug=org).first()
-            if organization is None:
-                raise CommandError(f"no organisation with slug {org!r}")
+            organization = organization_or_error(org)
         report = verify_ledger(organization=organization)
         summary = f"{report.accounts} accounts, {report.entries} entries checked"
         if report.ok:
