@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing import ledger_copy, money
@@ -400,19 +400,24 @@ class Book:
         self._dirty_grants.clear()
 
 
-def account_for(organization) -> CreditAccount:
-    account = CreditAccount.objects.filter(organization=organization).only("pk").first()
+def _locked_account(organization) -> CreditAccount:
+    """The org's account row, locked; created on first use."""
+    locked = CreditAccount.objects.select_for_update().filter(organization_id=organization.pk)
+    account = locked.order_by().first()
     if account is None:
-        account, _ = CreditAccount.objects.get_or_create(organization=organization)
+        try:
+            with transaction.atomic():  # a savepoint: a concurrent creator may win
+                CreditAccount.objects.create(organization=organization)
+        except IntegrityError:
+            pass
+        account = locked.order_by().first()
     return account
 
 
 @contextmanager
 def open_book(*, organization, now: datetime | None = None):
     """Lock the org's account for one short transaction and yield its Book."""
-    account_id = account_for(organization).pk
     with transaction.atomic():
-        account = CreditAccount.objects.select_for_update().get(pk=account_id)
-        book = Book(account, now or timezone.now())
+        book = Book(_locked_account(organization), now or timezone.now())
         yield book
         book.flush()
