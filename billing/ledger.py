@@ -20,7 +20,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing import ledger_copy, money
+from billing import ledger_copy, ledger_oneshot, money
 from billing.models import (
     ActorType,
     CreditAccount,
@@ -370,18 +370,7 @@ class Book:
 
     # -- writing out -----------------------------------------------------------------------
 
-    def flush(self) -> None:
-        if not self._pending and not self._dirty_grants:
-            return
-        if self._pending and ledger_copy.use_copy(len(self._pending)):
-            ledger_copy.copy_entries(self._pending)
-        elif self._pending:
-            LedgerEntry.objects.bulk_create([p.entry for p in self._pending])
-            GrantAllocation.objects.bulk_create([
-                GrantAllocation(entry=p.entry, grant=grant, amount=delta)
-                for p in self._pending for grant, delta in p.allocations
-            ])
-        dirty = list(self._dirty_grants.values())
+    def _write_grants_and_account(self, dirty: list[CreditGrant]) -> None:
         if len(dirty) > 3:
             CreditGrant.objects.bulk_update(dirty, ["remaining", "expired_at"])
         else:  # the usual single charge: plain UPDATEs are cheaper than bulk_update's CASE
@@ -393,6 +382,26 @@ class Book:
             balance=self.balance, last_hash=self._last_hash, entry_count=self._seq,
             updated_at=self.now,
         )
+
+    def flush(self) -> None:
+        if not self._pending and not self._dirty_grants:
+            return
+        dirty = list(self._dirty_grants.values())
+        if ledger_copy.use_copy(len(self._pending)):
+            ledger_copy.copy_entries(self._pending)
+            self._write_grants_and_account(dirty)
+        elif ledger_oneshot.usable():
+            ledger_oneshot.flush(
+                account=self.account, pending=self._pending, dirty_grants=dirty,
+                balance=self.balance, last_hash=self._last_hash, seq=self._seq, now=self.now,
+            )
+        else:
+            LedgerEntry.objects.bulk_create([p.entry for p in self._pending])
+            GrantAllocation.objects.bulk_create([
+                GrantAllocation(entry=p.entry, grant=grant, amount=delta)
+                for p in self._pending for grant, delta in p.allocations
+            ])
+            self._write_grants_and_account(dirty)
         self.account.balance = self.balance
         self.account.last_hash = self._last_hash
         self.account.entry_count = self._seq
