@@ -274,9 +274,9 @@ class Book:
     def _draw(self, amount: Decimal, preferred: Iterable[CreditGrant] = ()):
         """Allocations taking `amount` from preferred grants, then burn-down order."""
         allocations, left = [], amount
-        preferred = [g for g in preferred if g.expired_at is None]
         by_id = {g.pk: g for g in self.live_grants()}
-        ordered = [by_id.get(g.pk, g) for g in preferred]
+        # The book's own copies, and only live ones: a stale or expired grant is never drawn.
+        ordered = [by_id[g.pk] for g in preferred if g.pk in by_id]
         ordered += [g for g in self.live_grants() if g.pk not in {p.pk for p in ordered}]
         for grant in ordered:
             if left <= 0:
@@ -322,6 +322,7 @@ class Book:
         )
         if (existing := self._existing(idempotency_key, fingerprint)) is not None:
             return existing
+        self.expire_due()  # credits past their expiry cannot soften a clawback
         allocations, _debt = self._draw(amount, preferred_grants)
         entry = self._post(
             kind=entry_kind, amount=-amount, actor=actor, reason=reason,
@@ -342,6 +343,7 @@ class Book:
         )
         if (existing := self._existing(idempotency_key, fingerprint)) is not None:
             return existing
+        self.expire_due()  # never refill a grant whose expiry has passed
         _repaid, left = self._credit_in(amount)
         live = {g.pk: g for g in self.live_grants()}
         allocations, new_grant = [], None

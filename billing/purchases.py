@@ -77,8 +77,9 @@ def _receipt_details(session: dict) -> dict:
 
 
 def _purchase_id_of(session: dict) -> int | None:
-    raw = (session.get("metadata") or {}).get("purchase_id") or session.get(
-        "client_reference_id")
+    """Our purchase id from the metadata we set; client_reference_id alone is not trusted,
+    since another product on the same Stripe account may use numeric references too."""
+    raw = (session.get("metadata") or {}).get("purchase_id")
     try:
         return int(raw)
     except (TypeError, ValueError):
@@ -95,8 +96,10 @@ def _locked_purchase_for_session(session: dict) -> Purchase | None:
         return purchase
     # A webhook can beat the redirect that stored the session id on the row.
     purchase_id = _purchase_id_of(session)
-    purchase = (Purchase.objects.select_for_update().filter(pk=purchase_id).first()
-                if purchase_id else None)
+    organization_slug = (session.get("metadata") or {}).get("organization")
+    purchase = (Purchase.objects.select_for_update(of=("self",))
+                .filter(pk=purchase_id, organization__slug=organization_slug).first()
+                if purchase_id and organization_slug else None)
     if purchase is None:
         logger.warning("Checkout Session %s is not one of our purchases: ignored", session_id)
         return None
@@ -395,7 +398,8 @@ def apply_charge_refunded(*, charge: dict) -> Purchase | None:
     return purchase
 
 
-def request_refund(*, purchase: Purchase, amount_minor: int | None, requested_by) -> dict:
+def request_refund(*, purchase: Purchase, amount_minor: int | None, requested_by,
+                   request_id: str | None = None) -> dict:
     """Staff: ask the provider to refund (all that is left when amount is None).
 
     With Stripe, credits move when charge.refunded arrives. The test provider has
@@ -427,8 +431,11 @@ def request_refund(*, purchase: Purchase, amount_minor: int | None, requested_by
                 "status": "succeeded"}
     if not purchase.stripe_payment_intent_id:
         raise PurchaseError(f"purchase {purchase.pk} has no PaymentIntent to refund")
-    # Derived from the refunded total so far: a double click refunds once.
-    key = f"purchase-{purchase.pk}-refund-{purchase.amount_refunded_minor}-{amount}"
+    # A form's own request id makes a double submit refund once, while two deliberate
+    # refunds of the same amount (before Stripe confirms the first) stay two. Without
+    # one (the "refund in full" action), the key derives from the refunded total so far.
+    key = (f"purchase-{purchase.pk}-refund-{request_id}" if request_id else
+           f"purchase-{purchase.pk}-refund-{purchase.amount_refunded_minor}-{amount}")
     return stripe_gateway.create_refund(
         payment_intent_id=purchase.stripe_payment_intent_id, amount_minor=amount,
         idempotency_key=key, metadata=metadata,

@@ -50,9 +50,19 @@ class NonFinite:
         return self.name
 
 
+def _exact_number(text: str):
+    """A JSON number with a fraction or exponent as Decimal; one whose exponent Decimal
+    cannot hold (1e9999999999999999999999) becomes a NonFinite marker, refused as a
+    quantity like NaN, instead of escaping as an error."""
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return NonFinite(text[:64])
+
+
 def loads(body: bytes | str):
     """JSON with exact numbers: decimals become Decimal, NaN/Infinity a NonFinite marker."""
-    return json.loads(body, parse_float=Decimal, parse_constant=NonFinite)
+    return json.loads(body, parse_float=_exact_number, parse_constant=NonFinite)
 
 
 class InvalidEvents(Exception):

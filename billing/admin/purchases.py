@@ -4,6 +4,7 @@ A refund started here asks Stripe to refund; the credits are taken back when
 Stripe confirms with charge.refunded, by the same code as any other refund.
 """
 
+import uuid
 from decimal import Decimal
 
 from django import forms
@@ -32,10 +33,11 @@ class CreditPackageAdmin(admin.ModelAdmin):
         return format_minor(obj.price_minor, obj.currency)
 
 
-def _start_refund(request, purchase: Purchase, amount_minor: int | None) -> bool:
+def _start_refund(request, purchase: Purchase, amount_minor: int | None,
+                  request_id: str | None = None) -> bool:
     try:
         refund = purchases.request_refund(purchase=purchase, amount_minor=amount_minor,
-                                          requested_by=request.user)
+                                          requested_by=request.user, request_id=request_id)
     except (purchases.PurchaseError, stripe_gateway.PaymentError) as error:
         messages.error(request, f"Purchase #{purchase.pk}: {error}")
         return False
@@ -51,6 +53,8 @@ def _start_refund(request, purchase: Purchase, amount_minor: int | None) -> bool
 class RefundForm(forms.Form):
     amount = forms.DecimalField(min_value=Decimal("0.001"), max_digits=14, decimal_places=3,
                                 help_text="In the purchase's currency, e.g. 12.50")
+    # Minted when the form is shown: a double submit sends the same id, so Stripe refunds once.
+    request_id = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
     def __init__(self, *args, purchase: Purchase, **kwargs):
         super().__init__(*args, **kwargs)
@@ -122,7 +126,8 @@ class PurchaseAdmin(ReadOnlyAdmin):
         purchase = get_object_or_404(Purchase.objects.select_related("organization"), pk=pk)
         form = RefundForm(request.POST or None, purchase=purchase)
         if request.method == "POST" and form.is_valid():
-            if _start_refund(request, purchase, form.cleaned_data["amount"]):
+            if _start_refund(request, purchase, form.cleaned_data["amount"],
+                             str(form.cleaned_data["request_id"])):
                 return redirect("admin:billing_purchase_change", purchase.pk)
         return TemplateResponse(request, "admin/billing/purchase_refund.html", {
             **self.admin_site.each_context(request), "title": f"Refund purchase #{purchase.pk}",

@@ -5,6 +5,8 @@ a PostgreSQL trigger (migration 0002) and a read-only admin. Every foreign key
 into it, or into grants and accounts, is PROTECT so no cascade ever deletes.
 """
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -53,6 +55,7 @@ GRANT_KIND_RANK = {
     GrantKind.PAID: 3,
 }
 DEFAULT_PRIORITY = 100
+NO_EXPIRY = datetime.max.replace(tzinfo=UTC)
 
 
 class CreditGrant(models.Model):
@@ -104,7 +107,8 @@ class CreditGrant(models.Model):
         return (
             self.priority,
             self.expires_at is None,
-            self.expires_at or self.created_at,
+            # Grants without expiry tie here, so kind decides before creation time.
+            self.expires_at or NO_EXPIRY,
             GRANT_KIND_RANK[self.kind],
             self.created_at,
             self.pk,

@@ -218,3 +218,37 @@ def test_a_large_book_is_written_in_posting_order(org):
     assert entries[-1].balance_after == D(940)
     assert sum(a.amount for e in entries for a in e.allocations.all()) == D(-60)
     assert_ledger_ok(org)
+
+
+def test_kind_decides_before_creation_time_for_grants_without_expiry(org):
+    start = timezone.now()
+    paid = grant(org, 10, kind=GrantKind.PAID, now=start).grant
+    promo = grant(org, 10, kind=GrantKind.PROMOTIONAL, now=start + timedelta(seconds=1)).grant
+    adjustment = grant(org, 10, now=start + timedelta(seconds=2)).grant
+    drawn = [consume(org, 10, key=f"usage:{i}", now=start + timedelta(seconds=3))
+             .entry.allocations.get().grant_id for i in range(3)]
+    assert drawn == [promo.pk, adjustment.pk, paid.pk]
+
+
+def test_a_clawback_never_draws_on_credits_past_their_expiry(org):
+    start = timezone.now() - timedelta(days=2)
+    grant(org, 10, kind=GrantKind.PROMOTIONAL, expires_at=start + timedelta(hours=1), now=start)
+    adjust_credits(organization=org, credits=D(-25), reason="chargeback", actor=SYSTEM)
+    # The promotional credits expired first (their own entry); the clawback is all debt.
+    kinds = list(LedgerEntry.objects.order_by("seq").values_list("kind", "amount"))
+    assert kinds[1:] == [(EntryKind.EXPIRY, D(-10)), (EntryKind.ADJUSTMENT, D(-25))]
+    assert balance(org) == D(-25)
+    assert_ledger_ok(org)
+
+
+def test_a_reversal_never_refills_a_grant_past_its_expiry(org):
+    start = timezone.now() - timedelta(days=2)
+    promo = grant(org, 10, kind=GrantKind.PROMOTIONAL, expires_at=start + timedelta(hours=1),
+                  now=start).grant
+    usage = consume(org, 4, key="usage:1", now=start).entry
+    posting = reverse_entry(entry=usage, reason="wrong price", actor=SYSTEM)
+    promo.refresh_from_db()
+    assert promo.expired_at is not None and promo.remaining == 0
+    assert posting.grant is not None and posting.grant.kind == GrantKind.ADJUSTMENT
+    assert balance(org) == D(4)
+    assert_ledger_ok(org)

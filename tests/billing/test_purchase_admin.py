@@ -1,5 +1,6 @@
 """Staff admin: packages editable; purchases read only with refund actions; events read only."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -71,17 +72,35 @@ def test_partial_refund_action_leads_to_the_amount_form(staff_client, paid, stri
     form_url = response["Location"]
     assert b"refundable 45.00 USD" in staff_client.get(form_url).content
 
-    bad = staff_client.post(form_url, {"amount": "12.345"})
+    form_page = staff_client.get(form_url).content.decode()
+    request_id = re.search(r'name="request_id" value="([0-9a-f-]+)"', form_page).group(1)
+    bad = staff_client.post(form_url, {"amount": "12.345", "request_id": request_id})
     assert b"Too many decimal places" in bad.content
-    too_much = staff_client.post(form_url, {"amount": "50"}, follow=True)
+    too_much = staff_client.post(form_url, {"amount": "50", "request_id": request_id},
+                                 follow=True)
     assert b"between 0.01 and 45.00 USD" in too_much.content
     assert stripe_stub.requests_to("POST", "/v1/refunds") == []
 
-    done = staff_client.post(form_url, {"amount": "12.50"})
+    done = staff_client.post(form_url, {"amount": "12.50", "request_id": request_id})
     assert done.status_code == 302
     [request] = stripe_stub.requests_to("POST", "/v1/refunds")
     assert request.form["amount"] == "1250"
     assert request.form["metadata[requested_by]"] == "admin@acme.test"
+
+
+def test_a_double_submit_reuses_the_key_and_a_new_form_does_not(staff_client, paid,
+                                                                  stripe_stub):
+    form_url = f"{CHANGELIST}{paid.pk}/refund/"
+
+    def request_id():
+        page = staff_client.get(form_url).content.decode()
+        return re.search(r'name="request_id" value="([0-9a-f-]+)"', page).group(1)
+
+    first = request_id()
+    for rid in (first, first, request_id()):
+        staff_client.post(form_url, {"amount": "5", "request_id": rid})
+    keys = [r.headers["Idempotency-Key"] for r in stripe_stub.requests_to("POST", "/v1/refunds")]
+    assert len(keys) == 3 and keys[0] == keys[1] != keys[2]
 
 
 def test_stripe_error_on_refund_is_shown(staff_client, paid, stripe_stub):
@@ -95,7 +114,8 @@ def test_test_provider_refund_applies_at_once(staff_client, org, admin_user, pac
     purchase = purchases.start_purchase(organization=org, package=package, buyer=admin_user,
                                         provider="test")
     purchases.fulfil_checkout_session(session=purchases.local_checkout_session(purchase))
-    staff_client.post(f"{CHANGELIST}{purchase.pk}/refund/", {"amount": "22.50"})
+    staff_client.post(f"{CHANGELIST}{purchase.pk}/refund/",
+                      {"amount": "22.50", "request_id": "5d1f1c1e-0000-4000-8000-000000000001"})
     purchase.refresh_from_db()
     assert purchase.status == PurchaseStatus.PARTIALLY_REFUNDED
     assert -entries(org, kind=EntryKind.REFUND).get().amount == Decimal("2750")

@@ -114,6 +114,22 @@ def test_sessions_of_other_products_are_ignored(org):
     assert not entries(org).exists()
 
 
+@pytest.mark.parametrize("metadata", [
+    {},  # another product's session whose client_reference_id happens to be our purchase id
+    {"purchase_id": "PLACEHOLDER", "organization": "someone-else"},
+])
+def test_an_unclaimed_purchase_is_matched_only_by_our_metadata(org, admin_user, package,
+                                                                metadata):
+    purchase = pending_purchase(org, package, admin_user)
+    purchase.stripe_checkout_session_id = None
+    purchase.save()
+    metadata = {k: str(purchase.pk) if v == "PLACEHOLDER" else v for k, v in metadata.items()}
+    session = {**session_object(purchase), "id": "cs_other_app", "metadata": metadata,
+               "client_reference_id": str(purchase.pk)}
+    assert purchases.fulfil_checkout_session(session=session).purchase is None
+    assert not entries(org).exists()
+
+
 @pytest.mark.parametrize("change", [{"amount_total": 1}, {"currency": "eur"}])
 def test_amount_or_currency_mismatch_is_refused(org, admin_user, package, change):
     purchase = pending_purchase(org, package, admin_user)

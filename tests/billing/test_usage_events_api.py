@@ -197,7 +197,8 @@ def test_bad_events(client, key, event, field):
     assert CreditAccount.objects.get().balance == 1000
 
 
-@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e309", "-5"])
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e309", "-5",
+                                     "1e9999999999999999999999", "-1e-9999999999999999999999"])
 def test_bad_quantities_as_json_numbers(client, key, literal):
     body = ('{"events": [{"idempotency_key": "a", "type": "infrastructure", '
             f'"meter": "compute.gpu_seconds", "quantity": {literal}}}]}}')
