@@ -99,8 +99,9 @@ def check_change(series: QuerySet, *, starts_at: datetime) -> None:
 
 def _close_and_open(series: QuerySet, new: Model) -> Model:
     with transaction.atomic():
-        # Lock the whole series (a handful of rows) so two changes serialise.
-        list(series.select_for_update().only("pk"))
+        # Lock the whole series (a handful of rows) so two changes serialise; always in
+        # id order, or two changers can each hold a row the other needs (deadlock).
+        list(series.select_for_update().order_by("pk").only("pk"))
         check_change(series, starts_at=new.starts_at)
         series.filter(ends_at__isnull=True).update(ends_at=new.starts_at)
         new.save(force_insert=True)

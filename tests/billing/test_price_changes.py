@@ -180,7 +180,8 @@ def test_concurrent_changes_of_one_series_keep_one_contiguous_history():
         t.start()
     for t in threads:
         t.join(timeout=60)
-    assert all(isinstance(r, ModelPrice | PriceChangeError) for r in results), results
+    assert all(isinstance(r, ModelPrice | PriceChangeError) for r in results), [
+        repr(r) for r in results if not isinstance(r, ModelPrice | PriceChangeError)]
     rows = list(ModelPrice.objects.filter(model=model).order_by("starts_at"))
     assert len(rows) == 1 + sum(isinstance(r, ModelPrice) for r in results) >= 2
     assert [r.ends_at for r in rows[:-1]] == [r.starts_at for r in rows[1:]]
