@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from billing import ledger_copy, ledger_oneshot, money
 from billing.models import (
+    DEFAULT_PRIORITY,
     ActorType,
     CreditAccount,
     CreditGrant,
@@ -32,7 +33,6 @@ from billing.models import (
 )
 
 HASH_VERSION = "v1"
-DEFAULT_PRIORITY = 100
 
 
 class LedgerError(Exception):

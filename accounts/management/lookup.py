@@ -10,3 +10,8 @@ def organization_or_error(slug: str) -> Organization:
     if organization is None:
         raise CommandError(f"no organisation with slug {slug!r}")
     return organization
+
+
+def optional_organization(slug: str | None) -> Organization | None:
+    """For commands whose --org narrows the work: None means every organisation."""
+    return organization_or_error(slug) if slug else None

@@ -1,4 +1,5 @@
 from billing.models.ledger import (  # noqa: F401
+    DEFAULT_PRIORITY,
     GRANT_KIND_RANK,
     ActorType,
     CreditAccount,

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from accounts.management.lookup import organization_or_error
+from accounts.management.lookup import optional_organization
 from billing.adjustments import expire_credits
 
 
@@ -11,8 +11,6 @@ class Command(BaseCommand):
         parser.add_argument("--org", help="only this organisation (slug)")
 
     def handle(self, *args, org, **options):
-        organization = None
-        if org:
-            organization = organization_or_error(org)
+        organization = optional_organization(org)
         posted = expire_credits(organization=organization)
         self.stdout.write(f"{posted} expiry entries posted")

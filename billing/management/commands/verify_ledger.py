@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from accounts.management.lookup import organization_or_error
+from accounts.management.lookup import optional_organization
 from billing.verify import verify_ledger
 
 
@@ -11,9 +11,7 @@ class Command(BaseCommand):
         parser.add_argument("--org", help="only this organisation (slug)")
 
     def handle(self, *args, org, **options):
-        organization = None
-        if org:
-            organization = organization_or_error(org)
+        organization = optional_organization(org)
         report = verify_ledger(organization=organization)
         summary = f"{report.accounts} accounts, {report.entries} entries checked"
         if report.ok:
