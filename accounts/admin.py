@@ -35,7 +35,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        from billing.services_setup import setup_organization
+        from billing.ledger.account_setup import setup_organization
 
         setup_organization(organization=obj)
 

@@ -10,7 +10,7 @@ def portal(request):
     context = {"my_memberships": list(memberships_of(user))}
     org = getattr(request, "org", None)
     if org is not None:
-        from billing.selectors import header_status
+        from billing.ledger.selectors import header_status
 
         context["org"] = org
         context["membership"] = request.membership

@@ -1,7 +1,7 @@
 """The demo organisation. Every step is idempotent; later modules add theirs."""
 
 from accounts.models import Membership, Organization, Plan, Role, User
-from billing.services_setup import setup_organization
+from billing.ledger.account_setup import setup_organization
 
 DEMO_PASSWORD = "demo"
 DEMO_ADMIN = "demo@example.com"

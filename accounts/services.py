@@ -83,7 +83,7 @@ def create_organization(
                 user.save(update_fields=["password"])
             Membership.objects.create(user=user, organization=org, role=Role.ADMIN)
         # Other apps (the ledger) attach their per-org rows here.
-        from billing.services_setup import setup_organization
+        from billing.ledger.account_setup import setup_organization
 
         setup_organization(organization=org)
     return org

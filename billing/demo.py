@@ -5,10 +5,10 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from billing.adjustments import adjust_credits
-from billing.ledger import Actor
+from billing.ledger.book import Actor
+from billing.ledger.corrections import adjust_credits
 from billing.models import GrantKind, LedgerEntry
-from billing.purchase_demo import seed_packages_and_purchase
+from billing.purchases.demo import seed_packages_and_purchase
 
 
 def seed_credit_history(org, stdout) -> None:
@@ -26,10 +26,10 @@ def seed_credit_history(org, stdout) -> None:
 
 DEMO_STEPS: list = [seed_credit_history, seed_packages_and_purchase]
 
-from billing.price_sync import demo_step as seed_prices  # noqa: E402
+from billing.pricing.sync import demo_step as seed_prices  # noqa: E402
 
 DEMO_STEPS.append(seed_prices)
 
-from billing.usage_demo import seed_usage_history  # noqa: E402 - after the pricing step
+from billing.usage.demo import seed_usage_history  # noqa: E402 - after the pricing step
 
 DEMO_STEPS.append(seed_usage_history)

@@ -1,7 +1,7 @@
 """The daily usage rollup: what reports, charts and runway read instead of raw events.
 
 One row per org, UTC day of occurred_at and dimension values; updated in the
-same transaction as the charges it sums (billing.usage). Dimensions are never
+same transaction as the charges it sums (billing.usage.ingestion). Dimensions are never
 NULL (an empty string for none) so the unique constraint really is unique.
 """
 

@@ -2,7 +2,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import Membership, Organization, Plan, Role, User
-from billing.services_setup import setup_organization
+from billing.ledger.account_setup import setup_organization
 
 
 def pytest_collection_modifyitems(config, items):

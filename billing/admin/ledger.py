@@ -9,8 +9,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from billing import money
-from billing.adjustments import adjust_credits, reverse_entry
-from billing.ledger import Actor, LedgerError
+from billing.ledger.book import Actor, LedgerError
+from billing.ledger.corrections import adjust_credits, reverse_entry
 from billing.models import CreditAccount, CreditGrant, GrantAllocation, LedgerEntry
 
 

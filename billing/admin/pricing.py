@@ -1,7 +1,7 @@
 """Staff admin for prices, the credit rate and plan markups.
 
 Price rows are history: existing rows are read-only and never deleted. Adding
-a row goes through billing.price_changes, which closes the row in force and
+a row goes through billing.pricing.changes, which closes the row in force and
 opens the new one in one transaction.
 """
 
@@ -12,7 +12,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from billing import price_changes
 from billing.models.pricing import (
     AIModel,
     CreditRate,
@@ -22,6 +21,7 @@ from billing.models.pricing import (
     PlanMarkup,
     PriceSource,
 )
+from billing.pricing import changes as price_changes
 
 STARTS_HELP = (
     "When the new price takes effect. The row in force is closed at this moment. "

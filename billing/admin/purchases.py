@@ -14,10 +14,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from billing import purchases, stripe_gateway
 from billing.admin.ledger import ReadOnlyAdmin
 from billing.models import CreditPackage, PaymentProvider, Purchase, StripeCustomer, StripeEvent
 from billing.models.purchases import currency_exponent, format_minor
+from billing.purchases import services as purchases
+from billing.stripe import gateway as stripe_gateway
 
 
 @admin.register(CreditPackage)

@@ -1,7 +1,7 @@
 """Prices: AI models and meters, the credit rate and plan markups.
 
 Every price is effective-dated. A change closes the row in force (ends_at =
-the new row's starts_at) and opens a new one, through billing.price_changes;
+the new row's starts_at) and opens a new one, through billing.pricing.changes;
 a price is never edited in place, so a past event can always be re-explained
 by the rows that were in force at its occurred_at. Each table keeps at most
 one open row per series (a partial unique index).
@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import Plan
 
 # genai-prices values fit here; the few float artefacts with more places are
-# normalised by the sync (see billing.price_sync).
+# normalised by the sync (see billing.pricing.sync).
 PRICE = {"max_digits": 20, "decimal_places": 10}
 # Fits the usage event's copy of the rate and markup (numeric(20, 8)).
 RATE = {"max_digits": 20, "decimal_places": 8}
@@ -27,7 +27,7 @@ class PriceSource(models.TextChoices):
 
 
 class UsageBucket(models.TextChoices):
-    """Billable token buckets; see billing.pricing.split_tokens."""
+    """Billable token buckets; see billing.pricing.quotes.split_tokens."""
 
     INPUT = "input", "Input (uncached)"
     CACHED_INPUT = "cached_input", "Cached input"

@@ -3,9 +3,9 @@
 from datetime import datetime
 from decimal import Decimal
 
-from billing.ledger import Actor, open_book
+from billing.ledger.book import Actor, open_book
+from billing.ledger.verify import verify_ledger
 from billing.models import EntryKind, GrantKind
-from billing.verify import verify_ledger
 
 SYSTEM = Actor.system("tests")
 

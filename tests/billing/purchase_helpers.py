@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django.conf import settings as django_settings
 
-from billing import purchases
+from billing.ledger.verify import verify_ledger
 from billing.models import CreditAccount, CreditPackage, LedgerEntry, Purchase
-from billing.verify import verify_ledger
+from billing.purchases import services as purchases
 from tests.billing.stripe_stub import StripeStub, sign
 
 WEBHOOK_URL = "/billing/stripe/webhook/"

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Plan
-from billing.adjustments import adjust_credits
-from billing.usage import record_usage
+from billing.ledger.corrections import adjust_credits
+from billing.usage.ingestion import record_usage
 from tests.billing.ledger_helpers import SYSTEM
 from tests.billing.usage_helpers import api_key_for, funded, gpu_event, seed_prices
 from tests.conftest import make_org

@@ -4,8 +4,8 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
+from billing.ledger.verify import verify_ledger
 from billing.models import GrantAllocation, ImmutableLedgerError, LedgerEntry
-from billing.verify import verify_ledger
 from tests.billing.ledger_helpers import consume, grant
 
 pytestmark = pytest.mark.django_db

@@ -17,10 +17,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from billing.adjustments import adjust_credits, expire_credits, reverse_entry
-from billing.ledger import InsufficientCredits, NotReversible
+from billing.ledger.book import InsufficientCredits, NotReversible
+from billing.ledger.corrections import adjust_credits, expire_credits, reverse_entry
+from billing.ledger.verify import verify_ledger
 from billing.models import CreditAccount, CreditGrant, GrantKind, LedgerEntry
-from billing.verify import verify_ledger
 from tests.billing.ledger_helpers import SYSTEM, consume, grant
 from tests.conftest import make_org
 

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from billing import purchases
 from billing.models import CreditPackage, EntryKind, PurchaseStatus, StripeEvent
+from billing.purchases import services as purchases
 from tests.billing.purchase_helpers import (
     assert_ledger_ok,
     balance,

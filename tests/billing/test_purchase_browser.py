@@ -10,7 +10,7 @@ from django.db import connections
 
 from accounts import demo
 from billing.models import CreditPackage
-from billing.purchase_demo import seed_packages_and_purchase
+from billing.purchases.demo import seed_packages_and_purchase
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu",

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 
 from accounts import demo
+from billing.ledger.verify import verify_ledger
 from billing.models import CreditPackage, EntryKind, LedgerEntry, PurchaseStatus
-from billing.purchase_demo import seed_packages_and_purchase
-from billing.verify import verify_ledger
+from billing.purchases.demo import seed_packages_and_purchase
 
 pytestmark = pytest.mark.django_db
 

@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from billing import purchases
-from billing.ledger import Actor
+from billing.ledger.book import Actor
 from billing.models import ActorType, EntryKind, GrantKind, PurchaseStatus
+from billing.purchases import services as purchases
 from tests.billing.ledger_helpers import consume, grant
 from tests.billing.purchase_helpers import (
     assert_ledger_ok,
@@ -168,7 +168,7 @@ def test_receipt_filled_by_a_later_delivery(org, admin_user, package):
 def test_a_purchase_repays_debt_first(org, admin_user, package):
     grant(org, "100")
     consume(org, "100", key="usage:1")
-    from billing.adjustments import adjust_credits
+    from billing.ledger.corrections import adjust_credits
     adjust_credits(organization=org, credits=Decimal("-300"), reason="clawback",
                    actor=Actor.system("tests"))
     assert balance(org) == Decimal("-300")

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from billing import purchases
 from billing.models import EntryKind, PurchaseStatus
+from billing.purchases import services as purchases
 from tests.billing.ledger_helpers import consume
 from tests.billing.purchase_helpers import (
     assert_ledger_ok,

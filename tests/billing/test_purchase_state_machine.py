@@ -17,10 +17,11 @@ from hypothesis.stateful import (
 )
 from hypothesis.stateful import run_state_machine_as_test as run
 
-from billing import purchases, webhooks
-from billing.ledger import InsufficientCredits
+from billing.ledger.book import InsufficientCredits
+from billing.ledger.verify import verify_ledger
 from billing.models import CreditPackage, EntryKind, LedgerEntry, Purchase, PurchaseStatus
-from billing.verify import verify_ledger
+from billing.purchases import services as purchases
+from billing.stripe import webhooks
 from tests.billing.ledger_helpers import consume
 from tests.billing.stripe_stub import charge_object, event, session_object
 from tests.conftest import make_member, make_org

@@ -2,7 +2,7 @@
 
 import pytest
 
-from billing import purchases
+from billing.purchases import services as purchases
 from tests.billing.purchase_helpers import pending_purchase
 from tests.billing.stripe_stub import session_object
 

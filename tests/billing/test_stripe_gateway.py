@@ -5,8 +5,9 @@ import time
 
 import pytest
 
-from billing import purchases, stripe_gateway
 from billing.models import PurchaseStatus, StripeCustomer
+from billing.purchases import services as purchases
+from billing.stripe import gateway as stripe_gateway
 from tests.billing.purchase_helpers import pending_purchase
 from tests.billing.stripe_stub import sign
 

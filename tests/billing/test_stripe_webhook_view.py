@@ -7,8 +7,8 @@ from unittest import mock
 
 import pytest
 
-from billing import webhooks
 from billing.models import PurchaseStatus, StripeEvent
+from billing.stripe import webhooks
 from tests.billing.purchase_helpers import (
     WEBHOOK_URL,
     assert_ledger_ok,
@@ -160,7 +160,9 @@ def test_charge_refunded_takes_credits_back(client, org, purchase):
 
 def test_handler_error_rolls_back_records_and_is_retried(client, org, purchase):
     evt = completed(purchase)
-    with mock.patch("billing.purchases.Purchase.save", side_effect=RuntimeError("db hiccup")):
+    failing_save = mock.patch("billing.purchases.services.Purchase.save",
+                              side_effect=RuntimeError("db hiccup"))
+    with failing_save:
         response = post_event(client, evt)
     assert response.status_code == 500
     stored = StripeEvent.objects.get(event_id=evt["id"])

@@ -8,8 +8,8 @@ from django.utils import timezone
 from genai_prices import types as gp
 
 from billing.models import AIModel, CreditRate, Meter, MeterPrice, ModelPrice, PlanMarkup
-from billing.price_changes import change_model_price, change_plan_markup
-from billing.price_sync import EPOCH, sync_prices
+from billing.pricing.changes import change_model_price, change_plan_markup
+from billing.pricing.sync import EPOCH, sync_prices
 
 pytestmark = pytest.mark.django_db
 
@@ -199,7 +199,7 @@ def test_meters_rate_and_markups_are_seeded_once():
 
 
 def test_demo_step_runs_the_sync():
-    from billing.price_sync import demo_step
+    from billing.pricing.sync import demo_step
 
     out = StringIO()
     demo_step(None, out)

@@ -4,7 +4,7 @@ import pytest
 
 from accounts.models import User
 from billing.models import UsageEvent
-from billing.usage import record_usage
+from billing.usage.ingestion import record_usage
 from reporting.models import DailyUsage
 from tests.billing.usage_helpers import ai_event, funded, seed_prices
 

@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 
 from billing.models import CreditAccount, UsageEvent
-from billing.usage_demo import seed_usage_history
+from billing.usage.demo import seed_usage_history
 from tests.billing.ledger_helpers import assert_ledger_ok
 from tests.billing.usage_helpers import seed_prices
 

@@ -1,11 +1,11 @@
-"""billing.usage_input: validation and normalisation of usage events (no database)."""
+"""billing.usage.events: validation and normalisation of usage events (no database)."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from billing.usage_input import InvalidEvents, fingerprint, loads, parse_events, parse_quantity
+from billing.usage.events import InvalidEvents, fingerprint, loads, parse_events, parse_quantity
 from tests.billing.usage_helpers import ai_event, gpu_event
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""billing.usage.record_usage: the in-process ingestion service."""
+"""billing.usage.ingestion.record_usage: the in-process ingestion service."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -9,16 +9,16 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Plan
-from billing.adjustments import adjust_credits
+from billing.ledger.corrections import adjust_credits
 from billing.models import CreditAccount, EntryKind, LedgerEntry, Meter, UsageEvent
-from billing.price_changes import change_credit_rate, change_meter_price, change_plan_markup
-from billing.usage import (
+from billing.pricing.changes import change_credit_rate, change_meter_price, change_plan_markup
+from billing.usage.events import InvalidEvents
+from billing.usage.ingestion import (
     PlanNotEligible,
     TooManyEvents,
     estimate_usage,
     record_usage,
 )
-from billing.usage_input import InvalidEvents
 from reporting.models import DailyUsage
 from tests.billing.ledger_helpers import SYSTEM, assert_ledger_ok, grant
 from tests.billing.usage_helpers import (
@@ -288,7 +288,7 @@ def test_after_commit_the_balance_hook_is_called_once(
 ):
     funded(org)
     calls = []
-    monkeypatch.setattr("billing.balance_events.balance_dropped",
+    monkeypatch.setattr("billing.usage.balance_events.balance_dropped",
                         lambda organization_id, balance: calls.append((organization_id, balance)))
     with django_capture_on_commit_callbacks(execute=True):
         result = record_usage(organization=org, events=[ai_event("a"), ai_event("b")])

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from accounts.services import create_api_key
 from billing.models import AIModel, Meter
-from billing.price_changes import (
+from billing.pricing.changes import (
     change_credit_rate,
     change_meter_price,
     change_model_price,

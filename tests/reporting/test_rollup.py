@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billing.models import UsageEvent
-from billing.usage import record_usage
+from billing.usage.ingestion import record_usage
 from reporting.models import DailyUsage
 from reporting.rollup import RollupBatch
 from tests.billing.usage_helpers import funded, seed_prices

@@ -3,8 +3,8 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.management.lookup import organization_or_error
 from accounts.models import User
 from billing import money
-from billing.adjustments import adjust_credits
-from billing.ledger import Actor, LedgerError
+from billing.ledger.book import Actor, LedgerError
+from billing.ledger.corrections import adjust_credits
 
 
 class Command(BaseCommand):

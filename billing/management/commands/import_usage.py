@@ -6,9 +6,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.management.lookup import organization_or_error
 from billing import money
-from billing.usage import PlanNotEligible
-from billing.usage_import import import_lines
-from billing.usage_input import MAX_EVENTS
+from billing.usage.events import MAX_EVENTS
+from billing.usage.importer import import_lines
+from billing.usage.ingestion import PlanNotEligible
 
 
 class Command(BaseCommand):

@@ -2,9 +2,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.management.lookup import organization_or_error
 from billing import money
-from billing.ledger import Actor
-from billing.usage import CHARGED, DUPLICATE, REJECTED, PlanNotEligible, record_usage
-from billing.usage_simulation import MAX_DAYS, catalogue_for, chunks, generate
+from billing.ledger.book import Actor
+from billing.usage.ingestion import CHARGED, DUPLICATE, REJECTED, PlanNotEligible, record_usage
+from billing.usage.simulation import MAX_DAYS, catalogue_for, chunks, generate
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from billing.price_sync import sync_prices
+from billing.pricing.sync import sync_prices
 
 SHOWN_DIFFERENCES = 50
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from accounts.management.lookup import optional_organization
-from billing.verify import verify_ledger
+from billing.ledger.verify import verify_ledger
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing import purchase_views as views
+from billing.portal import purchase_views as views
 
 urlpatterns = [
     path("o/<slug:slug>/credits/packages/", views.packages, name="packages"),

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from billing.ledger import Actor
-from billing.usage import CHARGED, DUPLICATE, REJECTED, record_usage
-from billing.usage_input import MAX_EVENTS, InvalidEvents, loads
+from billing.ledger.book import Actor
+from billing.usage.events import MAX_EVENTS, InvalidEvents, loads
+from billing.usage.ingestion import CHARGED, DUPLICATE, REJECTED, record_usage
 
 MAX_REPORTED = 20  # problems printed in full; the rest only counted
 

@@ -17,8 +17,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing import purchases, stripe_gateway
 from billing.models import PaymentProvider, Purchase, StripeEvent
+from billing.purchases import services as purchases
+from billing.stripe import gateway as stripe_gateway
 
 logger = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing import money
-from billing.ledger import Actor, IdempotencyConflict, InsufficientCredits, open_book
+from billing.ledger.book import Actor, IdempotencyConflict, InsufficientCredits, open_book
 from billing.models.usage import UsageEvent, UsageType
-from billing.pricing import PriceBook, PricingError, TokenCounts
-from billing.usage_input import (
+from billing.pricing.quotes import PriceBook, PricingError, TokenCounts
+from billing.usage.events import (
     MAX_EVENTS,
     Event,
     InvalidEvents,
@@ -30,7 +30,7 @@ from billing.usage_input import (
     parse_events,
     problem,
 )
-from billing.usage_store import encode_breakdown, insert_events
+from billing.usage.storage import encode_breakdown, insert_events
 from reporting.rollup import RollupBatch
 
 CHARGED, DUPLICATE, REJECTED = "charged", "duplicate", "rejected"
@@ -226,7 +226,7 @@ def _charge(organization, events: list[Event], *, users, api_key, actor, now) ->
 
 def _balance_dropped(organization_id: int, balance: Decimal) -> None:
     # Imported late: auto-topup and alerts hook in there, after the charge committed.
-    from billing.balance_events import balance_dropped
+    from billing.usage.balance_events import balance_dropped
 
     balance_dropped(organization_id, balance)
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import Membership
 from billing.models import AIModel, Meter
-from billing.usage_input import MAX_AGE, MAX_EVENTS
+from billing.usage.events import MAX_AGE, MAX_EVENTS
 
 MAX_DAYS = 34  # keeps the oldest simulated day inside the 35-day window
 # Well-known models first, when the catalogue has them.

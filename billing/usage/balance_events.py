@@ -1,6 +1,6 @@
 """What happens after usage lowered a balance: the hook for auto-topup and alerts.
 
-Called by billing.usage through transaction.on_commit, so never inside the
+Called by billing.usage.ingestion through transaction.on_commit, so never inside the
 charging transaction. A no-op until those modules plug in here; keep it cheap
 (enqueue work, don't do it) since it runs on the request path.
 """

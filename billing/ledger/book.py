@@ -20,7 +20,9 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing import ledger_copy, ledger_oneshot, money
+from billing import money
+from billing.ledger import copy_writer as ledger_copy
+from billing.ledger import statement_writer as ledger_oneshot
 from billing.models import (
     DEFAULT_PRIORITY,
     ActorType,

@@ -2,12 +2,12 @@
 
 from decimal import Decimal
 
-from billing.adjustments import adjust_credits
-from billing.ledger import Actor
+from billing.ledger.book import Actor
+from billing.ledger.corrections import adjust_credits
+from billing.ledger.selectors import account_of
 from billing.models import GrantKind, UsageEvent
-from billing.selectors import account_of
-from billing.usage import estimate_usage, record_usage
-from billing.usage_simulation import catalogue_for, chunks, generate
+from billing.usage.ingestion import estimate_usage, record_usage
+from billing.usage.simulation import catalogue_for, chunks, generate
 
 DEMO_DAYS = 21
 DEMO_SEED = 2026

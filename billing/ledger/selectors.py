@@ -18,7 +18,7 @@ class HeaderStatus:
 def account_of(organization) -> CreditAccount:
     account = CreditAccount.objects.filter(organization=organization).first()
     if account is None:  # orgs made before billing existed, or by hand in the admin
-        from billing.services_setup import setup_organization
+        from billing.ledger.account_setup import setup_organization
 
         account = setup_organization(organization=organization)
     return account

@@ -4,7 +4,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.portal import org_view
-from billing import selectors
+from billing.ledger import selectors
 from reporting.selectors import usage_stats
 
 

@@ -7,7 +7,14 @@ from decimal import Decimal
 from django.utils import timezone
 
 from billing import money
-from billing.ledger import Actor, LedgerError, NotReversible, Posting, fingerprint_of, open_book
+from billing.ledger.book import (
+    Actor,
+    LedgerError,
+    NotReversible,
+    Posting,
+    fingerprint_of,
+    open_book,
+)
 from billing.models import CreditAccount, EntryKind, GrantKind, LedgerEntry
 
 # Purchases, bonuses, topups and refunds mirror money that moved at Stripe: they are

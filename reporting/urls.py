@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing import usage_views
+from reporting import views as usage_views
 
 urlpatterns = [
     path("o/<slug:slug>/usage/", usage_views.usage, name="usage"),

@@ -77,4 +77,4 @@ def usage(request):
             by_user=selectors.usage_breakdown(request.org, flt, by="user_label"),
             by_day=by_day,
         )
-    return render(request, "billing/usage.html", context)
+    return render(request, "reporting/usage.html", context)

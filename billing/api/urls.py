@@ -9,7 +9,7 @@ from django.http import Http404
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from billing.api import api, error_response
+from billing.api.views import api, error_response
 
 
 def _json_errors(view):

@@ -17,8 +17,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from billing import money, stripe_gateway
-from billing.ledger import Actor, open_book
+from billing import money
+from billing.ledger.book import Actor, open_book
 from billing.models import (
     CreditGrant,
     CreditPackage,
@@ -30,6 +30,7 @@ from billing.models import (
     StripeCustomer,
 )
 from billing.models.purchases import FULFILLED_STATUSES, minor_to_major
+from billing.stripe import gateway as stripe_gateway
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
 from accounts.services import authenticate_api_key
-from billing import balance_status
-from billing.usage import PlanNotEligible, UsageRefused, record_usage
-from billing.usage_input import MAX_EVENTS, InvalidEvents, loads
+from billing.api import balance as balance_status
+from billing.usage.events import MAX_EVENTS, InvalidEvents, loads
+from billing.usage.ingestion import PlanNotEligible, UsageRefused, record_usage
 
 logger = logging.getLogger(__name__)
 

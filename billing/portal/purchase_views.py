@@ -9,9 +9,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.portal import org_view
-from billing import purchase_selectors as selectors
-from billing import purchases, stripe_gateway, webhooks
 from billing.models import PaymentProvider, PurchaseStatus
+from billing.purchases import selectors
+from billing.purchases import services as purchases
+from billing.stripe import gateway as stripe_gateway
+from billing.stripe import webhooks
 
 
 @require_GET

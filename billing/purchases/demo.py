@@ -3,8 +3,8 @@
 from decimal import Decimal
 
 from accounts.models import Role
-from billing import purchases
 from billing.models import CreditPackage, PaymentProvider, Purchase
+from billing.purchases import services as purchases
 
 DEMO_PACKAGES = [
     # name, base, bonus, price in cents, order

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from billing import money
-from billing.selectors import account_of
+from billing.ledger.selectors import account_of
 from reporting.selectors import runway_days
 
 

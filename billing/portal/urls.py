@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing import views
+from billing.portal import views
 
 urlpatterns = [
     path("o/<slug:slug>/", views.dashboard, name="dashboard"),
