@@ -82,7 +82,7 @@ def migrate_and_seed(env: dict, orgs: list[str]) -> dict[str, str]:
         "from decimal import Decimal\n"
         "from accounts.services import create_organization, create_api_key\n"
         "from billing.ledger.corrections import adjust_credits\n"
-        "from billing.ledger.book import Actor\n"
+        "from billing.ledger.actor import Actor\n"
         "keys = {}\n"
         f"for slug in {orgs!r}:\n"
         "    org = create_organization(name=slug, slug=slug, plan='professional')\n"

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from billing.ledger.book import Actor
+from billing.ledger.actor import Actor
 from billing.ledger.corrections import adjust_credits
 from billing.models import GrantKind, LedgerEntry
 from billing.purchases.demo import seed_packages_and_purchase
@@ -26,7 +26,7 @@ def seed_credit_history(org, stdout) -> None:
 
 DEMO_STEPS: list = [seed_credit_history, seed_packages_and_purchase]
 
-from billing.pricing.sync import demo_step as seed_prices  # noqa: E402
+from billing.pricing.demo import demo_step as seed_prices  # noqa: E402
 
 DEMO_STEPS.append(seed_prices)
 

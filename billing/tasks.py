@@ -2,6 +2,6 @@
 
 
 def expire_credits_task() -> int:
-    from billing.ledger.corrections import expire_credits
+    from billing.ledger.expiry import expire_credits
 
     return expire_credits()

@@ -6,6 +6,6 @@ urlpatterns = [
     path("api/v1/", include("billing.api.urls")),
     path("", include("accounts.urls")),
     path("", include("billing.portal.urls")),
-    path("", include("billing.portal.purchase_urls")),
+    path("", include("billing.stripe.urls")),
     path("", include("reporting.urls")),
 ]

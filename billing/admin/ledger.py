@@ -9,8 +9,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from billing import money
-from billing.ledger.book import Actor, LedgerError
+from billing.ledger.actor import Actor
 from billing.ledger.corrections import adjust_credits, reverse_entry
+from billing.ledger.errors import LedgerError
 from billing.models import CreditAccount, CreditGrant, GrantAllocation, LedgerEntry
 
 

@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from billing.admin.ledger import ReadOnlyAdmin
 from billing.models import CreditPackage, PaymentProvider, Purchase, StripeCustomer, StripeEvent
 from billing.models.purchases import currency_exponent, format_minor
-from billing.purchases import services as purchases
+from billing.purchases import errors, refunds
 from billing.stripe import gateway as stripe_gateway
 
 
@@ -37,9 +37,9 @@ class CreditPackageAdmin(admin.ModelAdmin):
 def _start_refund(request, purchase: Purchase, amount_minor: int | None,
                   request_id: str | None = None) -> bool:
     try:
-        refund = purchases.request_refund(purchase=purchase, amount_minor=amount_minor,
+        refund = refunds.request_refund(purchase=purchase, amount_minor=amount_minor,
                                           requested_by=request.user, request_id=request_id)
-    except (purchases.PurchaseError, stripe_gateway.PaymentError) as error:
+    except (errors.PurchaseError, stripe_gateway.PaymentError) as error:
         messages.error(request, f"Purchase #{purchase.pk}: {error}")
         return False
     amount = format_minor(refund.get("amount"), purchase.currency)

@@ -9,7 +9,8 @@ from django.http import Http404
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from billing.api.views import api, error_response
+from billing.api.errors import error_response
+from billing.api.views import api
 
 
 def _json_errors(view):

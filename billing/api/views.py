@@ -9,35 +9,28 @@ by ninja, so the order of refusals is exactly the contract's (401, 403, 400,
 from __future__ import annotations
 
 import logging
-from typing import Literal
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
-from ninja import Field, NinjaAPI, Schema
+from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
 from accounts.services import authenticate_api_key
 from billing.api import balance as balance_status
+from billing.api.errors import HTTP_CODES, error_response
+from billing.api.schemas import (
+    ERRORS,
+    BalanceOut,
+    ErrorOut,
+    UsageBatchIn,
+    UsageBatchOut,
+    inline_schema,
+)
 from billing.usage.events import MAX_EVENTS, InvalidEvents, loads
 from billing.usage.ingestion import PlanNotEligible, UsageRefused, record_usage
 
 logger = logging.getLogger(__name__)
-
-HTTP_CODES = {
-    400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
-    422: "invalid_request", 429: "throttled",
-}
-
-
-def error_response(status: int, code: str, message: str, details=None, **headers) -> JsonResponse:
-    response = JsonResponse(
-        {"error": {"code": code, "message": message, "details": details}}, status=status
-    )
-    for name, value in headers.items():
-        response[name.replace("_", "-")] = value
-    return response
 
 
 class ApiKeyAuth(HttpBearer):
@@ -57,105 +50,12 @@ api = NinjaAPI(
 )
 
 
-# -- schemas (for the OpenAPI document; responses are built by hand for speed) -----------------
-
-class ErrorBody(Schema):
-    code: str
-    message: str
-    details: list[dict] | dict | None = None
-
-
-class ErrorOut(Schema):
-    error: ErrorBody
-
-
-class UsageEventIn(Schema):
-    idempotency_key: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,200}$")
-    type: Literal["ai_tokens", "infrastructure"]
-    model: str | None = Field(None, description="ai_tokens: the model, e.g. gpt-4o")
-    provider: str | None = Field(None, description="ai_tokens: e.g. openai")
-    service_tier: Literal["", "batch", "flex", "priority"] | None = None
-    input_tokens: int | None = Field(None, ge=0, description="all input, cached included")
-    output_tokens: int | None = Field(None, ge=0, description="all output, reasoning included")
-    cached_input_tokens: int | None = Field(None, ge=0)
-    cache_write_tokens: int | None = Field(None, ge=0)
-    reasoning_tokens: int | None = Field(None, ge=0)
-    meter: str | None = Field(None, description="infrastructure: e.g. compute.gpu_seconds")
-    quantity: str | None = Field(
-        None, description="infrastructure: decimal string or JSON number, > 0, <= 6 places"
-    )
-    operation: str | None = Field(None, max_length=100)
-    user: str | None = Field(None, max_length=254, description="email of the person")
-    occurred_at: str | None = Field(
-        None, description="ISO 8601 with zone; default now; <= 35 days old, <= 5 min ahead"
-    )
-
-
-class UsageBatchIn(Schema):
-    events: list[UsageEventIn] = Field(min_length=1, max_length=MAX_EVENTS)
-
-
-class EventError(Schema):
-    code: Literal["insufficient_credits", "idempotency_conflict"]
-    message: str
-
-
-class EventResultOut(Schema):
-    idempotency_key: str
-    status: Literal["charged", "duplicate", "rejected"]
-    credits: str | None
-    balance_after: str | None
-    error: EventError | None
-
-
-class UsageBatchOut(Schema):
-    results: list[EventResultOut]
-    balance: str
-
-
-class AlertLevelsOut(Schema):
-    warning: str | None
-    critical: str | None
-
-
-class BalanceOut(Schema):
-    organization: str
-    balance: str
-    in_debt: bool
-    low_balance: bool
-    alert_levels: AlertLevelsOut
-    auto_topup: dict
-    runway_days: str | None
-
-
-ERRORS = {401: ErrorOut, 403: ErrorOut}
-
-
-def _inline_schema(model) -> dict:
-    """The model's JSON schema with its nested models inlined (no $defs to resolve)."""
-    schema = model.model_json_schema()
-    defs = schema.pop("$defs", {})
-
-    def inline(node):
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return inline(defs[node["$ref"].rsplit("/", 1)[-1]])
-            return {k: inline(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [inline(v) for v in node]
-        return node
-
-    return inline(schema)
-
-
-# -- endpoints ---------------------------------------------------------------------------------
-
 @api.post(
     "/usage-events",
     response={200: UsageBatchOut, 400: ErrorOut, 413: ErrorOut, 422: ErrorOut, **ERRORS},
     openapi_extra={"requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": _inline_schema(UsageBatchIn)}},
+        "content": {"application/json": {"schema": inline_schema(UsageBatchIn)}},
     }},
     summary="Report usage events (1 to 1,000)",
 )
@@ -214,8 +114,6 @@ def _invalid(details: list[dict]) -> JsonResponse:
         f"{len(details)} problem(s) in the request; nothing was recorded", details,
     )
 
-
-# -- the framework's errors, in our shape ------------------------------------------------------
 
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request, exc):

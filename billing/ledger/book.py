@@ -9,12 +9,10 @@ the ledger back. No network call belongs inside a book: use on_commit.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -23,9 +21,11 @@ from django.utils import timezone
 from billing import money
 from billing.ledger import copy_writer as ledger_copy
 from billing.ledger import statement_writer as ledger_oneshot
+from billing.ledger.actor import Actor
+from billing.ledger.chain import entry_hash, fingerprint_of
+from billing.ledger.errors import IdempotencyConflict, InsufficientCredits, LedgerError
 from billing.models import (
     DEFAULT_PRIORITY,
-    ActorType,
     CreditAccount,
     CreditGrant,
     EntryKind,
@@ -34,85 +34,12 @@ from billing.models import (
     LedgerEntry,
 )
 
-HASH_VERSION = "v1"
-
-
-class LedgerError(Exception):
-    """A posting was refused; nothing was written for it."""
-
-    code = "ledger_error"
-
-
-class InsufficientCredits(LedgerError):
-    code = "insufficient_credits"
-
-
-class IdempotencyConflict(LedgerError):
-    code = "idempotency_conflict"
-
-
-class NotReversible(LedgerError):
-    code = "not_reversible"
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who caused a posting: a person, an API key, or a named system job."""
-
-    type: str
-    label: str
-    by_user: object | None = None
-    by_api_key: object | None = None
-
-    @classmethod
-    def user(cls, user) -> Actor:
-        return cls(type=ActorType.USER, label=user.email, by_user=user)
-
-    @classmethod
-    def api_key(cls, api_key) -> Actor:
-        label = f"API key {api_key.name} ({api_key.prefix}…)"
-        return cls(type=ActorType.API_KEY, label=label, by_api_key=api_key)
-
-    @classmethod
-    def system(cls, job: str) -> Actor:
-        return cls(type=ActorType.SYSTEM, label=f"system:{job}")
-
 
 @dataclass
 class Posting:
     entry: LedgerEntry
     grant: CreditGrant | None = None
     replayed: bool = False
-
-
-def entry_hash(entry: LedgerEntry, previous_hash: str) -> str:
-    """SHA-256 over a versioned, canonical encoding of the entry and its predecessor's hash."""
-    fields = [
-        HASH_VERSION,
-        str(entry.account_id),
-        str(entry.seq),
-        entry.kind,
-        money.canonical(entry.amount),
-        money.canonical(entry.balance_after),
-        entry.actor_type,
-        str(entry.actor_user_id or ""),
-        str(entry.actor_api_key_id or ""),
-        entry.actor_label,
-        entry.reason,
-        entry.idempotency_key,
-        entry.fingerprint,
-        str(entry.reverses_id or ""),
-        json.dumps(entry.metadata, sort_keys=True, separators=(",", ":"), default=str),
-        entry.created_at.astimezone(UTC).isoformat(timespec="microseconds"),
-        previous_hash,
-    ]
-    return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
-
-
-def fingerprint_of(*parts) -> str:
-    return hashlib.sha256(
-        json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str).encode()
-    ).hexdigest()
 
 
 def burn_order(grants: Iterable[CreditGrant]) -> list[CreditGrant]:

@@ -1,21 +1,15 @@
-"""Staff and operator corrections: manual adjustments, reversals, expiry runs."""
+"""Staff and operator corrections: manual adjustments and reversals, each with a reason."""
 
 import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from django.utils import timezone
-
 from billing import money
-from billing.ledger.book import (
-    Actor,
-    LedgerError,
-    NotReversible,
-    Posting,
-    fingerprint_of,
-    open_book,
-)
-from billing.models import CreditAccount, EntryKind, GrantKind, LedgerEntry
+from billing.ledger.actor import Actor
+from billing.ledger.book import Posting, open_book
+from billing.ledger.chain import fingerprint_of
+from billing.ledger.errors import LedgerError, NotReversible
+from billing.models import EntryKind, GrantKind, LedgerEntry
 
 # Purchases, bonuses, topups and refunds mirror money that moved at Stripe: they are
 # corrected by a refund (or an adjustment with a reason), never by reversing the entry.
@@ -77,20 +71,3 @@ def reverse_entry(*, entry: LedgerEntry, reason: str, actor: Actor,
             idempotency_key=key, preferred_grants=own, metadata=metadata,
             fingerprint=fingerprint, reverses=entry,
         )
-
-
-def expire_credits(*, organization=None, now: datetime | None = None) -> int:
-    """Post expiry entries for every grant past its expiry; each org in its own transaction."""
-    from billing.models import CreditGrant
-
-    now = now or timezone.now()
-    due = CreditGrant.objects.filter(expired_at__isnull=True, expires_at__lte=now)
-    if organization is not None:
-        due = due.filter(account__organization=organization)
-    posted = 0
-    for account in CreditAccount.objects.filter(pk__in=due.values("account_id")).select_related(
-        "organization"
-    ):
-        with open_book(organization=account.organization, now=now) as book:
-            posted += len(book.expire_due())
-    return posted

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Sum
 
-from billing.ledger.book import entry_hash
+from billing.ledger.chain import entry_hash
 from billing.models import CreditAccount, CreditGrant, EntryKind, GrantAllocation, LedgerEntry
 
 

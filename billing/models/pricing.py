@@ -7,12 +7,17 @@ by the rows that were in force at its occurred_at. Each table keeps at most
 one open row per series (a partial unique index).
 """
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Plan
+
+# Where a price with no start date starts (genai-prices' convention).
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # genai-prices values fit here; the few float artefacts with more places are
 # normalised by the sync (see billing.pricing.sync).

@@ -36,6 +36,11 @@ def minor_to_major(amount_minor: int, currency: str) -> Decimal:
     return Decimal(int(amount_minor)).scaleb(-currency_exponent(currency))
 
 
+def major_text(amount_minor: int, currency: str) -> str:
+    """'49.00' for 4900 usd: exact, ungrouped, for metadata and messages."""
+    return str(minor_to_major(amount_minor, currency))
+
+
 def format_minor(amount_minor: int | None, currency: str) -> str:
     if amount_minor is None:
         return ""
@@ -202,6 +207,11 @@ class Purchase(models.Model):
         if not self.is_fulfilled:
             return 0
         return (self.amount_paid_minor or self.price_minor) - self.amount_refunded_minor
+
+    def save_fields(self, *fields: str) -> None:
+        """Save just these fields, stamping updated_at."""
+        self.updated_at = timezone.now()
+        self.save(update_fields=[*fields, "updated_at"])
 
 
 class StripeCustomer(models.Model):

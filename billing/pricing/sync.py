@@ -33,21 +33,16 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Plan
 from billing import money
 from billing.models.pricing import (
+    EPOCH,
     AIModel,
-    CreditRate,
-    Meter,
-    MeterCategory,
-    MeterPrice,
     ModelPrice,
-    PlanMarkup,
     PriceSource,
+    ServiceTier,
     UsageBucket,
 )
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from billing.pricing.house_catalogue import seed_meters, seed_rate_and_markups
 
 BUCKET_OF_PRICE_KEY = {
     "input_mtok": UsageBucket.INPUT,
@@ -57,41 +52,16 @@ BUCKET_OF_PRICE_KEY = {
     "output_reasoning_mtok": UsageBucket.REASONING,
 }
 TIER_OF_VARIANT = {
-    ("processing", "batch"): "batch",
-    ("service_tier", "batch"): "batch",
-    ("service_tier", "flex"): "flex",
-    ("service_tier", "priority"): "priority",
+    ("processing", "batch"): ServiceTier.BATCH,
+    ("service_tier", "batch"): ServiceTier.BATCH,
+    ("service_tier", "flex"): ServiceTier.FLEX,
+    ("service_tier", "priority"): ServiceTier.PRIORITY,
 }
 # When several providers offer a model of the same name, an event naming the
 # model alone means the maker's own API (AIModel.default_for_name).
 FIRST_PARTY = (
     "openai", "anthropic", "google", "mistral", "x-ai", "deepseek", "cohere", "meta",
     "moonshotai", "minimax", "zai", "zhipuai", "perplexity", "voyageai", "elevenlabs",
-)
-
-# 1 credit = 1 US cent of marked-up cost: easy to read on an invoice, and six
-# decimal places still resolve a single cheap token.
-INITIAL_CREDITS_PER_USD = Decimal("100")
-# Markup on provider cost: Professional pays list + 20%; Enterprise + 10%
-# (volume commitment); Free + 50% (it has no usage billing today, but a row
-# keeps every plan priceable should that change).
-INITIAL_MARKUPS = {
-    Plan.FREE: Decimal("1.50"),
-    Plan.PROFESSIONAL: Decimal("1.20"),
-    Plan.ENTERPRISE: Decimal("1.10"),
-}
-# The meters of design.md with list prices in line with the big clouds (USD per unit).
-INITIAL_METERS = (
-    ("compute.vcpu_seconds", MeterCategory.COMPUTE, "vCPU-second", Decimal("0.000012"),
-     "CPU time: one vCPU for one second (about $0.043 per vCPU-hour)."),
-    ("compute.gpu_seconds", MeterCategory.COMPUTE, "GPU-second", Decimal("0.0007"),
-     "Accelerator time: one data-centre GPU for one second (about $2.52 per GPU-hour)."),
-    ("storage.gb_hours", MeterCategory.STORAGE, "GB-hour", Decimal("0.00004"),
-     "Stored data: one GB kept for one hour (about $0.029 per GB-month)."),
-    ("bandwidth.egress_gb", MeterCategory.BANDWIDTH, "GB", Decimal("0.09"),
-     "Data sent out of the platform to the internet."),
-    ("data_ops.requests", MeterCategory.DATA_OPS, "request", Decimal("0.0000004"),
-     "Data API operations (reads, writes, lists): $0.40 per million."),
 )
 
 Cliffs = tuple[tuple[int, Decimal], ...]  # (min_input_tokens, price per million), ascending
@@ -144,8 +114,8 @@ def sync_prices(*, now: datetime | None = None, providers: Iterable[str] | None 
     report = SyncReport()
     with transaction.atomic():
         _sync_models(upstream, wanted, now=now, report=report)
-        _seed_meters(report)
-        _seed_rate_and_markups(report)
+        report.meters_added, report.meter_prices_added = seed_meters()
+        report.rates_added, report.markups_added = seed_rate_and_markups()
     return report
 
 
@@ -358,45 +328,3 @@ def _show(cliffs: Cliffs) -> str:
     if not cliffs:
         return "no price"
     return ", ".join(f"${p}/M" + (f" from {low} input" if low else "") for low, p in cliffs)
-
-
-# --- meters, rate and markups ------------------------------------------------------------------
-
-
-def _seed_meters(report: SyncReport) -> None:
-    meters = {m.code: m for m in Meter.objects.all()}
-    new = [
-        Meter(code=code, category=category, unit=unit, description=text)
-        for code, category, unit, _, text in INITIAL_METERS if code not in meters
-    ]
-    Meter.objects.bulk_create(new)
-    report.meters_added = len(new)
-    meters = {m.code: m for m in Meter.objects.filter(code__in=[m[0] for m in INITIAL_METERS])}
-    priced = set(MeterPrice.objects.values_list("meter_id", flat=True))
-    prices = [
-        MeterPrice(meter=meters[code], price_per_unit_usd=price, starts_at=EPOCH,
-                   source=PriceSource.STAFF)
-        for code, _, _, price, _ in INITIAL_METERS if meters[code].pk not in priced
-    ]
-    MeterPrice.objects.bulk_create(prices)
-    report.meter_prices_added = len(prices)
-
-
-def _seed_rate_and_markups(report: SyncReport) -> None:
-    if not CreditRate.objects.exists():
-        CreditRate.objects.create(credits_per_usd=INITIAL_CREDITS_PER_USD, starts_at=EPOCH)
-        report.rates_added = 1
-    have = set(PlanMarkup.objects.values_list("plan", flat=True))
-    markups = [
-        PlanMarkup(plan=plan, multiplier=multiplier, starts_at=EPOCH)
-        for plan, multiplier in INITIAL_MARKUPS.items() if plan not in have
-    ]
-    PlanMarkup.objects.bulk_create(markups)
-    report.markups_added = len(markups)
-
-
-def demo_step(org, stdout) -> None:
-    """seed_demo: the price catalogue every demo charge needs (idempotent)."""
-    report = sync_prices()
-    stdout.write(f"  prices: {report.models_added} AI models and {report.prices_added} prices "
-                 f"added, {len(report.differences)} differences from genai-prices")

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from accounts.models import Role
 from billing.models import CreditPackage, PaymentProvider, Purchase
-from billing.purchases import services as purchases
+from billing.purchases import checkout, fulfilment, local_provider
 
 DEMO_PACKAGES = [
     # name, base, bonus, price in cents, order
@@ -25,8 +25,8 @@ def seed_packages_and_purchase(org, stdout) -> None:
         return
     admin = org.memberships.filter(role=Role.ADMIN).select_related("user").first()
     package = CreditPackage.objects.get(name="Growth")
-    purchase = purchases.start_purchase(organization=org, package=package,
+    purchase = checkout.start_purchase(organization=org, package=package,
                                         buyer=admin.user if admin else None,
                                         provider=PaymentProvider.TEST)
-    purchases.fulfil_checkout_session(session=purchases.local_checkout_session(purchase))
+    fulfilment.fulfil_checkout_session(session=local_provider.local_checkout_session(purchase))
     stdout.write(f"  purchases: 3 packages, one paid test purchase ({package.name})")

@@ -64,6 +64,13 @@ def _call(what: str, fn, *args, **kwargs) -> dict:
     return result.to_dict()
 
 
+def object_id(value) -> str:
+    """The id of a Stripe reference that may arrive as an id or as an expanded object."""
+    if isinstance(value, dict):
+        return value.get("id") or ""
+    return value or ""
+
+
 def _options(idempotency_key: str | None = None) -> dict:
     return {"idempotency_key": idempotency_key} if idempotency_key else {}
 

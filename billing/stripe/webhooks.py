@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing.models import PaymentProvider, Purchase, StripeEvent
-from billing.purchases import services as purchases
+from billing.purchases import fulfilment, refunds
 from billing.stripe import gateway as stripe_gateway
 
 logger = logging.getLogger(__name__)
@@ -45,19 +45,19 @@ def handle_topup_payment_intent(*, event_type: str, payment_intent: dict) -> Non
 # -- handlers: one per event type, each given the event's object -------------------------------
 
 def _session_completed(session: dict) -> None:
-    purchases.fulfil_checkout_session(session=session)  # unpaid: waits for async_payment_*
+    fulfilment.fulfil_checkout_session(session=session)  # unpaid: waits for async_payment_*
 
 
 def _session_async_succeeded(session: dict) -> None:
-    purchases.fulfil_checkout_session(session=session)
+    fulfilment.fulfil_checkout_session(session=session)
 
 
 def _session_async_failed(session: dict) -> None:
-    purchases.mark_failed(session=session)
+    fulfilment.mark_failed(session=session)
 
 
 def _session_expired(session: dict) -> None:
-    purchases.mark_expired(session=session)
+    fulfilment.mark_expired(session=session)
 
 
 def _payment_intent(event_type: str):
@@ -68,7 +68,7 @@ def _payment_intent(event_type: str):
 
 
 def _charge_refunded(charge: dict) -> None:
-    purchases.apply_charge_refunded(charge=charge)
+    refunds.apply_charge_refunded(charge=charge)
 
 
 HANDLERS = {

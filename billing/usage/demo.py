@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from billing.ledger.book import Actor
+from billing.ledger.actor import Actor
 from billing.ledger.corrections import adjust_credits
 from billing.ledger.selectors import account_of
 from billing.models import GrantKind, UsageEvent

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from billing.ledger.book import Actor
+from billing.ledger.actor import Actor
 from billing.usage.events import MAX_EVENTS, InvalidEvents, loads
 from billing.usage.ingestion import CHARGED, DUPLICATE, REJECTED, record_usage
 

@@ -19,7 +19,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing import money
-from billing.ledger.book import Actor, IdempotencyConflict, InsufficientCredits, open_book
+from billing.ledger.actor import Actor
+from billing.ledger.book import open_book
+from billing.ledger.errors import IdempotencyConflict, InsufficientCredits
 from billing.models.usage import UsageEvent, UsageType
 from billing.pricing.quotes import PriceBook, PricingError, TokenCounts
 from billing.usage.events import (

@@ -3,7 +3,8 @@
 from datetime import datetime
 from decimal import Decimal
 
-from billing.ledger.book import Actor, open_book
+from billing.ledger.actor import Actor
+from billing.ledger.book import open_book
 from billing.ledger.verify import verify_ledger
 from billing.models import EntryKind, GrantKind
 

@@ -8,7 +8,7 @@ from django.conf import settings as django_settings
 
 from billing.ledger.verify import verify_ledger
 from billing.models import CreditAccount, CreditPackage, LedgerEntry, Purchase
-from billing.purchases import services as purchases
+from billing.purchases import checkout
 from tests.billing.stripe_stub import StripeStub, sign
 
 WEBHOOK_URL = "/billing/stripe/webhook/"
@@ -33,7 +33,7 @@ def package(db):
 
 def pending_purchase(org, package, buyer, *, provider="stripe", session_id=None) -> Purchase:
     """A pending purchase whose checkout was opened (without talking to anyone)."""
-    purchase = purchases._create_pending(organization=org, package=package, buyer=buyer,
+    purchase = checkout._create_pending(organization=org, package=package, buyer=buyer,
                                          provider=provider)
     purchase.stripe_checkout_session_id = session_id or f"cs_test_{purchase.pk}"
     purchase.save()

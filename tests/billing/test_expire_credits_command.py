@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from billing.ledger.corrections import expire_credits
+from billing.ledger.expiry import expire_credits
 from billing.models import CreditAccount, EntryKind, LedgerEntry
 from tests.billing.ledger_helpers import D, assert_ledger_ok, consume, grant
 from tests.conftest import make_org

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing.ledger.book import IdempotencyConflict, InsufficientCredits
+from billing.ledger.errors import IdempotencyConflict, InsufficientCredits
 from billing.models import CreditAccount, EntryKind, LedgerEntry
 from tests.billing.ledger_helpers import D, assert_ledger_ok, consume, grant
 from tests.concurrency import run_many

@@ -6,14 +6,14 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from billing.ledger.book import (
+from billing.ledger.book import open_book
+from billing.ledger.corrections import adjust_credits, reverse_entry
+from billing.ledger.errors import (
     IdempotencyConflict,
     InsufficientCredits,
     LedgerError,
     NotReversible,
-    open_book,
 )
-from billing.ledger.corrections import adjust_credits, reverse_entry
 from billing.models import CreditAccount, CreditGrant, EntryKind, GrantKind, LedgerEntry
 from tests.billing.ledger_helpers import SYSTEM, D, assert_ledger_ok, consume, grant
 

@@ -17,8 +17,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from billing.ledger.book import InsufficientCredits, NotReversible
-from billing.ledger.corrections import adjust_credits, expire_credits, reverse_entry
+from billing.ledger.corrections import adjust_credits, reverse_entry
+from billing.ledger.errors import InsufficientCredits, NotReversible
+from billing.ledger.expiry import expire_credits
 from billing.ledger.verify import verify_ledger
 from billing.models import CreditAccount, CreditGrant, GrantKind, LedgerEntry
 from tests.billing.ledger_helpers import SYSTEM, consume, grant

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from billing.models import CreditPackage, EntryKind, PurchaseStatus, StripeEvent
-from billing.purchases import services as purchases
+from billing.purchases import checkout, fulfilment, local_provider
 from tests.billing.purchase_helpers import (
     assert_ledger_ok,
     balance,
@@ -31,7 +31,7 @@ def staff_client(client, admin_user):
 @pytest.fixture
 def paid(org, admin_user, package):
     purchase = pending_purchase(org, package, admin_user)
-    purchases.fulfil_checkout_session(session=session_object(purchase))
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
     purchase.refresh_from_db()
     return purchase
 
@@ -111,9 +111,9 @@ def test_stripe_error_on_refund_is_shown(staff_client, paid, stripe_stub):
 
 
 def test_test_provider_refund_applies_at_once(staff_client, org, admin_user, package):
-    purchase = purchases.start_purchase(organization=org, package=package, buyer=admin_user,
+    purchase = checkout.start_purchase(organization=org, package=package, buyer=admin_user,
                                         provider="test")
-    purchases.fulfil_checkout_session(session=purchases.local_checkout_session(purchase))
+    fulfilment.fulfil_checkout_session(session=local_provider.local_checkout_session(purchase))
     staff_client.post(f"{CHANGELIST}{purchase.pk}/refund/",
                       {"amount": "22.50", "request_id": "5d1f1c1e-0000-4000-8000-000000000001"})
     purchase.refresh_from_db()

@@ -1,12 +1,12 @@
-"""purchases.fulfil_checkout_session, mark_failed and mark_expired."""
+"""fulfilment.fulfil_checkout_session, mark_failed and mark_expired."""
 
 from decimal import Decimal
 
 import pytest
 
-from billing.ledger.book import Actor
+from billing.ledger.actor import Actor
 from billing.models import ActorType, EntryKind, GrantKind, PurchaseStatus
-from billing.purchases import services as purchases
+from billing.purchases import checkout, errors, fulfilment
 from tests.billing.ledger_helpers import consume, grant
 from tests.billing.purchase_helpers import (
     assert_ledger_ok,
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 def test_paid_session_grants_paid_and_linked_bonus_to_the_buyer(org, admin_user, package):
     purchase = pending_purchase(org, package, admin_user)
-    result = purchases.fulfil_checkout_session(session=session_object(purchase))
+    result = fulfilment.fulfil_checkout_session(session=session_object(purchase))
 
     assert result.granted
     purchase.refresh_from_db()
@@ -51,8 +51,8 @@ def test_paid_session_grants_paid_and_linked_bonus_to_the_buyer(org, admin_user,
 def test_second_delivery_grants_nothing(org, admin_user, package):
     purchase = pending_purchase(org, package, admin_user)
     session = session_object(purchase)
-    assert purchases.fulfil_checkout_session(session=session).granted
-    assert not purchases.fulfil_checkout_session(session=session).granted
+    assert fulfilment.fulfil_checkout_session(session=session).granted
+    assert not fulfilment.fulfil_checkout_session(session=session).granted
     assert entries(org).count() == 2
     assert balance(org) == Decimal("5500")
 
@@ -61,7 +61,7 @@ def test_package_without_bonus_makes_one_grant(org, admin_user, package):
     package.bonus_credits = 0
     package.save()
     purchase = pending_purchase(org, package, admin_user)
-    purchases.fulfil_checkout_session(session=session_object(purchase))
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
     purchase.refresh_from_db()
     assert purchase.bonus_grant is None and purchase.bonus_entry is None
     assert balance(org) == Decimal("5000")
@@ -71,13 +71,13 @@ def test_snapshot_is_what_is_granted_even_if_the_package_changes(org, admin_user
     purchase = pending_purchase(org, package, admin_user)
     package.base_credits = Decimal("1")
     package.save()
-    purchases.fulfil_checkout_session(session=session_object(purchase))
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
     assert balance(org) == Decimal("5500")
 
 
 def test_unpaid_session_grants_nothing(org, admin_user, package):
     purchase = pending_purchase(org, package, admin_user)
-    result = purchases.fulfil_checkout_session(
+    result = fulfilment.fulfil_checkout_session(
         session=session_object(purchase, payment_status="unpaid"))
     assert not result.granted
     purchase.refresh_from_db()
@@ -90,7 +90,7 @@ def test_session_found_by_metadata_when_webhook_beats_the_redirect(org, admin_us
     purchase.stripe_checkout_session_id = None
     purchase.save()
     session = {**session_object(purchase), "id": "cs_early"}
-    purchases.fulfil_checkout_session(session=session)
+    fulfilment.fulfil_checkout_session(session=session)
     purchase.refresh_from_db()
     assert purchase.stripe_checkout_session_id == "cs_early"
     assert purchase.status == PurchaseStatus.PAID
@@ -100,7 +100,7 @@ def test_session_naming_a_purchase_with_another_session_grants_nothing(org, admi
                                                                       package):
     purchase = pending_purchase(org, package, admin_user)
     session = {**session_object(purchase), "id": "cs_someone_else"}
-    assert purchases.fulfil_checkout_session(session=session).purchase is None
+    assert fulfilment.fulfil_checkout_session(session=session).purchase is None
     assert not entries(org).exists()
     purchase.refresh_from_db()
     assert purchase.stripe_checkout_session_id == f"cs_test_{purchase.pk}"
@@ -109,8 +109,8 @@ def test_session_naming_a_purchase_with_another_session_grants_nothing(org, admi
 def test_sessions_of_other_products_are_ignored(org):
     foreign = {"id": "cs_other_app", "payment_status": "paid", "amount_total": 100,
                "currency": "usd", "metadata": {"order": "42"}}
-    assert purchases.fulfil_checkout_session(session=foreign).purchase is None
-    assert purchases.mark_expired(session=foreign) is None
+    assert fulfilment.fulfil_checkout_session(session=foreign).purchase is None
+    assert fulfilment.mark_expired(session=foreign) is None
     assert not entries(org).exists()
 
 
@@ -126,15 +126,15 @@ def test_an_unclaimed_purchase_is_matched_only_by_our_metadata(org, admin_user, 
     metadata = {k: str(purchase.pk) if v == "PLACEHOLDER" else v for k, v in metadata.items()}
     session = {**session_object(purchase), "id": "cs_other_app", "metadata": metadata,
                "client_reference_id": str(purchase.pk)}
-    assert purchases.fulfil_checkout_session(session=session).purchase is None
+    assert fulfilment.fulfil_checkout_session(session=session).purchase is None
     assert not entries(org).exists()
 
 
 @pytest.mark.parametrize("change", [{"amount_total": 1}, {"currency": "eur"}])
 def test_amount_or_currency_mismatch_is_refused(org, admin_user, package, change):
     purchase = pending_purchase(org, package, admin_user)
-    with pytest.raises(purchases.PurchaseError):
-        purchases.fulfil_checkout_session(session={**session_object(purchase), **change})
+    with pytest.raises(errors.PurchaseError):
+        fulfilment.fulfil_checkout_session(session={**session_object(purchase), **change})
     assert not entries(org).exists()
     purchase.refresh_from_db()
     assert purchase.status == PurchaseStatus.PENDING
@@ -148,7 +148,7 @@ def test_expanded_session_fills_receipt_and_charge(org, admin_user, package):
         payment_intent={"id": "pi_9", "latest_charge": {
             "id": "ch_9", "receipt_url": "https://pay.stripe.test/receipts/ch_9"}},
     )
-    purchases.fulfil_checkout_session(session=session)
+    fulfilment.fulfil_checkout_session(session=session)
     purchase.refresh_from_db()
     assert purchase.receipt_url == "https://invoice.stripe.test/in_1"
     assert (purchase.stripe_invoice_id, purchase.stripe_charge_id) == ("in_1", "ch_9")
@@ -157,8 +157,8 @@ def test_expanded_session_fills_receipt_and_charge(org, admin_user, package):
 
 def test_receipt_filled_by_a_later_delivery(org, admin_user, package):
     purchase = pending_purchase(org, package, admin_user)
-    purchases.fulfil_checkout_session(session=session_object(purchase))
-    purchases.fulfil_checkout_session(session=session_object(
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
+    fulfilment.fulfil_checkout_session(session=session_object(
         purchase, invoice={"id": "in_2", "hosted_invoice_url": "https://invoice.stripe.test/2"}))
     purchase.refresh_from_db()
     assert purchase.receipt_url == "https://invoice.stripe.test/2"
@@ -173,7 +173,7 @@ def test_a_purchase_repays_debt_first(org, admin_user, package):
                    actor=Actor.system("tests"))
     assert balance(org) == Decimal("-300")
     purchase = pending_purchase(org, package, admin_user)
-    purchases.fulfil_checkout_session(session=session_object(purchase))
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
     purchase.refresh_from_db()
     assert balance(org) == Decimal("5200")
     assert purchase.paid_grant.debt_repaid == Decimal("300")
@@ -182,8 +182,8 @@ def test_a_purchase_repays_debt_first(org, admin_user, package):
 
 
 @pytest.mark.parametrize("mark, status", [
-    (purchases.mark_failed, PurchaseStatus.FAILED),
-    (purchases.mark_expired, PurchaseStatus.EXPIRED),
+    (fulfilment.mark_failed, PurchaseStatus.FAILED),
+    (fulfilment.mark_expired, PurchaseStatus.EXPIRED),
 ])
 def test_failed_and_expired_grant_nothing(org, admin_user, package, mark, status):
     purchase = pending_purchase(org, package, admin_user)
@@ -195,8 +195,8 @@ def test_failed_and_expired_grant_nothing(org, admin_user, package, mark, status
 
 def test_a_late_expiry_does_not_unmark_a_paid_purchase(org, admin_user, package):
     purchase = pending_purchase(org, package, admin_user)
-    purchases.fulfil_checkout_session(session=session_object(purchase))
-    purchases.mark_expired(session=session_object(purchase, status="expired"))
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
+    fulfilment.mark_expired(session=session_object(purchase, status="expired"))
     purchase.refresh_from_db()
     assert purchase.status == PurchaseStatus.PAID
 
@@ -204,8 +204,8 @@ def test_a_late_expiry_does_not_unmark_a_paid_purchase(org, admin_user, package)
 def test_plan_without_billing_cannot_start(org, admin_user, package):
     org.plan = "free"
     org.save()
-    with pytest.raises(purchases.PurchaseError, match="Professional and Enterprise"):
-        purchases.start_purchase(organization=org, package=package, buyer=admin_user,
+    with pytest.raises(errors.PurchaseError, match="Professional and Enterprise"):
+        checkout.start_purchase(organization=org, package=package, buyer=admin_user,
                                  provider="test")
     assert not org.purchases.exists()
 
@@ -213,6 +213,6 @@ def test_plan_without_billing_cannot_start(org, admin_user, package):
 def test_inactive_package_cannot_be_bought(org, admin_user, package):
     package.active = False
     package.save()
-    with pytest.raises(purchases.PurchaseError, match="no longer on sale"):
-        purchases.start_purchase(organization=org, package=package, buyer=admin_user,
+    with pytest.raises(errors.PurchaseError, match="no longer on sale"):
+        checkout.start_purchase(organization=org, package=package, buyer=admin_user,
                                  provider="test")

@@ -1,11 +1,11 @@
-"""purchases.apply_charge_refunded (invariant 6) and request_refund."""
+"""refunds.apply_charge_refunded (invariant 6) and request_refund."""
 
 from decimal import Decimal
 
 import pytest
 
 from billing.models import EntryKind, PurchaseStatus
-from billing.purchases import services as purchases
+from billing.purchases import checkout, errors, fulfilment, local_provider, refunds
 from tests.billing.ledger_helpers import consume
 from tests.billing.purchase_helpers import (
     assert_ledger_ok,
@@ -21,13 +21,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def paid(org, admin_user, package):
     purchase = pending_purchase(org, package, admin_user)
-    purchases.fulfil_checkout_session(session=session_object(purchase))
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
     purchase.refresh_from_db()
     return purchase
 
 
 def refund(purchase, cumulative):
-    return purchases.apply_charge_refunded(
+    return refunds.apply_charge_refunded(
         charge=charge_object(purchase, amount_refunded=cumulative))
 
 
@@ -71,7 +71,7 @@ def test_thirds_round_once_each_and_never_exceed_the_grant(org, admin_user, pack
     package.price_minor, package.base_credits, package.bonus_credits = 300, Decimal("1"), 0
     package.save()
     purchase = pending_purchase(org, package, admin_user)
-    purchases.fulfil_checkout_session(session=session_object(purchase))
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
     refund(purchase, 100)
     refund(purchase, 200)
     amounts = [-e.amount for e in entries(org, kind=EntryKind.REFUND)]
@@ -104,19 +104,19 @@ def test_refund_before_fulfilment_is_an_error_for_a_retry(org, admin_user, packa
     purchase = pending_purchase(org, package, admin_user)
     purchase.stripe_payment_intent_id = f"pi_{purchase.pk}"
     purchase.save()
-    with pytest.raises(purchases.PurchaseError, match="before its payment"):
+    with pytest.raises(errors.PurchaseError, match="before its payment"):
         refund(purchase, 4500)
 
 
 def test_charge_of_something_else_is_ignored(org, paid):
-    assert purchases.apply_charge_refunded(charge={
+    assert refunds.apply_charge_refunded(charge={
         "id": "ch_topup", "payment_intent": "pi_topup", "amount": 100,
         "amount_refunded": 100, "metadata": {}}) is None
     assert not entries(org, kind=EntryKind.REFUND).exists()
 
 
 def test_staff_refund_asks_stripe_and_moves_no_credits(org, admin_user, paid, stripe_stub):
-    purchases.request_refund(purchase=paid, amount_minor=1000, requested_by=admin_user)
+    refunds.request_refund(purchase=paid, amount_minor=1000, requested_by=admin_user)
     [request] = stripe_stub.requests_to("POST", "/v1/refunds")
     assert request.form["payment_intent"] == f"pi_{paid.pk}"
     assert request.form["amount"] == "1000"
@@ -125,10 +125,10 @@ def test_staff_refund_asks_stripe_and_moves_no_credits(org, admin_user, paid, st
 
 
 def test_staff_refund_in_full_of_a_test_purchase_applies_at_once(org, admin_user, package):
-    purchase = purchases.start_purchase(organization=org, package=package, buyer=admin_user,
+    purchase = checkout.start_purchase(organization=org, package=package, buyer=admin_user,
                                         provider="test")
-    purchases.fulfil_checkout_session(session=purchases.local_checkout_session(purchase))
-    purchases.request_refund(purchase=purchase, amount_minor=None, requested_by=admin_user)
+    fulfilment.fulfil_checkout_session(session=local_provider.local_checkout_session(purchase))
+    refunds.request_refund(purchase=purchase, amount_minor=None, requested_by=admin_user)
     purchase.refresh_from_db()
     assert purchase.status == PurchaseStatus.REFUNDED
     assert balance(org) == 0
@@ -137,11 +137,11 @@ def test_staff_refund_in_full_of_a_test_purchase_applies_at_once(org, admin_user
 
 @pytest.mark.parametrize("amount", [0, -5, 4501])
 def test_staff_refund_outside_the_refundable_range_is_refused(org, admin_user, paid, amount):
-    with pytest.raises(purchases.PurchaseError, match="between"):
-        purchases.request_refund(purchase=paid, amount_minor=amount, requested_by=admin_user)
+    with pytest.raises(errors.PurchaseError, match="between"):
+        refunds.request_refund(purchase=paid, amount_minor=amount, requested_by=admin_user)
 
 
 def test_unpaid_purchase_cannot_be_refunded(org, admin_user, package):
     purchase = pending_purchase(org, package, admin_user)
-    with pytest.raises(purchases.PurchaseError, match="only paid"):
-        purchases.request_refund(purchase=purchase, amount_minor=None, requested_by=admin_user)
+    with pytest.raises(errors.PurchaseError, match="only paid"):
+        refunds.request_refund(purchase=purchase, amount_minor=None, requested_by=admin_user)

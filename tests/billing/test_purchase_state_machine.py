@@ -17,10 +17,10 @@ from hypothesis.stateful import (
 )
 from hypothesis.stateful import run_state_machine_as_test as run
 
-from billing.ledger.book import InsufficientCredits
+from billing.ledger.errors import InsufficientCredits
 from billing.ledger.verify import verify_ledger
 from billing.models import CreditPackage, EntryKind, LedgerEntry, Purchase, PurchaseStatus
-from billing.purchases import services as purchases
+from billing.purchases import checkout
 from billing.stripe import webhooks
 from tests.billing.ledger_helpers import consume
 from tests.billing.stripe_stub import charge_object, event, session_object
@@ -59,7 +59,7 @@ class PurchaseMachine(RuleBasedStateMachine):
 
     @rule(fate=st.sampled_from(sorted(FATES)))
     def open_checkout(self, fate):
-        purchase = purchases.start_purchase(organization=self.org, package=self.package,
+        purchase = checkout.start_purchase(organization=self.org, package=self.package,
                                             buyer=self.buyer, provider="test")
         self.fates[purchase.pk] = fate  # decides which events Stripe will send for it
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from billing.purchases import services as purchases
+from billing.purchases import fulfilment, refunds
 from tests.billing.purchase_helpers import pending_purchase
 from tests.billing.stripe_stub import session_object
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 def test_lists_date_package_amount_credits_status_buyer_receipt(member_client, org, admin_user,
                                                                 package):
     paid = pending_purchase(org, package, admin_user)
-    purchases.fulfil_checkout_session(session=session_object(paid, invoice={
+    fulfilment.fulfil_checkout_session(session=session_object(paid, invoice={
         "id": "in_1", "hosted_invoice_url": "https://invoice.stripe.test/in_1"}))
     pending_purchase(org, package, admin_user)
 
@@ -30,8 +30,8 @@ def test_lists_date_package_amount_credits_status_buyer_receipt(member_client, o
 
 def test_refunds_are_shown(admin_client, org, admin_user, package):
     paid = pending_purchase(org, package, admin_user)
-    purchases.fulfil_checkout_session(session=session_object(paid))
-    purchases.apply_charge_refunded(charge={"id": "ch_1", "payment_intent": f"pi_{paid.pk}",
+    fulfilment.fulfil_checkout_session(session=session_object(paid))
+    refunds.apply_charge_refunded(charge={"id": "ch_1", "payment_intent": f"pi_{paid.pk}",
                                             "amount": 4500, "amount_refunded": 1000})
     html = admin_client.get("/o/acme/purchases/").content.decode()
     assert "Partially refunded" in html and "refunded 10.00 USD" in html

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from billing.models import PurchaseStatus, StripeCustomer
-from billing.purchases import services as purchases
+from billing.purchases import checkout
 from billing.stripe import gateway as stripe_gateway
 from tests.billing.purchase_helpers import pending_purchase
 from tests.billing.stripe_stub import sign
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_checkout_session_request_carries_everything(org, admin_user, package, stripe_stub):
-    purchase = purchases.start_purchase(organization=org, package=package, buyer=admin_user)
+    purchase = checkout.start_purchase(organization=org, package=package, buyer=admin_user)
 
     [request] = stripe_stub.requests_to("POST", "/v1/checkout/sessions")
     form = request.form
@@ -45,8 +45,8 @@ def test_checkout_session_request_carries_everything(org, admin_user, package, s
 
 
 def test_customer_created_once_per_org_and_reused(org, admin_user, package, stripe_stub):
-    purchases.start_purchase(organization=org, package=package, buyer=admin_user)
-    purchases.start_purchase(organization=org, package=package, buyer=admin_user)
+    checkout.start_purchase(organization=org, package=package, buyer=admin_user)
+    checkout.start_purchase(organization=org, package=package, buyer=admin_user)
 
     [create] = stripe_stub.requests_to("POST", "/v1/customers")
     assert create.headers["Idempotency-Key"] == f"org-{org.pk}-customer"
@@ -61,7 +61,7 @@ def test_stripe_error_becomes_a_clear_message_and_a_failed_purchase(
     StripeCustomer.objects.create(organization=org, customer_id="cus_known")
     stripe_stub.fail_next = (400, "Invalid currency: xyz")
     with pytest.raises(stripe_gateway.PaymentError, match="Stripe error: Invalid currency"):
-        purchases.start_purchase(organization=org, package=package, buyer=admin_user)
+        checkout.start_purchase(organization=org, package=package, buyer=admin_user)
     purchase = org.purchases.get()
     assert purchase.status == PurchaseStatus.FAILED
     assert "Invalid currency" in purchase.failure_reason

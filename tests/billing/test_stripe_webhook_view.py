@@ -91,7 +91,7 @@ def test_completed_paid_grants_and_stores_the_event(client, org, purchase):
 def test_redelivery_of_a_processed_event_does_no_work(client, org, purchase):
     evt = completed(purchase)
     post_event(client, evt)
-    with mock.patch.object(webhooks.purchases, "fulfil_checkout_session") as fulfil:
+    with mock.patch.object(webhooks.fulfilment, "fulfil_checkout_session") as fulfil:
         response = post_event(client, evt)
     assert response.status_code == 200
     assert response.json()["result"] == "already processed"
@@ -160,7 +160,7 @@ def test_charge_refunded_takes_credits_back(client, org, purchase):
 
 def test_handler_error_rolls_back_records_and_is_retried(client, org, purchase):
     evt = completed(purchase)
-    failing_save = mock.patch("billing.purchases.services.Purchase.save",
+    failing_save = mock.patch("billing.models.purchases.Purchase.save",
                               side_effect=RuntimeError("db hiccup"))
     with failing_save:
         response = post_event(client, evt)

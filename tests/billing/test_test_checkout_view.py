@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from billing.models import PurchaseStatus
-from billing.purchases import services as purchases
+from billing.purchases import checkout
 from tests.billing.purchase_helpers import (
     assert_ledger_ok,
     balance,
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def purchase(org, admin_user, package):
-    return purchases.start_purchase(organization=org, package=package, buyer=admin_user,
+    return checkout.start_purchase(organization=org, package=package, buyer=admin_user,
                                     provider="test")
 
 

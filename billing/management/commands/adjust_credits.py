@@ -3,8 +3,9 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.management.lookup import organization_or_error
 from accounts.models import User
 from billing import money
-from billing.ledger.book import Actor, LedgerError
+from billing.ledger.actor import Actor
 from billing.ledger.corrections import adjust_credits
+from billing.ledger.errors import LedgerError
 
 
 class Command(BaseCommand):

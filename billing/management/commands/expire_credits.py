@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from accounts.management.lookup import optional_organization
-from billing.ledger.corrections import expire_credits
+from billing.ledger.expiry import expire_credits
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.management.lookup import organization_or_error
 from billing import money
-from billing.ledger.book import Actor
+from billing.ledger.actor import Actor
 from billing.usage.ingestion import CHARGED, DUPLICATE, REJECTED, PlanNotEligible, record_usage
 from billing.usage.simulation import MAX_DAYS, catalogue_for, chunks, generate
 

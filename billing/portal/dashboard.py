@@ -1,4 +1,4 @@
-"""Portal pages of the billing module."""
+"""The dashboard and the ledger entry detail page."""
 
 from django.shortcuts import render
 from django.views.decorators.http import require_GET

@@ -1,19 +1,16 @@
-"""Portal pages to buy credit packages, the test checkout, and the Stripe webhook."""
+"""Portal pages to buy credit packages and follow purchases, and the test provider's checkout."""
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.portal import org_view
 from billing.models import PaymentProvider, PurchaseStatus
-from billing.purchases import selectors
-from billing.purchases import services as purchases
+from billing.purchases import checkout, errors, fulfilment, local_provider, selectors
 from billing.stripe import gateway as stripe_gateway
-from billing.stripe import webhooks
 
 
 @require_GET
@@ -31,9 +28,9 @@ def packages(request):
 def buy(request, package_id):
     package = get_object_or_404(selectors.active_packages(), pk=package_id)
     try:
-        purchase = purchases.start_purchase(organization=request.org, package=package,
+        purchase = checkout.start_purchase(organization=request.org, package=package,
                                             buyer=request.user)
-    except (purchases.PurchaseError, stripe_gateway.PaymentError) as error:
+    except (errors.PurchaseError, stripe_gateway.PaymentError) as error:
         messages.error(request, f"The purchase could not be started: {error}")
         return redirect("packages", slug=request.org.slug)
     return redirect(purchase.checkout_url, permanent=False)
@@ -56,8 +53,8 @@ def purchase_success(request, purchase_id):
         # Confirm now rather than wait for the webhook; both grant exactly once.
         try:
             session = stripe_gateway.retrieve_checkout_session(session_id)
-            purchase = purchases.fulfil_checkout_session(session=session).purchase or purchase
-        except (stripe_gateway.PaymentError, purchases.PurchaseError) as error:
+            purchase = fulfilment.fulfil_checkout_session(session=session).purchase or purchase
+        except (stripe_gateway.PaymentError, errors.PurchaseError) as error:
             messages.warning(request, f"We could not confirm the payment yet ({error}). "
                              "The credits arrive as soon as Stripe confirms it.")
     return render(request, "billing/purchase_success.html", {"purchase": purchase})
@@ -84,19 +81,9 @@ def test_checkout(request, purchase_id):
             messages.error(request, f"This purchase is already {purchase.get_status_display()}.")
             return redirect("purchases", slug=request.org.slug)
         if "pay" in request.POST:
-            session = purchases.local_checkout_session(purchase, paid=True)
-            purchases.fulfil_checkout_session(session=session)
+            session = local_provider.local_checkout_session(purchase, paid=True)
+            fulfilment.fulfil_checkout_session(session=session)
             return redirect("purchase_success", slug=request.org.slug, purchase_id=purchase.pk)
-        purchases.mark_expired(session=purchases.local_checkout_session(purchase, paid=False))
+        fulfilment.mark_expired(session=local_provider.local_checkout_session(purchase, paid=False))
         return redirect("purchase_cancel", slug=request.org.slug, purchase_id=purchase.pk)
     return render(request, "billing/test_checkout.html", {"purchase": purchase})
-
-
-@csrf_exempt
-@require_POST
-def stripe_webhook(request):
-    result = webhooks.receive(payload=request.body,
-                              signature_header=request.headers.get("Stripe-Signature"))
-    if result.status == 200:
-        return JsonResponse({"received": True, "result": result.message})
-    return HttpResponse(result.message, status=result.status, content_type="text/plain")

@@ -1,0 +1,100 @@
+"""Schemas of API v1, for the OpenAPI document (docs/api.md is the guide).
+
+Responses are built by hand for speed and the usage body is parsed by
+billing.usage.events, so these describe the contract; they do not enforce it.
+"""
+
+from typing import Literal
+
+from ninja import Field, Schema
+
+from billing.usage.events import MAX_EVENTS
+
+
+class ErrorBody(Schema):
+    code: str
+    message: str
+    details: list[dict] | dict | None = None
+
+
+class ErrorOut(Schema):
+    error: ErrorBody
+
+
+class UsageEventIn(Schema):
+    idempotency_key: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,200}$")
+    type: Literal["ai_tokens", "infrastructure"]
+    model: str | None = Field(None, description="ai_tokens: the model, e.g. gpt-4o")
+    provider: str | None = Field(None, description="ai_tokens: e.g. openai")
+    service_tier: Literal["", "batch", "flex", "priority"] | None = None
+    input_tokens: int | None = Field(None, ge=0, description="all input, cached included")
+    output_tokens: int | None = Field(None, ge=0, description="all output, reasoning included")
+    cached_input_tokens: int | None = Field(None, ge=0)
+    cache_write_tokens: int | None = Field(None, ge=0)
+    reasoning_tokens: int | None = Field(None, ge=0)
+    meter: str | None = Field(None, description="infrastructure: e.g. compute.gpu_seconds")
+    quantity: str | None = Field(
+        None, description="infrastructure: decimal string or JSON number, > 0, <= 6 places"
+    )
+    operation: str | None = Field(None, max_length=100)
+    user: str | None = Field(None, max_length=254, description="email of the person")
+    occurred_at: str | None = Field(
+        None, description="ISO 8601 with zone; default now; <= 35 days old, <= 5 min ahead"
+    )
+
+
+class UsageBatchIn(Schema):
+    events: list[UsageEventIn] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
+class EventError(Schema):
+    code: Literal["insufficient_credits", "idempotency_conflict"]
+    message: str
+
+
+class EventResultOut(Schema):
+    idempotency_key: str
+    status: Literal["charged", "duplicate", "rejected"]
+    credits: str | None
+    balance_after: str | None
+    error: EventError | None
+
+
+class UsageBatchOut(Schema):
+    results: list[EventResultOut]
+    balance: str
+
+
+class AlertLevelsOut(Schema):
+    warning: str | None
+    critical: str | None
+
+
+class BalanceOut(Schema):
+    organization: str
+    balance: str
+    in_debt: bool
+    low_balance: bool
+    alert_levels: AlertLevelsOut
+    auto_topup: dict
+    runway_days: str | None
+
+
+ERRORS = {401: ErrorOut, 403: ErrorOut}
+
+
+def inline_schema(model) -> dict:
+    """The model's JSON schema with its nested models inlined (no $defs to resolve)."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node):
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return inline(schema)

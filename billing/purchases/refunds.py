@@ -1,0 +1,135 @@
+"""Refunds: staff ask the provider; credits are taken back when the provider confirms.
+
+Invariant 6 of docs/ledger.md: a refund of a share r of a purchase takes back
+r x (base + bonus) credits, rounded once, and cumulative refunds never take
+back more than the purchase granted.
+"""
+
+import logging
+from decimal import Decimal
+
+from django.db import transaction
+
+from billing import money
+from billing.ledger.actor import Actor
+from billing.ledger.book import open_book
+from billing.models import EntryKind, PaymentProvider, Purchase, PurchaseStatus
+from billing.models.purchases import FULFILLED_STATUSES, major_text
+from billing.purchases import local_provider
+from billing.purchases.errors import PurchaseError
+from billing.stripe import gateway as stripe_gateway
+from billing.stripe.gateway import object_id
+
+logger = logging.getLogger(__name__)
+
+
+def _locked_purchase_for_charge(charge: dict) -> Purchase | None:
+    intent_id = object_id(charge.get("payment_intent"))
+    query = Purchase.objects.select_for_update()
+    purchase = query.filter(stripe_payment_intent_id=intent_id).first() if intent_id else None
+    if purchase is None and charge.get("id"):
+        purchase = query.filter(stripe_charge_id=charge["id"]).first()
+    if purchase is None:
+        # Stripe copies the PaymentIntent's metadata (ours: purchase_id) onto its charges.
+        purchase_id = (charge.get("metadata") or {}).get("purchase_id")
+        if purchase_id and str(purchase_id).isdigit():
+            purchase = query.filter(pk=int(purchase_id)).first()
+    return purchase
+
+
+def credits_to_take_back(*, purchase: Purchase, cumulative_refunded_minor: int) -> Decimal:
+    """Invariant 6: r = newly refunded / paid; take r x (base + bonus), rounded once.
+
+    The refund that brings the total to the amount paid takes exactly what is
+    left, so cumulative refunds never take back more than the purchase granted.
+    """
+    paid = purchase.amount_paid_minor or purchase.price_minor
+    left = purchase.total_credits - purchase.credits_refunded
+    if cumulative_refunded_minor >= paid:
+        return left
+    newly = cumulative_refunded_minor - purchase.amount_refunded_minor
+    share = money.round_credits(purchase.total_credits * Decimal(newly) / Decimal(paid))
+    return min(share, left)
+
+
+def apply_charge_refunded(*, charge: dict) -> Purchase | None:
+    """Take back the credits of a refund Stripe confirmed. None when the charge is not a
+    purchase's (e.g. an auto-topup charge)."""
+    charge_id = charge.get("id") or ""
+    cumulative = int(charge.get("amount_refunded") or 0)
+    with transaction.atomic():
+        purchase = _locked_purchase_for_charge(charge)
+        if purchase is None:
+            logger.info("charge %s is not a purchase's: refund ignored here", charge_id)
+            return None
+        if not purchase.is_fulfilled:
+            # Stripe retries the event; by then the checkout event will have granted.
+            raise PurchaseError(f"refund for purchase {purchase.pk} arrived before its payment "
+                                "was fulfilled")
+        paid = purchase.amount_paid_minor or purchase.price_minor
+        cumulative = min(cumulative, paid)
+        if cumulative <= purchase.amount_refunded_minor:
+            return purchase  # a redelivery, or an older snapshot of the charge
+        take = credits_to_take_back(purchase=purchase, cumulative_refunded_minor=cumulative)
+        if take > 0:
+            newly = cumulative - purchase.amount_refunded_minor
+            with open_book(organization=purchase.organization) as book:
+                book.take_back(
+                    amount=take, entry_kind=EntryKind.REFUND, actor=Actor.system("stripe-refund"),
+                    reason=f"Refund of {major_text(newly, purchase.currency)} "
+                           f"{purchase.currency.upper()} for {purchase.package_name}",
+                    idempotency_key=f"refund:{charge_id}:{cumulative}",
+                    preferred_grants=[g for g in (purchase.paid_grant, purchase.bonus_grant) if g],
+                    metadata={
+                        "purchase_id": purchase.pk,
+                        "charge": charge_id,
+                        "amount_refunded": major_text(newly, purchase.currency),
+                        "amount_refunded_total": major_text(cumulative, purchase.currency),
+                        "currency": purchase.currency,
+                    },
+                )
+        purchase.amount_refunded_minor = cumulative
+        purchase.credits_refunded += take
+        purchase.stripe_charge_id = purchase.stripe_charge_id or charge_id
+        purchase.status = (PurchaseStatus.REFUNDED if cumulative >= paid
+                           else PurchaseStatus.PARTIALLY_REFUNDED)
+        purchase.save_fields("amount_refunded_minor", "credits_refunded", "stripe_charge_id",
+                             "status")
+    return purchase
+
+
+def request_refund(*, purchase: Purchase, amount_minor: int | None, requested_by,
+                   request_id: str | None = None) -> dict:
+    """Staff: ask the provider to refund (all that is left when amount is None).
+
+    With Stripe, credits move when charge.refunded arrives. The test provider has
+    no Stripe, so the same refund code runs at once on a charge-shaped dict.
+    """
+    purchase.refresh_from_db()
+    if purchase.status not in FULFILLED_STATUSES:
+        raise PurchaseError(f"purchase {purchase.pk} is {purchase.get_status_display()}: "
+                            "only paid purchases can be refunded")
+    refundable = purchase.refundable_minor
+    amount = refundable if amount_minor is None else int(amount_minor)
+    if refundable <= 0:
+        raise PurchaseError(f"purchase {purchase.pk} is already refunded in full")
+    if not 0 < amount <= refundable:
+        raise PurchaseError(
+            f"the refund must be between {major_text(1, purchase.currency)} and "
+            f"{major_text(refundable, purchase.currency)} {purchase.currency.upper()}")
+    metadata = {"purchase_id": str(purchase.pk), "requested_by": requested_by.email}
+    if purchase.provider == PaymentProvider.TEST:
+        charge = local_provider.refunded_charge(purchase, amount_minor=amount, metadata=metadata)
+        apply_charge_refunded(charge=charge)
+        return local_provider.refund_of(purchase, charge=charge, amount_minor=amount)
+    if not purchase.stripe_payment_intent_id:
+        raise PurchaseError(f"purchase {purchase.pk} has no PaymentIntent to refund")
+    # A form's own request id makes a double submit refund once, while two deliberate
+    # refunds of the same amount (before Stripe confirms the first) stay two. Without
+    # one (the "refund in full" action), the key derives from the refunded total so far.
+    key = (f"purchase-{purchase.pk}-refund-{request_id}" if request_id else
+           f"purchase-{purchase.pk}-refund-{purchase.amount_refunded_minor}-{amount}")
+    return stripe_gateway.create_refund(
+        payment_intent_id=purchase.stripe_payment_intent_id, amount_minor=amount,
+        idempotency_key=key, metadata=metadata,
+    )

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from billing.stripe import views
+
+urlpatterns = [
+    path("billing/stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
+]

@@ -1,0 +1,17 @@
+"""The Stripe webhook endpoint: a thin door onto webhooks.receive."""
+
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from billing.stripe import webhooks
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    result = webhooks.receive(payload=request.body,
+                              signature_header=request.headers.get("Stripe-Signature"))
+    if result.status == 200:
+        return JsonResponse({"received": True, "result": result.message})
+    return HttpResponse(result.message, status=result.status, content_type="text/plain")
