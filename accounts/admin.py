@@ -33,12 +33,6 @@ class OrganizationAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        from billing.ledger.account_setup import setup_organization
-
-        setup_organization(organization=obj)
-
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):

@@ -1,4 +1,4 @@
-"""Header data for every portal page: the current org, the switcher, the balance."""
+"""Header data for every portal page: the current org and the org switcher."""
 
 from accounts.selectors import memberships_of
 
@@ -10,10 +10,7 @@ def portal(request):
     context = {"my_memberships": list(memberships_of(user))}
     org = getattr(request, "org", None)
     if org is not None:
-        from billing.ledger.selectors import header_status
-
         context["org"] = org
         context["membership"] = request.membership
         context["is_org_admin"] = request.membership.is_admin
-        context["header"] = header_status(org)
     return context

@@ -1,7 +1,7 @@
-"""The demo organisation. Every step is idempotent; later modules add theirs."""
+"""The demo organisation and its people. Idempotent; other apps add their own demo steps
+(see the seed_demo command)."""
 
 from accounts.models import Membership, Organization, Plan, Role, User
-from billing.ledger.account_setup import setup_organization
 
 DEMO_PASSWORD = "demo"
 DEMO_ADMIN = "demo@example.com"
@@ -19,7 +19,6 @@ def seed_accounts() -> Organization:
     org, _ = Organization.objects.get_or_create(
         slug="acme", defaults={"name": "Acme Robotics", "plan": Plan.PROFESSIONAL}
     )
-    setup_organization(organization=org)
     admin = ensure_user(DEMO_ADMIN, staff=True)
     member = ensure_user(DEMO_MEMBER)
     Membership.objects.get_or_create(user=admin, organization=org, defaults={"role": Role.ADMIN})

@@ -82,10 +82,6 @@ def create_organization(
                 user.set_unusable_password()
                 user.save(update_fields=["password"])
             Membership.objects.create(user=user, organization=org, role=Role.ADMIN)
-        # Other apps (the ledger) attach their per-org rows here.
-        from billing.ledger.account_setup import setup_organization
-
-        setup_organization(organization=org)
     return org
 
 

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.portal import org_view
 from billing.models.usage import UsageType
+from billing.usage.selectors import today_utc
 from reporting import selectors
 
 DEFAULT_DAYS = 30
@@ -36,7 +37,7 @@ class UsageFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        today = selectors.today_utc()
+        today = today_utc()
         end = data.get("end") or today
         start = data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
         if start > end:
@@ -59,7 +60,7 @@ class UsageFilterForm(forms.Form):
 @require_GET
 @org_view()
 def usage(request):
-    today = selectors.today_utc()
+    today = today_utc()
     choices = selectors.filter_choices(request.org, since=today - timedelta(days=MAX_DAYS))
     form = UsageFilterForm(request.GET, choices=choices)
     context = {"form": form}

@@ -2,7 +2,6 @@ import pytest
 from django.db import connection
 
 from accounts.models import Membership, Organization, Plan, Role, User
-from billing.ledger.account_setup import setup_organization
 
 
 def pytest_collection_modifyitems(config, items):
@@ -24,7 +23,6 @@ def is_postgres():
 
 def make_org(slug: str, *, plan: str = Plan.PROFESSIONAL) -> Organization:
     org = Organization.objects.create(name=slug.title(), slug=slug, plan=plan)
-    setup_organization(organization=org)
     return org
 
 

@@ -1,4 +1,5 @@
-"""Usage events in the admin: read only, like the ledger entries they explain."""
+"""Usage events and the daily rollup in the admin: read only, like the ledger entries
+they explain (the rollup is derived data written by the ingestion service)."""
 
 import json
 
@@ -6,7 +7,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from billing.admin.ledger import ReadOnlyAdmin
-from billing.models import UsageEvent
+from billing.models import DailyUsage, UsageEvent
 
 
 @admin.register(UsageEvent)
@@ -31,3 +32,16 @@ class UsageEventAdmin(ReadOnlyAdmin):
     @admin.display(description="Breakdown")
     def breakdown_pretty(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(obj.breakdown, indent=2))
+
+
+@admin.register(DailyUsage)
+class DailyUsageAdmin(ReadOnlyAdmin):
+    """The rollup is derived data written by the ingestion service: read only."""
+
+    list_display = ("day", "organization", "usage_type", "resource", "operation", "user_label",
+                    "event_count", "credits")
+    list_filter = ("usage_type",)
+    search_fields = ("organization__slug", "resource", "operation", "user_label")
+    date_hierarchy = "day"
+    list_select_related = ("organization",)
+    show_full_result_count = False

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from billing import money
 from billing.ledger.selectors import account_of
-from reporting.selectors import runway_days
+from billing.usage.selectors import runway_days
 
 
 def alert_levels(organization) -> tuple[Decimal | None, Decimal | None]:

@@ -340,16 +340,32 @@ class Book:
         self._dirty_grants.clear()
 
 
+def ensure_account(*, organization) -> CreditAccount:
+    """The org's credit account, created if it has none: the only code that creates one.
+
+    Runs when an organisation is created (so staff can adjust it at once) and on
+    the first posting of an org that predates billing or skipped signals.
+    """
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent creator may win
+            account, _ = CreditAccount.objects.get_or_create(organization=organization)
+    except IntegrityError:
+        account = CreditAccount.objects.get(organization=organization)
+    return account
+
+
+def open_account_of_new_organization(sender, instance, created, raw=False, **kwargs) -> None:
+    """post_save receiver for accounts.Organization (connected in billing/apps.py)."""
+    if created and not raw:
+        ensure_account(organization=instance)
+
+
 def _locked_account(organization) -> CreditAccount:
     """The org's account row, locked; created on first use."""
     locked = CreditAccount.objects.select_for_update().filter(organization_id=organization.pk)
     account = locked.order_by().first()
     if account is None:
-        try:
-            with transaction.atomic():  # a savepoint: a concurrent creator may win
-                CreditAccount.objects.create(organization=organization)
-        except IntegrityError:
-            pass
+        ensure_account(organization=organization)
         account = locked.order_by().first()
     return account
 

@@ -30,4 +30,4 @@ from billing.models.purchases import (  # noqa: F401
     StripeCustomer,
     StripeEvent,
 )
-from billing.models.usage import UsageEvent, UsageType  # noqa: F401
+from billing.models.usage import DailyUsage, UsageEvent, UsageType  # noqa: F401

@@ -5,7 +5,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.portal import org_view
 from billing.ledger import selectors
-from reporting.selectors import usage_stats
+from billing.usage.selectors import usage_stats
 
 
 @require_GET

@@ -32,8 +32,8 @@ from billing.usage.events import (
     parse_events,
     problem,
 )
+from billing.usage.rollup import RollupBatch
 from billing.usage.storage import encode_breakdown, insert_events
-from reporting.rollup import RollupBatch
 
 CHARGED, DUPLICATE, REJECTED = "charged", "duplicate", "rejected"
 LEDGER_PREFIX = "usage:"

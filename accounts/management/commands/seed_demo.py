@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.core.management.base import BaseCommand
 
 from accounts import demo
@@ -15,8 +16,13 @@ class Command(BaseCommand):
         self.stdout.write(f"  member: {demo.DEMO_MEMBER} / {demo.DEMO_PASSWORD}")
 
 
-def demo_steps():
-    """Each module that has demo data contributes one idempotent step."""
-    from billing.demo import DEMO_STEPS
-
-    return DEMO_STEPS
+def demo_steps() -> list:
+    """Each installed app may offer idempotent demo steps through its AppConfig's
+    `demo_steps()`; they run in INSTALLED_APPS order, so an app's data exists
+    before the apps that build on it. accounts needs to know none of them."""
+    steps = []
+    for config in apps.get_app_configs():
+        offer = getattr(config, "demo_steps", None)
+        if offer is not None:
+            steps.extend(offer())
+    return steps

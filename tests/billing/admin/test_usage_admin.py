@@ -3,9 +3,8 @@
 import pytest
 
 from accounts.models import User
-from billing.models import UsageEvent
+from billing.models import DailyUsage, UsageEvent
 from billing.usage.ingestion import record_usage
-from reporting.models import DailyUsage
 from tests.billing.usage_helpers import ai_event, funded, seed_prices
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +31,6 @@ def test_usage_events_are_listed_and_shown_read_only(staff_client):
 
 
 def test_the_rollup_is_listed_read_only(staff_client):
-    assert staff_client.get("/admin/reporting/dailyusage/").status_code == 200
+    assert staff_client.get("/admin/billing/dailyusage/").status_code == 200
     row = DailyUsage.objects.get()
-    assert staff_client.post(f"/admin/reporting/dailyusage/{row.pk}/delete/").status_code == 403
+    assert staff_client.post(f"/admin/billing/dailyusage/{row.pk}/delete/").status_code == 403

@@ -8,8 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Plan
 from accounts.services import revoke_api_key
-from billing.models import CreditAccount, LedgerEntry, UsageEvent
-from reporting.models import DailyUsage
+from billing.models import CreditAccount, DailyUsage, LedgerEntry, UsageEvent
 from tests.billing.usage_helpers import (
     AI_CREDITS,
     GPU_CREDITS,

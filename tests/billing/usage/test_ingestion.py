@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Plan
 from billing.ledger.corrections import adjust_credits
-from billing.models import CreditAccount, EntryKind, LedgerEntry, Meter, UsageEvent
+from billing.models import CreditAccount, DailyUsage, EntryKind, LedgerEntry, Meter, UsageEvent
 from billing.pricing.changes import change_credit_rate, change_meter_price, change_plan_markup
 from billing.usage.events import InvalidEvents
 from billing.usage.ingestion import (
@@ -19,7 +19,6 @@ from billing.usage.ingestion import (
     estimate_usage,
     record_usage,
 )
-from reporting.models import DailyUsage
 from tests.billing.ledger_helpers import SYSTEM, assert_ledger_ok, grant
 from tests.billing.usage_helpers import (
     AI_CREDITS,

@@ -6,8 +6,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from billing.models import CreditAccount, EntryKind, LedgerEntry, UsageEvent
-from reporting.models import DailyUsage
+from billing.models import CreditAccount, DailyUsage, EntryKind, LedgerEntry, UsageEvent
 from tests.billing.ledger_helpers import assert_ledger_ok
 from tests.billing.usage_helpers import GPU_CREDITS, api_key_for, funded, gpu_event, seed_prices
 from tests.concurrency import run_many

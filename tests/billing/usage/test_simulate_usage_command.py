@@ -5,8 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from billing.models import CreditAccount, UsageEvent
-from reporting.models import DailyUsage
+from billing.models import CreditAccount, DailyUsage, UsageEvent
 from tests.billing.ledger_helpers import assert_ledger_ok
 from tests.billing.usage_helpers import funded, seed_prices
 from tests.conftest import make_member

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.db import connection
 
-from reporting.models import DailyUsage
+from billing.models import DailyUsage
 
 DIMENSIONS = ("organization_id", "day", "usage_type", "resource", "operation", "user_label")
 MEASURES = ("event_count", "quantity", "input_tokens", "output_tokens", "cost_usd", "credits")

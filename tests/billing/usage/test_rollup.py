@@ -1,4 +1,4 @@
-"""reporting.rollup: the daily rollup equals the sum over the raw events."""
+"""billing.usage.rollup: the daily rollup equals the sum over the raw events."""
 
 import itertools
 from collections import defaultdict
@@ -9,10 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing.models import UsageEvent
+from billing.models import DailyUsage, UsageEvent
 from billing.usage.ingestion import record_usage
-from reporting.models import DailyUsage
-from reporting.rollup import RollupBatch
+from billing.usage.rollup import RollupBatch
 from tests.billing.usage_helpers import funded, seed_prices
 from tests.conftest import make_org
 
