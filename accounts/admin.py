@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from accounts.models import ApiKey, Membership, Organization, SettingsChange, User
+from accounts.read_only_admin import ReadOnlyAdmin
 
 
 @admin.register(User)
@@ -61,19 +62,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(SettingsChange)
-class SettingsChangeAdmin(admin.ModelAdmin):
+class SettingsChangeAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "organization", "actor_label", "area", "summary"]
     list_filter = ["area"]
     search_fields = ["organization__name", "actor_label", "summary"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

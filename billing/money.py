@@ -7,9 +7,20 @@ one event are summed unrounded and the total is rounded once, here.
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CREDIT_PLACES = 6
+CREDIT_DIGITS = 14  # before the point
 CREDIT_QUANTUM = Decimal(1).scaleb(-CREDIT_PLACES)  # 0.000001
-MAX_CREDITS = Decimal("1e14")  # numeric(20, 6) holds 14 digits before the point
+MAX_CREDITS = Decimal(10) ** CREDIT_DIGITS  # the first amount a credits column cannot hold
 ZERO = Decimal("0.000000")
+
+
+# Column sizes of the money paths; every DecimalField of credits, prices, rates and USD
+# costs takes its size from here.
+CREDITS_FIELD = {"max_digits": CREDIT_DIGITS + CREDIT_PLACES, "decimal_places": CREDIT_PLACES}
+PRICE_FIELD = {"max_digits": 20, "decimal_places": 10}  # USD per million tokens or per unit
+RATE_FIELD = {"max_digits": 20, "decimal_places": 8}  # credits per USD, plan markups
+# USD cost is never rounded: prices have 10 places, per million tokens or per unit of a
+# 6-place quantity, so 16 places hold every cost exactly.
+USD_FIELD = {"max_digits": 30, "decimal_places": 16}
 
 
 class InvalidAmount(ValueError):
@@ -59,7 +70,7 @@ def display(value: Decimal | None) -> str:
     return f"{whole}.{frac.ljust(2, '0')}"
 
 
-PRICE_PLACES = 10  # numeric(20, 10): USD per million tokens or per meter unit
+PRICE_PLACES = PRICE_FIELD["decimal_places"]
 
 
 def round_price(value: Decimal) -> Decimal:

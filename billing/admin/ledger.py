@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts.read_only_admin import ReadOnlyAdmin, ReadOnlyInline
 from billing import money
 from billing.ledger.actor import Actor
 from billing.ledger.corrections import adjust_credits, reverse_entry
@@ -15,25 +16,9 @@ from billing.ledger.errors import LedgerError
 from billing.models import CreditAccount, CreditGrant, GrantAllocation, LedgerEntry
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows shown, never added, changed or deleted here."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_actions(self, request):
-        return {}
-
-
 class AdjustmentForm(forms.Form):
     credits = forms.DecimalField(
-        max_digits=20, decimal_places=6, help_text="Positive adds a grant; negative removes "
+        **money.CREDITS_FIELD, help_text="Positive adds a grant; negative removes "
         "credits in burn-down order and may leave a debt.")
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
 
@@ -111,18 +96,10 @@ class CreditGrantAdmin(ReadOnlyAdmin):
     list_select_related = ["account__organization"]
 
 
-class AllocationInline(admin.TabularInline):
+class AllocationInline(ReadOnlyInline):
     model = GrantAllocation
     fields = ["grant", "amount"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(LedgerEntry)

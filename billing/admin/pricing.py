@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.read_only_admin import ReadOnlyInline
 from billing.models.pricing import (
     AIModel,
     CreditRate,
@@ -142,23 +143,12 @@ class OpenFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
+class PriceHistoryInline(ReadOnlyInline):
     show_change_link = True
     ordering = ["-starts_at"]
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ModelPriceInline(ReadOnlyInline):
+class ModelPriceInline(PriceHistoryInline):
     model = ModelPrice
     fields = ["bucket", "service_tier", "min_input_tokens", "price_per_million_usd", "starts_at",
               "ends_at", "source", "created_by"]
@@ -166,7 +156,7 @@ class ModelPriceInline(ReadOnlyInline):
     ordering = ["bucket", "service_tier", "min_input_tokens", "-starts_at"]
 
 
-class MeterPriceInline(ReadOnlyInline):
+class MeterPriceInline(PriceHistoryInline):
     model = MeterPrice
     fields = ["price_per_unit_usd", "starts_at", "ends_at", "source", "created_by"]
     readonly_fields = fields

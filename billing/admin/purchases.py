@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from billing.admin.ledger import ReadOnlyAdmin
+from accounts.read_only_admin import ReadOnlyAdmin
 from billing.models import CreditPackage, PaymentProvider, Purchase, StripeCustomer, StripeEvent
 from billing.models.purchases import currency_exponent, format_minor
 from billing.purchases import errors, refunds

@@ -6,7 +6,7 @@ import json
 from django.contrib import admin
 from django.utils.html import format_html
 
-from billing.admin.ledger import ReadOnlyAdmin
+from accounts.read_only_admin import ReadOnlyAdmin
 from billing.models import DailyUsage, UsageEvent
 
 

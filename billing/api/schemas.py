@@ -8,7 +8,9 @@ from typing import Literal
 
 from ninja import Field, Schema
 
-from billing.usage.events import MAX_EVENTS
+from billing.models import ServiceTier, UsageType
+from billing.usage.events import KEY_PATTERN, MAX_EVENTS, TEXT_LIMITS
+from billing.usage.ingestion import CHARGED, DUPLICATE, REJECTED
 
 
 class ErrorBody(Schema):
@@ -22,11 +24,11 @@ class ErrorOut(Schema):
 
 
 class UsageEventIn(Schema):
-    idempotency_key: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,200}$")
-    type: Literal["ai_tokens", "infrastructure"]
+    idempotency_key: str = Field(pattern=f"^{KEY_PATTERN}$")
+    type: Literal[tuple(UsageType.values)]
     model: str | None = Field(None, description="ai_tokens: the model, e.g. gpt-4o")
     provider: str | None = Field(None, description="ai_tokens: e.g. openai")
-    service_tier: Literal["", "batch", "flex", "priority"] | None = None
+    service_tier: Literal[tuple(ServiceTier.values)] | None = None
     input_tokens: int | None = Field(None, ge=0, description="all input, cached included")
     output_tokens: int | None = Field(None, ge=0, description="all output, reasoning included")
     cached_input_tokens: int | None = Field(None, ge=0)
@@ -36,8 +38,10 @@ class UsageEventIn(Schema):
     quantity: str | None = Field(
         None, description="infrastructure: decimal string or JSON number, > 0, <= 6 places"
     )
-    operation: str | None = Field(None, max_length=100)
-    user: str | None = Field(None, max_length=254, description="email of the person")
+    operation: str | None = Field(None, max_length=TEXT_LIMITS["operation"])
+    user: str | None = Field(
+        None, max_length=TEXT_LIMITS["user"], description="email of the person"
+    )
     occurred_at: str | None = Field(
         None, description="ISO 8601 with zone; default now; <= 35 days old, <= 5 min ahead"
     )
@@ -54,7 +58,7 @@ class EventError(Schema):
 
 class EventResultOut(Schema):
     idempotency_key: str
-    status: Literal["charged", "duplicate", "rejected"]
+    status: Literal[CHARGED, DUPLICATE, REJECTED]
     credits: str | None
     balance_after: str | None
     error: EventError | None

@@ -19,8 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing import money
-from billing.ledger import copy_writer as ledger_copy
-from billing.ledger import statement_writer as ledger_oneshot
+from billing.ledger import writers
 from billing.ledger.actor import Actor
 from billing.ledger.chain import entry_hash, fingerprint_of
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits, LedgerError
@@ -318,11 +317,11 @@ class Book:
         if not self._pending and not self._dirty_grants:
             return
         dirty = list(self._dirty_grants.values())
-        if ledger_copy.use_copy(len(self._pending)):
-            ledger_copy.copy_entries(self._pending)
+        if writers.use_copy(len(self._pending)):
+            writers.copy_entries(self._pending)
             self._write_grants_and_account(dirty)
-        elif ledger_oneshot.usable():
-            ledger_oneshot.flush(
+        elif writers.use_one_statement():
+            writers.write_in_one_statement(
                 account=self.account, pending=self._pending, dirty_grants=dirty,
                 balance=self.balance, last_hash=self._last_hash, seq=self._seq, now=self.now,
             )

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-CREDITS = {"max_digits": 20, "decimal_places": 6}
+from billing import money
 
 
 class ImmutableLedgerError(Exception):
@@ -24,7 +24,7 @@ class CreditAccount(models.Model):
         "accounts.Organization", on_delete=models.PROTECT, related_name="credit_account"
     )
     # The running balance and chain head, so posting never reads the ledger back.
-    balance = models.DecimalField(default=0, **CREDITS)
+    balance = models.DecimalField(default=0, **money.CREDITS_FIELD)
     last_hash = models.CharField(max_length=64, default="")
     entry_count = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -63,9 +63,9 @@ class CreditGrant(models.Model):
 
     account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="grants")
     kind = models.CharField(max_length=20, choices=GrantKind.choices)
-    amount = models.DecimalField(**CREDITS)
-    remaining = models.DecimalField(**CREDITS)
-    debt_repaid = models.DecimalField(default=0, **CREDITS)
+    amount = models.DecimalField(**money.CREDITS_FIELD)
+    remaining = models.DecimalField(**money.CREDITS_FIELD)
+    debt_repaid = models.DecimalField(default=0, **money.CREDITS_FIELD)
     priority = models.IntegerField(default=DEFAULT_PRIORITY)
     expires_at = models.DateTimeField(null=True, blank=True)
     expired_at = models.DateTimeField(null=True, blank=True)
@@ -168,8 +168,8 @@ class LedgerEntry(AppendOnlyModel):
                                 db_index=False)
     seq = models.PositiveBigIntegerField(help_text="Position in the account's chain, from 1.")
     kind = models.CharField(max_length=20, choices=EntryKind.choices)
-    amount = models.DecimalField(**CREDITS)
-    balance_after = models.DecimalField(**CREDITS)
+    amount = models.DecimalField(**money.CREDITS_FIELD)
+    balance_after = models.DecimalField(**money.CREDITS_FIELD)
     actor_type = models.CharField(max_length=10, choices=ActorType.choices)
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
@@ -226,7 +226,7 @@ class GrantAllocation(AppendOnlyModel):
 
     entry = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="allocations")
     grant = models.ForeignKey(CreditGrant, on_delete=models.PROTECT, related_name="allocations")
-    amount = models.DecimalField(**CREDITS)
+    amount = models.DecimalField(**money.CREDITS_FIELD)
 
     class Meta:
         ordering = ["entry_id", "id"]

@@ -15,15 +15,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Plan
+from billing import money
 
 # Where a price with no start date starts (genai-prices' convention).
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-# genai-prices values fit here; the few float artefacts with more places are
-# normalised by the sync (see billing.pricing.sync).
-PRICE = {"max_digits": 20, "decimal_places": 10}
-# Fits the usage event's copy of the rate and markup (numeric(20, 8)).
-RATE = {"max_digits": 20, "decimal_places": 8}
 
 
 class PriceSource(models.TextChoices):
@@ -128,7 +123,7 @@ class ModelPrice(EffectiveDated):
         max_length=10, choices=ServiceTier.choices, default=ServiceTier.DEFAULT, blank=True
     )
     min_input_tokens = models.PositiveBigIntegerField(default=0)
-    price_per_million_usd = models.DecimalField(**PRICE)
+    price_per_million_usd = models.DecimalField(**money.PRICE_FIELD)
     source = models.CharField(max_length=20, choices=PriceSource.choices, default=PriceSource.STAFF)
 
     class Meta:
@@ -183,7 +178,7 @@ class Meter(models.Model):
 
 class MeterPrice(EffectiveDated):
     meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="prices")
-    price_per_unit_usd = models.DecimalField(**PRICE)
+    price_per_unit_usd = models.DecimalField(**money.PRICE_FIELD)
     source = models.CharField(max_length=20, choices=PriceSource.choices, default=PriceSource.STAFF)
 
     class Meta:
@@ -207,7 +202,7 @@ class CreditRate(EffectiveDated):
 
     # A constant column so the one-open-row rule can be a plain partial unique index.
     scope = models.CharField(max_length=10, default="global", editable=False)
-    credits_per_usd = models.DecimalField(**RATE)
+    credits_per_usd = models.DecimalField(**money.RATE_FIELD)
 
     class Meta:
         ordering = ["-starts_at"]
@@ -228,7 +223,7 @@ class PlanMarkup(EffectiveDated):
     """Multiplier on provider cost for one plan (1.20 = cost plus 20%)."""
 
     plan = models.CharField(max_length=20, choices=Plan.choices)
-    multiplier = models.DecimalField(**RATE)
+    multiplier = models.DecimalField(**money.RATE_FIELD)
 
     class Meta:
         ordering = ["plan", "-starts_at"]

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-CREDITS = {"max_digits": 20, "decimal_places": 6}
+from billing import money
 
 # ISO 4217 exponents that differ from 2, as Stripe counts minor units.
 ZERO_DECIMAL_CURRENCIES = frozenset({
@@ -50,8 +50,8 @@ def format_minor(amount_minor: int | None, currency: str) -> str:
 class CreditPackage(models.Model):
     name = models.CharField(max_length=100, unique=True)
     description = models.CharField(max_length=300, blank=True)
-    base_credits = models.DecimalField(**CREDITS)
-    bonus_credits = models.DecimalField(default=0, **CREDITS)
+    base_credits = models.DecimalField(**money.CREDITS_FIELD)
+    bonus_credits = models.DecimalField(default=0, **money.CREDITS_FIELD)
     price_minor = models.PositiveIntegerField(
         help_text="Price in the currency's minor unit, as Stripe has it (4900 = 49.00 USD)."
     )
@@ -123,8 +123,8 @@ class Purchase(models.Model):
     )
     # Snapshot of the package at purchase time.
     package_name = models.CharField(max_length=100)
-    base_credits = models.DecimalField(**CREDITS)
-    bonus_credits = models.DecimalField(default=0, **CREDITS)
+    base_credits = models.DecimalField(**money.CREDITS_FIELD)
+    bonus_credits = models.DecimalField(default=0, **money.CREDITS_FIELD)
     price_minor = models.PositiveIntegerField()
     currency = models.CharField(max_length=3)
 
@@ -148,7 +148,7 @@ class Purchase(models.Model):
     receipt_url = models.TextField(blank=True, help_text="Hosted invoice page, else the receipt.")
     amount_paid_minor = models.PositiveBigIntegerField(null=True, blank=True)
     amount_refunded_minor = models.PositiveBigIntegerField(default=0)
-    credits_refunded = models.DecimalField(default=0, **CREDITS)
+    credits_refunded = models.DecimalField(default=0, **money.CREDITS_FIELD)
     failure_reason = models.CharField(max_length=500, blank=True)
 
     # Set once at fulfilment, never cleared: the ledger rows this purchase caused.

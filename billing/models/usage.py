@@ -10,12 +10,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-CREDITS = {"max_digits": 20, "decimal_places": 6}
-# USD cost is never rounded: prices have 10 places, per million tokens or per unit of
-# a 6-place quantity, so 16 places hold every cost exactly.
-USD = {"max_digits": 30, "decimal_places": 16}
-RATE = {"max_digits": 20, "decimal_places": 8}
-QUANTITY = {"max_digits": 26, "decimal_places": 6}
+from billing import money
+
+# A meter quantity is held like credits: 14 digits before the point and six after.
+QUANTITY_FIELD = money.CREDITS_FIELD
+# The rollup sums many events' quantities, hence more room before the point.
+QUANTITY_SUM_FIELD = {"max_digits": 26, "decimal_places": money.CREDIT_PLACES}
 
 
 class UsageType(models.TextChoices):
@@ -52,7 +52,7 @@ class UsageEvent(models.Model):
     cache_write_tokens = models.BigIntegerField(default=0)
     reasoning_tokens = models.BigIntegerField(default=0)
     # Meter units for infrastructure; all tokens (input + output) for AI.
-    quantity = models.DecimalField(**CREDITS)
+    quantity = models.DecimalField(**QUANTITY_FIELD)
     operation = models.CharField(max_length=100, blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
@@ -74,11 +74,11 @@ class UsageEvent(models.Model):
     breakdown = models.JSONField(
         default=dict, help_text="Quantities, price rows, USD cost, markup, rate and credits."
     )
-    cost_usd = models.DecimalField(**USD)
-    markup = models.DecimalField(**RATE)
-    credits_per_usd = models.DecimalField(**RATE)
-    credits = models.DecimalField(**CREDITS)
-    balance_after = models.DecimalField(**CREDITS)
+    cost_usd = models.DecimalField(**money.USD_FIELD)
+    markup = models.DecimalField(**money.RATE_FIELD)
+    credits_per_usd = models.DecimalField(**money.RATE_FIELD)
+    credits = models.DecimalField(**money.CREDITS_FIELD)
+    balance_after = models.DecimalField(**money.CREDITS_FIELD)
     # Null only for an event that cost nothing (no ledger entry can be zero).
     entry = models.OneToOneField(
         "billing.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT,
@@ -127,11 +127,11 @@ class DailyUsage(models.Model):
     operation = models.CharField(max_length=100, blank=True, default="")
     user_label = models.CharField(max_length=254, blank=True, default="")
     event_count = models.BigIntegerField(default=0)
-    quantity = models.DecimalField(default=0, **QUANTITY)
+    quantity = models.DecimalField(default=0, **QUANTITY_SUM_FIELD)
     input_tokens = models.BigIntegerField(default=0)
     output_tokens = models.BigIntegerField(default=0)
-    cost_usd = models.DecimalField(default=0, **USD)
-    credits = models.DecimalField(default=0, **CREDITS)
+    cost_usd = models.DecimalField(default=0, **money.USD_FIELD)
+    credits = models.DecimalField(default=0, **money.CREDITS_FIELD)
 
     class Meta:
         ordering = ["-day", "usage_type", "resource", "operation", "user_label"]

@@ -12,9 +12,8 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 
 from accounts.models import Plan
+from billing import money
 from billing.models.pricing import (
-    PRICE,
-    RATE,
     AIModel,
     CreditRate,
     Meter,
@@ -40,7 +39,7 @@ def change_model_price(*, model: AIModel, bucket: str, price_per_million_usd: De
         raise PriceChangeError(f"unknown service tier {service_tier!r}")
     if not isinstance(min_input_tokens, int) or min_input_tokens < 0:
         raise PriceChangeError("min_input_tokens must be a whole number, 0 or more")
-    _check_amount(price_per_million_usd, allow_zero=True, field=PRICE)
+    _check_amount(price_per_million_usd, allow_zero=True, field=money.PRICE_FIELD)
     series = ModelPrice.objects.filter(model=model, bucket=bucket, service_tier=service_tier,
                                        min_input_tokens=min_input_tokens)
     return _close_and_open(series, ModelPrice(
@@ -52,7 +51,7 @@ def change_model_price(*, model: AIModel, bucket: str, price_per_million_usd: De
 
 def change_meter_price(*, meter: Meter, price_per_unit_usd: Decimal, starts_at: datetime,
                        created_by=None, source: str = PriceSource.STAFF) -> MeterPrice:
-    _check_amount(price_per_unit_usd, allow_zero=True, field=PRICE)
+    _check_amount(price_per_unit_usd, allow_zero=True, field=money.PRICE_FIELD)
     return _close_and_open(MeterPrice.objects.filter(meter=meter), MeterPrice(
         meter=meter, price_per_unit_usd=price_per_unit_usd, starts_at=starts_at, source=source,
         created_by=created_by,
@@ -61,7 +60,7 @@ def change_meter_price(*, meter: Meter, price_per_unit_usd: Decimal, starts_at: 
 
 def change_credit_rate(*, credits_per_usd: Decimal, starts_at: datetime,
                        created_by=None) -> CreditRate:
-    _check_amount(credits_per_usd, allow_zero=False, field=RATE)
+    _check_amount(credits_per_usd, allow_zero=False, field=money.RATE_FIELD)
     return _close_and_open(CreditRate.objects.all(), CreditRate(
         credits_per_usd=credits_per_usd, starts_at=starts_at, created_by=created_by,
     ))
@@ -71,7 +70,7 @@ def change_plan_markup(*, plan: str, multiplier: Decimal, starts_at: datetime,
                        created_by=None) -> PlanMarkup:
     if plan not in Plan.values:
         raise PriceChangeError(f"unknown plan {plan!r}")
-    _check_amount(multiplier, allow_zero=False, field=RATE)
+    _check_amount(multiplier, allow_zero=False, field=money.RATE_FIELD)
     return _close_and_open(PlanMarkup.objects.filter(plan=plan), PlanMarkup(
         plan=plan, multiplier=multiplier, starts_at=starts_at, created_by=created_by,
     ))

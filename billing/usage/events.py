@@ -16,15 +16,23 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from billing import money
-from billing.models.usage import UsageType
+from billing.models.pricing import ServiceTier
+from billing.models.usage import UsageEvent, UsageType
 
 MAX_EVENTS = 1000
-KEY_RE = re.compile(r"[A-Za-z0-9._:-]{1,200}")
+
+
+def _column_size(name: str) -> int:
+    return UsageEvent._meta.get_field(name).max_length
+
+
+KEY_PATTERN = rf"[A-Za-z0-9._:-]{{1,{_column_size('idempotency_key')}}}"
+KEY_RE = re.compile(KEY_PATTERN)
 DECIMAL_RE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-MAX_QUANTITY = Decimal("1e14")  # numeric(20, 6) holds 14 digits before the point
+MAX_QUANTITY = money.MAX_CREDITS  # a quantity column has the credits' size
 MAX_TOKENS = 10**12
-QUANTITY_PLACES = 6
-SERVICE_TIERS = ("", "batch", "flex", "priority")
+QUANTITY_PLACES = money.CREDIT_PLACES
+SERVICE_TIERS = tuple(ServiceTier.values)
 MAX_AGE = timedelta(days=35)
 MAX_AHEAD = timedelta(minutes=5)
 
@@ -37,7 +45,11 @@ FIELDS = {
     UsageType.AI_TOKENS: COMMON_FIELDS | {"model", "provider", "service_tier", *TOKEN_FIELDS},
     UsageType.INFRASTRUCTURE: COMMON_FIELDS | {"meter", "quantity"},
 }
-TEXT_LIMITS = {"model": 200, "meter": 200, "provider": 50, "operation": 100, "user": 254}
+TEXT_LIMITS = {  # as the columns they are stored in
+    "model": _column_size("resource"), "meter": _column_size("resource"),
+    "provider": _column_size("provider"), "operation": _column_size("operation"),
+    "user": _column_size("user_label"),
+}
 
 
 class NonFinite:
