@@ -1,0 +1,1 @@
+"""Accounts: users, organisations, memberships, API keys, settings history. Imports no other app."""

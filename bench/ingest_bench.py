@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Usage ingestion benchmark (design.md, "Performance"). Not part of `make test`.
+"""Usage ingestion benchmark (targets and figures: bench/README.md). Not part of `make test`.
 
 In one run, on one machine, against a PostgreSQL database of its own
 (dropped and re-created, then migrated):

@@ -1,0 +1,1 @@
+"""Billing: a folder per area (see docs/architecture.md). Imports accounts, never reporting."""

@@ -1,7 +1,7 @@
 """django-q2 task entry points: thin wrappers around idempotent services."""
 
+from billing.ledger.expiry import expire_credits
+
 
 def expire_credits_task() -> int:
-    from billing.ledger.expiry import expire_credits
-
     return expire_credits()

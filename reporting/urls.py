@@ -1,7 +1,9 @@
+"""The reporting pages of the org portal."""
+
 from django.urls import path
 
-from reporting import views as usage_views
+from reporting import views
 
 urlpatterns = [
-    path("o/<slug:slug>/usage/", usage_views.usage, name="usage"),
+    path("o/<slug:slug>/usage/", views.usage, name="usage"),
 ]

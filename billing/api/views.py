@@ -1,4 +1,4 @@
-"""HTTP API v1 (design.md, "HTTP API v1"): usage events and the balance.
+"""HTTP API v1 (the contract: docs/api.md): usage events and the balance.
 
 Every error, the framework's own included, has the shape
 {"error": {"code", "message", "details"}}. The usage body is parsed here, not

@@ -1,0 +1,1 @@
+"""Pricing: quotes (pure functions over Decimal), staff price changes, the genai-prices sync."""

@@ -1,5 +1,5 @@
-"""Seed prices: AI models from the pinned genai-prices package, plus our meters,
-credit rate and plan markups.
+"""The price sync: AI models and their prices from the pinned genai-prices package, plus
+(through house_catalogue) our meters, credit rate and plan markups.
 
 It only adds. A price series (model, bucket, service tier) that already has
 rows is never touched, whoever wrote them: when genai-prices disagrees with

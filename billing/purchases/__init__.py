@@ -1,0 +1,1 @@
+"""Purchases of credit packages: checkout, fulfilment, refunds, and the local test provider."""

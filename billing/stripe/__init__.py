@@ -1,0 +1,1 @@
+"""Stripe: the one door to its API (gateway.py) and its webhooks."""

@@ -1,3 +1,5 @@
+"""Stripe's door into the app: the webhook endpoint."""
+
 from django.urls import path
 
 from billing.stripe import views

@@ -30,18 +30,6 @@ class WebhookResult:
     message: str
 
 
-# -- auto-topup hook ---------------------------------------------------------------------------
-
-def handle_topup_payment_intent(*, event_type: str, payment_intent: dict) -> None:
-    """PaymentIntents of auto-topup attempts (metadata.topup_attempt_id).
-
-    The auto-topup module settles its attempts here; until it lands this only logs,
-    so such events are stored and acknowledged without effect.
-    """
-    logger.info("auto-topup %s for attempt %s: no auto-topup handler installed", event_type,
-                (payment_intent.get("metadata") or {}).get("topup_attempt_id"))
-
-
 # -- handlers: one per event type, each given the event's object -------------------------------
 
 def _session_completed(session: dict) -> None:
@@ -60,13 +48,6 @@ def _session_expired(session: dict) -> None:
     fulfilment.mark_expired(session=session)
 
 
-def _payment_intent(event_type: str):
-    def handle(payment_intent: dict) -> None:
-        if (payment_intent.get("metadata") or {}).get("topup_attempt_id"):
-            handle_topup_payment_intent(event_type=event_type, payment_intent=payment_intent)
-    return handle
-
-
 def _charge_refunded(charge: dict) -> None:
     refunds.apply_charge_refunded(charge=charge)
 
@@ -76,8 +57,6 @@ HANDLERS = {
     "checkout.session.async_payment_succeeded": _session_async_succeeded,
     "checkout.session.async_payment_failed": _session_async_failed,
     "checkout.session.expired": _session_expired,
-    "payment_intent.succeeded": _payment_intent("payment_intent.succeeded"),
-    "payment_intent.payment_failed": _payment_intent("payment_intent.payment_failed"),
     "charge.refunded": _charge_refunded,
 }
 FULFILLING = {"checkout.session.completed", "checkout.session.async_payment_succeeded"}

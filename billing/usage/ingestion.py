@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -97,7 +96,7 @@ class BatchResult:
 
 def record_usage(*, organization, events: list[dict], api_key=None, actor: Actor | None = None,
                  now: datetime | None = None) -> BatchResult:
-    """Record a batch of 1 to 1,000 events for one org (design.md, "Usage events").
+    """Record a batch of 1 to 1,000 events for one org (docs/api.md, "Report usage").
 
     Raises PlanNotEligible, TooManyEvents or InvalidEvents (nothing recorded);
     otherwise returns one result per event, in order.
@@ -221,16 +220,7 @@ def _charge(organization, events: list[Event], *, users, api_key, actor, now) ->
             insert_events([row for row, _ in charged])
             rollup.save()
         balance = book.balance
-        if charged:
-            transaction.on_commit(lambda: _balance_dropped(organization.pk, balance))
     return BatchResult(results=results, balance=balance)
-
-
-def _balance_dropped(organization_id: int, balance: Decimal) -> None:
-    # Imported late: auto-topup and alerts hook in there, after the charge committed.
-    from billing.usage.balance_events import balance_dropped
-
-    balance_dropped(organization_id, balance)
 
 
 def _replay(prior: UsageEvent, event: Event) -> EventResult:

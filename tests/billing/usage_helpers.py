@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from accounts.services import create_api_key
-from billing.models import AIModel, Meter
+from billing.models import AIModel, DailyUsage, Meter
 from billing.pricing.changes import (
     change_credit_rate,
     change_meter_price,
@@ -61,3 +61,11 @@ def funded(org, amount=1000):
 
 def api_key_for(org):
     return create_api_key(organization=org, name="tests", created_by=None)
+
+
+def rollup_row(org, day, credits, **dims):
+    """One row of the daily rollup, as the ingestion service would have summed it."""
+    values = {"usage_type": "ai_tokens", "resource": "gpt-4o", "operation": "",
+              "user_label": "", **dims}
+    return DailyUsage.objects.create(organization=org, day=day, event_count=1,
+                                     credits=Decimal(credits), **values)

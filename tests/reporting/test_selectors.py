@@ -5,18 +5,11 @@ from decimal import Decimal
 
 import pytest
 
-from billing.models import DailyUsage
 from reporting import selectors
+from tests.billing.usage_helpers import rollup_row as row
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 11, 27)
-
-
-def row(org, day, credits, **dims):
-    values = {"usage_type": "ai_tokens", "resource": "gpt-4o", "operation": "",
-              "user_label": "", **dims}
-    return DailyUsage.objects.create(organization=org, day=day, event_count=1,
-                                     credits=Decimal(credits), **values)
 
 
 def test_filters_and_breakdowns(org):

@@ -1,4 +1,4 @@
-"""POST /api/v1/usage-events: the contract of design.md, refusals in order."""
+"""POST /api/v1/usage-events: the contract of docs/api.md, refusals in order."""
 
 import json
 from datetime import timedelta

@@ -133,19 +133,13 @@ def test_unknown_type_is_acknowledged_and_ignored(client, org):
     assert not entries(org).exists()
 
 
-def test_payment_intents_reach_the_topup_hook_only_with_an_attempt(client, org):
-    with mock.patch.object(webhooks, "handle_topup_payment_intent") as hook:
-        post_event(client, event("payment_intent.succeeded", {"id": "pi_1", "metadata": {}}))
-        hook.assert_not_called()
-        pi = {"id": "pi_2", "metadata": {"topup_attempt_id": "7"}}
-        post_event(client, event("payment_intent.payment_failed", pi))
-        hook.assert_called_once_with(event_type="payment_intent.payment_failed",
-                                     payment_intent=pi)
-
-
-def test_topup_hook_without_the_topup_module_does_not_crash(client, org):
-    pi = {"id": "pi_3", "metadata": {"topup_attempt_id": "9"}}
-    assert post_event(client, event("payment_intent.succeeded", pi)).status_code == 200
+def test_payment_intents_are_acknowledged_and_change_nothing(client, org):
+    # Checkout's own PaymentIntents: the checkout.session events carry the purchase.
+    for number, event_type in enumerate(["payment_intent.succeeded",
+                                         "payment_intent.payment_failed"]):
+        pi = {"id": f"pi_{number}", "metadata": {"topup_attempt_id": "9"}}
+        assert post_event(client, event(event_type, pi)).status_code == 200
+    assert balance(org) == 0
 
 
 def test_charge_refunded_takes_credits_back(client, org, purchase):

@@ -282,21 +282,6 @@ def test_a_batch_costs_a_fixed_number_of_queries(org):
     assert queries_for("mid", 60) == queries_for("large", 300)
 
 
-def test_after_commit_the_balance_hook_is_called_once(
-    org, monkeypatch, django_capture_on_commit_callbacks
-):
-    funded(org)
-    calls = []
-    monkeypatch.setattr("billing.usage.balance_events.balance_dropped",
-                        lambda organization_id, balance: calls.append((organization_id, balance)))
-    with django_capture_on_commit_callbacks(execute=True):
-        result = record_usage(organization=org, events=[ai_event("a"), ai_event("b")])
-    assert calls == [(org.pk, result.balance)]
-    with django_capture_on_commit_callbacks(execute=True):
-        record_usage(organization=org, events=[ai_event("a")])  # nothing charged
-    assert len(calls) == 1
-
-
 def test_estimate_prices_without_recording(org):
     assert estimate_usage(organization=org, events=[ai_event("a"), gpu_event("b")]) == (
         AI_CREDITS + GPU_CREDITS

@@ -5,18 +5,11 @@ from decimal import Decimal
 
 import pytest
 
-from billing.models import DailyUsage
 from billing.usage import selectors
+from tests.billing.usage_helpers import rollup_row as row
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 11, 27)
-
-
-def row(org, day, credits, **dims):
-    values = {"usage_type": "ai_tokens", "resource": "gpt-4o", "operation": "",
-              "user_label": "", **dims}
-    return DailyUsage.objects.create(organization=org, day=day, event_count=1,
-                                     credits=Decimal(credits), **values)
 
 
 def test_runway_uses_the_last_seven_days_today_included(org, other_org):

@@ -1,0 +1,23 @@
+"""The demo's credit history: a welcome grant and a goodwill adjustment."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from billing.ledger.actor import Actor
+from billing.ledger.corrections import adjust_credits
+from billing.models import GrantKind, LedgerEntry
+
+
+def seed_credit_history(org, stdout) -> None:
+    """A welcome grant (expiring) and a goodwill adjustment, once."""
+    if LedgerEntry.objects.filter(account__organization=org, kind="adjustment").exists():
+        return
+    system = Actor.system("seed_demo")
+    adjust_credits(organization=org, credits=Decimal("500"), reason="Welcome credits",
+                   actor=system, request_id="demo-welcome", grant_kind=GrantKind.PROMOTIONAL,
+                   expires_at=timezone.now() + timedelta(days=60))
+    adjust_credits(organization=org, credits=Decimal("2000"), reason="Goodwill credit for the "
+                   "pilot", actor=system, request_id="demo-goodwill")
+    stdout.write("  credit history: welcome and goodwill grants")
