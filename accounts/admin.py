@@ -44,8 +44,10 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    """Shows the prefix only: the raw key is never stored, and the digest is not shown."""
+class ApiKeyAdmin(ReadOnlyAdmin):
+    """Shows the prefix only: the raw key is never stored, and the digest is not shown.
+    Keys are created in the portal or by create_api_key (shown once) and revoked, never
+    deleted, so usage stays attributed to its key."""
 
     list_display = ["name", "organization", "prefix", "created_at", "last_used", "revoked_at"]
     list_filter = ["organization"]
@@ -53,12 +55,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
     fields = ["organization", "name", "prefix", "created_by", "created_at", "last_used",
               "revoked_at", "revoked_by"]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False  # keys are created in the portal or by create_api_key, shown once
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # revoke instead; usage stays attributed to the key
 
 
 @admin.register(SettingsChange)

@@ -410,7 +410,7 @@ def count_lines(path: Path) -> int:
 # -- statistics --------------------------------------------------------------------------------
 
 HOT_TABLES = ("billing_usageevent, billing_ledgerentry, billing_grantallocation, "
-              "reporting_dailyusage")
+              "billing_dailyusage")
 
 
 class Analyzer:

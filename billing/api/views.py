@@ -17,7 +17,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
 from accounts.services import authenticate_api_key
-from billing.api import balance as balance_status
+from billing.api import balance
 from billing.api.errors import HTTP_CODES, error_response
 from billing.api.schemas import (
     ERRORS,
@@ -58,6 +58,7 @@ api = NinjaAPI(
         "content": {"application/json": {"schema": inline_schema(UsageBatchIn)}},
     }},
     summary="Report usage events (1 to 1,000)",
+    operation_id="billing_api_post_usage_events",  # stable for generated clients
 )
 def post_usage_events(request: HttpRequest):
     api_key = request.auth
@@ -92,12 +93,13 @@ def post_usage_events(request: HttpRequest):
     return JsonResponse(result.as_json())
 
 
-@api.get("/balance", response={200: BalanceOut, **ERRORS}, summary="The balance and runway")
+@api.get("/balance", response={200: BalanceOut, **ERRORS}, summary="The balance and runway",
+         operation_id="billing_api_get_balance")
 def get_balance(request: HttpRequest):
     organization = request.auth.organization
     if not organization.billing_enabled:
         return _plan_refusal(organization)
-    return JsonResponse(balance_status.for_api(organization))
+    return JsonResponse(balance.for_api(organization))
 
 
 def _plan_refusal(organization) -> JsonResponse:

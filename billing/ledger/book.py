@@ -1,4 +1,4 @@
-"""Posting services: the only code that writes ledger entries, grants and balances.
+"""Posting services: every ledger entry, grant and balance change goes through a Book.
 
 Every change happens inside `open_book`, which locks the organisation's
 account row in one short transaction, applies postings in Python against the

@@ -1,4 +1,5 @@
-"""Reads for the portal, the admin and the API. No writes here."""
+"""Reads of the ledger for the portal and the API: the account, entries, allocations.
+No writes here."""
 
 
 from django.shortcuts import get_object_or_404

@@ -4,10 +4,22 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def move_content_type(apps, schema_editor, *, source="reporting", target="billing"):
+    """Keep the model's content type, so permissions granted on it stay granted."""
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    if not ContentType.objects.filter(app_label=target, model="dailyusage").exists():
+        ContentType.objects.filter(app_label=source, model="dailyusage").update(app_label=target)
+
+
+def move_content_type_back(apps, schema_editor):
+    move_content_type(apps, schema_editor, source="billing", target="reporting")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_email_unique_ci'),
+        ('contenttypes', '0002_remove_content_type_name'),
         ('billing', '0006_ledger_entry_account_index'),
         ('reporting', '0001_daily_usage'),
     ]
@@ -48,4 +60,5 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
+        migrations.RunPython(move_content_type, move_content_type_back),
     ]

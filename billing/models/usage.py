@@ -1,4 +1,5 @@
-"""Usage events: what a platform reported, what it cost and the entry that charged it.
+"""Usage events (what a platform reported, what it cost, the entry that charged it) and
+the daily rollup of them.
 
 A row exists only for a recorded event (charged); a rejected event leaves no
 trace, so its key can be sent again. Every foreign key is PROTECT: a usage

@@ -113,7 +113,7 @@ def create_checkout_session(*, purchase, customer_id: str, success_url: str,
         "client_reference_id": str(purchase.pk),
         "metadata": metadata,
         "customer": customer_id,
-        # Save the card for auto-topup, which charges off-session.
+        # Saved for later off-session charges (auto-topup, when it is built).
         "payment_intent_data": {"setup_future_usage": "off_session", "metadata": metadata},
         # The invoice is the customer's receipt.
         "invoice_creation": {"enabled": True, "invoice_data": {"metadata": metadata}},
