@@ -14,7 +14,7 @@ from accounts.services import (
     create_api_key,
     revoke_api_key,
 )
-from tests.accounts.api_key_helpers import assert_stored_nowhere
+from tests.accounts.key_storage import assert_stored_nowhere
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from accounts.models import ApiKey, SettingsChange, digest_api_key
 from accounts.services import API_KEY_PREFIX, authenticate_api_key, create_api_key
-from tests.accounts.api_key_helpers import assert_stored_nowhere
+from tests.accounts.key_storage import assert_stored_nowhere
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import ApiKey, SettingsChange
 from accounts.services import authenticate_api_key
-from tests.accounts.api_key_helpers import assert_stored_nowhere
-from tests.accounts.db_helpers import row_counts
+from tests.accounts.key_storage import assert_stored_nowhere
+from tests.accounts.row_counts import row_counts
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import Membership, Organization, Plan, Role, User
 from billing.models import CreditAccount
-from tests.accounts.db_helpers import row_counts
+from tests.accounts.row_counts import row_counts
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Membership, Organization, Plan, Role, User
-from tests.accounts.db_helpers import row_counts
+from tests.accounts.row_counts import row_counts
 
 pytestmark = pytest.mark.django_db
 

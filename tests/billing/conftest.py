@@ -1,3 +1,3 @@
 """Fixtures shared by the billing tests."""
 
-from tests.billing.purchase_helpers import package, stripe_stub  # noqa: F401
+from tests.billing.purchase_fixtures import package, stripe_stub  # noqa: F401

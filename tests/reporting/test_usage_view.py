@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.usage.ingestion import record_usage
-from tests.billing.usage_helpers import ai_event, funded, gpu_event, seed_prices
+from tests.billing.usage_fixtures import ai_event, funded, gpu_event, seed_prices
 from tests.conftest import make_member
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,7 @@
 import pytest
 
 from billing.models import CreditAccount, EntryKind, LedgerEntry
-from tests.billing.ledger_helpers import D, assert_ledger_ok, consume, grant
+from tests.billing.postings import D, assert_ledger_ok, consume, grant
 
 pytestmark = pytest.mark.django_db
 

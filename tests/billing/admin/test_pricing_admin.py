@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from accounts.models import User
 from billing.models import CreditRate, MeterPrice, ModelPrice, PlanMarkup
-from tests.billing.pricing_helpers import T0, ai_model, meter, rate_and_markup
+from tests.billing.price_catalogue import T0, ai_model, meter, rate_and_markup
 
 CHANGE = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
 

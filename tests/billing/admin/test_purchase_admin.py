@@ -7,7 +7,7 @@ import pytest
 
 from billing.models import CreditPackage, EntryKind, PurchaseStatus, StripeEvent
 from billing.purchases import checkout, fulfilment, local_provider
-from tests.billing.purchase_helpers import (
+from tests.billing.purchase_fixtures import (
     assert_ledger_ok,
     balance,
     entries,

@@ -5,7 +5,7 @@ import pytest
 from accounts.models import User
 from billing.models import DailyUsage, UsageEvent
 from billing.usage.ingestion import record_usage
-from tests.billing.usage_helpers import ai_event, funded, seed_prices
+from tests.billing.usage_fixtures import ai_event, funded, seed_prices
 
 pytestmark = pytest.mark.django_db
 

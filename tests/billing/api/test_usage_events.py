@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import Plan
 from accounts.services import revoke_api_key
 from billing.models import CreditAccount, DailyUsage, LedgerEntry, UsageEvent
-from tests.billing.usage_helpers import (
+from tests.billing.usage_fixtures import (
     AI_CREDITS,
     GPU_CREDITS,
     ai_event,

@@ -2,7 +2,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from billing.models import CreditAccount, LedgerEntry
-from tests.billing.ledger_helpers import D, assert_ledger_ok
+from tests.billing.postings import D, assert_ledger_ok
 
 pytestmark = pytest.mark.django_db
 

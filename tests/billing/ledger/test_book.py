@@ -15,7 +15,7 @@ from billing.ledger.errors import (
     NotReversible,
 )
 from billing.models import CreditAccount, CreditGrant, EntryKind, GrantKind, LedgerEntry
-from tests.billing.ledger_helpers import SYSTEM, D, assert_ledger_ok, consume, grant
+from tests.billing.postings import SYSTEM, D, assert_ledger_ok, consume, grant
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits
 from billing.models import CreditAccount, EntryKind, LedgerEntry
-from tests.billing.ledger_helpers import D, assert_ledger_ok, consume, grant
+from tests.billing.postings import D, assert_ledger_ok, consume, grant
 from tests.concurrency import run_many
 from tests.conftest import make_org
 

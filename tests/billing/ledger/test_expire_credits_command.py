@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from billing.ledger.expiry import expire_credits
 from billing.models import CreditAccount, EntryKind, LedgerEntry
-from tests.billing.ledger_helpers import D, assert_ledger_ok, consume, grant
+from tests.billing.postings import D, assert_ledger_ok, consume, grant
 from tests.conftest import make_org
 
 pytestmark = pytest.mark.django_db

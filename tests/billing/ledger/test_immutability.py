@@ -6,7 +6,7 @@ from django.db import DatabaseError, connection, transaction
 
 from billing.ledger.verify import verify_ledger
 from billing.models import GrantAllocation, ImmutableLedgerError, LedgerEntry
-from tests.billing.ledger_helpers import consume, grant
+from tests.billing.postings import consume, grant
 
 pytestmark = pytest.mark.django_db
 

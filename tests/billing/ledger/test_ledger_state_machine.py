@@ -22,7 +22,7 @@ from billing.ledger.errors import InsufficientCredits, NotReversible
 from billing.ledger.expiry import expire_credits
 from billing.ledger.verify import verify_ledger
 from billing.models import CreditAccount, CreditGrant, GrantKind, LedgerEntry
-from tests.billing.ledger_helpers import SYSTEM, consume, grant
+from tests.billing.postings import SYSTEM, consume, grant
 from tests.conftest import make_org
 
 amounts = st.decimals(min_value=Decimal("0.000001"), max_value=Decimal("500"), places=6)

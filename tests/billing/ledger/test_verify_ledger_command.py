@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.billing.ledger_helpers import consume, grant
+from tests.billing.postings import consume, grant
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from billing.ledger.corrections import adjust_credits
-from tests.billing.ledger_helpers import SYSTEM, D, consume, grant
+from tests.billing.postings import SYSTEM, D, consume, grant
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from billing.models import CreditPackage
-from tests.billing.purchase_helpers import pending_purchase
+from tests.billing.purchase_fixtures import pending_purchase
 
 pytestmark = pytest.mark.django_db
 

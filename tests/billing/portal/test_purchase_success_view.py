@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from billing.models import PurchaseStatus
-from tests.billing.purchase_helpers import balance, pending_purchase
+from tests.billing.purchase_fixtures import balance, pending_purchase
 from tests.billing.stripe_stub import session_object
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@
 import pytest
 
 from billing.purchases import fulfilment, refunds
-from tests.billing.purchase_helpers import pending_purchase
+from tests.billing.purchase_fixtures import pending_purchase
 from tests.billing.stripe_stub import session_object
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 
 from billing.models import PurchaseStatus
 from billing.purchases import checkout
-from tests.billing.purchase_helpers import (
+from tests.billing.purchase_fixtures import (
     assert_ledger_ok,
     balance,
     entries,

@@ -12,7 +12,7 @@ from billing.pricing.changes import (
     change_plan_markup,
 )
 from billing.pricing.quotes import PriceBook, TokenCounts
-from tests.billing.pricing_helpers import T0, D, ai_model, meter, rate_and_markup
+from tests.billing.price_catalogue import T0, D, ai_model, meter, rate_and_markup
 
 CHANGE = datetime(2026, 11, 1, tzinfo=UTC)
 BEFORE = CHANGE - timedelta(microseconds=1)

@@ -14,7 +14,7 @@ from billing.pricing.quotes import (
     split_tokens,
 )
 from billing.pricing.sync import sync_prices
-from tests.billing.pricing_helpers import T0, D, ai_model, meter, rate_and_markup
+from tests.billing.price_catalogue import T0, D, ai_model, meter, rate_and_markup
 
 NOW = datetime(2026, 11, 27, 10, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ import pytest
 from billing.ledger.actor import Actor
 from billing.models import ActorType, EntryKind, GrantKind, PurchaseStatus
 from billing.purchases import checkout, errors, fulfilment
-from tests.billing.ledger_helpers import consume, grant
-from tests.billing.purchase_helpers import (
+from tests.billing.postings import consume, grant
+from tests.billing.purchase_fixtures import (
     assert_ledger_ok,
     balance,
     entries,

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from billing.models import EntryKind, PurchaseStatus, StripeEvent
-from tests.billing.purchase_helpers import (
+from tests.billing.purchase_fixtures import (
     assert_ledger_ok,
     balance,
     entries,

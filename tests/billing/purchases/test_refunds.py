@@ -6,8 +6,8 @@ import pytest
 
 from billing.models import EntryKind, PurchaseStatus
 from billing.purchases import checkout, errors, fulfilment, local_provider, refunds
-from tests.billing.ledger_helpers import consume
-from tests.billing.purchase_helpers import (
+from tests.billing.postings import consume
+from tests.billing.purchase_fixtures import (
     assert_ledger_ok,
     balance,
     entries,
@@ -57,7 +57,7 @@ def test_half_then_the_rest_takes_back_exactly_what_was_granted(org, paid):
 
 
 def test_refund_takes_from_the_purchase_grants_first(org, paid):
-    from tests.billing.ledger_helpers import grant
+    from tests.billing.postings import grant
     grant(org, "1000", key="test:other")
     refund(paid, 2250)
     paid.paid_grant.refresh_from_db()

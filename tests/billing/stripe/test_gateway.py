@@ -8,7 +8,7 @@ import pytest
 from billing.models import PurchaseStatus, StripeCustomer
 from billing.purchases import checkout
 from billing.stripe import gateway as stripe_gateway
-from tests.billing.purchase_helpers import pending_purchase
+from tests.billing.purchase_fixtures import pending_purchase
 from tests.billing.stripe_stub import sign
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ import pytest
 
 from billing.models import PurchaseStatus, StripeEvent
 from billing.stripe import webhooks
-from tests.billing.purchase_helpers import (
+from tests.billing.purchase_fixtures import (
     WEBHOOK_URL,
     assert_ledger_ok,
     balance,

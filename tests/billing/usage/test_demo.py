@@ -6,8 +6,8 @@ import pytest
 
 from billing.models import CreditAccount, UsageEvent
 from billing.usage.demo import seed_usage_history
-from tests.billing.ledger_helpers import assert_ledger_ok
-from tests.billing.usage_helpers import seed_prices
+from tests.billing.postings import assert_ledger_ok
+from tests.billing.usage_fixtures import seed_prices
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from billing.usage.events import InvalidEvents, fingerprint, loads, parse_events, parse_quantity
-from tests.billing.usage_helpers import ai_event, gpu_event
+from tests.billing.usage_fixtures import ai_event, gpu_event
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import Plan
 from billing.models import CreditAccount, UsageEvent
-from tests.billing.usage_helpers import (
+from tests.billing.usage_fixtures import (
     AI_CREDITS,
     GPU_CREDITS,
     ai_event,

@@ -19,8 +19,8 @@ from billing.usage.ingestion import (
     estimate_usage,
     record_usage,
 )
-from tests.billing.ledger_helpers import SYSTEM, assert_ledger_ok, grant
-from tests.billing.usage_helpers import (
+from tests.billing.postings import SYSTEM, assert_ledger_ok, grant
+from tests.billing.usage_fixtures import (
     AI_CREDITS,
     GPU_CREDITS,
     ai_event,

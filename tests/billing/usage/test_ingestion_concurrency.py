@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 
 from billing.models import CreditAccount, DailyUsage, EntryKind, LedgerEntry, UsageEvent
-from tests.billing.ledger_helpers import assert_ledger_ok
-from tests.billing.usage_helpers import GPU_CREDITS, api_key_for, funded, gpu_event, seed_prices
+from tests.billing.postings import assert_ledger_ok
+from tests.billing.usage_fixtures import GPU_CREDITS, api_key_for, funded, gpu_event, seed_prices
 from tests.concurrency import run_many
 from tests.conftest import make_org
 

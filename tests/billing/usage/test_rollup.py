@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from billing.models import DailyUsage, UsageEvent
 from billing.usage.ingestion import record_usage
 from billing.usage.rollup import RollupBatch
-from tests.billing.usage_helpers import funded, seed_prices
+from tests.billing.usage_fixtures import funded, seed_prices
 from tests.conftest import make_org
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from billing.usage import selectors
-from tests.billing.usage_helpers import rollup_row as row
+from tests.billing.usage_fixtures import rollup_row as row
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 11, 27)

@@ -6,8 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from billing.models import CreditAccount, DailyUsage, UsageEvent
-from tests.billing.ledger_helpers import assert_ledger_ok
-from tests.billing.usage_helpers import funded, seed_prices
+from tests.billing.postings import assert_ledger_ok
+from tests.billing.usage_fixtures import funded, seed_prices
 from tests.conftest import make_member
 
 pytestmark = pytest.mark.django_db

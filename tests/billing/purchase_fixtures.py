@@ -1,4 +1,4 @@
-"""Fixtures and helpers shared by the purchase tests (import the fixtures you use)."""
+"""Fixtures shared by the purchase tests: packages, a pending purchase, the Stripe stub."""
 
 import json
 from decimal import Decimal

@@ -11,7 +11,7 @@ from billing.pricing.changes import (
     change_model_price,
     change_plan_markup,
 )
-from tests.billing.ledger_helpers import grant
+from tests.billing.postings import grant
 
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 RATE = Decimal("100")  # credits per USD

@@ -1,4 +1,4 @@
-"""Small helpers shared by the ledger tests."""
+"""Postings for the ledger tests: a system actor, grants, consumption, the ledger check."""
 
 from datetime import datetime
 from decimal import Decimal
