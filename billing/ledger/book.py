@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from billing import money
@@ -345,11 +345,8 @@ def ensure_account(*, organization) -> CreditAccount:
     Runs when an organisation is created (so staff can adjust it at once) and on
     the first posting of an org that predates billing or skipped signals.
     """
-    try:
-        with transaction.atomic():  # a savepoint: a concurrent creator may win
-            account, _ = CreditAccount.objects.get_or_create(organization=organization)
-    except IntegrityError:
-        account = CreditAccount.objects.get(organization=organization)
+    # get_or_create creates in a savepoint and re-reads when a concurrent creator won.
+    account, _ = CreditAccount.objects.get_or_create(organization=organization)
     return account
 
 
