@@ -1,8 +1,9 @@
 """Read-only ledger admin. Staff corrections go through the posting services."""
 
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -10,6 +11,7 @@ from django.utils.html import format_html
 
 from accounts.read_only_admin import ReadOnlyAdmin, ReadOnlyInline
 from billing import money
+from billing.admin import permissions
 from billing.ledger.actor import Actor
 from billing.ledger.corrections import adjust_credits, reverse_entry
 from billing.ledger.errors import LedgerError
@@ -21,6 +23,8 @@ class AdjustmentForm(forms.Form):
         **money.CREDITS_FIELD, help_text="Positive adds a grant; negative removes "
         "credits in burn-down order and may leave a debt.")
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+    # Minted when the form is shown: a double submit sends the same id and posts once.
+    request_id = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
     def clean_credits(self):
         try:
@@ -33,9 +37,8 @@ class ReversalForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
 
 
-def _staff_form_view(request, *, title, form, obj, done_url, action):
-    if not request.user.is_staff:
-        raise PermissionDenied
+def _staff_form_view(request, *, permission, title, form, obj, done_url, action):
+    permissions.require(request, permission)
     if request.method == "POST" and form.is_valid():
         try:
             posting = action(form.cleaned_data)
@@ -79,11 +82,13 @@ class CreditAccountAdmin(ReadOnlyAdmin):
         account = get_object_or_404(CreditAccount.objects.select_related("organization"), pk=pk)
         form = AdjustmentForm(request.POST or None)
         return _staff_form_view(
-            request, title=f"Post an adjustment to {account.organization}", form=form,
+            request, permission=permissions.POST_ADJUSTMENT,
+            title=f"Post an adjustment to {account.organization}", form=form,
             obj=account, done_url=reverse("admin:billing_creditaccount_changelist"),
             action=lambda data: adjust_credits(
                 organization=account.organization, credits=data["credits"],
-                reason=data["reason"], actor=Actor.user(request.user)),
+                reason=data["reason"], actor=Actor.user(request.user),
+                request_id=str(data["request_id"])),
         )
 
 
@@ -134,7 +139,8 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
                                   pk=pk)
         form = ReversalForm(request.POST or None)
         return _staff_form_view(
-            request, title=f"Reverse entry #{entry.pk} ({entry.get_kind_display()}, "
+            request, permission=permissions.REVERSE_ENTRY,
+            title=f"Reverse entry #{entry.pk} ({entry.get_kind_display()}, "
             f"{money.display(entry.amount)})", form=form, obj=entry,
             done_url=reverse("admin:billing_ledgerentry_change", args=[entry.pk]),
             action=lambda data: reverse_entry(entry=entry, reason=data["reason"],

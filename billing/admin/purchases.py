@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts.read_only_admin import ReadOnlyAdmin
+from billing.admin import permissions
 from billing.models import CreditPackage, PaymentProvider, Purchase, StripeCustomer, StripeEvent
 from billing.models.purchases import currency_exponent, format_minor
 from billing.purchases import errors, refunds
@@ -91,6 +92,9 @@ class PurchaseAdmin(ReadOnlyAdmin):
     def get_actions(self, request):  # ReadOnlyAdmin hides actions; these two are ours
         return admin.ModelAdmin.get_actions(self, request)
 
+    def has_refund_permission(self, request):
+        return request.user.has_perm(permissions.REFUND_PURCHASE)
+
     @admin.display(description="Amount")
     def amount(self, obj):
         return format_minor(obj.price_minor, obj.currency)
@@ -102,13 +106,16 @@ class PurchaseAdmin(ReadOnlyAdmin):
         url = reverse("admin:billing_purchase_refund", args=[obj.pk])
         return format_html('<a href="{}">Refund part or all…</a>', url)
 
-    @admin.action(description="Refund in full (through the payment provider)")
+    @admin.action(description="Refund in full (through the payment provider)",
+                  permissions=["refund"])
     def refund_in_full(self, request, queryset):
+        permissions.require(request, permissions.REFUND_PURCHASE)
         for purchase in queryset:
             _start_refund(request, purchase, None)
 
-    @admin.action(description="Partial refund (amount)…")
+    @admin.action(description="Partial refund (amount)…", permissions=["refund"])
     def partial_refund(self, request, queryset):
+        permissions.require(request, permissions.REFUND_PURCHASE)
         if queryset.count() != 1:
             messages.error(request, "Choose exactly one purchase for a partial refund.")
             return None
@@ -122,8 +129,7 @@ class PurchaseAdmin(ReadOnlyAdmin):
         ]
 
     def refund_view(self, request, pk):
-        if not request.user.is_staff:
-            return redirect("admin:login")
+        permissions.require(request, permissions.REFUND_PURCHASE)
         purchase = get_object_or_404(Purchase.objects.select_related("organization"), pk=pk)
         form = RefundForm(request.POST or None, purchase=purchase)
         if request.method == "POST" and form.is_valid():

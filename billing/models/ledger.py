@@ -31,6 +31,7 @@ class CreditAccount(models.Model):
 
     class Meta:
         ordering = ["organization__name"]
+        permissions = [("post_adjustment", "Can post credit adjustments")]
 
     def __str__(self):
         return f"Credits of {self.organization}"
@@ -195,6 +196,7 @@ class LedgerEntry(AppendOnlyModel):
     class Meta:
         ordering = ["-id"]
         verbose_name_plural = "ledger entries"
+        permissions = [("reverse_entry", "Can reverse ledger entries")]
         constraints = [
             models.UniqueConstraint(
                 fields=["account", "idempotency_key"], name="entry_idempotency_per_account"

@@ -175,6 +175,7 @@ class Purchase(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("refund_purchase", "Can refund purchases")]
         indexes = [models.Index(fields=["organization", "-created_at"],
                                 name="purchase_org_recent_idx")]
         constraints = [

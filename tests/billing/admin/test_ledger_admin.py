@@ -25,7 +25,8 @@ def test_staff_adjustment_is_attributed_and_needs_a_reason(staff_client, org, ad
     url = f"/admin/billing/creditaccount/{account.pk}/adjust/"
     assert staff_client.post(url, {"credits": "10", "reason": ""}).status_code == 200
     assert not LedgerEntry.objects.exists()
-    response = staff_client.post(url, {"credits": "-10.5", "reason": "goodwill reversal"})
+    response = staff_client.post(url, {"credits": "-10.5", "reason": "goodwill reversal",
+                                       "request_id": "5d1f1c1e-0000-4000-8000-0000000000d1"})
     assert response.status_code == 302
     entry = LedgerEntry.objects.get()
     assert (entry.kind, entry.amount, entry.actor_user) == (EntryKind.ADJUSTMENT, D("-10.5"),
