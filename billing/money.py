@@ -4,7 +4,7 @@ Credits are Decimal with six places (numeric(20, 6) in the database). Lines of
 one event are summed unrounded and the total is rounded once, here.
 """
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, DecimalException
 
 CREDIT_PLACES = 6
 CREDIT_DIGITS = 14  # before the point
@@ -35,19 +35,24 @@ def round_credits(value: Decimal) -> Decimal:
 
 
 def parse_credits(value, *, allow_negative: bool = False, allow_zero: bool = False) -> Decimal:
-    """A user-supplied amount as exact credits; refuses floats, NaN, and more than six places."""
+    """A user-supplied amount as exact credits; refuses floats, NaN, and more than six places.
+
+    Any text at all gets InvalidAmount, never another error: exponents Decimal
+    cannot hold, NUL characters and lone surrogates included.
+    """
     if isinstance(value, float | bool):
         raise InvalidAmount("credits must be a decimal string or integer, never a float")
+    shown = str(value)[:40]
     try:
         amount = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
-    except InvalidOperation:
-        raise InvalidAmount(f"{value!r} is not a number") from None
-    if not amount.is_finite():
-        raise InvalidAmount(f"{value!r} is not a finite number")
-    if amount.as_tuple().exponent < -CREDIT_PLACES and amount != round_credits(amount):
-        raise InvalidAmount(f"{value!r} has more than {CREDIT_PLACES} decimal places")
-    if abs(amount) >= MAX_CREDITS:
-        raise InvalidAmount(f"{value!r} is too large")
+        if not amount.is_finite():
+            raise InvalidAmount(f"{shown!r} is not a finite number")
+        if abs(amount) >= MAX_CREDITS:  # first: rounding a huge number would overflow
+            raise InvalidAmount(f"{shown!r} is too large")
+        if amount.as_tuple().exponent < -CREDIT_PLACES and amount != round_credits(amount):
+            raise InvalidAmount(f"{shown!r} has more than {CREDIT_PLACES} decimal places")
+    except DecimalException:
+        raise InvalidAmount(f"{shown!r} is not a number") from None
     if amount < 0 and not allow_negative:
         raise InvalidAmount("the amount must not be negative")
     if amount == 0 and not allow_zero:

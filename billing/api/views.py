@@ -79,13 +79,14 @@ def post_usage_events(request: HttpRequest):
         return error_response(
             413, "too_many_events", f"{len(events)} events: at most {MAX_EVENTS} per request"
         )
-    if extra:
-        return _invalid([
-            {"index": None, "field": str(name)[:60], "message": "is not a field of the request"}
-            for name in extra
-        ])
+    # Reported with the events' own problems, so one 422 lists everything wrong.
+    unknown_fields = [
+        {"index": None, "field": str(name)[:60], "message": "is not a field of the request"}
+        for name in extra
+    ]
     try:
-        result = record_usage(organization=organization, events=events, api_key=api_key)
+        result = record_usage(organization=organization, events=events, api_key=api_key,
+                              request_problems=unknown_fields)
     except InvalidEvents as error:
         return _invalid(error.details)
     except UsageRefused as error:

@@ -112,6 +112,9 @@ class Book:
     def _post(self, *, kind, amount: Decimal, actor: Actor, reason: str, idempotency_key: str,
               fingerprint: str, metadata: dict | None, reverses: LedgerEntry | None = None,
               allocations: list[tuple[CreditGrant, Decimal]] = ()) -> LedgerEntry:
+        if abs(self.balance + amount) >= money.MAX_CREDITS:
+            raise LedgerError(f"the balance would pass {money.display(money.MAX_CREDITS)} "
+                              "credits, more than the ledger holds")
         self.balance = self.balance + amount
         self._seq += 1
         entry = LedgerEntry(

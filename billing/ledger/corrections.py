@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
+from accounts.text import text_problem
 from billing import money
 from billing.ledger.actor import Actor
 from billing.ledger.book import Posting, open_book
@@ -16,14 +17,26 @@ from billing.models import EntryKind, GrantKind, LedgerEntry
 REVERSIBLE_KINDS = frozenset({EntryKind.USAGE, EntryKind.ADJUSTMENT, EntryKind.EXPIRY})
 
 
+MAX_REASON = 1000
+
+
+def _reason(reason: str | None, what: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise LedgerError(f"{what} needs a reason")
+    if problem := text_problem(reason):
+        raise LedgerError(f"the reason {problem}")
+    if len(reason) > MAX_REASON:
+        raise LedgerError(f"the reason must be at most {MAX_REASON} characters")
+    return reason
+
+
 def adjust_credits(*, organization, credits: Decimal, reason: str, actor: Actor,
                    request_id: str | None = None, grant_kind: str = GrantKind.ADJUSTMENT,
                    expires_at: datetime | None = None, now: datetime | None = None) -> Posting:
     """Add (a grant) or remove (past zero into debt if need be) credits, with a reason."""
     credits = money.parse_credits(credits, allow_negative=True)
-    reason = (reason or "").strip()
-    if not reason:
-        raise LedgerError("an adjustment needs a reason")
+    reason = _reason(reason, "an adjustment")
     if credits < 0 and (expires_at or grant_kind != GrantKind.ADJUSTMENT):
         raise LedgerError("expiry and grant kind apply to positive adjustments only")
     key = f"adjust:{request_id or uuid.uuid4()}"
@@ -42,9 +55,7 @@ def adjust_credits(*, organization, credits: Decimal, reason: str, actor: Actor,
 def reverse_entry(*, entry: LedgerEntry, reason: str, actor: Actor,
                   now: datetime | None = None) -> Posting:
     """Post the opposite of `entry`, linked to it. Reversing twice returns the first reversal."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise LedgerError("a reversal needs a reason")
+    reason = _reason(reason, "a reversal")
     if entry.kind not in REVERSIBLE_KINDS:
         raise NotReversible(
             f"{entry.get_kind_display()} entries are not reversed: "

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
+from accounts.text import text_problem
 from billing import money
 from billing.models.pricing import ServiceTier
 from billing.models.usage import UsageEvent, UsageType
@@ -174,7 +175,10 @@ def parse_occurred_at(value, *, now: datetime) -> datetime:
         raise _Bad("must be an ISO 8601 date and time, e.g. 2026-11-27T10:00:00Z")
     if moment.tzinfo is None:
         raise _Bad("needs a time zone, e.g. Z or +00:00")
-    moment = moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 has no UTC time
+        raise _Bad("is more than 35 days ago") from None
     if moment < now - MAX_AGE:
         raise _Bad("is more than 35 days ago")
     if moment > now + MAX_AHEAD:
@@ -182,7 +186,10 @@ def parse_occurred_at(value, *, now: datetime) -> datetime:
     return moment
 
 
-def _text(raw: dict, name: str, problems: list, index: int, *, required=False) -> str:
+def _text(raw: dict, name: str, problems: list, index: int, *, required=False,
+          lower=False) -> str:
+    """The stripped (and lower-cased) text, checked as stored: its limit applies after
+    lower-casing, which can lengthen non-ASCII text ("İ" becomes two characters)."""
     value = raw.get(name)
     if value is None:
         if required:
@@ -191,7 +198,10 @@ def _text(raw: dict, name: str, problems: list, index: int, *, required=False) -
     if not isinstance(value, str):
         problems.append(problem(index, name, "must be a string"))
         return ""
-    value = value.strip()
+    if reason := text_problem(value):
+        problems.append(problem(index, name, reason))
+        return ""
+    value = value.strip().lower() if lower else value.strip()
     if required and not value:
         problems.append(problem(index, name, "must not be empty"))
     elif len(value) > TEXT_LIMITS[name]:
@@ -216,7 +226,7 @@ def parse_event(raw, index: int, *, now: datetime, problems: list) -> Event | No
             index, "idempotency_key", "must be 1 to 200 letters, digits or . _ : -"
         ))
     kind = raw.get("type")
-    if kind not in FIELDS:
+    if not isinstance(kind, str) or kind not in FIELDS:
         message = "is required" if kind is None else "must be ai_tokens or infrastructure"
         problems.append(problem(index, "type", message))
         return None
@@ -224,7 +234,7 @@ def parse_event(raw, index: int, *, now: datetime, problems: list) -> Event | No
         problems.append(problem(index, str(name)[:60], f"is not a field of {kind} events"))
 
     operation = _text(raw, "operation", problems, index)
-    user = _text(raw, "user", problems, index).lower()
+    user = _text(raw, "user", problems, index, lower=True)
     if "occurred_at" in raw and raw["occurred_at"] is not None:
         try:
             occurred_at = parse_occurred_at(raw["occurred_at"], now=now)
@@ -238,9 +248,9 @@ def parse_event(raw, index: int, *, now: datetime, problems: list) -> Event | No
     tokens, quantity, provider, tier = (0, 0, 0, 0, 0), Decimal(0), "", ""
     if kind == UsageType.AI_TOKENS:
         name = _text(raw, "model", problems, index, required=True)
-        provider = _text(raw, "provider", problems, index).lower()
+        provider = _text(raw, "provider", problems, index, lower=True)
         tier = raw.get("service_tier") or ""
-        if tier not in SERVICE_TIERS:
+        if not isinstance(tier, str) or tier not in SERVICE_TIERS:
             problems.append(problem(index, "service_tier", "must be batch, flex or priority"))
         tokens = _parse_token_counts(raw, index, problems)
         quantity = Decimal(tokens[0] + tokens[1])
@@ -295,12 +305,12 @@ def _parse_token_counts(raw: dict, index: int, problems: list) -> tuple:
 
 # -- the batch ---------------------------------------------------------------------------------
 
-def parse_events(events, *, now: datetime) -> list[Event]:
-    """Validate and normalise a whole batch; raises InvalidEvents with every problem."""
+def read_events(events, *, now: datetime) -> tuple[list[Event], list[dict]]:
+    """Every valid event of the batch, normalised, and every problem of the others."""
     if not isinstance(events, list):
-        raise InvalidEvents([problem(None, "events", "must be a list of events")])
+        return [], [problem(None, "events", "must be a list of events")]
     if not events:
-        raise InvalidEvents([problem(None, "events", "must hold 1 to 1000 events")])
+        return [], [problem(None, "events", "must hold 1 to 1000 events")]
     problems: list[dict] = []
     parsed: list[Event] = []
     first_index: dict[str, int] = {}
@@ -316,9 +326,20 @@ def parse_events(events, *, now: datetime) -> list[Event]:
             continue
         first_index[event.key] = index
         parsed.append(event)
+    return parsed, problems
+
+
+def parse_events(events, *, now: datetime) -> list[Event]:
+    """Validate and normalise a whole batch; raises InvalidEvents with every problem."""
+    parsed, problems = read_events(events, now=now)
     if problems:
         raise InvalidEvents(problems)
     return parsed
+
+
+def in_request_order(problems: list[dict]) -> list[dict]:
+    """Problems of the request itself first, then by event (stable within one event)."""
+    return sorted(problems, key=lambda p: -1 if p["index"] is None else p["index"])
 
 
 def fingerprint(event: Event) -> str:

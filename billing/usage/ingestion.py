@@ -28,13 +28,15 @@ from billing.usage.events import (
     Event,
     InvalidEvents,
     fingerprint,
-    parse_events,
+    in_request_order,
     problem,
+    read_events,
 )
 from billing.usage.rollup import RollupBatch
 from billing.usage.storage import encode_breakdown, insert_events
 
 CHARGED, DUPLICATE, REJECTED = "charged", "duplicate", "rejected"
+MAX_USD = Decimal(10) ** (money.USD_FIELD["max_digits"] - money.USD_FIELD["decimal_places"])
 LEDGER_PREFIX = "usage:"
 
 
@@ -95,19 +97,19 @@ class BatchResult:
 
 
 def record_usage(*, organization, events: list[dict], api_key=None, actor: Actor | None = None,
-                 now: datetime | None = None) -> BatchResult:
+                 now: datetime | None = None, request_problems: list[dict] = ()) -> BatchResult:
     """Record a batch of 1 to 1,000 events for one org (docs/api.md, "Report usage").
 
-    Raises PlanNotEligible, TooManyEvents or InvalidEvents (nothing recorded);
-    otherwise returns one result per event, in order.
+    Raises PlanNotEligible, TooManyEvents or InvalidEvents (nothing recorded; with the
+    caller's `request_problems` among them); otherwise one result per event, in order.
     """
     now = now or timezone.now()
     if not organization.billing_enabled:
         raise PlanNotEligible(f"the {organization.get_plan_display()} plan has no credits billing")
     if isinstance(events, list) and len(events) > MAX_EVENTS:
         raise TooManyEvents(f"{len(events)} events: at most {MAX_EVENTS} per request")
-    parsed = parse_events(events, now=now)
-    _price(parsed, plan=organization.plan)
+    parsed = read_and_price(events, plan=organization.plan, now=now,
+                            request_problems=request_problems)
     users = _members_by_email(organization, {e.user_label for e in parsed if e.user_label})
     if actor is None:
         actor = Actor.api_key(api_key) if api_key is not None else Actor.system("usage")
@@ -116,13 +118,23 @@ def record_usage(*, organization, events: list[dict], api_key=None, actor: Actor
 
 def estimate_usage(*, organization, events: list[dict], now: datetime | None = None) -> Decimal:
     """Credits the events would cost now, without recording anything (InvalidEvents if bad)."""
-    parsed = parse_events(events, now=now or timezone.now())
-    _price(parsed, plan=organization.plan)
+    parsed = read_and_price(events, plan=organization.plan, now=now or timezone.now())
     return sum((event.quote.credits for event in parsed), Decimal(0))
 
 
-def _price(events: list[Event], *, plan: str) -> None:
-    """Resolve and quote every event; unknown resources and missing prices refuse the batch."""
+def read_and_price(events, *, plan: str, now: datetime,
+                   request_problems: list[dict] = ()) -> list[Event]:
+    """The batch validated and priced; InvalidEvents lists every problem at once: those of
+    the request itself, the shape of each event, and unknown models, meters or prices."""
+    parsed, problems = read_events(events, now=now)
+    problems = [*request_problems, *problems, *_price(parsed, plan=plan)]
+    if problems:
+        raise InvalidEvents(in_request_order(problems))
+    return parsed
+
+
+def _price(events: list[Event], *, plan: str) -> list[dict]:
+    """Resolve and quote every event; the problems of those that cannot be priced."""
     book = PriceBook(plan=plan)
     problems = []
     for event in events:
@@ -144,9 +156,22 @@ def _price(events: list[Event], *, plan: str) -> None:
             default = "model" if event.type == UsageType.AI_TOKENS else "meter"
             problems.append(problem(event.index, error.field or default, error.message))
             continue
+        if too_costly := _beyond_columns(event):
+            problems.append(too_costly)
+            continue
         event.fingerprint = fingerprint(event)
-    if problems:
-        raise InvalidEvents(problems)
+    return problems
+
+
+def _beyond_columns(event: Event) -> dict | None:
+    """An event whose cost no credits or USD column can hold (a huge quantity of a
+    dear meter) is invalid input, refused like any other, not a database error."""
+    if event.quote.credits < money.MAX_CREDITS and event.quote.cost_usd < MAX_USD:
+        return None
+    field_name = "quantity" if event.type == UsageType.INFRASTRUCTURE else "input_tokens"
+    return problem(event.index, field_name,
+                   f"costs more than {money.display(money.MAX_CREDITS)} credits, "
+                   "more than one event may cost")
 
 
 def _members_by_email(organization, emails: set[str]) -> dict[str, User]:

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.management.lookup import organization_or_error
 from accounts.models import User
+from accounts.text import text_problem
 from billing import money
 from billing.ledger.actor import Actor
 from billing.ledger.corrections import adjust_credits
@@ -25,12 +26,15 @@ class Command(BaseCommand):
         except money.InvalidAmount as error:
             raise CommandError(f"--credits: {error}") from None
         if actor:
-            user = User.objects.filter(email__iexact=actor).first()
+            user = None if text_problem(actor) else User.objects.filter(
+                email__iexact=actor).first()
             if user is None:
                 raise CommandError(f"no user with email {actor!r}")
             who = Actor.user(user)
         else:
             who = Actor.system("adjust_credits")
+        if request_id is not None and (text_problem(request_id) or len(request_id) > 200):
+            raise CommandError("--request-id must be at most 200 characters of plain text")
         try:
             posting = adjust_credits(organization=organization, credits=amount, reason=reason,
                                      actor=who, request_id=request_id)

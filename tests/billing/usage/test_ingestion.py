@@ -165,10 +165,10 @@ def test_one_bad_event_refuses_the_whole_batch(org):
         record_usage(organization=org, events=[
             ai_event("a"), gpu_event("b", quantity="-5"), ai_event("c", model="gpt-9")
         ])
+    # Shape and lookup problems are listed together, in event order: one round trip.
     assert [(d["index"], d["field"]) for d in caught.value.details] == [
-        (1, "quantity")
+        (1, "quantity"), (2, "model")
     ]
-    # Unknown resources are found once the shapes are right.
     with pytest.raises(InvalidEvents) as caught:
         record_usage(organization=org, events=[ai_event("a"), ai_event("c", model="gpt-9"),
                                                gpu_event("d", meter="compute.tpu_seconds")])
