@@ -23,7 +23,14 @@ from billing.stripe.gateway import object_id
 logger = logging.getLogger(__name__)
 
 
-def _locked_purchase_for_charge(charge: dict) -> Purchase | None:
+def locked_purchase_for_charge(charge: dict) -> Purchase | None:
+    """The purchase a charge paid for, locked; None when the charge is not ours.
+
+    Matched by its PaymentIntent or charge id. The metadata alone is not trusted
+    (another product on the same Stripe account can put any purchase_id there): a
+    match by metadata also needs the charge's customer and organisation to be the
+    purchase's own, else the charge is ignored and logged.
+    """
     intent_id = object_id(charge.get("payment_intent"))
     query = Purchase.objects.select_for_update()
     purchase = query.filter(stripe_payment_intent_id=intent_id).first() if intent_id else None
@@ -31,10 +38,29 @@ def _locked_purchase_for_charge(charge: dict) -> Purchase | None:
         purchase = query.filter(stripe_charge_id=charge["id"]).first()
     if purchase is None:
         # Stripe copies the PaymentIntent's metadata (ours: purchase_id) onto its charges.
-        purchase_id = (charge.get("metadata") or {}).get("purchase_id")
+        metadata = charge.get("metadata") or {}
+        purchase_id = metadata.get("purchase_id")
         if purchase_id and str(purchase_id).isdigit():
-            purchase = query.filter(pk=int(purchase_id)).first()
+            candidate = query.select_related("organization").filter(pk=int(purchase_id)).first()
+            if candidate is not None and _same_owner(candidate, charge, metadata):
+                purchase = candidate
+            elif (candidate is not None and not candidate.stripe_customer_id
+                  and not candidate.is_fulfilled
+                  and metadata.get("organization") == candidate.organization.slug):
+                # Its customer is known once the payment is fulfilled: decide on redelivery.
+                raise PurchaseError(f"refund for purchase {candidate.pk} arrived before its "
+                                    "payment was fulfilled")
+            elif candidate is not None:
+                logger.warning("charge %s names purchase %s in its metadata but its customer "
+                               "or organisation differs: ignored", charge.get("id"), purchase_id)
     return purchase
+
+
+def _same_owner(purchase: Purchase, charge: dict, metadata: dict) -> bool:
+    customer = object_id(charge.get("customer"))
+    return bool(customer and purchase.stripe_customer_id
+                and customer == purchase.stripe_customer_id
+                and metadata.get("organization") == purchase.organization.slug)
 
 
 def credits_to_take_back(*, purchase: Purchase, cumulative_refunded_minor: int) -> Decimal:
@@ -58,7 +84,7 @@ def apply_charge_refunded(*, charge: dict) -> Purchase | None:
     charge_id = charge.get("id") or ""
     cumulative = int(charge.get("amount_refunded") or 0)
     with transaction.atomic():
-        purchase = _locked_purchase_for_charge(charge)
+        purchase = locked_purchase_for_charge(charge)
         if purchase is None:
             logger.info("charge %s is not a purchase's: refund ignored here", charge_id)
             return None

@@ -178,7 +178,7 @@ def charge_object(purchase, *, amount_refunded: int, charge_id: str | None = Non
         "id": charge_id or f"ch_{purchase.pk}", "object": "charge",
         "amount": purchase.price_minor, "amount_refunded": amount_refunded,
         "currency": purchase.currency, "payment_intent": f"pi_{purchase.pk}",
-        "refunded": amount_refunded >= purchase.price_minor,
+        "customer": "cus_stub_1", "refunded": amount_refunded >= purchase.price_minor,
         # Stripe copies the PaymentIntent's metadata onto the charge it creates.
         "metadata": {"purchase_id": str(purchase.pk), "organization": purchase.organization.slug},
     }

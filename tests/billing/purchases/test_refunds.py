@@ -145,3 +145,33 @@ def test_unpaid_purchase_cannot_be_refunded(org, admin_user, package):
     purchase = pending_purchase(org, package, admin_user)
     with pytest.raises(errors.PurchaseError, match="only paid"):
         refunds.request_refund(purchase=purchase, amount_minor=None, requested_by=admin_user)
+
+
+def foreign_charge(purchase, **changes):
+    """A charge of another product on the same Stripe account naming our purchase."""
+    charge = charge_object(purchase, amount_refunded=4500, charge_id="ch_other_product")
+    charge["payment_intent"] = "pi_other_product"
+    charge["customer"] = "cus_stub_1"
+    charge.update(changes)
+    return charge
+
+
+@pytest.mark.parametrize("changes", [
+    {"customer": "cus_someone_else"},
+    {"customer": None},
+    {"metadata": {"purchase_id": "0"}},  # replaced below with the purchase's id, no org
+])
+def test_a_charge_matched_only_by_metadata_must_have_our_customer_and_org(org, paid, changes):
+    if "metadata" in changes:
+        changes = {"metadata": {"purchase_id": str(paid.pk)}}
+    assert refunds.apply_charge_refunded(charge=foreign_charge(paid, **changes)) is None
+    assert not entries(org, kind=EntryKind.REFUND).exists()
+    paid.refresh_from_db()
+    assert paid.amount_refunded_minor == 0 and paid.status == PurchaseStatus.PAID
+
+
+def test_a_charge_matched_by_metadata_with_our_customer_and_org_is_ours(org, paid):
+    assert paid.stripe_customer_id == "cus_stub_1"
+    assert refunds.apply_charge_refunded(charge=foreign_charge(paid)) is not None
+    assert refunded_credits(org) == Decimal("5500")
+    assert_ledger_ok(org)
