@@ -1,6 +1,7 @@
 """Staff admin for billing, one module per area."""
 
 from billing.admin import (
+    disputes,  # noqa: F401
     ledger,  # noqa: F401
     pricing,  # noqa: F401
     purchases,  # noqa: F401

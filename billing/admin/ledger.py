@@ -15,7 +15,14 @@ from billing.admin import permissions
 from billing.ledger.actor import Actor
 from billing.ledger.corrections import adjust_credits, reverse_entry
 from billing.ledger.errors import LedgerError
-from billing.models import CreditAccount, CreditGrant, GrantAllocation, LedgerEntry
+from billing.models import (
+    CreditAccount,
+    CreditGrant,
+    Dispute,
+    DisputeStatus,
+    GrantAllocation,
+    LedgerEntry,
+)
 
 
 class AdjustmentForm(forms.Form):
@@ -55,8 +62,8 @@ def _staff_form_view(request, *, permission, title, form, obj, done_url, action)
 
 @admin.register(CreditAccount)
 class CreditAccountAdmin(ReadOnlyAdmin):
-    list_display = ["organization", "balance", "in_debt", "entry_count", "updated_at",
-                    "adjust_link"]
+    list_display = ["organization", "balance", "in_debt", "open_disputes", "entry_count",
+                    "updated_at", "adjust_link"]
     search_fields = ["organization__name", "organization__slug"]
     list_select_related = ["organization"]
     readonly_fields = ["organization", "balance", "entry_count", "last_hash", "updated_at"]
@@ -65,6 +72,16 @@ class CreditAccountAdmin(ReadOnlyAdmin):
     @admin.display(boolean=True)
     def in_debt(self, obj):
         return obj.balance < 0
+
+    @admin.display(description="Open disputes")
+    def open_disputes(self, obj):
+        count = Dispute.objects.filter(organization_id=obj.organization_id,
+                                       status=DisputeStatus.OPEN).count()
+        if not count:
+            return "—"
+        url = reverse("admin:billing_dispute_changelist")
+        return format_html('<a href="{}?q={}&status__exact=open"><strong>{} open'
+                           '</strong></a>', url, obj.organization.slug, count)
 
     @admin.display(description="")
     def adjust_link(self, obj):

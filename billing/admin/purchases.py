@@ -16,6 +16,7 @@ from django.utils.html import format_html
 
 from accounts.read_only_admin import ReadOnlyAdmin
 from billing.admin import permissions
+from billing.admin.disputes import PurchaseDisputeInline
 from billing.models import CreditPackage, PaymentProvider, Purchase, StripeCustomer, StripeEvent
 from billing.models.purchases import currency_exponent, format_minor
 from billing.purchases import errors, refunds
@@ -79,11 +80,13 @@ class PurchaseAdmin(ReadOnlyAdmin):
                      "stripe_payment_intent_id", "stripe_charge_id", "buyer__email"]
     list_select_related = ["organization", "buyer"]
     actions = ["refund_in_full", "partial_refund"]
+    inlines = [PurchaseDisputeInline]
     readonly_fields = [
         "organization", "package", "package_name", "base_credits", "bonus_credits", "amount",
         "status", "buyer", "provider", "stripe_checkout_session_id", "stripe_customer_id",
         "stripe_payment_intent_id", "stripe_charge_id", "stripe_invoice_id", "receipt_url",
-        "amount_paid_minor", "amount_refunded_minor", "credits_refunded", "failure_reason",
+        "amount_paid_minor", "amount_refunded_minor", "credits_refunded", "credits_disputed",
+        "failure_reason",
         "entry", "bonus_entry", "paid_grant", "bonus_grant", "created_at", "paid_at",
         "updated_at", "refund_link",
     ]

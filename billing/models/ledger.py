@@ -125,6 +125,7 @@ class EntryKind(models.TextChoices):
     TOPUP = "topup", "Auto-topup"
     EXPIRY = "expiry", "Expiry"
     REVERSAL = "reversal", "Reversal"
+    DISPUTE = "dispute", "Dispute (chargeback)"
 
 
 class ActorType(models.TextChoices):

@@ -149,6 +149,9 @@ class Purchase(models.Model):
     amount_paid_minor = models.PositiveBigIntegerField(null=True, blank=True)
     amount_refunded_minor = models.PositiveBigIntegerField(default=0)
     credits_refunded = models.DecimalField(default=0, **money.CREDITS_FIELD)
+    credits_disputed = models.DecimalField(
+        default=0, **money.CREDITS_FIELD,
+        help_text="Credits taken back by disputes not (yet) won.")
     failure_reason = models.CharField(max_length=500, blank=True)
 
     # Set once at fulfilment, never cleared: the ledger rows this purchase caused.

@@ -70,7 +70,7 @@ def credits_to_take_back(*, purchase: Purchase, cumulative_refunded_minor: int) 
     left, so cumulative refunds never take back more than the purchase granted.
     """
     paid = purchase.amount_paid_minor or purchase.price_minor
-    left = purchase.total_credits - purchase.credits_refunded
+    left = purchase.total_credits - purchase.credits_refunded - purchase.credits_disputed
     if cumulative_refunded_minor >= paid:
         return left
     newly = cumulative_refunded_minor - purchase.amount_refunded_minor
@@ -159,3 +159,54 @@ def request_refund(*, purchase: Purchase, amount_minor: int | None, requested_by
         payment_intent_id=purchase.stripe_payment_intent_id, amount_minor=amount,
         idempotency_key=key, metadata=metadata,
     )
+
+
+def apply_refund_failed(*, refund: dict) -> Purchase | None:
+    """A refund Stripe reported failed (charge.refund.updated, status failed): give back
+    the credits its charge.refunded took, once, keyed on the refund id.
+
+    Stripe lowers the charge's amount_refunded when a refund fails, so the purchase's
+    refunded total drops by the refund's amount and later refunds count from there.
+    A failure of a refund whose charge.refunded never arrived has nothing to give back.
+    """
+    if refund.get("status") != "failed":
+        return None
+    refund_id = refund.get("id") or ""
+    amount = int(refund.get("amount") or 0)
+    charge = {"id": object_id(refund.get("charge")),
+              "payment_intent": refund.get("payment_intent"), "metadata": {}}
+    with transaction.atomic():
+        purchase = locked_purchase_for_charge(charge)
+        if purchase is None or not purchase.is_fulfilled or amount <= 0:
+            logger.info("failed refund %s is not of a fulfilled purchase: ignored", refund_id)
+            return purchase
+        key = f"refund-failed:{refund_id}"
+        with open_book(organization=purchase.organization) as book:
+            if book.find(key) is not None:
+                return purchase  # a redelivery
+            if amount > purchase.amount_refunded_minor or purchase.credits_refunded <= 0:
+                logger.warning("failed refund %s of purchase %s was never applied: nothing to "
+                               "give back", refund_id, purchase.pk)
+                return purchase
+            paid = purchase.amount_paid_minor or purchase.price_minor
+            remaining_refunded = purchase.amount_refunded_minor - amount
+            give = purchase.credits_refunded if remaining_refunded == 0 else min(
+                purchase.credits_refunded,
+                money.round_credits(purchase.total_credits * Decimal(amount) / Decimal(paid)))
+            book.restore(
+                amount=give, actor=Actor.system("stripe-refund"), entry_kind=EntryKind.REFUND,
+                reason=f"Refund of {major_text(amount, purchase.currency)} "
+                       f"{purchase.currency.upper()} failed: credits given back",
+                idempotency_key=key,
+                to_grants=[(g, g.amount) for g in (purchase.paid_grant, purchase.bonus_grant)
+                           if g],
+                metadata={"purchase_id": purchase.pk, "refund": refund_id,
+                          "amount_failed": major_text(amount, purchase.currency),
+                          "currency": purchase.currency},
+            )
+        purchase.amount_refunded_minor = remaining_refunded
+        purchase.credits_refunded -= give
+        purchase.status = (PurchaseStatus.PARTIALLY_REFUNDED if remaining_refunded
+                           else PurchaseStatus.PAID)
+        purchase.save_fields("amount_refunded_minor", "credits_refunded", "status")
+    return purchase

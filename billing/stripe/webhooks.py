@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from billing.disputes import chargebacks
 from billing.models import PaymentProvider, Purchase, StripeEvent
 from billing.purchases import fulfilment, refunds
 from billing.stripe import gateway as stripe_gateway
@@ -52,12 +53,27 @@ def _charge_refunded(charge: dict) -> None:
     refunds.apply_charge_refunded(charge=charge)
 
 
+def _refund_updated(refund: dict) -> None:
+    refunds.apply_refund_failed(refund=refund)  # only a failed refund moves credits
+
+
+def _dispute_created(dispute: dict) -> None:
+    chargebacks.apply_dispute_created(dispute=dispute)
+
+
+def _dispute_closed(dispute: dict) -> None:
+    chargebacks.apply_dispute_closed(dispute=dispute)
+
+
 HANDLERS = {
     "checkout.session.completed": _session_completed,
     "checkout.session.async_payment_succeeded": _session_async_succeeded,
     "checkout.session.async_payment_failed": _session_async_failed,
     "checkout.session.expired": _session_expired,
     "charge.refunded": _charge_refunded,
+    "charge.refund.updated": _refund_updated,
+    "charge.dispute.created": _dispute_created,
+    "charge.dispute.closed": _dispute_closed,
 }
 FULFILLING = {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
 

@@ -175,3 +175,35 @@ def test_a_charge_matched_by_metadata_with_our_customer_and_org_is_ours(org, pai
     assert refunds.apply_charge_refunded(charge=foreign_charge(paid)) is not None
     assert refunded_credits(org) == Decimal("5500")
     assert_ledger_ok(org)
+
+
+def failed_refund(purchase, amount, refund_id="re_1"):
+    return {"id": refund_id, "object": "refund", "amount": amount, "status": "failed",
+            "charge": f"ch_{purchase.pk}", "payment_intent": f"pi_{purchase.pk}",
+            "metadata": {"purchase_id": str(purchase.pk)}}
+
+
+def test_a_failed_refund_gives_the_credits_back_once(org, paid):
+    from billing.stripe import webhooks
+    from tests.billing.stripe_stub import event
+
+    refund(paid, 2250)
+    assert balance(org) == Decimal("2750")
+    for event_id in ("evt_f1", "evt_f1", "evt_f2"):  # a redelivery, then a second sending
+        webhooks.process_event(event("charge.refund.updated", failed_refund(paid, 2250),
+                                     event_id=event_id))
+    assert balance(org) == Decimal("5500")
+    paid.refresh_from_db()
+    assert (paid.amount_refunded_minor, paid.credits_refunded, paid.status) == (
+        0, 0, PurchaseStatus.PAID)
+    assert_ledger_ok(org)
+    refund(paid, 4500)  # Stripe's later total no longer counts the failed refund
+    assert balance(org) == 0
+    assert_ledger_ok(org)
+
+
+def test_a_refund_update_that_is_not_a_failure_moves_nothing(org, paid):
+    refund(paid, 2250)
+    assert refunds.apply_refund_failed(refund={**failed_refund(paid, 2250),
+                                               "status": "succeeded"}) is None
+    assert balance(org) == Decimal("2750")

@@ -1,0 +1,48 @@
+"""Disputes, read only, where staff look: their own list, each purchase, each organisation,
+and an open-disputes flag on the credit accounts list (billing/admin/ledger.py)."""
+
+from django.contrib import admin
+
+from accounts.models import Organization
+from accounts.read_only_admin import ReadOnlyAdmin, ReadOnlyInline
+from billing.models import Dispute
+
+FIELDS = ["dispute_id", "purchase", "amount_minor", "currency", "reason", "status",
+          "credits_taken", "taken_entry", "restored_entry", "created_at", "closed_at"]
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdmin):
+    list_display = ["dispute_id", "organization", "purchase", "amount_minor", "currency",
+                    "status", "credits_taken", "created_at", "closed_at"]
+    list_filter = ["status"]
+    search_fields = ["=dispute_id", "organization__slug", "charge_id"]
+    list_select_related = ["organization", "purchase"]
+    readonly_fields = ["organization", "charge_id", *FIELDS]
+    fields = readonly_fields
+
+
+class DisputeInline(ReadOnlyInline):
+    model = Dispute
+    fields = FIELDS
+    readonly_fields = FIELDS
+    fk_name = None
+
+
+class PurchaseDisputeInline(DisputeInline):
+    fk_name = "purchase"
+
+
+class OrganizationDisputeInline(DisputeInline):
+    fk_name = "organization"
+    verbose_name_plural = "disputes (chargebacks)"
+
+
+def show_disputes_on_organizations(site=admin.site) -> None:
+    """accounts knows nothing of billing: billing adds its inline to the org's admin."""
+    org_admin = site._registry.get(Organization)
+    if org_admin is not None and OrganizationDisputeInline not in org_admin.inlines:
+        org_admin.inlines = [*org_admin.inlines, OrganizationDisputeInline]
+
+
+show_disputes_on_organizations()

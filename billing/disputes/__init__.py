@@ -1,0 +1,1 @@
+"""Disputes (chargebacks): credits taken while disputed, given back when won."""
