@@ -37,6 +37,10 @@ class OrganizationDisputeInline(DisputeInline):
     fk_name = "organization"
     verbose_name_plural = "disputes (chargebacks)"
 
+    def has_view_permission(self, request, obj=None):
+        # Not on the add page: a new organisation has none, and its form posts no inline.
+        return obj is not None and super().has_view_permission(request, obj)
+
 
 def show_disputes_on_organizations(site=admin.site) -> None:
     """accounts knows nothing of billing: billing adds its inline to the org's admin."""

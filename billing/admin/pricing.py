@@ -25,8 +25,8 @@ from billing.models.pricing import (
 from billing.pricing import changes as price_changes
 
 STARTS_HELP = (
-    "When the new price takes effect. The row in force is closed at this moment. "
-    "A moment in the past re-prices events ingested later that occurred after it."
+    "When the new price takes effect: now or later, never in the past (events already "
+    "charged keep their price). The row in force is closed at this moment."
 )
 
 
@@ -44,9 +44,10 @@ class PriceChangeForm(forms.ModelForm):
         if self.errors or cleaned.get("starts_at") is None:
             return cleaned
         try:
-            price_changes.check_change(self.series(cleaned), starts_at=cleaned["starts_at"])
+            starts_at = price_changes.effective_start(cleaned["starts_at"])
+            price_changes.check_change(self.series(cleaned), starts_at=starts_at)
         except price_changes.PriceChangeError as error:
-            raise ValidationError(str(error)) from None
+            raise ValidationError({"starts_at": str(error)}) from None
         return cleaned
 
     def series(self, cleaned):

@@ -5,11 +5,12 @@ closes it (ends_at = the new starts_at) and opens the new row, so an event is
 always priced by what was in force at its occurred_at.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Model, QuerySet
+from django.utils import timezone
 
 from accounts.models import Plan
 from billing import money
@@ -30,9 +31,33 @@ class PriceChangeError(ValueError):
     """A change that would break the price history; nothing was written."""
 
 
+# A form shown with "now" as its start is submitted a little later: a start this
+# recent is moved to the moment of the change; anything older is refused.
+SUBMIT_GRACE = timedelta(minutes=15)
+
+
+def effective_start(starts_at: datetime, *, now: datetime | None = None) -> datetime:
+    """When a change starting at `starts_at` takes effect: never in the past (docs/ledger.md).
+
+    An event already charged keeps the price it was charged at, so a change starts now at
+    the earliest; a start older than SUBMIT_GRACE is refused with PriceChangeError.
+    """
+    if not isinstance(starts_at, datetime) or starts_at.tzinfo is None:
+        raise PriceChangeError("starts_at must be a timezone-aware datetime")
+    now = now or timezone.now()
+    if starts_at >= now:
+        return starts_at
+    if starts_at >= now - SUBMIT_GRACE:
+        return now
+    raise PriceChangeError(
+        f"a price change cannot start in the past ({starts_at.isoformat()}): events already "
+        "charged keep their price; start it now or later")
+
+
 def change_model_price(*, model: AIModel, bucket: str, price_per_million_usd: Decimal,
                        starts_at: datetime, service_tier: str = "", min_input_tokens: int = 0,
-                       created_by=None, source: str = PriceSource.STAFF) -> ModelPrice:
+                       created_by=None, source: str = PriceSource.STAFF,
+                       now: datetime | None = None) -> ModelPrice:
     if bucket not in UsageBucket.values:
         raise PriceChangeError(f"unknown bucket {bucket!r}")
     if service_tier not in ServiceTier.values:
@@ -46,34 +71,35 @@ def change_model_price(*, model: AIModel, bucket: str, price_per_million_usd: De
         model=model, bucket=bucket, service_tier=service_tier, min_input_tokens=min_input_tokens,
         price_per_million_usd=price_per_million_usd, starts_at=starts_at, source=source,
         created_by=created_by,
-    ))
+    ), now=now)
 
 
 def change_meter_price(*, meter: Meter, price_per_unit_usd: Decimal, starts_at: datetime,
-                       created_by=None, source: str = PriceSource.STAFF) -> MeterPrice:
+                       created_by=None, source: str = PriceSource.STAFF,
+                       now: datetime | None = None) -> MeterPrice:
     _check_amount(price_per_unit_usd, allow_zero=True, field=money.PRICE_FIELD)
     return _close_and_open(MeterPrice.objects.filter(meter=meter), MeterPrice(
         meter=meter, price_per_unit_usd=price_per_unit_usd, starts_at=starts_at, source=source,
         created_by=created_by,
-    ))
+    ), now=now)
 
 
 def change_credit_rate(*, credits_per_usd: Decimal, starts_at: datetime,
-                       created_by=None) -> CreditRate:
+                       created_by=None, now: datetime | None = None) -> CreditRate:
     _check_amount(credits_per_usd, allow_zero=False, field=money.RATE_FIELD)
     return _close_and_open(CreditRate.objects.all(), CreditRate(
         credits_per_usd=credits_per_usd, starts_at=starts_at, created_by=created_by,
-    ))
+    ), now=now)
 
 
 def change_plan_markup(*, plan: str, multiplier: Decimal, starts_at: datetime,
-                       created_by=None) -> PlanMarkup:
+                       created_by=None, now: datetime | None = None) -> PlanMarkup:
     if plan not in Plan.values:
         raise PriceChangeError(f"unknown plan {plan!r}")
     _check_amount(multiplier, allow_zero=False, field=money.RATE_FIELD)
     return _close_and_open(PlanMarkup.objects.filter(plan=plan), PlanMarkup(
         plan=plan, multiplier=multiplier, starts_at=starts_at, created_by=created_by,
-    ))
+    ), now=now)
 
 
 def check_change(series: QuerySet, *, starts_at: datetime) -> None:
@@ -96,7 +122,9 @@ def check_change(series: QuerySet, *, starts_at: datetime) -> None:
         )
 
 
-def _close_and_open(series: QuerySet, new: Model) -> Model:
+def _close_and_open(series: QuerySet, new: Model, *, now: datetime | None) -> Model:
+    """`now` is the moment of the change (the clock, for tests that build a history)."""
+    new.starts_at = effective_start(new.starts_at, now=now)
     with transaction.atomic():
         # Lock the whole series (a handful of rows) so two changes serialise; always in
         # id order, or two changers can each hold a row the other needs (deadlock).

@@ -19,8 +19,9 @@ def D(value) -> Decimal:
 
 
 def rate_and_markup(*, rate="100", markup="1.2", plan="professional", starts_at=T0):
-    return (change_credit_rate(credits_per_usd=D(rate), starts_at=starts_at),
-            change_plan_markup(plan=plan, multiplier=D(markup), starts_at=starts_at))
+    return (change_credit_rate(credits_per_usd=D(rate), starts_at=starts_at, now=starts_at),
+            change_plan_markup(plan=plan, multiplier=D(markup), starts_at=starts_at,
+                               now=starts_at))
 
 
 def ai_model(name="m1", provider="acme", prices=None, **rows):
@@ -29,11 +30,12 @@ def ai_model(name="m1", provider="acme", prices=None, **rows):
     for key, price in (prices or {}).items():
         bucket, tier, low = key if isinstance(key, tuple) else (key, "", 0)
         change_model_price(model=model, bucket=bucket, service_tier=tier, min_input_tokens=low,
-                           price_per_million_usd=D(price), starts_at=T0)
+                           price_per_million_usd=D(price), starts_at=T0, now=T0)
     return model
 
 
 def meter(code="compute.gpu_seconds", price="0.0007", starts_at=T0):
     m = Meter.objects.create(code=code, category=code.split(".")[0], unit="unit")
-    change_meter_price(meter=m, price_per_unit_usd=D(price), starts_at=starts_at)
+    change_meter_price(meter=m, price_per_unit_usd=D(price), starts_at=starts_at,
+                       now=starts_at)
     return m

@@ -23,14 +23,14 @@ def seed_prices():
     gpt = AIModel.objects.create(provider="openai", name="gpt-4o")
     for bucket, price in (("input", "2.5"), ("cached_input", "1.25"), ("output", "10")):
         change_model_price(model=gpt, bucket=bucket, price_per_million_usd=Decimal(price),
-                           starts_at=EPOCH)
+                           starts_at=EPOCH, now=EPOCH)
     gpu = Meter.objects.create(code="compute.gpu_seconds", category="compute", unit="GPU second")
-    change_meter_price(meter=gpu, price_per_unit_usd=Decimal("0.0005"), starts_at=EPOCH)
+    change_meter_price(meter=gpu, price_per_unit_usd=Decimal("0.0005"), starts_at=EPOCH, now=EPOCH)
     egress = Meter.objects.create(code="bandwidth.egress_gb", category="bandwidth", unit="GB")
-    change_meter_price(meter=egress, price_per_unit_usd=Decimal("0.09"), starts_at=EPOCH)
-    change_credit_rate(credits_per_usd=RATE, starts_at=EPOCH)
-    change_plan_markup(plan="professional", multiplier=MARKUP, starts_at=EPOCH)
-    change_plan_markup(plan="enterprise", multiplier=Decimal("1.1"), starts_at=EPOCH)
+    change_meter_price(meter=egress, price_per_unit_usd=Decimal("0.09"), starts_at=EPOCH, now=EPOCH)
+    change_credit_rate(credits_per_usd=RATE, starts_at=EPOCH, now=EPOCH)
+    change_plan_markup(plan="professional", multiplier=MARKUP, starts_at=EPOCH, now=EPOCH)
+    change_plan_markup(plan="enterprise", multiplier=Decimal("1.1"), starts_at=EPOCH, now=EPOCH)
     return gpt, gpu
 
 

@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -8,7 +8,7 @@ from accounts.models import User
 from billing.models import CreditRate, MeterPrice, ModelPrice, PlanMarkup
 from tests.billing.price_catalogue import T0, ai_model, meter, rate_and_markup
 
-CHANGE = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
+CHANGE = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
 
 
 @pytest.fixture
@@ -42,13 +42,15 @@ def test_adding_a_model_price_closes_the_old_row(staff_client, model):
         Decimal("3"), "staff", staff_client.staff)
 
 
-def test_a_price_starting_before_the_current_one_is_refused_on_the_form(staff_client, model):
+@pytest.mark.parametrize("starts_at", [datetime(2019, 1, 1, tzinfo=UTC),
+                                       datetime.now(UTC) - timedelta(days=1)])
+def test_a_price_starting_in_the_past_is_refused_on_the_form(staff_client, model, starts_at):
     response = staff_client.post(reverse("admin:billing_modelprice_add"), {
         "model": model.pk, "bucket": "input", "service_tier": "", "min_input_tokens": 0,
-        "price_per_million_usd": "3", **when(datetime(2019, 1, 1, tzinfo=UTC)),
+        "price_per_million_usd": "3", **when(starts_at),
     })
     assert response.status_code == 200
-    assert "must start after" in str(response.context["adminform"].form.errors)
+    assert "cannot start in the past" in str(response.context["adminform"].form.errors)
     assert ModelPrice.objects.filter(model=model, bucket="input").get().ends_at is None
 
 

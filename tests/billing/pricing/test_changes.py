@@ -32,7 +32,7 @@ def quote(model, at):
 def test_a_change_closes_the_old_row_and_opens_a_new_one(model, admin_user):
     old = ModelPrice.objects.get(model=model, bucket="input")
     new = change_model_price(model=model, bucket="input", price_per_million_usd=D("3"),
-                             starts_at=CHANGE, created_by=admin_user)
+                             starts_at=CHANGE, now=CHANGE, created_by=admin_user)
     old.refresh_from_db()
     assert (old.price_per_million_usd, old.starts_at, old.ends_at) == (D("2.5"), T0, CHANGE)
     assert (new.price_per_million_usd, new.starts_at, new.ends_at) == (D("3"), CHANGE, None)
@@ -44,7 +44,8 @@ def test_a_change_closes_the_old_row_and_opens_a_new_one(model, admin_user):
 
 def test_an_event_before_the_change_keeps_the_old_price(model):
     change_model_price(model=model, bucket="input", price_per_million_usd=D("3"),
-                       starts_at=CHANGE)
+                       starts_at=CHANGE,
+                       now=CHANGE)
     assert quote(model, BEFORE).cost_usd == D("2.5")
     assert quote(model, CHANGE).cost_usd == D("3")
     assert quote(model, BEFORE).lines[0].price_id != quote(model, CHANGE).lines[0].price_id
@@ -52,9 +53,11 @@ def test_an_event_before_the_change_keeps_the_old_price(model):
 
 def test_tier_and_cliff_rows_are_separate_series(model):
     change_model_price(model=model, bucket="input", service_tier="batch",
-                       price_per_million_usd=D("1.25"), starts_at=T0)
+                       price_per_million_usd=D("1.25"), starts_at=T0,
+                       now=T0)
     change_model_price(model=model, bucket="input", min_input_tokens=200_001,
-                       price_per_million_usd=D("5"), starts_at=T0)
+                       price_per_million_usd=D("5"), starts_at=T0,
+                       now=T0)
     assert ModelPrice.objects.filter(model=model, bucket="input", ends_at__isnull=True).count() == 3
 
 
@@ -62,7 +65,8 @@ def test_tier_and_cliff_rows_are_separate_series(model):
 def test_the_new_start_must_follow_the_old_one(model, starts_at):
     with pytest.raises(PriceChangeError, match="must start after"):
         change_model_price(model=model, bucket="input", price_per_million_usd=D("3"),
-                           starts_at=starts_at)
+                           starts_at=starts_at,
+                           now=starts_at)
     assert ModelPrice.objects.filter(model=model, bucket="input").count() == 1
     assert ModelPrice.objects.get(model=model, bucket="input").ends_at is None
 
@@ -89,13 +93,15 @@ def test_bad_changes_write_nothing(model, kwargs, message):
 
 def test_a_zero_price_is_allowed(model):
     assert change_model_price(model=model, bucket="output", price_per_million_usd=D("0"),
-                              starts_at=CHANGE).price_per_million_usd == 0
+                              starts_at=CHANGE,
+                              now=CHANGE).price_per_million_usd == 0
 
 
 def test_meter_price_change(db):
     rate_and_markup(rate="1", markup="1")
     gpu = meter(price="0.0007")
-    new = change_meter_price(meter=gpu, price_per_unit_usd=D("0.0006"), starts_at=CHANGE)
+    new = change_meter_price(meter=gpu, price_per_unit_usd=D("0.0006"), starts_at=CHANGE,
+                             now=CHANGE)
     assert MeterPrice.objects.get(meter=gpu, starts_at=T0).ends_at == CHANGE
     book = PriceBook(plan="professional")
     assert book.quote_meter(meter=gpu, quantity=D("10"), occurred_at=BEFORE).cost_usd == D("0.007")
@@ -105,28 +111,33 @@ def test_meter_price_change(db):
 
 def test_credit_rate_change(model):
     old = CreditRate.objects.get()
-    new = change_credit_rate(credits_per_usd=D("50"), starts_at=CHANGE)
+    new = change_credit_rate(credits_per_usd=D("50"), starts_at=CHANGE,
+                             now=CHANGE)
     old.refresh_from_db()
     assert old.ends_at == CHANGE
     before, after = quote(model, BEFORE), quote(model, CHANGE)
     assert (before.credits_per_usd, before.rate_id, before.credits) == (1, old.pk, D("2.5"))
     assert (after.credits_per_usd, after.rate_id, after.credits) == (50, new.pk, D("125"))
     with pytest.raises(PriceChangeError):
-        change_credit_rate(credits_per_usd=D("0"), starts_at=CHANGE + timedelta(days=1))
+        change_credit_rate(credits_per_usd=D("0"), starts_at=CHANGE + timedelta(days=1),
+                           now=CHANGE + timedelta(days=1))
 
 
 def test_plan_markup_change(model):
     old = PlanMarkup.objects.get(plan="professional")
-    new = change_plan_markup(plan="professional", multiplier=D("1.5"), starts_at=CHANGE)
+    new = change_plan_markup(plan="professional", multiplier=D("1.5"), starts_at=CHANGE,
+                             now=CHANGE)
     old.refresh_from_db()
     assert old.ends_at == CHANGE
     before, after = quote(model, BEFORE), quote(model, CHANGE)
     assert (before.markup, before.markup_id, before.credits) == (1, old.pk, D("2.5"))
     assert (after.markup, after.markup_id, after.credits) == (D("1.5"), new.pk, D("3.75"))
     # Another plan's markup is a separate series.
-    change_plan_markup(plan="enterprise", multiplier=D("1.1"), starts_at=T0)
+    change_plan_markup(plan="enterprise", multiplier=D("1.1"), starts_at=T0,
+                       now=T0)
     with pytest.raises(PriceChangeError, match="unknown plan"):
-        change_plan_markup(plan="gold", multiplier=D("1.1"), starts_at=T0)
+        change_plan_markup(plan="gold", multiplier=D("1.1"), starts_at=T0,
+                           now=T0)
 
 
 def test_the_database_allows_one_open_row_per_series(model):
@@ -158,7 +169,8 @@ def test_concurrent_changes_of_one_series_keep_one_contiguous_history():
     from billing.models import AIModel
 
     model = AIModel.objects.create(provider="acme", name="race")
-    change_model_price(model=model, bucket="input", price_per_million_usd=D("1"), starts_at=T0)
+    change_model_price(model=model, bucket="input", price_per_million_usd=D("1"), starts_at=T0,
+                       now=T0)
     count = 8
     barrier = threading.Barrier(count)
     results = [None] * count
@@ -168,7 +180,7 @@ def test_concurrent_changes_of_one_series_keep_one_contiguous_history():
             barrier.wait()
             results[i] = change_model_price(
                 model=model, bucket="input", price_per_million_usd=D(i + 2),
-                starts_at=CHANGE + timedelta(days=i),
+                starts_at=CHANGE + timedelta(days=i), now=CHANGE,
             )
         except Exception as error:  # noqa: BLE001 - every outcome is inspected
             results[i] = error
@@ -186,3 +198,19 @@ def test_concurrent_changes_of_one_series_keep_one_contiguous_history():
     assert len(rows) == 1 + sum(isinstance(r, ModelPrice) for r in results) >= 2
     assert [r.ends_at for r in rows[:-1]] == [r.starts_at for r in rows[1:]]
     assert rows[-1].ends_at is None
+
+
+def test_a_change_never_starts_in_the_past(model):
+    from django.utils import timezone
+
+    now = timezone.now()
+    with pytest.raises(PriceChangeError, match="cannot start in the past"):
+        change_model_price(model=model, bucket="input", price_per_million_usd=D("3"),
+                           starts_at=now - timedelta(days=1))
+    with pytest.raises(PriceChangeError, match="cannot start in the past"):
+        change_credit_rate(credits_per_usd=D("50"), starts_at=now - timedelta(hours=1))
+    assert ModelPrice.objects.filter(model=model, bucket="input").get().ends_at is None
+    # A form shown with "now" and sent a little later starts at the moment of the change.
+    recent = change_model_price(model=model, bucket="input", price_per_million_usd=D("3"),
+                                starts_at=now - timedelta(minutes=2))
+    assert recent.starts_at >= now

@@ -252,7 +252,8 @@ def test_rounding_once_per_event_half_up(db):
         "0.000001")
     # ...and the markup and rate are applied before rounding, not per line.
     change_model_price(model=model, bucket="output", price_per_million_usd=D("0.45"),
-                       starts_at=NOW - timedelta(days=1))
+                       starts_at=NOW - timedelta(days=1),
+                       now=NOW - timedelta(days=1))
     q = book().quote_tokens(model=model, occurred_at=NOW, tokens=TokenCounts(
         input_tokens=0, output_tokens=1))
     assert q.credits == D("0.000000")  # 0.00000045 rounds down
@@ -274,7 +275,8 @@ def test_meter_quote(db):
 
 def test_markup_of_the_plan(db):
     rate_and_markup(markup="1.2", plan="professional")
-    change_plan_markup(plan="enterprise", multiplier=D("1.1"), starts_at=T0)
+    change_plan_markup(plan="enterprise", multiplier=D("1.1"), starts_at=T0,
+                       now=T0)
     gpu = meter(price="1")
     assert book("enterprise").quote_meter(meter=gpu, quantity=D("1"),
                                           occurred_at=NOW).credits == D("110")

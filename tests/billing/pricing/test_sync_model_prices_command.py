@@ -80,7 +80,8 @@ def test_staff_price_wins_and_the_difference_is_reported():
     run("--provider", "openai")
     gpt = AIModel.objects.get(provider="openai", name="gpt-4o")
     staff = change_model_price(model=gpt, bucket="input", price_per_million_usd=Decimal("3"),
-                               starts_at=timezone.now() - timedelta(days=1))
+                               starts_at=timezone.now() - timedelta(days=1),
+                               now=timezone.now() - timedelta(days=1))
     before = ModelPrice.objects.count()
     out = run("--provider", "openai")
     assert "Model prices added: 0" in out
@@ -191,7 +192,8 @@ def test_meters_rate_and_markups_are_seeded_once():
     }
     # Staff changes survive a second run, which adds nothing.
     change_plan_markup(plan="professional", multiplier=Decimal("1.3"),
-                       starts_at=timezone.now())
+                       starts_at=timezone.now(),
+                       now=timezone.now())
     out = run("--provider", "none")
     assert "Meters added: 0, meter prices added: 0" in out
     assert "Credit rates added: 0, plan markups added: 0" in out

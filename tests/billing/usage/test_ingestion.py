@@ -194,7 +194,8 @@ def test_an_event_before_a_price_change_is_charged_at_the_old_price(org, prices)
     funded(org)
     change_at = timezone.now() - timedelta(hours=1)
     gpu = Meter.objects.get(code="compute.gpu_seconds")
-    change_meter_price(meter=gpu, price_per_unit_usd=Decimal("0.001"), starts_at=change_at)
+    change_meter_price(meter=gpu, price_per_unit_usd=Decimal("0.001"), starts_at=change_at,
+                       now=change_at)
     before = (change_at - timedelta(minutes=1)).isoformat()
     after = (change_at + timedelta(minutes=1)).isoformat()
     result = record_usage(organization=org, events=[
@@ -208,8 +209,10 @@ def test_an_event_before_a_price_change_is_charged_at_the_old_price(org, prices)
 def test_an_event_before_a_rate_or_markup_change_is_charged_at_the_old_one(org):
     funded(org)
     change_at = timezone.now() - timedelta(hours=1)
-    change_credit_rate(credits_per_usd=Decimal(200), starts_at=change_at)
-    change_plan_markup(plan="professional", multiplier=Decimal("1.5"), starts_at=change_at)
+    change_credit_rate(credits_per_usd=Decimal(200), starts_at=change_at,
+                       now=change_at)
+    change_plan_markup(plan="professional", multiplier=Decimal("1.5"), starts_at=change_at,
+                       now=change_at)
     before = (change_at - timedelta(seconds=1)).isoformat()
     result = record_usage(organization=org, events=[
         ai_event("old", occurred_at=before), ai_event("new")
