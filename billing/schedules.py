@@ -12,6 +12,9 @@ class ScheduleSpec:
 
 SCHEDULES: list[ScheduleSpec] = [
     ScheduleSpec("billing.expire_credits", "billing.tasks.expire_credits_task", minutes=15),
+    # The daily digest of chain heads (docs/ledger.md, "Tamper evidence"); idempotent per day.
+    ScheduleSpec("billing.record_ledger_digest", "billing.tasks.record_ledger_digest_task",
+                 minutes=24 * 60),
 ]
 
 

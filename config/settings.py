@@ -1,5 +1,7 @@
 """Settings, all read from the environment (see .env.example)."""
 
+import hashlib
+import hmac
 from pathlib import Path
 
 import environ
@@ -19,6 +21,15 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is False")
     SECRET_KEY = "insecure-development-key-only-for-debug"
+
+# The ledger's hash chain is keyed (docs/ledger.md, "Tamper evidence"). LEDGER_CHAIN_KEYS:
+# "id=secret,id2=secret2", every key still needed to verify; LEDGER_CHAIN_KEY_ID: the one
+# new entries and digests use (default: the first). Unset, one key derived from
+# SECRET_KEY, id "sk1", is used: set your own so that rotating SECRET_KEY keeps the chain.
+LEDGER_CHAIN_KEYS = env.dict("LEDGER_CHAIN_KEYS", default={}) or {
+    "sk1": hmac.new(SECRET_KEY.encode(), b"ledger-chain", hashlib.sha256).hexdigest()
+}
+LEDGER_CHAIN_KEY_ID = env.str("LEDGER_CHAIN_KEY_ID", default=next(iter(LEDGER_CHAIN_KEYS)))
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -21,7 +21,7 @@ from django.utils import timezone
 from billing import money
 from billing.ledger import writers
 from billing.ledger.actor import Actor
-from billing.ledger.chain import entry_hash, fingerprint_of
+from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits, LedgerError
 from billing.models import (
     DEFAULT_PRIORITY,
@@ -65,6 +65,7 @@ class Book:
         self._pending: list[_Pending] = []
         self._keys: dict[str, LedgerEntry] = {}
         self._absent: set[str] = set()  # keys known not to exist yet (see prefetch_keys)
+        self._key_id = current_key_id()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -133,8 +134,11 @@ class Book:
             reverses=reverses,
             metadata=metadata or {},
             created_at=self.now,
+            key_id=self._key_id,
         )
-        entry.hash = entry_hash(entry, self._last_hash)
+        # The allocations are hashed with the entry; new grants already have their ids.
+        entry.hash = entry_hash(entry, self._last_hash,
+                                [(grant.pk, delta) for grant, delta in allocations])
         self._last_hash = entry.hash
         for grant, delta in allocations:
             grant.remaining += delta
@@ -373,6 +377,9 @@ def _locked_account(organization) -> CreditAccount:
 def open_book(*, organization, now: datetime | None = None):
     """Lock the org's account for one short transaction and yield its Book."""
     with transaction.atomic():
-        book = Book(_locked_account(organization), now or timezone.now())
+        account = _locked_account(organization)
+        # The clock is read once the lock is held: a caller that waited for it must not
+        # act at an earlier moment (e.g. draw on a grant that expired meanwhile).
+        book = Book(account, now or timezone.now())
         yield book
         book.flush()

@@ -1,25 +1,63 @@
-"""The hash chain and request fingerprints (invariants 5 and 7 of docs/ledger.md).
+"""The keyed hash chain and request fingerprints (invariants 5 and 7 of docs/ledger.md).
 
-Each entry's hash covers a versioned, canonical encoding of its fields and
-the previous entry's hash, so changing any entry breaks the chain from there
-on. A fingerprint is a digest of what matters in a request, compared when an
-idempotency key comes back.
+Each entry's hash is an HMAC-SHA256, under a key only the application holds,
+over a versioned, canonical encoding of its fields, the grant allocations it
+made and the previous entry's hash. The entry records the id of the key
+(`key_id`), so keys can rotate: LEDGER_CHAIN_KEYS holds every key still
+needed to verify, LEDGER_CHAIN_KEY_ID names the one new entries use. Someone
+who can write to the database but lacks the key cannot recompute a hash, so
+changing any entry, or an allocation, breaks the chain from there on.
+
+Entries written before the chain was keyed (v1, plain SHA-256, no key id) are
+accepted only as the start of an account's chain, never after a keyed entry.
 """
 
 import hashlib
+import hmac
 import json
+from collections.abc import Iterable
 from datetime import UTC
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from billing import money
 from billing.models import LedgerEntry
 
-HASH_VERSION = "v1"
+UNKEYED_VERSION = "v1"
+KEYED_VERSION = "v2"
 
 
-def entry_hash(entry: LedgerEntry, previous_hash: str) -> str:
-    """SHA-256 over a versioned, canonical encoding of the entry and its predecessor's hash."""
-    fields = [
-        HASH_VERSION,
+class UnknownChainKey(LookupError):
+    """An entry names a key id that LEDGER_CHAIN_KEYS does not hold."""
+
+
+def chain_keys() -> dict[str, bytes]:
+    keys = {key_id: secret.encode() for key_id, secret in settings.LEDGER_CHAIN_KEYS.items()}
+    if not keys:
+        raise ImproperlyConfigured("LEDGER_CHAIN_KEYS holds no key")
+    return keys
+
+
+def current_key_id() -> str:
+    key_id = settings.LEDGER_CHAIN_KEY_ID
+    if key_id not in chain_keys():
+        raise ImproperlyConfigured(f"LEDGER_CHAIN_KEY_ID {key_id!r} is not in LEDGER_CHAIN_KEYS")
+    return key_id
+
+
+def sign(message: str, *, key_id: str) -> str:
+    """HMAC-SHA256 of `message` under the key `key_id` (hex)."""
+    try:
+        key = chain_keys()[key_id]
+    except KeyError:
+        raise UnknownChainKey(f"no chain key with id {key_id!r}") from None
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def _fields(entry: LedgerEntry) -> list[str]:
+    return [
         str(entry.account_id),
         str(entry.seq),
         entry.kind,
@@ -35,9 +73,25 @@ def entry_hash(entry: LedgerEntry, previous_hash: str) -> str:
         str(entry.reverses_id or ""),
         json.dumps(entry.metadata, sort_keys=True, separators=(",", ":"), default=str),
         entry.created_at.astimezone(UTC).isoformat(timespec="microseconds"),
-        previous_hash,
     ]
-    return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
+
+
+def allocations_text(allocations: Iterable[tuple[int, Decimal]]) -> str:
+    """Canonical text of an entry's allocations: (grant id, amount), in grant id order."""
+    return ";".join(f"{grant_id}:{money.canonical(amount)}"
+                    for grant_id, amount in sorted(allocations))
+
+
+def entry_hash(entry: LedgerEntry, previous_hash: str,
+               allocations: Iterable[tuple[int, Decimal]] = ()) -> str:
+    """The entry's hash as its own key id says: keyed (v2) when it has one, else v1."""
+    if not entry.key_id:
+        return hashlib.sha256(
+            "\x1f".join([UNKEYED_VERSION, *_fields(entry), previous_hash]).encode()
+        ).hexdigest()
+    message = "\x1f".join([KEYED_VERSION, entry.key_id, *_fields(entry),
+                           allocations_text(allocations), previous_hash])
+    return sign(message, key_id=entry.key_id)
 
 
 def fingerprint_of(*parts) -> str:

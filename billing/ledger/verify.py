@@ -1,14 +1,37 @@
-"""Re-checks every ledger invariant from the rows themselves (see docs/ledger.md)."""
+"""Re-checks every ledger invariant from the rows themselves (see docs/ledger.md).
+
+Each account is checked in one consistent snapshot (a REPEATABLE READ, read
+only transaction on PostgreSQL): its row, entries, allocations and grants are
+read as of one moment, so postings that commit during a run never look like
+tampering. The database guards (the append-only and no-TRUNCATE triggers of
+both ledger tables and the digest table) are checked to be installed and
+enabled, and each account's history is proved against a signed daily digest.
+"""
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
 
-from billing.ledger.chain import entry_hash
-from billing.models import CreditAccount, CreditGrant, EntryKind, GrantAllocation, LedgerEntry
+from billing.ledger import digests
+from billing.ledger.chain import UnknownChainKey, entry_hash
+from billing.models import (
+    CreditAccount,
+    CreditGrant,
+    EntryKind,
+    GrantAllocation,
+    LedgerDigest,
+    LedgerEntry,
+)
+
+GUARDED_TABLES = [LedgerEntry._meta.db_table, GrantAllocation._meta.db_table,
+                  LedgerDigest._meta.db_table]
+# Installed by the migrations: refuse UPDATE/DELETE per row, and TRUNCATE per statement.
+EXPECTED_TRIGGERS = [f"{table}_{guard}" for table in GUARDED_TABLES
+                     for guard in ("append_only", "no_truncate")]
 
 
 @dataclass
@@ -28,30 +51,48 @@ class Report:
     accounts: int = 0
     entries: int = 0
     problems: list[Problem] = field(default_factory=list)
+    digest: LedgerDigest | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def _trigger_installed() -> bool:
+def missing_triggers() -> list[str]:
+    """The guard triggers that are not installed, or are disabled."""
     if connection.vendor != "postgresql":
-        return True  # the demo database relies on the model guards alone
+        return []  # the demo database relies on the model guards alone
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_trigger WHERE tgname = 'billing_ledgerentry_append_only' "
-            "AND tgenabled <> 'D'"
-        )
-        return cursor.fetchone()[0] == 1
+        cursor.execute("SELECT tgname FROM pg_trigger WHERE tgname = ANY(%s) "
+                       "AND tgenabled <> 'D'", [EXPECTED_TRIGGERS])
+        enabled = {row[0] for row in cursor.fetchall()}
+    return [name for name in EXPECTED_TRIGGERS if name not in enabled]
+
+
+def _allocations_by_entry(account: CreditAccount) -> Iterator[tuple[int, list]]:
+    """(entry id, [(grant id, amount), ...]) in entry id order, streamed."""
+    rows = (GrantAllocation.objects.filter(entry__account=account).order_by("entry_id", "id")
+            .values_list("entry_id", "grant_id", "amount").iterator(chunk_size=5000))
+    current, items = None, []
+    for entry_id, grant_id, amount in rows:
+        if entry_id != current and current is not None:
+            yield current, items
+            items = []
+        current = entry_id
+        items.append((grant_id, amount))
+    if current is not None:
+        yield current, items
 
 
 def _check_chain(account: CreditAccount, slug: str, report: Report) -> None:
     """Invariants 2, 3 and 7, plus the refund ceiling of 6, in one pass in seq order."""
     previous_hash, balance, total, expected_seq = "", Decimal(0), Decimal(0), 0
-    first_chain_break = None
+    chain_broken, keyed_seen = False, False
     granted = defaultdict(Decimal)
     refunded = defaultdict(Decimal)
     last_id = 0
+    allocations = _allocations_by_entry(account)
+    pending = next(allocations, None)
     entries = LedgerEntry.objects.filter(account=account).order_by("seq")
     for entry in entries.iterator(chunk_size=5000):
         report.entries += 1
@@ -64,6 +105,12 @@ def _check_chain(account: CreditAccount, slug: str, report: Report) -> None:
             report.problems.append(Problem(slug, "2", "id order differs from posting order",
                                            entry.pk))
         last_id = entry.pk
+        # Allocations come in entry id order too; skip any of an entry we never saw.
+        while pending is not None and pending[0] < entry.pk:
+            pending = next(allocations, None)
+        own = []
+        if pending is not None and pending[0] == entry.pk:
+            own, pending = pending[1], next(allocations, None)
         balance += entry.amount
         total += entry.amount
         if entry.balance_after != balance:
@@ -74,10 +121,10 @@ def _check_chain(account: CreditAccount, slug: str, report: Report) -> None:
         if entry.kind == EntryKind.USAGE and entry.balance_after < 0:
             report.problems.append(Problem(slug, "3", "usage took the balance below zero",
                                            entry.pk))
-        if first_chain_break is None and entry_hash(entry, previous_hash) != entry.hash:
-            first_chain_break = entry.pk
-            report.problems.append(Problem(
-                slug, "7", "hash does not match its contents and predecessor: altered", entry.pk))
+        if not chain_broken:
+            chain_broken = _chain_link_broken(entry, previous_hash, own, keyed_seen, slug,
+                                              report)
+        keyed_seen = keyed_seen or bool(entry.key_id)
         previous_hash = entry.hash
         purchase_id = entry.metadata.get("purchase_id") if entry.metadata else None
         if purchase_id is not None:
@@ -94,6 +141,21 @@ def _check_chain(account: CreditAccount, slug: str, report: Report) -> None:
             slug, "1", f"account balance {account.balance} but entries sum to {total}"))
     if previous_hash != account.last_hash or expected_seq != account.entry_count:
         report.problems.append(Problem(slug, "7", "account chain head does not match last entry"))
+
+
+def _chain_link_broken(entry, previous_hash, allocations, keyed_seen, slug, report) -> bool:
+    if not entry.key_id and keyed_seen:
+        message = "an unkeyed entry after keyed ones: written without the chain key"
+    else:
+        try:
+            if entry_hash(entry, previous_hash, allocations) == entry.hash:
+                return False
+            message = ("hash does not match its contents, allocations and predecessor: "
+                       "altered")
+        except UnknownChainKey:
+            message = f"signed with an unknown chain key {entry.key_id!r}"
+    report.problems.append(Problem(slug, "7", message, entry.pk))
+    return True
 
 
 def _exact_sum(values) -> Decimal:
@@ -127,16 +189,42 @@ def _check_grants(account: CreditAccount, slug: str, report: Report) -> None:
                 f"sum to {allocated.get(grant.pk, Decimal(0))}"))
 
 
-def verify_ledger(*, organization=None) -> Report:
-    report = Report()
-    if not _trigger_installed():
-        report.problems.append(Problem("*", "4", "the append-only trigger is missing or disabled"))
-    accounts = CreditAccount.objects.select_related("organization").order_by("pk")
-    if organization is not None:
-        accounts = accounts.filter(organization=organization)
-    for account in accounts:
+def _check_account(account_id: int, report: Report, digest: LedgerDigest | None) -> None:
+    outer = connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and not outer:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        account = CreditAccount.objects.select_related("organization").get(pk=account_id)
         report.accounts += 1
         slug = account.organization.slug
         _check_chain(account, slug, report)
         _check_grants(account, slug, report)
+        if digest is not None:
+            head = digests.check_account(digest, account)
+            if not head.ok:
+                report.problems.append(Problem(slug, "7", head.message))
+
+
+def verify_ledger(*, organization=None, digest: LedgerDigest | None = None) -> Report:
+    """Every invariant of every account (or one org's), each in its own snapshot, and the
+    history against `digest` (by default the latest one, when there is any)."""
+    report = Report()
+    for name in missing_triggers():
+        report.problems.append(Problem("*", "4", f"the guard trigger {name} is missing or "
+                                                 "disabled"))
+    digest = digest or LedgerDigest.objects.order_by("-day").first()
+    report.digest = digest
+    if digest is not None and (problem := digests.signature_problem(digest)):
+        report.problems.append(Problem("*", "7", problem))
+    accounts = CreditAccount.objects.order_by("pk")
+    if organization is not None:
+        accounts = accounts.filter(organization=organization)
+    for account_id in accounts.values_list("pk", flat=True):
+        _check_account(account_id, report, digest)
+    if digest is not None and organization is None:
+        present = set(map(str, CreditAccount.objects.values_list("pk", flat=True)))
+        for gone in sorted(set(digest.heads) - present, key=int):
+            report.problems.append(Problem("*", "7", f"account {gone} of the digest of "
+                                                     f"{digest.day} no longer exists"))
     return report

@@ -1,3 +1,4 @@
+from billing.models.digests import LedgerDigest  # noqa: F401
 from billing.models.disputes import Dispute, DisputeStatus  # noqa: F401
 from billing.models.ledger import (  # noqa: F401
     DEFAULT_PRIORITY,

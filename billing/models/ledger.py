@@ -192,6 +192,9 @@ class LedgerEntry(AppendOnlyModel):
     )
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    key_id = models.CharField(
+        max_length=32, blank=True, default="",
+        help_text="Id of the chain key that signed this entry (empty: an unkeyed v1 entry).")
     hash = models.CharField(max_length=64)
 
     class Meta:

@@ -1,19 +1,33 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from accounts.management.lookup import optional_organization
+from accounts.text import text_problem
+from billing.ledger import digests
 from billing.ledger.verify import verify_ledger
 
 
 class Command(BaseCommand):
-    help = "Check every ledger invariant and the hash chain. Exit 1 with a report on failure."
+    help = ("Check every ledger invariant, the keyed hash chain, the database guards and the "
+            "history against a signed daily digest. Exit 1 with a report on failure.")
 
     def add_arguments(self, parser):
         parser.add_argument("--org", help="only this organisation (slug)")
+        parser.add_argument("--digest", metavar="D",
+                            help="prove the history against this digest: its day "
+                                 "(YYYY-MM-DD), its id, or 'latest' (the default when any)")
 
-    def handle(self, *args, org, **options):
+    def handle(self, *args, org, digest, **options):
         organization = optional_organization(org)
-        report = verify_ledger(organization=organization)
+        chosen = None
+        if digest is not None:
+            chosen = None if text_problem(digest) else digests.find_digest(digest.strip())
+            if chosen is None:
+                raise CommandError(f"no ledger digest {digest!r} (a day, an id or 'latest')")
+        report = verify_ledger(organization=organization, digest=chosen)
         summary = f"{report.accounts} accounts, {report.entries} entries checked"
+        if report.digest is not None:
+            summary += (f"; against the digest of {report.digest.day} "
+                        f"(fingerprint {digests.fingerprint(report.digest)})")
         if report.ok:
             self.stdout.write(self.style.SUCCESS(f"Ledger OK: {summary}"))
             return

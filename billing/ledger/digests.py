@@ -1,0 +1,121 @@
+"""The daily digest of chain heads: recorded once a UTC day, mailed to staff, checked later.
+
+`record_digest` reads every account's head (entry count and last hash) in one
+statement, signs the lot with the chain key and stores it; after commit it
+mails staff the digest's fingerprint, so a copy lives outside the database.
+`check_account` (used by verify_ledger) proves an account still holds the
+history a digest saw: its entry at that position has that hash.
+"""
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from billing.ledger.chain import UnknownChainKey, current_key_id, sign
+from billing.models import CreditAccount, LedgerDigest, LedgerEntry
+
+logger = logging.getLogger(__name__)
+
+
+def content(day: date, heads: dict) -> str:
+    """The canonical text a digest's signature covers."""
+    return json.dumps({"day": day.isoformat(), "heads": heads}, sort_keys=True,
+                      separators=(",", ":"))
+
+
+def fingerprint(digest: LedgerDigest) -> str:
+    """SHA-256 of the digest's content and signature: what staff keep from the mail."""
+    return hashlib.sha256(f"{content(digest.day, digest.heads)}|{digest.signature}".encode()
+                          ).hexdigest()
+
+
+def record_digest(*, now: datetime | None = None) -> tuple[LedgerDigest, bool]:
+    """Today's digest (UTC), recorded if it is not yet; (digest, created). Idempotent."""
+    now = now or timezone.now()
+    day = now.astimezone(UTC).date()
+    existing = LedgerDigest.objects.filter(day=day).first()
+    if existing is not None:
+        return existing, False
+    heads = {str(pk): [count, last_hash] for pk, count, last_hash in
+             CreditAccount.objects.filter(entry_count__gt=0).order_by("pk")
+             .values_list("pk", "entry_count", "last_hash")}
+    key_id = current_key_id()
+    digest = LedgerDigest(day=day, created_at=now, heads=heads, key_id=key_id,
+                          signature=sign(content(day, heads), key_id=key_id))
+    try:
+        with transaction.atomic():
+            digest.save()
+            transaction.on_commit(lambda: mail_staff(digest))
+    except IntegrityError:  # a concurrent run recorded today's first
+        return LedgerDigest.objects.get(day=day), False
+    return digest, True
+
+
+def mail_staff(digest: LedgerDigest) -> int:
+    recipients = list(User.objects.filter(is_staff=True, is_active=True)
+                      .exclude(email="").values_list("email", flat=True))
+    if not recipients:
+        logger.warning("ledger digest of %s recorded, but no staff address to mail", digest.day)
+        return 0
+    body = (
+        f"The ledger digest of {digest.day} (UTC) was recorded: {len(digest.heads)} accounts.\n\n"
+        f"Fingerprint: {fingerprint(digest)}\n"
+        f"Signed with key: {digest.key_id}\n\n"
+        "Keep this mail. To prove the ledger still holds this history, run\n"
+        f"    python manage.py verify_ledger --digest {digest.day}\n"
+        "and compare the fingerprint it prints with the one above.\n"
+    )
+    return send_mail(f"Ledger digest {digest.day}: {len(digest.heads)} accounts", body,
+                     None, recipients)
+
+
+def find_digest(reference: str) -> LedgerDigest | None:
+    """A digest by 'latest', its day (YYYY-MM-DD) or its id."""
+    digests = LedgerDigest.objects.order_by("-day")
+    if reference == "latest":
+        return digests.first()
+    if reference.isdigit():
+        return digests.filter(pk=int(reference)).first()
+    try:
+        return digests.filter(day=date.fromisoformat(reference)).first()
+    except ValueError:
+        return None
+
+
+def signature_problem(digest: LedgerDigest) -> str | None:
+    try:
+        expected = sign(content(digest.day, digest.heads), key_id=digest.key_id)
+    except UnknownChainKey:
+        return f"digest of {digest.day} is signed with an unknown key {digest.key_id!r}"
+    if expected != digest.signature:
+        return f"digest of {digest.day} does not match its signature: altered"
+    return None
+
+
+@dataclass
+class HeadCheck:
+    ok: bool
+    message: str = ""
+
+
+def check_account(digest: LedgerDigest, account: CreditAccount) -> HeadCheck:
+    """Does the account still hold the history the digest saw?"""
+    head = digest.heads.get(str(account.pk))
+    if head is None:
+        return HeadCheck(True)
+    seq, head_hash = head
+    if account.entry_count < seq:
+        return HeadCheck(False, f"the digest of {digest.day} saw {seq} entries, the account "
+                                f"now counts {account.entry_count}: entries were removed")
+    entry = LedgerEntry.objects.filter(account=account, seq=seq).only("hash").first()
+    if entry is None or entry.hash != head_hash:
+        return HeadCheck(False, f"entry {seq} differs from the digest of {digest.day}: the "
+                                "history it saw was rewritten or removed")
+    return HeadCheck(True)
