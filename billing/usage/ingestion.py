@@ -102,7 +102,10 @@ def record_usage(*, organization, events: list[dict], api_key=None, actor: Actor
 
     Raises PlanNotEligible, TooManyEvents or InvalidEvents (nothing recorded; with the
     caller's `request_problems` among them); otherwise one result per event, in order.
+    `now` fixes the clock (tests, imports); without it the charges take their time once
+    the account lock is held, so a batch that waited acts at the moment it got the lock.
     """
+    charge_at = now
     now = now or timezone.now()
     if not organization.billing_enabled:
         raise PlanNotEligible(f"the {organization.get_plan_display()} plan has no credits billing")
@@ -113,7 +116,8 @@ def record_usage(*, organization, events: list[dict], api_key=None, actor: Actor
     users = _members_by_email(organization, {e.user_label for e in parsed if e.user_label})
     if actor is None:
         actor = Actor.api_key(api_key) if api_key is not None else Actor.system("usage")
-    return _charge(organization, parsed, users=users, api_key=api_key, actor=actor, now=now)
+    return _charge(organization, parsed, users=users, api_key=api_key, actor=actor, now=now,
+                   charge_at=charge_at)
 
 
 def estimate_usage(*, organization, events: list[dict], now: datetime | None = None) -> Decimal:
@@ -190,13 +194,14 @@ def _same_payload(prior: UsageEvent, event: Event) -> bool:
     return True
 
 
-def _charge(organization, events: list[Event], *, users, api_key, actor, now) -> BatchResult:
+def _charge(organization, events: list[Event], *, users, api_key, actor, now,
+            charge_at: datetime | None) -> BatchResult:
     results: list[EventResult] = []
     charged: list[tuple[dict, object]] = []  # (usage row, ledger entry or None)
     rollup = RollupBatch(organization.pk)
     # Rows are drafted before the lock; only the entry and balance are filled in under it.
     drafts = [_usage_row(organization, event, users, api_key, now) for event in events]
-    with open_book(organization=organization, now=now) as book:
+    with open_book(organization=organization, now=charge_at) as book:
         # Under the lock, so a concurrent request with the same key has committed or waits.
         prior = {
             e.idempotency_key: e for e in UsageEvent.objects.filter(

@@ -96,3 +96,28 @@ def test_disabled_trigger_is_reported(org, entry):
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # flush deferred FK checks first
         cursor.execute("ALTER TABLE billing_ledgerentry DISABLE TRIGGER USER")
     assert "4" in {p.invariant for p in verify_ledger().problems}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("table", ["billing_ledgerentry", "billing_grantallocation",
+                                   "billing_ledgerdigest"])
+def test_truncate_is_refused_by_the_trigger(entry, table):
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # flush deferred FK checks first
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), \
+            connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {table} CASCADE")
+    assert LedgerEntry.objects.filter(pk=entry.pk).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("statement", [
+    "ALTER TABLE billing_grantallocation DISABLE TRIGGER billing_grantallocation_append_only",
+    "ALTER TABLE billing_ledgerentry DISABLE TRIGGER billing_ledgerentry_no_truncate",
+])
+def test_every_disabled_guard_is_reported(org, entry, statement):
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(statement)
+    name = statement.rsplit(" ", 1)[1]
+    assert any(p.invariant == "4" and name in p.message for p in verify_ledger().problems)

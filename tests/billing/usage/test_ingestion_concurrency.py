@@ -76,3 +76,41 @@ def test_concurrent_batches_each_take_the_lock_once():
     assert CreditAccount.objects.get(organization=org).balance == 100000 - 800 * GPU_CREDITS
     assert DailyUsage.objects.get().event_count == 800
     assert_ledger_ok(org)
+
+
+def test_a_batch_that_waited_for_the_lock_charges_at_the_moment_it_got_it():
+    """Its clock is read under the lock: it cannot draw on a grant that expired while it
+    waited (it would, were the time taken when the request arrived)."""
+    import threading
+    import time
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.ledger.book import open_book
+    from billing.usage.ingestion import record_usage
+    from tests.billing.postings import grant
+    from tests.concurrency import run_together
+
+    seed_prices()
+    org = make_org("waits")
+    expires_at = timezone.now() + timedelta(seconds=1.5)
+    grant(org, 100, expires_at=expires_at)
+    locked = threading.Event()
+
+    def hold_the_lock():
+        with open_book(organization=org):
+            locked.set()
+            time.sleep((expires_at - timezone.now()).total_seconds() + 0.3)
+
+    def charge():
+        assert locked.wait(10)
+        return record_usage(organization=org, events=[gpu_event("late")])
+
+    _, result = run_together([hold_the_lock, charge])
+    assert not isinstance(result, Exception), result
+    assert result.results[0].status == "rejected"
+    assert result.results[0].error["code"] == "insufficient_credits"
+    expiry = LedgerEntry.objects.get(account__organization=org, kind=EntryKind.EXPIRY)
+    assert expiry.created_at >= expires_at and not UsageEvent.objects.exists()
+    assert_ledger_ok(org)
