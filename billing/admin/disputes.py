@@ -37,16 +37,23 @@ class OrganizationDisputeInline(DisputeInline):
     fk_name = "organization"
     verbose_name_plural = "disputes (chargebacks)"
 
-    def has_view_permission(self, request, obj=None):
-        # Not on the add page: a new organisation has none, and its form posts no inline.
-        return obj is not None and super().has_view_permission(request, obj)
-
 
 def show_disputes_on_organizations(site=admin.site) -> None:
-    """accounts knows nothing of billing: billing adds its inline to the org's admin."""
+    """accounts knows nothing of billing: billing adds its inline to the org's change page
+    (not the add page: a new organisation has no disputes, and its form posts no inline)."""
     org_admin = site._registry.get(Organization)
-    if org_admin is not None and OrganizationDisputeInline not in org_admin.inlines:
-        org_admin.inlines = [*org_admin.inlines, OrganizationDisputeInline]
+    if org_admin is None or getattr(org_admin, "shows_disputes", False):
+        return
+    own_inlines = org_admin.get_inline_instances
+
+    def get_inline_instances(request, obj=None):
+        inlines = own_inlines(request, obj)
+        if obj is not None:
+            inlines.append(OrganizationDisputeInline(Organization, site))
+        return inlines
+
+    org_admin.get_inline_instances = get_inline_instances
+    org_admin.shows_disputes = True
 
 
 show_disputes_on_organizations()
