@@ -28,6 +28,7 @@ from accounts.models import (
     User,
     digest_api_key,
 )
+from accounts.text import text_problem
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,11 @@ def _check_max_length(value: str, *, model, field: str, label: str) -> None:
         raise ValidationError(f"{label} must be at most {limit} characters")
 
 
+def _check_text(value: str, *, label: str) -> None:
+    if problem := text_problem(value):
+        raise ValidationError(f"{label} {problem}")
+
+
 def create_organization(
     *, name: str, slug: str, plan: str, admin_email: str | None = None
 ) -> Organization:
@@ -62,12 +68,14 @@ def create_organization(
     name = name.strip()
     if not name:
         raise ValidationError("name must not be empty")
+    _check_text(name, label="name")
     _check_max_length(name, model=Organization, field="name", label="name")
     validate_slug(slug)
     _check_max_length(slug, model=Organization, field="slug", label="slug")
     if plan not in Plan.values:
         raise ValidationError(f"plan must be one of {', '.join(Plan.values)}, not {plan!r}")
     if admin_email is not None:
+        _check_text(admin_email, label="email")
         validate_email(admin_email)
         _check_max_length(admin_email, model=User, field="email", label="email")
     if Organization.objects.filter(slug=slug).exists():
@@ -213,6 +221,7 @@ def create_api_key(
     name = name.strip()
     if not name:
         raise ValidationError("name must not be empty")
+    _check_text(name, label="name")
     if len(name) > 100:
         raise ValidationError("name must be at most 100 characters")
     raw_key = API_KEY_PREFIX + secrets.token_urlsafe(32)

@@ -41,3 +41,24 @@ def test_bad_arguments_change_nothing(org, args, message):
         call_command("adjust_credits", *args)
     assert LedgerEntry.objects.count() == 0
     assert CreditAccount.objects.get(organization=org).balance == 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--credits", "1e999999999999999999"], "--credits"),
+    (["--credits", "-1e-999999999999999999999999999"], "--credits"),
+    (["--credits", "12\x00"], "--credits"),
+    (["--credits", "99999999999999"], "more than the ledger holds"),  # twice: past the column
+    (["--reason", "chargeback\x00"], "NUL"),
+    (["--reason", "\udcff"], "surrogate"),
+    (["--actor", "ana\x00@acme.test"], "no user"),
+    (["--org", "acme\x00"], "no organisation"),
+])
+def test_input_no_column_can_hold_is_a_one_line_error(org, args, message):
+    base = {"--org": org.slug, "--credits": "99999999999999", "--reason": "x"}
+    call_command("adjust_credits", *[part for pair in base.items() for part in pair])
+    before = LedgerEntry.objects.count()
+    given = dict(zip(args[::2], args[1::2], strict=True))
+    with pytest.raises(CommandError, match=message):
+        call_command("adjust_credits", *[p for pair in {**base, **given}.items() for p in pair])
+    assert LedgerEntry.objects.count() == before
+    assert CreditAccount.objects.get(organization=org).balance == D("99999999999999")
