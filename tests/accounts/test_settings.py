@@ -132,3 +132,23 @@ def test_without_hsts_preload_only_w021_remains():
     result = run_python(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], **env)
     assert result.returncode != 0
     assert re.findall(r"\((\w+\.\w+)\)", result.stderr) == ["security.W021"]
+
+
+def env_example_values() -> dict[str, str]:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if re.match(r"^[A-Z_]+=", line))
+
+
+def test_env_example_filled_with_only_the_secrets_takes_real_payments():
+    """A production .env copied from .env.example, with only the secrets filled in,
+    must not hand out free credits through the test provider."""
+    env = {**env_example_values(), "SECRET_KEY": "s" * 50,
+           "STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}
+    result = run_python(["-c", "from django.conf import settings as s; "
+                               "print(s.PAYMENTS_PROVIDER, s.ALLOW_TEST_PAYMENTS, s.DEBUG)"],
+                        **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["stripe", "False", "False"]
+    # And without the Stripe keys it refuses to start rather than fall back to test payments.
+    result = run_python(["-c", "import config.settings"], **{**env, "STRIPE_SECRET_KEY": ""})
+    assert "needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET" in result.stderr
