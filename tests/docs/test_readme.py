@@ -105,8 +105,9 @@ def test_readme_shell_examples_run_as_written(tmp_path):
         result = subprocess.run(["bash", "-c", script], cwd=demo, env=env,
                                 capture_output=True, text=True, timeout=300)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
     shown = f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert result.returncode == 0, shown
     assert "Traceback" not in result.stdout + result.stderr, shown
