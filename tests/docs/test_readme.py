@@ -68,6 +68,36 @@ def wait_for(url: str, server: subprocess.Popen, seconds: float) -> None:
     pytest.fail(f"the demo did not answer {url} within {seconds} s")
 
 
+def stop_group(process: subprocess.Popen) -> None:
+    """Stop a process started in its own session and everything it started (the demo's
+    qcluster outlives a SIGTERM to make, so its group gets SIGKILL after a grace)."""
+    for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+        time.sleep(0.5)  # let the group's other members see the signal too
+
+
+def run_in_own_group(args: list[str], *, timeout: float, **kwargs) -> subprocess.CompletedProcess:
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True, **kwargs)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop_group(process)
+        stdout, stderr = process.communicate()
+        pytest.fail(f"README examples still running after {timeout} s:\n{stdout}\n{stderr}")
+    finally:
+        if process.poll() is None:
+            stop_group(process)
+    return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
+
+
 def test_blocks_are_found_and_skips_give_a_reason():
     run, skipped = readme_blocks((ROOT / "README.md").read_text())
     assert len(run) >= 2, "the README's operator and API examples should be run"
@@ -102,12 +132,9 @@ def test_readme_shell_examples_run_as_written(tmp_path):
         script = "set -euo pipefail\n" + "\n".join(
             f"echo '--- README block {n}'\n{body}" for n, body in enumerate(blocks, 1)
         ).replace("127.0.0.1:8000", f"127.0.0.1:{port}")
-        result = subprocess.run(["bash", "-c", script], cwd=demo, env=env,
-                                capture_output=True, text=True, timeout=300)
+        result = run_in_own_group(["bash", "-c", script], cwd=demo, env=env, timeout=300)
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+        stop_group(server)
     shown = f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert result.returncode == 0, shown
     assert "Traceback" not in result.stdout + result.stderr, shown
