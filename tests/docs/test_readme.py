@@ -123,7 +123,9 @@ def test_readme_shell_examples_run_as_written(tmp_path):
     env = plain_env(tmp_path)
     port = free_port()
     server = subprocess.Popen(
-        ["make", "run", f"DEMO_ADDR=127.0.0.1:{port}"], cwd=demo, env=env,
+        # -o: the linked .venv is this checkout's; never rebuild it from the copy.
+        ["make", "-o", ".venv/.installed-stamp", "run", f"DEMO_ADDR=127.0.0.1:{port}"],
+        cwd=demo, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     try:
