@@ -16,7 +16,12 @@ from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.views import defaults
 
-from billing.faults.transient import RETRY_AFTER_SECONDS, describe, is_transient
+from billing.faults.transient import (
+    RETRY_AFTER_SECONDS,
+    describe,
+    is_transient,
+    logged_as_warning,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +47,11 @@ class UnavailableMiddleware:
             return None  # a bug: Django answers 500 and logs the traceback
         logger.warning("%s %s answered 503: %s", request.method, request.path,
                        describe(exception))
-        return unavailable_page()
+        return logged_as_warning(unavailable_page())
 
 
 def server_error(request):
     error = sys.exc_info()[1]
-    if error is not None and is_transient(error):
+    if error is not None and is_transient(error):  # Django logs it with its traceback
         return unavailable_page()
     return defaults.server_error(request)

@@ -61,6 +61,14 @@ def describe(error: BaseException) -> str:
     return f"{type(cause).__name__}{f' {sqlstate}' if sqlstate else ''}: {text}"
 
 
+def logged_as_warning(response):
+    """Mark a 503 whose fault was already logged as a warning, so Django does not log it
+    again as an error (django.utils.log.log_response skips a response marked logged):
+    an outage is not a bug, and must not page anyone once per request."""
+    response._has_been_logged = True
+    return response
+
+
 def _database_error_is_transient(error: BaseException) -> bool:
     cause = error.__cause__ if error.__cause__ is not None else error
     if isinstance(cause, sqlite3.Error):  # the demo: a writer waited past its timeout

@@ -79,16 +79,30 @@ def test_a_statement_cancelled_by_statement_timeout_answers_503_and_writes_nothi
     assert nothing_recorded()
 
 
+def enqueue_then_charge(**kwargs):
+    """record_usage preceded by work that enqueues a task on a Redis broker nobody serves."""
+    with mock.patch.object(Conf, "REDIS", f"redis://127.0.0.1:{dead_port()}/14"):
+        async_task("billing.tasks.expire_credits_task", broker=Redis(), sync=False)
+    return record_usage(**kwargs)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_redis_unreachable_for_the_broker_answers_503(key, org):
-    def enqueue_then_charge(**kwargs):  # work that enqueues a task on the Redis broker
-        with mock.patch.object(Conf, "REDIS", f"redis://127.0.0.1:{dead_port()}/14"):
-            async_task("billing.tasks.expire_credits_task", broker=Redis(), sync=False)
-        return record_usage(**kwargs)
-
     with mock.patch.object(views, "record_usage", side_effect=enqueue_then_charge):
         assert_unavailable(post(key, [gpu_event("job-1")]))
     assert nothing_recorded()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transient_fault_is_logged_once_as_a_warning_without_traceback(key, caplog):
+    with mock.patch.object(views, "record_usage", side_effect=enqueue_then_charge):
+        with caplog.at_level(logging.INFO):
+            assert_unavailable(post(key, [gpu_event("job-1")]))
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR and
+                r.name != "django_q"]  # django-q2 logs its own broker error
+    warnings = [r for r in caplog.records if r.name == "billing.api.views"]
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+    assert not warnings[0].exc_info and "ConnectionError" in warnings[0].getMessage()
 
 
 @pytest.mark.django_db(transaction=True)
