@@ -6,6 +6,8 @@ import psycopg
 import pytest
 import redis
 from django.db import IntegrityError, OperationalError, ProgrammingError
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from billing.faults.transient import TRANSIENT_SQLSTATES, describe, is_transient
 from tests.billing.faults.outage import dead_port
@@ -46,7 +48,8 @@ def test_sqlite_busy_is_transient_but_a_missing_table_is_not():
 
 def test_redis_unreachable_is_transient():
     with pytest.raises(redis.exceptions.ConnectionError) as refused:
-        redis.Redis(port=dead_port(), socket_connect_timeout=2).ping()
+        redis.Redis(port=dead_port(), socket_connect_timeout=2,
+                    retry=Retry(NoBackoff(), 0)).ping()
     assert is_transient(refused.value)
     assert is_transient(redis.exceptions.TimeoutError("read timed out"))
 
