@@ -27,9 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 def unavailable_page() -> HttpResponse:
-    response = HttpResponse(
-        render_to_string("503.html", {"retry_after": RETRY_AFTER_SECONDS}), status=503
-    )
+    response = HttpResponse(render_to_string("503.html"), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
     return response

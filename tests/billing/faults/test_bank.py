@@ -21,10 +21,11 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.db import connection, connections
-from django.db.models import Count
+from django.db.models import Count, Sum
 
 from billing.models import (
     CreditAccount,
+    DailyUsage,
     EntryKind,
     LedgerEntry,
     Purchase,
@@ -194,6 +195,9 @@ def test_no_credit_is_lost_or_doubled_while_the_database_keeps_dropping(
                .values("idempotency_key").annotate(n=Count("id")))
     assert len(per_key) == events and {row["n"] for row in per_key} == {1}
     assert UsageEvent.objects.filter(organization=org).count() == events
+    rollup = DailyUsage.objects.filter(organization=org).aggregate(n=Sum("event_count"),
+                                                                   credits=Sum("credits"))
+    assert rollup == {"n": events, "credits": answered_credits}  # written with each charge
     # The balance moved by exactly the purchases minus the answers.
     for purchase in purchases:
         purchase.refresh_from_db()
