@@ -8,7 +8,12 @@ DEMO_ENV_MARK := The demo's settings, written by make run
 # Where the demo serves; tests/docs/test_readme.py runs it on a free port.
 DEMO_ADDR ?= 127.0.0.1:8000
 
-.PHONY: run demo test install lint demo-env clean
+.PHONY: run serve demo test install lint demo-env clean
+
+DEMO_WEB ?= $(BIN)/python manage.py runserver $(DEMO_ADDR) --noreload
+DEMO_WORKER ?= $(BIN)/python manage.py qcluster
+STOP_GRACE ?= 10
+SERVE = $(BIN)/python -m config.supervisor --grace $(STOP_GRACE) --web "$(DEMO_WEB)" --worker "$(DEMO_WORKER)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,9 +47,15 @@ run: demo
 	@echo "  Open http://$(DEMO_ADDR)  and log in as demo@example.com / demo"
 	@echo "  (member@example.com / demo sees the same org read only; /admin/ for staff)"
 	@echo ""
-	$(BIN)/python manage.py qcluster & QPID=$$!; \
-	trap "kill $$QPID 2>/dev/null" EXIT INT TERM; \
-	$(BIN)/python manage.py runserver $(DEMO_ADDR) --noreload
+	$(SERVE)
+
+# Serve the demo already set up: the web server and a task worker until Ctrl-C or either
+# ends; then both are stopped for sure (every process of each: TERM, then KILL after
+# STOP_GRACE seconds), so no worker is left behind (config/supervisor.py).
+serve: export DEBUG = True
+serve: export PAYMENTS_PROVIDER = test
+serve:
+	$(SERVE)
 
 # The whole suite; on PostgreSQL when DATABASE_URL is set, else SQLite.
 test: install

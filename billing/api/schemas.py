@@ -90,7 +90,7 @@ class BalanceOut(Schema):
     runway_days: str | None
 
 
-ERRORS = {401: ErrorOut, 403: ErrorOut}
+ERRORS = {401: ErrorOut, 403: ErrorOut, 503: ErrorOut}  # 503: transient, retry
 
 
 def inline_schema(model) -> dict:
