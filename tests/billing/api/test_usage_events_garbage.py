@@ -124,7 +124,7 @@ bodies = st.one_of(
 ]) | st.binary(max_size=60).map(lambda b: b.decode("latin-1"))
 
 
-@settings(max_examples=400, deadline=None,
+@settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(body=bodies)
 def test_generated_garbage_never_answers_5xx_and_a_refusal_records_nothing(client, key, body):
