@@ -20,7 +20,7 @@ try once. What it decides:
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from django.db import transaction
 from django.db.models import Sum
@@ -77,7 +77,7 @@ def units_wanted(row: AutoTopupSettings, *, balance: Decimal, pending: Decimal) 
     short = row.target_balance - balance - pending
     if short <= 0:
         return 0
-    return int(-(-short // per_unit))  # ceiling
+    return int((short / per_unit).to_integral_value(rounding=ROUND_CEILING))
 
 
 def units_within_cap(row: AutoTopupSettings, units: int, *, spent: int) -> int:
@@ -105,10 +105,14 @@ def _tell_cap(row: AutoTopupSettings, *, balance: Decimal, now: datetime) -> Non
 
 
 def _next_try(attempt: TopupAttempt, now: datetime) -> Claim:
+    card = SavedCard.objects.filter(organization_id=attempt.organization_id).first()
+    if card is not None:  # a retry charges the card saved now (an admin may have replaced it)
+        attempt.payment_method_id, attempt.customer_id = card.payment_method_id, card.customer_id
     attempt.tries += 1
     attempt.try_state = TryState.CHARGING
     attempt.charging_since = now
-    attempt.save(update_fields=["tries", "try_state", "charging_since"])
+    attempt.save(update_fields=["tries", "try_state", "charging_since", "payment_method_id",
+                                "customer_id"])
     return Claim(attempt=attempt, try_number=attempt.tries)
 
 
