@@ -43,10 +43,10 @@ def auto_topup(request):
                 enabled=form.cleaned_data["enabled"], threshold=form.cleaned_data["threshold"],
                 package=form.cleaned_data["package"], mode=form.cleaned_data["mode"],
                 target_balance=form.cleaned_data["target_balance"],
-                monthly_cap_minor=form.monthly_cap_minor())
+                monthly_cap_minor=form.cleaned_data["monthly_cap_minor"])
             configuration.update_settings(organization=request.org, choice=choice,
                                           actor=request.user)
-        except (configuration.TopupSettingsError, ValueError) as error:
+        except configuration.TopupSettingsError as error:
             form.add_error(None, str(error))
         else:
             messages.success(request, "Auto-topup settings saved.")

@@ -26,15 +26,18 @@ class AutoTopupForm(forms.Form):
                                      decimal_places=3, label="Monthly spend cap",
                                      help_text="In the package's currency; empty for no cap.")
 
-    def monthly_cap_minor(self) -> int | None:
-        cap, package = self.cleaned_data.get("monthly_cap"), self.cleaned_data.get("package")
-        if cap is None:
-            return None
-        exponent = currency_exponent(package.currency if package else "usd")
-        minor = cap.scaleb(exponent)
-        if minor != minor.to_integral_value():
-            raise forms.ValidationError("The cap has more decimals than the currency.")
-        return int(minor)
+    def clean(self):
+        """The cap in the package currency's minor units, as cleaned_data['monthly_cap_minor']."""
+        data = super().clean()
+        cap, package = data.get("monthly_cap"), data.get("package")
+        data["monthly_cap_minor"] = None
+        if cap is not None:
+            minor = cap.scaleb(currency_exponent(package.currency if package else "usd"))
+            if minor != minor.to_integral_value():
+                self.add_error("monthly_cap", "The cap has more decimals than the currency.")
+            else:
+                data["monthly_cap_minor"] = int(minor)
+        return data
 
     @staticmethod
     def initial_from(row) -> dict:
