@@ -28,6 +28,9 @@ class SavedCard(models.Model):
     exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        verbose_name = "auto-topup card"
+
     def __str__(self):
         return f"{self.brand or 'card'} ending {self.last4 or '????'}"
 
