@@ -30,9 +30,13 @@ class Run:
 
 
 def _send(claim: attempts.Claim) -> dict:
+    """The try's PaymentIntent: sent, or for a dead worker's try retrieved when its id was
+    recorded, else sent again with the same key (Stripe returns the original intent)."""
     attempt = claim.attempt
     if attempt.provider == PaymentProvider.TEST:
         return local_provider.off_session_intent(attempt=attempt, try_number=claim.try_number)
+    if claim.resend and attempt.payment_intent_id:
+        return stripe_gateway.retrieve_payment_intent(attempt.payment_intent_id)
     return stripe_gateway.charge_off_session(attempt=attempt, try_number=claim.try_number)
 
 

@@ -264,3 +264,20 @@ def test_turning_it_off_gives_up_a_waiting_attempt(org, ready, stripe_stub):
 
     assert TopupAttempt.objects.get().status == TopupStatus.FAILED
     assert len(intent_requests(stripe_stub)) == 1
+
+
+def test_a_dead_workers_try_with_a_known_intent_is_retrieved_not_resent(org, ready, stripe_stub):
+    now = timezone.now()
+    claim = attempts.claim(organization=org, now=now)
+    intent = stripe_gateway.charge_off_session(attempt=claim.attempt,
+                                               try_number=claim.try_number)
+    # The worker recorded the intent (as for one still processing), then died.
+    TopupAttempt.objects.filter(pk=claim.attempt.pk).update(payment_intent_id=intent["id"])
+
+    runner.sweep(now=now + attempts.STALE_AFTER + timedelta(seconds=1))
+
+    assert stripe_stub.requests_to("GET", f"/v1/payment_intents/{intent['id']}")
+    assert len(intent_requests(stripe_stub)) == 1
+    assert TopupAttempt.objects.get().status == TopupStatus.SUCCEEDED
+    assert balance(org) == Decimal("6000")
+    assert_ledger_ok(org)
