@@ -133,12 +133,12 @@ def retrieve_checkout_session(session_id: str) -> dict:
 
 
 def create_setup_session(*, organization, customer_id: str, request_id: str,
-                         success_url: str, cancel_url: str) -> dict:
+                         success_url: str, cancel_url: str, currency: str = "usd") -> dict:
     """A Checkout Session in setup mode: the admin enters a card, nothing is charged."""
     metadata = {"organization": organization.slug, "purpose": "auto_topup_card"}
     params = {
         "mode": "setup",
-        "currency": "usd",
+        "currency": currency,
         "customer": customer_id,
         "metadata": metadata,
         "setup_intent_data": {"metadata": metadata},

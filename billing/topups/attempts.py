@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -153,6 +154,8 @@ def claim(*, organization, now: datetime | None = None) -> Claim | None:
         balance = account_of(organization).balance
         if card is None or balance >= row.threshold:
             return None
+        if card.provider != settings.PAYMENTS_PROVIDER:  # a test card is never charged for
+            return None  # real credits, nor a Stripe card by the test provider
         units = units_wanted(row, balance=balance, pending=pending_credits(organization))
         if units == 0:
             return None

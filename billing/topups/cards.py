@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from accounts.models import Organization
 from accounts.services import record_change
-from billing.models import PaymentProvider, SavedCard
+from billing.models import AutoTopupSettings, PaymentProvider, SavedCard
 from billing.purchases import local_provider
 from billing.purchases.checkout import ensure_stripe_customer
 from billing.stripe import gateway as stripe_gateway
@@ -79,8 +79,11 @@ def start_card_setup(*, organization, actor) -> str:
     customer_id = ensure_stripe_customer(organization=organization,
                                          email=getattr(actor, "email", ""))
     base = f"{settings.SITE_URL}{reverse('card_setup_done', kwargs={'slug': organization.slug})}"
+    package = AutoTopupSettings.objects.filter(organization=organization).values_list(
+        "package__currency", flat=True).first()
     session = stripe_gateway.create_setup_session(
         organization=organization, customer_id=customer_id, request_id=secrets.token_hex(8),
+        currency=package or "usd",
         success_url=base + "?session_id={CHECKOUT_SESSION_ID}",
         cancel_url=f"{settings.SITE_URL}"
                    f"{reverse('auto_topup', kwargs={'slug': organization.slug})}",

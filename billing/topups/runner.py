@@ -11,6 +11,7 @@ for a lost trigger, a due retry and a dead worker's try.
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -34,6 +35,12 @@ def _send(claim: attempts.Claim) -> dict:
     recorded, else sent again with the same key (Stripe returns the original intent)."""
     attempt = claim.attempt
     if attempt.provider == PaymentProvider.TEST:
+        if settings.PAYMENTS_PROVIDER != PaymentProvider.TEST:  # never free credits
+            return {"id": "", "status": "requires_payment_method",
+                    "metadata": {"topup_attempt_id": str(attempt.pk),
+                                 "try": str(claim.try_number)},
+                    "last_payment_error": {"message": "A test card cannot be charged: "
+                                                      "payments are live. Save a real card."}}
         return local_provider.off_session_intent(attempt=attempt, try_number=claim.try_number)
     if claim.resend and attempt.payment_intent_id:
         return stripe_gateway.retrieve_payment_intent(attempt.payment_intent_id)

@@ -281,3 +281,37 @@ def test_a_dead_workers_try_with_a_known_intent_is_retrieved_not_resent(org, rea
     assert TopupAttempt.objects.get().status == TopupStatus.SUCCEEDED
     assert balance(org) == Decimal("6000")
     assert_ledger_ok(org)
+
+
+def test_a_test_card_is_never_charged_when_payments_are_live(org, admin_user, package,
+                                                             stripe_stub):
+    from billing.topups import cards
+
+    set_balance_below(org)
+    cards.save_test_card(organization=org, payment_method_id="pm_local_visa_ok")
+    turn_on(org, package)
+
+    assert runner.run_auto_topup(organization=org).outcome == "nothing to do"
+
+    assert not TopupAttempt.objects.exists() and topup_entries(org).count() == 0
+
+
+def test_a_pending_test_attempt_fails_when_payments_went_live(org, admin_user, package,
+                                                              stripe_stub, settings):
+    from billing.topups import cards
+
+    set_balance_below(org)
+    cards.save_test_card(organization=org, payment_method_id="pm_local_visa_declined")
+    turn_on(org, package)
+    settings.PAYMENTS_PROVIDER = "test"
+    now = timezone.now()
+    runner.run_auto_topup(organization=org, now=now)  # declined, waits for its retry
+    cards.save_test_card(organization=org, payment_method_id="pm_local_visa_ok")
+    settings.PAYMENTS_PROVIDER = "stripe"
+
+    assert runner.run_auto_topup(organization=org, now=now + timedelta(minutes=6)).outcome == \
+        "failed"
+
+    assert topup_entries(org).count() == 0
+    assert "test card cannot be charged" in TopupAttempt.objects.get().last_error
+    assert intent_requests(stripe_stub) == []
