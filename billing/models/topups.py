@@ -90,6 +90,7 @@ class TopupStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"  # a retry no longer wanted: turned off, or refilled
 
 
 class TryState(models.TextChoices):

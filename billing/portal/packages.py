@@ -55,7 +55,9 @@ def purchase_success(request, purchase_id):
         try:
             session = stripe_gateway.retrieve_checkout_session(session_id)
             purchase = fulfilment.fulfil_checkout_session(session=session).purchase or purchase
-            cards.save_card_from_session(session, actor=request.user)
+            if session.get("payment_status") == "paid":
+                cards.save_card_from_session(session, organization=request.org,
+                                             actor=request.user)
         except (stripe_gateway.PaymentError, errors.PurchaseError) as error:
             messages.warning(request, f"We could not confirm the payment yet ({error}). "
                              "The credits arrive as soon as Stripe confirms it.")

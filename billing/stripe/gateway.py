@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 API_VERSION = "2026-10-28.endive"
 WEBHOOK_TOLERANCE_SECONDS = 300
 NETWORK_RETRIES = 2  # safe: every write has an idempotency key
+SETUP_PURPOSE = "auto_topup_card"  # metadata of our setup-mode sessions (saving a card)
 
 
 class PaymentError(Exception):
@@ -135,7 +136,7 @@ def retrieve_checkout_session(session_id: str) -> dict:
 def create_setup_session(*, organization, customer_id: str, request_id: str,
                          success_url: str, cancel_url: str, currency: str = "usd") -> dict:
     """A Checkout Session in setup mode: the admin enters a card, nothing is charged."""
-    metadata = {"organization": organization.slug, "purpose": "auto_topup_card"}
+    metadata = {"organization": organization.slug, "purpose": SETUP_PURPOSE}
     params = {
         "mode": "setup",
         "currency": currency,

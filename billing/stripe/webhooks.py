@@ -37,14 +37,17 @@ def _session_completed(session: dict) -> None:
     if session.get("mode") == "setup":  # a card added for auto-topup
         cards.save_card_from_session(session)
         return
-    fulfilment.fulfil_checkout_session(session=session)  # unpaid: waits for async_payment_*
-    if session.get("payment_status") == "paid":
-        cards.save_card_from_session(session)
+    _fulfil_and_keep_card(session)  # unpaid: waits for async_payment_*
 
 
 def _session_async_succeeded(session: dict) -> None:
-    fulfilment.fulfil_checkout_session(session=session)
-    cards.save_card_from_session(session)
+    _fulfil_and_keep_card(session)
+
+
+def _fulfil_and_keep_card(session: dict) -> None:
+    result = fulfilment.fulfil_checkout_session(session=session)
+    if result.purchase is not None and session.get("payment_status") == "paid":
+        cards.save_card_from_session(session, organization=result.purchase.organization)
 
 
 def _session_async_failed(session: dict) -> None:

@@ -12,7 +12,8 @@ try once. What it decides:
 - a charge that would pass the monthly cap is cut to the units that fit, or
   not made at all (the admins are told once a month);
 - a pending attempt waiting for its retry, once its backoff has passed: its
-  next try;
+  next try (cancelled instead when auto-topup was turned off or the balance is
+  back above the threshold);
 - a pending attempt whose try was sent but never settled (its worker died):
   the same try again with the same idempotency key, which Stripe replays, so
   the sweep settles what was really charged.
@@ -125,13 +126,19 @@ def _continue(row: AutoTopupSettings, attempt: TopupAttempt, now: datetime) -> C
             return Claim(attempt=attempt, try_number=attempt.tries, resend=True)
         return None
     if not row.enabled:  # turned off while waiting for a retry: give the attempt up
-        attempt.status, attempt.try_state = TopupStatus.FAILED, TryState.DONE
-        attempt.last_error = (attempt.last_error + " (auto-topup turned off)")[:500]
-        attempt.settled_at = now
-        attempt.save(update_fields=["status", "try_state", "last_error", "settled_at"])
+        return _cancel(attempt, now, "auto-topup turned off")
+    if attempt.next_try_at > now:
         return None
-    if attempt.next_try_at <= now:
-        return _next_try(attempt, now)
+    if account_of(row.organization).balance >= row.threshold:  # refilled meanwhile
+        return _cancel(attempt, now, "balance back above the threshold")
+    return _next_try(attempt, now)
+
+
+def _cancel(attempt: TopupAttempt, now: datetime, why: str) -> None:
+    attempt.status, attempt.try_state = TopupStatus.CANCELLED, TryState.DONE
+    attempt.last_error = f"{attempt.last_error} (cancelled: {why})".strip()[:500]
+    attempt.settled_at = now
+    attempt.save(update_fields=["status", "try_state", "last_error", "settled_at"])
     return None
 
 

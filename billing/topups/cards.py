@@ -26,9 +26,12 @@ def _payment_method_of(session: dict) -> dict | None:
     return method if isinstance(method, dict) and method.get("id") else None
 
 
-def _organization_of(session: dict):
-    slug = (session.get("metadata") or {}).get("organization")
-    return Organization.objects.filter(slug=slug).first() if slug else None
+def _setup_organization(session: dict):
+    """The org of one of our setup sessions; None for another product's."""
+    metadata = session.get("metadata") or {}
+    if metadata.get("purpose") != stripe_gateway.SETUP_PURPOSE or not metadata.get("organization"):
+        return None
+    return Organization.objects.filter(slug=metadata["organization"]).first()
 
 
 def save_card(*, organization, provider: str, payment_method: dict, customer_id: str = "",
@@ -51,10 +54,12 @@ def save_card(*, organization, provider: str, payment_method: dict, customer_id:
     return saved
 
 
-def save_card_from_session(session: dict, *, actor=None) -> SavedCard | None:
-    """The card of a completed Checkout Session (payment or setup mode), when expanded."""
+def save_card_from_session(session: dict, *, organization=None, actor=None) -> SavedCard | None:
+    """The card of a completed Checkout Session, when its payment method came expanded:
+    a paid purchase's (the caller names the purchase's org) or one of our setup sessions."""
     method = _payment_method_of(session)
-    organization = _organization_of(session)
+    if session.get("mode") == "setup":
+        organization = _setup_organization(session)
     if method is None or organization is None:
         return None
     customer = stripe_gateway.object_id(session.get("customer"))

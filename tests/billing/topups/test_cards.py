@@ -55,7 +55,8 @@ def test_the_setup_session_webhook_replaces_the_card(client, org, stripe_stub):
     cards.save_test_card(organization=org, payment_method_id="pm_local_visa_ok")
     session = {"id": "cs_setup_9", "object": "checkout.session", "mode": "setup",
                "status": "complete", "customer": "cus_9",
-               "metadata": {"organization": org.slug}, "setup_intent": "seti_9"}
+               "metadata": {"organization": org.slug, "purpose": "auto_topup_card"},
+               "setup_intent": "seti_9"}
     stripe_stub.set_session("cs_setup_9", **{**session, "setup_intent": {
         "id": "seti_9", "payment_method": card_method("pm_new", "5555")}})
 
@@ -104,3 +105,15 @@ def test_the_test_card_page_replaces_the_card(admin_client, org):
     assert admin_client.post(f"/o/{org.slug}/auto-topup/card/test/",
                              {"card": "4111111111111111"}).status_code == 200
     assert SavedCard.objects.get(organization=org).payment_method_id == "pm_local_visa_ok"
+
+
+def test_another_products_setup_session_is_ignored(client, org, stripe_stub):
+    session = {"id": "cs_setup_x", "object": "checkout.session", "mode": "setup",
+               "status": "complete", "metadata": {"organization": org.slug},
+               "setup_intent": "seti_x"}
+    stripe_stub.set_session("cs_setup_x", **{**session, "setup_intent": {
+        "id": "seti_x", "payment_method": card_method("pm_foreign", "6666")}})
+
+    assert post_event(client, event("checkout.session.completed", session)).status_code == 200
+
+    assert not SavedCard.objects.filter(organization=org).exists()

@@ -262,8 +262,24 @@ def test_turning_it_off_gives_up_a_waiting_attempt(org, ready, stripe_stub):
 
     runner.run_auto_topup(organization=org, now=now + timedelta(hours=1))
 
-    assert TopupAttempt.objects.get().status == TopupStatus.FAILED
+    assert TopupAttempt.objects.get().status == TopupStatus.CANCELLED
     assert len(intent_requests(stripe_stub)) == 1
+
+
+def test_a_retry_is_cancelled_when_the_balance_was_refilled_meanwhile(org, ready,
+                                                                      stripe_stub):
+    from tests.billing.postings import grant
+
+    save_stripe_card(org, DECLINED)
+    now = timezone.now()
+    runner.run_auto_topup(organization=org, now=now)
+    grant(org, "5000", key="test:bought-by-hand")
+
+    runner.sweep(now=now + timedelta(hours=1))
+
+    assert TopupAttempt.objects.get().status == TopupStatus.CANCELLED
+    assert len(intent_requests(stripe_stub)) == 1
+    assert balance(org) == Decimal("5500")
 
 
 def test_a_dead_workers_try_with_a_known_intent_is_retrieved_not_resent(org, ready, stripe_stub):

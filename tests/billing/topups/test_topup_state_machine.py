@@ -200,7 +200,8 @@ class TopupMachine(RuleBasedStateMachine):
         cap = self.choice.monthly_cap_minor
         if cap is not None:
             months = Counter()
-            for attempt in own.exclude(status=TopupStatus.FAILED):
+            for attempt in own.filter(status__in=[TopupStatus.SUCCEEDED,
+                                                  TopupStatus.PENDING]):
                 months[attempts.month_start(attempt.created_at)] += attempt.amount_minor
             assert all(total <= cap for total in months.values()), months
         row = AutoTopupSettings.objects.get(organization=self.org)
