@@ -29,6 +29,10 @@ VALID = {
     "import_usage": {"--org": "acme", "--chunk-size": "10"},
     "simulate_usage": {"--org": "acme", "--days": "1", "--seed": "1", "--per-day": "1"},
     "sync_model_prices": {"--provider": "openai"},
+    "create_starter_packages": {"--currency": "usd"},
+    "run_auto_topups": {"--org": "acme"},
+    "send_low_balance_alerts": {"--org": "acme"},
+    "record_ledger_digest": {},
     "sync_schedules": {},
     "verify_ledger": {"--org": "acme"},
     "seed_demo": {},
@@ -47,7 +51,9 @@ KNOWN = {
     ],
     "create_api_key": [["--org", "acme", "--name", "ci\x00"],
                        ["--org", "acme", "--name", "\udcff"]],
-    "verify_ledger": [["--org", "\udcff"], ["--org", "acme\x00"]],
+    "verify_ledger": [["--org", "\udcff"], ["--org", "acme\x00"],
+                      ["--digest", "2026-13-01"], ["--digest", "\x00"]],
+    "create_starter_packages": [["--currency", "us\x00"], ["--currency", "\udcff"]],
 }
 # Commands whose valid run is long (each has its own module for that) always get
 # at least one piece of garbage, so a run here stays short.

@@ -36,7 +36,13 @@ def database_url() -> str:
 
 
 def worker_env(stub, **extra) -> dict:
+    from django.conf import settings
+
+    # Workers sign ledger entries: they hold the web's chain keys (docs/operate.md).
+    chain_keys = ",".join(f"{key_id}={secret}"
+                          for key_id, secret in settings.LEDGER_CHAIN_KEYS.items())
     return {
+        "LEDGER_CHAIN_KEYS": chain_keys, "LEDGER_CHAIN_KEY_ID": settings.LEDGER_CHAIN_KEY_ID,
         "PATH": os.environ.get("PATH", ""), "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "False", "SECRET_KEY": "q" * 50, "DATABASE_URL": database_url(),
         "PAYMENTS_PROVIDER": "stripe", "STRIPE_SECRET_KEY": "sk_test_stub",
