@@ -117,3 +117,23 @@ def _check_amount(value, *, allow_zero: bool, field: dict) -> None:
         raise PriceChangeError(f"{value} has more than {places} decimal places")
     if value >= Decimal(10) ** (field["max_digits"] - places):
         raise PriceChangeError(f"{value} is too large")
+
+
+def end_model_price(*, model: AIModel, bucket: str, ends_at: datetime, service_tier: str = "",
+                    min_input_tokens: int = 0) -> int:
+    """Close the open row of one series at `ends_at` with no successor (a cliff tier that
+    upstream dropped); returns the rows closed (0 or 1)."""
+    if not isinstance(ends_at, datetime) or ends_at.tzinfo is None:
+        raise PriceChangeError("ends_at must be a timezone-aware datetime")
+    series = ModelPrice.objects.filter(model=model, bucket=bucket, service_tier=service_tier,
+                                       min_input_tokens=min_input_tokens)
+    with transaction.atomic():
+        list(series.select_for_update().order_by("pk").only("pk"))
+        open_row = series.filter(ends_at__isnull=True).first()
+        if open_row is None:
+            return 0
+        if open_row.starts_at >= ends_at:
+            raise PriceChangeError(
+                f"the open row starts at {open_row.starts_at.isoformat()}: end it later"
+            )
+        return series.filter(pk=open_row.pk).update(ends_at=ends_at)

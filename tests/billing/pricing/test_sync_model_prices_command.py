@@ -9,7 +9,8 @@ from genai_prices import types as gp
 
 from billing.models import AIModel, CreditRate, Meter, MeterPrice, ModelPrice, PlanMarkup
 from billing.pricing.changes import change_model_price, change_plan_markup
-from billing.pricing.sync import EPOCH, sync_prices
+from billing.models.pricing import EPOCH
+from billing.pricing.sync import sync_prices
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +46,7 @@ def test_first_run_adds_second_run_adds_nothing():
     assert f"Model prices added: {prices}" in first
     second = run("--provider", "openai")
     assert "AI models added: 0" in second and "Model prices added: 0" in second
-    assert "Differences from genai-prices (not applied): 0" in second
+    assert "Differences from genai-prices (not applied; --apply to apply): 0" in second
     assert (AIModel.objects.count(), ModelPrice.objects.count()) == (models, prices)
 
 
@@ -84,7 +85,7 @@ def test_staff_price_wins_and_the_difference_is_reported():
     before = ModelPrice.objects.count()
     out = run("--provider", "openai")
     assert "Model prices added: 0" in out
-    assert "Differences from genai-prices (not applied): 1" in out
+    assert "Differences from genai-prices (not applied; --apply to apply): 1" in out
     assert "openai/gpt-4o input at" in out
     assert "in force $3.0000000000/M (staff), genai-prices $2.5/M" in out
     assert ModelPrice.objects.count() == before
@@ -104,15 +105,19 @@ def test_a_series_staff_closed_is_not_reopened():
     assert "no price" in str(difference)
 
 
-def test_a_new_bucket_or_model_is_added_beside_existing_rows():
+def test_a_model_without_prices_gets_its_history_a_new_series_waits_for_apply():
     run("--provider", "openai")
     gpt = AIModel.objects.get(provider="openai", name="gpt-4o")
     ModelPrice.objects.filter(model=gpt, service_tier="batch").delete()  # as if new upstream
     AIModel.objects.get(provider="openai", name="gpt-4o-mini").prices.all().delete()
     report = sync_prices(providers=["openai"])
     assert report.models_added == 0
-    assert report.prices_added == 2 + ModelPrice.objects.filter(model__name="gpt-4o-mini").count()
-    assert ModelPrice.objects.filter(model=gpt, service_tier="batch").count() == 2
+    # gpt-4o-mini had no price at all: its whole history is added, as for a new model.
+    assert report.prices_added == ModelPrice.objects.filter(model__name="gpt-4o-mini").count() > 0
+    # gpt-4o's batch series is a change to a priced model: reported, not back-dated.
+    assert not ModelPrice.objects.filter(model=gpt, service_tier="batch").exists()
+    assert {(d.bucket, d.service_tier) for d in report.differences} == {
+        ("input", "batch"), ("output", "batch")}
 
 
 def test_dated_prices_tiers_and_variants_become_effective_dated_rows():
@@ -148,11 +153,13 @@ def test_dated_prices_tiers_and_variants_become_effective_dated_rows():
     assert report.skipped["non-token price"] == 1
 
 
-def test_a_model_without_token_prices_is_not_created():
+def test_a_model_priced_only_in_what_events_cannot_report_is_created_without_prices():
+    # Created, so that its names resolve to it as in genai-prices, and refused when priced.
     model = fake_model("tts", gp.ModelPrice(audio_hours=Decimal("1")))
     report = sync_prices(upstream=[fake_provider(model)])
-    assert report.skipped["model without token prices"] == 1
-    assert not AIModel.objects.filter(name="tts").exists()
+    assert report.skipped["models priced only in what events cannot report"] == 1
+    tts = AIModel.objects.get(name="tts")
+    assert tts.match_rule == {"equals": "tts"} and not tts.prices.exists()
 
 
 def test_future_upstream_change_is_reported_against_existing_rows():
