@@ -196,7 +196,9 @@ def price_tokens(rows: Sequence[ModelPrice], *, tokens: TokenCounts, service_tie
     current = in_force(rows, at)
     if not current:
         raise PricingError("no_price", "model",
-                           f"{model_label} has no price in force at {at.isoformat()}")
+                           f"{model_label} has no token price in force at {at.isoformat()} "
+                           "(genai-prices prices it only in units events cannot report, or "
+                           "not yet): it cannot be charged")
     lines = []
     for bucket, count in counts.items():
         if count == 0:

@@ -12,6 +12,8 @@
   200,001.
 - A per-request fee (`requests_kcount`, USD per thousand requests) becomes the
   `request` bucket, stored per million requests like every other bucket.
+- A model genai-prices prices nothing at all is free: zero input and output
+  rows (cached, cache-write and reasoning tokens fall back to them).
 - Not representable, so skipped and counted: time-of-day prices (off-peak),
   other variants (speed, route), and prices of things an event cannot report
   (images, audio, searches, characters, pages).
@@ -37,6 +39,7 @@ BUCKET_OF_PRICE_KEY = {
 }
 # Upstream price x this = our price per million units.
 SCALE_OF_PRICE_KEY = {"requests_kcount": 1000}
+FREE = {"input_mtok": Decimal(0), "output_mtok": Decimal(0)}
 TIER_OF_VARIANT = {
     ("processing", "batch"): ServiceTier.BATCH,
     ("service_tier", "batch"): ServiceTier.BATCH,
@@ -100,6 +103,10 @@ def _prices_at(info, moment: datetime) -> dict[str, dict]:
         active = [c for c in usable if c.constraint is None or c.constraint.active(moment)]
         standard = (active or usable or info.prices)[-1 if active else 0].prices
     result = {"": dict(standard.__dict__)}
+    if all(value is None for value in result[""].values()):
+        # genai-prices prices nothing at all: a free model. Zero rows record that it is
+        # priced (free), so its events are charged zero rather than refused.
+        result[""] = dict(FREE)
     for variant in info.price_variants or ():
         tier = _variant_tier(variant)
         if tier is None:
