@@ -19,7 +19,9 @@ the model genai-prices picks:
    `models/gemini-2.5-pro`) is resolved again without the prefix, in the
    provider the prefix names or the one the event names. With no provider
    sent, a name still unresolved is looked up by exact name across providers
-   (the maker's own when several offer it: AIModel.default_for_name).
+   (the maker's own when several offer it: AIModel.default_for_name); a name
+   no provider claims is matched against every provider's model rules, and
+   resolves only when the rules of exactly one provider match it.
 
 Deterministic: every order is (position, id). The rules live in the
 database; each process keeps one compiled `Catalogue` and checks the
@@ -143,7 +145,9 @@ class Catalogue:
         if found is not None:
             return found
         if not provider_sent or provider_sent == LITELLM:
-            return self._by_exact_name(ref)
+            if ref in self._by_name or provider is not None:
+                return self._by_exact_name(ref)
+            return self._by_any_rule(ref)
         raise UnknownModel(f"unknown model {ref!r} for provider {provider.slug!r}")
 
     def find_provider(self, sent: str) -> _Provider | None:
@@ -208,6 +212,18 @@ class Catalogue:
             return Resolution(default[0], "exact name, the provider marked default for it")
         providers = ", ".join(sorted(m.provider for m in active))
         raise UnknownModel(f"several providers offer {ref!r} ({providers}): send provider")
+
+
+    def _by_any_rule(self, ref: str) -> Resolution:
+        """A name no provider claims: the rules of every provider; only one may match."""
+        found = [r for p in self._providers.values() if (r := _match_own(p, ref)) is not None]
+        if len(found) == 1:
+            return Resolution(found[0].model, "match rule (no provider claims the name)")
+        if not found:
+            raise UnknownModel(f"unknown model {ref!r}")
+        providers = ", ".join(sorted(r.model.provider for r in found))
+        raise UnknownModel(f"the rules of several providers match {ref!r} ({providers}): "
+                           "send provider")
 
 
 def _match_own(provider: _Provider, ref: str) -> Resolution | None:

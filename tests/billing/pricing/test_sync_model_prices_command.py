@@ -8,8 +8,8 @@ from django.utils import timezone
 from genai_prices import types as gp
 
 from billing.models import AIModel, CreditRate, Meter, MeterPrice, ModelPrice, PlanMarkup
-from billing.pricing.changes import change_model_price, change_plan_markup
 from billing.models.pricing import EPOCH
+from billing.pricing.changes import change_model_price, change_plan_markup
 from billing.pricing.sync import sync_prices
 
 pytestmark = pytest.mark.django_db
