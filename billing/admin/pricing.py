@@ -8,11 +8,12 @@ opens the new one in one transaction.
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.read_only_admin import ReadOnlyInline
+from billing.admin import model_names
 from billing.models.pricing import (
     AIModel,
     CreditRate,
@@ -162,13 +163,36 @@ class MeterPriceInline(PriceHistoryInline):
     readonly_fields = fields
 
 
+class AIModelForm(forms.ModelForm):
+    class Meta:
+        model = AIModel
+        fields = ["provider", "name", "display_name", "active", "default_for_name",
+                  "match_rule", "position"]
+
+    def clean_match_rule(self):
+        return model_names.clean_rule(self.cleaned_data.get("match_rule"))
+
+
 @admin.register(AIModel)
 class AIModelAdmin(admin.ModelAdmin):
-    list_display = ["name", "provider", "display_name", "active", "default_for_name"]
+    form = AIModelForm
+    change_list_template = "admin/billing/aimodel/change_list.html"
+    list_display = ["name", "provider", "display_name", "active", "default_for_name",
+                    "position", "match_rule"]
     list_filter = ["active", "default_for_name", "provider"]
     search_fields = ["name", "provider", "display_name"]
     inlines = [ModelPriceInline]
     readonly_fields = ["add_price"]
+
+    def get_urls(self):
+        return [
+            path("resolve/", self.admin_site.admin_view(self.resolve_view),
+                 name="billing_aimodel_resolve"),
+            *super().get_urls(),
+        ]
+
+    def resolve_view(self, request):
+        return model_names.resolve_view(self, request)
 
     def get_readonly_fields(self, request, obj=None):
         # Events refer to a model by provider and name; renaming would orphan them.
