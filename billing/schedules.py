@@ -12,6 +12,9 @@ class ScheduleSpec:
 
 SCHEDULES: list[ScheduleSpec] = [
     ScheduleSpec("billing.expire_credits", "billing.tasks.expire_credits_task", minutes=15),
+    # Weekly: genai-prices against the prices in force, mailed to staff (writes no price).
+    ScheduleSpec("billing.price_report", "billing.tasks.report_price_differences_task",
+                 minutes=7 * 24 * 60),
 ]
 
 

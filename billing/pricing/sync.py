@@ -67,6 +67,7 @@ class SyncReport:
     differences: list[PriceDifference] = field(default_factory=list)
     applied: list[PriceDifference] = field(default_factory=list)
     left_alone: list[LeftAlone] = field(default_factory=list)
+    models_not_synced: int = 0  # upstream models not here (write=False only)
     skipped: Counter = field(default_factory=Counter)
 
 
@@ -173,6 +174,7 @@ def _sync_prices(desired, *, now: datetime, report: SyncReport, apply: bool,
     for key, u in desired.items():
         model = models.get(key)
         if model is None:  # not written (write=False): nothing to compare it with
+            report.models_not_synced += 1
             continue
         if model.pk not in priced_models:
             # A model without any price yet gets genai-prices' whole history.

@@ -1,5 +1,6 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from billing.pricing.price_report import report_price_differences
 from billing.pricing.sync import sync_prices
 
 SHOWN = 50
@@ -23,10 +24,22 @@ class Command(BaseCommand):
             help="Apply upstream price changes from the next UTC midnight (never in the past).",
         )
         parser.add_argument(
+            "--report-to-staff", action="store_true",
+            help="Write nothing; mail the differences to staff (what the weekly schedule runs).",
+        )
+        parser.add_argument(
             "--all-differences", action="store_true", help="List every difference."
         )
 
-    def handle(self, *args, providers=None, apply=False, all_differences=False, **options):
+    def handle(self, *args, providers=None, apply=False, all_differences=False,
+               report_to_staff=False, **options):
+        if report_to_staff:
+            if apply or providers:
+                raise CommandError("--report-to-staff takes no other option")
+            sent = report_price_differences()
+            self.stdout.write(f"Differences: {sent.differences}, models not synced: "
+                              f"{sent.models_not_synced}, mailed to {sent.mailed_to} staff")
+            return
         report = sync_prices(providers=providers, apply=apply)
         out = self.stdout
         out.write(f"AI providers added: {report.providers_added}")

@@ -212,3 +212,94 @@ def test_demo_step_runs_the_sync():
     demo_step(None, out)
     assert "AI models" in out.getvalue()
     assert AIModel.objects.filter(provider="openai", name="gpt-4o").exists()
+
+
+# --- --apply: upstream changes become rows from the next UTC midnight -------------------------
+
+NOW = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
+MIDNIGHT = datetime(2026, 11, 28, tzinfo=UTC)
+
+
+def priced_m1(input_price, output_price="2", start=None):
+    prices = gp.ModelPrice(input_mtok=Decimal(input_price), output_mtok=Decimal(output_price))
+    if start is None:
+        return fake_model("m1", prices)
+    return fake_model("m1", [
+        gp.ConditionalPrice(prices=gp.ModelPrice(input_mtok=Decimal("1"),
+                                                 output_mtok=Decimal(output_price))),
+        gp.ConditionalPrice(constraint=gp.StartDateConstraint(start), prices=prices),
+    ])
+
+
+def test_apply_starts_upstream_changes_at_the_next_utc_midnight_never_in_the_past():
+    sync_prices(upstream=[fake_provider(priced_m1("1"))], now=NOW)
+    report = sync_prices(upstream=[fake_provider(priced_m1("0.8"))], now=NOW, apply=True)
+    assert [(d.bucket, d.at) for d in report.applied] == [("input", MIDNIGHT)]
+    assert rows("m1", bucket="input") == [
+        ("input", "", 0, Decimal("1"), EPOCH, MIDNIGHT, "genai-prices"),
+        ("input", "", 0, Decimal("0.8"), MIDNIGHT, None, "genai-prices"),
+    ]
+    assert rows("m1", bucket="output")[0][5] is None  # unchanged series untouched
+    again = sync_prices(upstream=[fake_provider(priced_m1("0.8"))], now=NOW, apply=True)
+    assert (again.applied, again.left_alone, again.prices_added) == ([], [], 0)
+
+
+def test_apply_a_minute_before_midnight_waits_for_the_midnight_after():
+    sync_prices(upstream=[fake_provider(priced_m1("1"))], now=NOW)
+    late = datetime(2026, 11, 27, 23, 58, tzinfo=UTC)  # events may come 5 minutes ahead
+    sync_prices(upstream=[fake_provider(priced_m1("0.8"))], now=late, apply=True)
+    assert rows("m1", bucket="input")[1][4] == datetime(2026, 11, 29, tzinfo=UTC)
+
+
+def test_apply_keeps_a_later_upstream_start_date_and_a_past_one_moves_to_midnight():
+    sync_prices(upstream=[fake_provider(priced_m1("1"))], now=NOW)
+    upstream = [fake_provider(priced_m1("0.5", start=date(2027, 1, 1)))]
+    sync_prices(upstream=upstream, now=NOW, apply=True)
+    assert [r[3:5] for r in rows("m1", bucket="input")] == [
+        (Decimal("1"), EPOCH), (Decimal("0.5"), datetime(2027, 1, 1, tzinfo=UTC))]
+    # An upstream change dated last month is applied from the next midnight, not back-dated.
+    ModelPrice.objects.all().delete()
+    AIModel.objects.all().delete()
+    sync_prices(upstream=[fake_provider(priced_m1("1"))], now=NOW)
+    sync_prices(upstream=[fake_provider(priced_m1("0.5", start=date(2026, 10, 1)))],
+                now=NOW, apply=True)
+    assert [r[3:5] for r in rows("m1", bucket="input")] == [
+        (Decimal("1"), EPOCH), (Decimal("0.5"), MIDNIGHT)]
+
+
+def test_apply_leaves_a_series_changed_by_hand_alone_and_reports_it():
+    sync_prices(upstream=[fake_provider(priced_m1("1"))], now=NOW)
+    m1 = AIModel.objects.get(name="m1")
+    change_model_price(model=m1, bucket="input", price_per_million_usd=Decimal("1.5"),
+                       starts_at=NOW - timedelta(days=1))
+    before = rows("m1")
+    report = sync_prices(upstream=[fake_provider(priced_m1("0.8", output_price="3"))], now=NOW,
+                         apply=True)
+    assert rows("m1", bucket="input") == [r for r in before if r[0] == "input"]
+    [alone] = report.left_alone
+    assert (alone.bucket, "changed by hand" in alone.reason) == ("input", True)
+    assert [(d.bucket, d.at) for d in report.applied] == [("output", MIDNIGHT)]
+
+
+def test_apply_closes_a_cliff_tier_upstream_dropped():
+    tiered = fake_model("m1", gp.ModelPrice(
+        input_mtok=gp.TieredPrices(base=Decimal("3"), tiers=[gp.Tier(200_000, Decimal("6"))]),
+        output_mtok=Decimal("2")))
+    sync_prices(upstream=[fake_provider(tiered)], now=NOW)
+    sync_prices(upstream=[fake_provider(priced_m1("3"))], now=NOW, apply=True)
+    assert [(r[2], r[5]) for r in rows("m1", bucket="input")] == [(0, None), (200_001, MIDNIGHT)]
+
+
+def test_the_command_applies_only_with_apply():
+    run("--provider", "openai")
+    gpt = AIModel.objects.get(provider="openai", name="gpt-4o")
+    ModelPrice.objects.filter(model=gpt, bucket="output", service_tier="").update(
+        price_per_million_usd=Decimal("11"))  # as if upstream had moved since
+    out = run("--provider", "openai")
+    assert "not applied; --apply to apply): 1" in out
+    out = run("--provider", "openai", "--apply")
+    assert "Applied from genai-prices: 1" in out and "Left alone: 0" in out
+    [old, new] = ModelPrice.objects.filter(model=gpt, bucket="output", service_tier="") \
+        .order_by("starts_at")
+    assert (old.price_per_million_usd, new.price_per_million_usd) == (Decimal("11"), Decimal("10"))
+    assert new.starts_at > timezone.now() and new.starts_at.time() == datetime.min.time()
