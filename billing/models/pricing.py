@@ -184,7 +184,11 @@ class ModelPrice(EffectiveDated):
         max_length=10, choices=ServiceTier.choices, default=ServiceTier.DEFAULT, blank=True
     )
     min_input_tokens = models.PositiveBigIntegerField(default=0)
-    price_per_million_usd = models.DecimalField(**money.PRICE_FIELD)
+    price_per_million_usd = models.DecimalField(
+        **money.PRICE_FIELD,
+        help_text="USD per million tokens; for the per-request bucket, per million requests "
+        "($0.005 a request is 5000).",
+    )
     source = models.CharField(max_length=20, choices=PriceSource.choices, default=PriceSource.STAFF)
 
     class Meta:
@@ -214,7 +218,7 @@ class ModelPrice(EffectiveDated):
     def __str__(self):
         tier = f" {self.service_tier}" if self.service_tier else ""
         cliff = f" from {self.min_input_tokens} input" if self.min_input_tokens else ""
-        return f"{self.model} {self.bucket}{tier}{cliff}: ${self.price_per_million_usd}/M"
+        return f"{self.model} {self.bucket}{tier}{cliff}: ${self.price_per_million_usd:f}/M"
 
 
 class Meter(models.Model):

@@ -7,7 +7,15 @@ from django.core.management import call_command
 from django.utils import timezone
 from genai_prices import types as gp
 
-from billing.models import AIModel, CreditRate, Meter, MeterPrice, ModelPrice, PlanMarkup
+from billing.models import (
+    AIModel,
+    AIProvider,
+    CreditRate,
+    Meter,
+    MeterPrice,
+    ModelPrice,
+    PlanMarkup,
+)
 from billing.models.pricing import EPOCH
 from billing.pricing.changes import change_model_price, change_plan_markup
 from billing.pricing.sync import sync_prices
@@ -303,3 +311,22 @@ def test_the_command_applies_only_with_apply():
         .order_by("starts_at")
     assert (old.price_per_million_usd, new.price_per_million_usd) == (Decimal("11"), Decimal("10"))
     assert new.starts_at > timezone.now() and new.starts_at.time() == datetime.min.time()
+
+
+def test_rules_come_with_models_an_empty_rule_is_restored_a_staff_rule_kept():
+    run("--provider", "openai", "--provider", "azure")
+    gpt = AIModel.objects.get(provider="openai", name="gpt-4o")
+    assert {"equals": "gpt-4o-2024-08-06"} in gpt.match_rule["or"]
+    azure = AIProvider.objects.get(slug="azure")
+    assert "openai" in azure.fallback_providers
+    assert AIProvider.objects.get(slug="openai").model_match["or"][0] == {"starts_with": "gpt-"}
+    mini = AIModel.objects.get(provider="openai", name="gpt-4o-mini")
+    AIModel.objects.filter(pk=gpt.pk).update(match_rule=None, position=0)  # as before rules
+    mini.match_rule = {"equals": "gpt-4o-mini"}  # staff narrowed it
+    mini.save()
+    out = run("--provider", "openai")
+    assert "match rules restored: 1" in out
+    gpt.refresh_from_db()
+    mini.refresh_from_db()
+    assert gpt.match_rule is not None and gpt.position > 0
+    assert mini.match_rule == {"equals": "gpt-4o-mini"}
