@@ -24,6 +24,7 @@ from billing.models.pricing import (
     PriceSource,
 )
 from billing.pricing import changes as price_changes
+from billing.pricing.daily_windows import InvalidWindow, parse_window
 
 STARTS_HELP = (
     "When the new price takes effect. The row in force is closed at this moment. "
@@ -57,14 +58,24 @@ class PriceChangeForm(forms.ModelForm):
 class ModelPriceForm(PriceChangeForm):
     class Meta:
         model = ModelPrice
-        fields = ["model", "bucket", "service_tier", "min_input_tokens", "price_per_million_usd",
-                  "starts_at"]
+        fields = ["model", "bucket", "service_tier", "min_input_tokens", "daily_window",
+                  "price_per_million_usd", "starts_at"]
+
+    def clean_daily_window(self):
+        window = (self.cleaned_data.get("daily_window") or "").strip()
+        if window:
+            try:
+                parse_window(window)
+            except InvalidWindow as error:
+                raise ValidationError(str(error)) from None
+        return window
 
     def series(self, cleaned):
         return ModelPrice.objects.filter(
             model=cleaned.get("model"), bucket=cleaned.get("bucket"),
             service_tier=cleaned.get("service_tier") or "",
             min_input_tokens=cleaned.get("min_input_tokens") or 0,
+            daily_window=cleaned.get("daily_window") or "",
         )
 
 
@@ -151,8 +162,8 @@ class PriceHistoryInline(ReadOnlyInline):
 
 class ModelPriceInline(PriceHistoryInline):
     model = ModelPrice
-    fields = ["bucket", "service_tier", "min_input_tokens", "price_per_million_usd", "starts_at",
-              "ends_at", "source", "created_by"]
+    fields = ["bucket", "service_tier", "min_input_tokens", "daily_window",
+              "price_per_million_usd", "starts_at", "ends_at", "source", "created_by"]
     readonly_fields = fields
     ordering = ["bucket", "service_tier", "min_input_tokens", "-starts_at"]
 
@@ -210,8 +221,8 @@ class AIModelAdmin(admin.ModelAdmin):
 @admin.register(ModelPrice)
 class ModelPriceAdmin(HistoryAdmin):
     form = ModelPriceForm
-    list_display = ["model", "bucket", "service_tier", "min_input_tokens", "price_per_million_usd",
-                    "starts_at", "ends_at", "source", "is_open"]
+    list_display = ["model", "bucket", "service_tier", "min_input_tokens", "daily_window",
+                    "price_per_million_usd", "starts_at", "ends_at", "source", "is_open"]
     list_filter = [OpenFilter, "source", "bucket", "service_tier", "model__provider"]
     search_fields = ["model__name", "model__provider"]
     autocomplete_fields = ["model"]
@@ -221,6 +232,7 @@ class ModelPriceAdmin(HistoryAdmin):
         return price_changes.change_model_price(
             model=data["model"], bucket=data["bucket"], service_tier=data["service_tier"] or "",
             min_input_tokens=data["min_input_tokens"] or 0,
+            daily_window=data.get("daily_window") or "",
             price_per_million_usd=data["price_per_million_usd"], starts_at=data["starts_at"],
             created_by=user, source=PriceSource.STAFF,
         )

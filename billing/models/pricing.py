@@ -184,6 +184,11 @@ class ModelPrice(EffectiveDated):
         max_length=10, choices=ServiceTier.choices, default=ServiceTier.DEFAULT, blank=True
     )
     min_input_tokens = models.PositiveBigIntegerField(default=0)
+    daily_window = models.CharField(
+        max_length=11, blank=True, default="",
+        help_text="UTC time of day when this row replaces the all-day row, e.g. 00:30-16:30 "
+        "(peak prices); empty: all day.",
+    )
     price_per_million_usd = models.DecimalField(
         **money.PRICE_FIELD,
         help_text="USD per million tokens; for the per-request bucket, per million requests "
@@ -206,11 +211,12 @@ class ModelPrice(EffectiveDated):
             ),
             *_period_constraints("modelprice"),
             models.UniqueConstraint(
-                fields=["model", "bucket", "service_tier", "min_input_tokens"],
+                fields=["model", "bucket", "service_tier", "min_input_tokens", "daily_window"],
                 condition=Q(ends_at__isnull=True), name="modelprice_one_open_row",
             ),
             models.UniqueConstraint(
-                fields=["model", "bucket", "service_tier", "min_input_tokens", "starts_at"],
+                fields=["model", "bucket", "service_tier", "min_input_tokens", "daily_window",
+                        "starts_at"],
                 name="modelprice_one_row_per_start",
             ),
         ]
@@ -218,7 +224,9 @@ class ModelPrice(EffectiveDated):
     def __str__(self):
         tier = f" {self.service_tier}" if self.service_tier else ""
         cliff = f" from {self.min_input_tokens} input" if self.min_input_tokens else ""
-        return f"{self.model} {self.bucket}{tier}{cliff}: ${self.price_per_million_usd:f}/M"
+        window = f" {self.daily_window} UTC" if self.daily_window else ""
+        return (f"{self.model} {self.bucket}{tier}{cliff}{window}: "
+                f"${self.price_per_million_usd:f}/M")
 
 
 class Meter(models.Model):

@@ -24,6 +24,7 @@ from billing.models.pricing import (
     ServiceTier,
     UsageBucket,
 )
+from billing.pricing.daily_windows import window_contains
 from billing.pricing.resolution import Catalogue, UnknownModel, current_catalogue
 
 TOKENS_PER = 1_000_000
@@ -167,11 +168,12 @@ def single_in_force(rows: Iterable, at: datetime):
 
 
 def select_model_price(rows: Sequence[ModelPrice], *, bucket: str, service_tier: str,
-                       input_tokens: int) -> ModelPrice | None:
+                       input_tokens: int, at: datetime | None = None) -> ModelPrice | None:
     """The price row for one bucket, or None when the model has none for it.
 
     The service tier's own row when there is one for this bucket, else the
-    default tier; among cliff rows, the largest min_input_tokens <= input_tokens.
+    default tier; a row whose daily window contains `at` before the all-day
+    rows; among cliff rows, the largest min_input_tokens <= input_tokens.
     `rows` must already be the rows in force at the event's time (see in_force).
     """
     tiers = (service_tier, "") if service_tier else ("",)
@@ -180,6 +182,9 @@ def select_model_price(rows: Sequence[ModelPrice], *, bucket: str, service_tier:
             r for r in rows
             if r.bucket == bucket and r.service_tier == tier and r.min_input_tokens <= input_tokens
         ]
+        windowed = [r for r in cliffs if r.daily_window and at is not None
+                    and window_contains(r.daily_window, at)]
+        cliffs = windowed or [r for r in cliffs if not r.daily_window]
         if cliffs:
             return max(cliffs, key=lambda r: r.min_input_tokens)
     return None
@@ -204,18 +209,18 @@ def price_tokens(rows: Sequence[ModelPrice], *, tokens: TokenCounts, service_tie
         if count == 0:
             continue
         row = select_model_price(current, bucket=bucket, service_tier=service_tier,
-                                 input_tokens=tokens.input_tokens)
+                                 input_tokens=tokens.input_tokens, at=at)
         if row is None and bucket in FALLBACK_BUCKET:
             row = select_model_price(current, bucket=FALLBACK_BUCKET[bucket],
                                      service_tier=service_tier,
-                                     input_tokens=tokens.input_tokens)
+                                     input_tokens=tokens.input_tokens, at=at)
         if row is None:
             raise PricingError("no_price", TOKEN_FIELD_OF_BUCKET[bucket], _unpriced(
                 model_label, bucket, current, at))
         lines.append(line(bucket=bucket, quantity=Decimal(count),
                           unit_price=row.price_per_million_usd, per=TOKENS_PER, price_id=row.pk))
     fee = select_model_price(current, bucket=UsageBucket.REQUEST, service_tier=service_tier,
-                             input_tokens=tokens.input_tokens)
+                             input_tokens=tokens.input_tokens, at=at)
     if fee is not None:
         lines.append(line(bucket=UsageBucket.REQUEST, quantity=Decimal(1),
                           unit_price=fee.price_per_million_usd, per=TOKENS_PER, price_id=fee.pk))

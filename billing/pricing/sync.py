@@ -180,7 +180,8 @@ def _sync_prices(desired, *, now: datetime, report: SyncReport, apply: bool,
             # A model without any price yet gets genai-prices' whole history.
             rows += [
                 ModelPrice(model=model, bucket=bucket, service_tier=tier,
-                           min_input_tokens=r.min_input_tokens, price_per_million_usd=r.price,
+                           min_input_tokens=r.min_input_tokens, daily_window=r.daily_window,
+                           price_per_million_usd=r.price,
                            starts_at=r.starts_at, ends_at=r.ends_at,
                            source=PriceSource.GENAI_PRICES)
                 for (bucket, tier), upstream_rows in u.groups.items() for r in upstream_rows

@@ -72,7 +72,8 @@ def compare(model: AIModel, bucket: str, tier: str, upstream: list[Row],
     for moment in _moments(upstream, now):
         wanted = cliffs_at(upstream, moment)
         in_force = [row for row in rows if row.in_force_at(moment)]
-        current = tuple(sorted((r.min_input_tokens, r.price_per_million_usd) for r in in_force))
+        current = tuple(sorted((r.daily_window, r.min_input_tokens, r.price_per_million_usd)
+                               for r in in_force))
         if current != wanted:
             sources = "+".join(sorted({r.source for r in in_force}))
             found.append(PriceDifference(str(model), bucket, tier, moment, current, wanted,
@@ -91,18 +92,21 @@ def apply_series(model: AIModel, bucket: str, tier: str, upstream: list[Row], *,
     try:
         with transaction.atomic():
             for moment in _moments(upstream, starts_at):
-                in_force = {r.min_input_tokens: r for r in series.all() if r.in_force_at(moment)}
-                wanted = dict(cliffs_at(upstream, moment))
-                for low, price in wanted.items():
-                    if low not in in_force or in_force[low].price_per_million_usd != price:
+                in_force = {(r.daily_window, r.min_input_tokens): r for r in series.all()
+                            if r.in_force_at(moment)}
+                wanted = {(window, low): price for window, low, price
+                          in cliffs_at(upstream, moment)}
+                for (window, low), price in wanted.items():
+                    row = in_force.get((window, low))
+                    if row is None or row.price_per_million_usd != price:
                         change_model_price(
                             model=model, bucket=bucket, service_tier=tier, min_input_tokens=low,
-                            price_per_million_usd=price, starts_at=moment,
+                            daily_window=window, price_per_million_usd=price, starts_at=moment,
                             source=PriceSource.GENAI_PRICES,
                         )
-                for low in in_force.keys() - wanted.keys():
+                for window, low in in_force.keys() - wanted.keys():
                     end_model_price(model=model, bucket=bucket, service_tier=tier,
-                                    min_input_tokens=low, ends_at=moment)
+                                    min_input_tokens=low, daily_window=window, ends_at=moment)
     except PriceChangeError as error:
         return LeftAlone(str(model), bucket, tier, f"not applied: {error}")
     return None
@@ -115,4 +119,7 @@ def _moments(upstream: list[Row], start: datetime) -> list[datetime]:
 def show(cliffs: Cliffs) -> str:
     if not cliffs:
         return "no price"
-    return ", ".join(f"${p}/M" + (f" from {low} input" if low else "") for low, p in cliffs)
+    return ", ".join(
+        f"${p}/M" + (f" from {low} input" if low else "") + (f" {w} UTC" if w else "")
+        for w, low, p in cliffs
+    )

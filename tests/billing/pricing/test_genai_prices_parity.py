@@ -9,7 +9,7 @@ message, never charged zero. The few exceptions are listed below with reasons.
 """
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -25,15 +25,11 @@ SEED = 20261127
 
 # Deliberately unsupported, each with its reason. Keep it short and true: the test fails
 # if one of these starts matching (take it off the list) or another model stops.
-TIME_OF_DAY = "priced by time of day (peak/off-peak windows); price rows have no daily " \
-    "window, so we charge the all-day price genai-prices uses outside the windows"
-UNSUPPORTED = {
-    ("deepseek", "deepseek-chat"): TIME_OF_DAY,
-    ("deepseek", "deepseek-reasoner"): TIME_OF_DAY,
-    ("deepseek", "deepseek-flash"): TIME_OF_DAY,
-    ("deepseek", "deepseek-v4-flash"): TIME_OF_DAY,
-    ("deepseek", "deepseek-v4-pro"): TIME_OF_DAY,
-}
+UNSUPPORTED: dict[tuple[str, str], str] = {}
+# Models with time-of-day prices (DeepSeek's peak hours): checked at several times of day.
+TIME_OF_DAY = [("deepseek", "deepseek-chat"), ("deepseek", "deepseek-reasoner"),
+               ("deepseek", "deepseek-flash"), ("deepseek", "deepseek-v4-flash"),
+               ("deepseek", "deepseek-v4-pro")]
 # Upstream prices written as floats (0.04166666666666665 for $1/24 per million) are kept to
 # the price column's ten places (money.PRICE_FIELD): such a model may differ by at most one
 # millionth of a credit, when the exact charge falls on a rounding boundary.
@@ -124,20 +120,25 @@ def test_every_model_in_the_snapshot_is_charged_as_genai_prices_computes():
 
 
 @pytest.mark.django_db
-def test_time_of_day_models_differ_only_inside_their_windows():
-    """The unsupported ones are charged exactly outside their peak windows."""
+def test_time_of_day_prices_match_at_every_half_hour():
+    """Peak and off-peak: the daily-window rows replace the all-day rows inside the window."""
     sync_prices(now=AT)
     book = PriceBook(plan="professional")
-    quiet = datetime(2026, 11, 27, 20, tzinfo=UTC)  # outside every window listed
     by_id = {(p.id, m.id): (p, m) for p in SNAPSHOT for m in p.models}
-    for key in UNSUPPORTED:
-        provider, info = by_id[key]
-        tokens = TokenCounts(input_tokens=5000, cached_input_tokens=1000, output_tokens=700)
+    tokens = TokenCounts(input_tokens=5000, cached_input_tokens=1000, output_tokens=700)
+    seen = set()
+    for provider_id, model_id in TIME_OF_DAY:
+        provider, info = by_id[(provider_id, model_id)]
         model = book.resolve_model(name=info.id, provider=provider.id)
-        quote = book.quote_tokens(model=model, tokens=tokens, occurred_at=quiet)
-        usd = info.calc_price(genai_usage(tokens), provider,
-                              genai_request_timestamp=quiet).total_price
-        assert quote.credits == money.round_credits(usd * quote.markup * quote.credits_per_usd)
+        for half_hours in range(48):
+            at = AT.replace(hour=0, minute=0) + timedelta(minutes=30 * half_hours, seconds=1)
+            quote = book.quote_tokens(model=model, tokens=tokens, occurred_at=at)
+            usd = info.calc_price(genai_usage(tokens), provider,
+                                  genai_request_timestamp=at).total_price
+            assert quote.credits == money.round_credits(
+                usd * quote.markup * quote.credits_per_usd), (model_id, at)
+            seen.add(quote.credits)
+    assert len(seen) > len(TIME_OF_DAY)  # peak and off-peak both met
 
 
 @pytest.mark.django_db

@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from io import StringIO
 
@@ -39,6 +39,7 @@ def fake_model(model_id, prices, variants=None):
 
 
 def rows(model_name, **filters):
+    filters.setdefault("daily_window", "")
     return list(ModelPrice.objects.filter(model__name=model_name, **filters)
                 .order_by("bucket", "service_tier", "min_input_tokens", "starts_at")
                 .values_list("bucket", "service_tier", "min_input_tokens",
@@ -137,8 +138,7 @@ def test_dated_prices_tiers_and_variants_become_effective_dated_rows():
         gp.ConditionalPrice(constraint=gp.StartDateConstraint(cut), prices=gp.ModelPrice(
             input_mtok=Decimal("3"), output_mtok=Decimal("12"))),
         gp.ConditionalPrice(
-            constraint=gp.TimeOfDateConstraint(start_time=datetime.min.time(),
-                                               end_time=datetime.max.time()),
+            constraint=gp.TimeOfDateConstraint(start_time=time(0, 0), end_time=time(12, 0)),
             prices=gp.ModelPrice(input_mtok=Decimal("0.01"), output_mtok=Decimal("0.01"))),
     ], variants=[
         gp.PriceVariant(when={"processing": "batch"},
@@ -156,7 +156,12 @@ def test_dated_prices_tiers_and_variants_become_effective_dated_rows():
         ("output", "", 0, Decimal("15"), EPOCH, at_cut, "genai-prices"),
         ("output", "", 0, Decimal("12"), at_cut, None, "genai-prices"),
     ]
-    assert report.skipped["time-of-day price"] == 1
+    # The time-of-day price becomes rows with a daily window.
+    assert list(ModelPrice.objects.exclude(daily_window="").order_by("bucket").values_list(
+        "bucket", "daily_window", "price_per_million_usd", "starts_at", "ends_at")) == [
+        ("input", "00:00-12:00", Decimal("0.01"), EPOCH, None),
+        ("output", "00:00-12:00", Decimal("0.01"), EPOCH, None),
+    ]
     assert report.skipped["unsupported price variant"] == 1
     assert report.skipped["non-token price"] == 1
 
