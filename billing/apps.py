@@ -7,14 +7,19 @@ class BillingConfig(AppConfig):
     name = "billing"
 
     def ready(self):
-        from billing.ledger.book import open_account_of_new_organization
+        from billing.alerts import services as alerts
+        from billing.ledger.book import BALANCE_LISTENERS, open_account_of_new_organization
+        from billing.pricing.resolution import catalogue_changed
+        from billing.topups import runner as topups
 
         # accounts knows nothing of billing: billing listens for new organisations.
         post_save.connect(open_account_of_new_organization, sender="accounts.Organization",
                           dispatch_uid="billing.open_account_of_new_organization")
+        # After each commit that moved a balance: the topup trigger, the alert check.
+        for listener in (topups.balance_changed, alerts.balance_changed):
+            if listener not in BALANCE_LISTENERS:
+                BALANCE_LISTENERS.append(listener)
         # Every process caches the model-name rules; any change to them gives a new version.
-        from billing.pricing.resolution import catalogue_changed
-
         for sender in ("billing.AIModel", "billing.AIProvider"):
             for signal in (post_save, post_delete):
                 signal.connect(catalogue_changed, sender=sender,

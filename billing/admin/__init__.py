@@ -5,5 +5,6 @@ from billing.admin import (
     model_names,  # noqa: F401
     pricing,  # noqa: F401
     purchases,  # noqa: F401
+    topups,  # noqa: F401
     usage,  # noqa: F401
 )

@@ -12,7 +12,7 @@ def create_version_row(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0007_daily_usage_from_reporting'),
+        ('billing', '0008_topups_and_alerts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
