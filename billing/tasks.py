@@ -8,6 +8,7 @@ from billing.alerts import services as alerts
 from billing.alerts.notify import send_notification
 from billing.ledger.digests import record_digest
 from billing.ledger.expiry import expire_credits
+from billing.pricing.price_report import report_price_differences
 from billing.topups import runner
 
 
@@ -38,3 +39,7 @@ def low_balance_alerts_task() -> int:
 
 def send_notification_task(notification_id: int) -> None:
     send_notification(notification_id)
+
+
+def report_price_differences_task() -> int:
+    return report_price_differences().differences

@@ -3,6 +3,7 @@
 from billing.admin import (
     disputes,  # noqa: F401
     ledger,  # noqa: F401
+    model_names,  # noqa: F401
     pricing,  # noqa: F401
     purchases,  # noqa: F401
     topups,  # noqa: F401
