@@ -103,6 +103,7 @@ def apply_series(model: AIModel, bucket: str, tier: str, upstream: list[Row], *,
                             model=model, bucket=bucket, service_tier=tier, min_input_tokens=low,
                             daily_window=window, price_per_million_usd=price, starts_at=moment,
                             source=PriceSource.GENAI_PRICES,
+                            now=starts_at,  # the sync's clock: its moments start here or later
                         )
                 for window, low in in_force.keys() - wanted.keys():
                     end_model_price(model=model, bucket=bucket, service_tier=tier,

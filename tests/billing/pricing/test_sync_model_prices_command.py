@@ -286,7 +286,8 @@ def test_apply_leaves_a_series_changed_by_hand_alone_and_reports_it():
     sync_prices(upstream=[fake_provider(priced_m1("1"))], now=NOW)
     m1 = AIModel.objects.get(name="m1")
     change_model_price(model=m1, bucket="input", price_per_million_usd=Decimal("1.5"),
-                       starts_at=NOW - timedelta(days=1))
+                       starts_at=NOW - timedelta(days=1),
+                       now=NOW - timedelta(days=1))
     before = rows("m1")
     report = sync_prices(upstream=[fake_provider(priced_m1("0.8", output_price="3"))], now=NOW,
                          apply=True)

@@ -332,7 +332,8 @@ def test_a_dated_name_is_charged_as_its_model_and_the_event_keeps_both_names(org
 def test_tokens_in_a_bucket_the_model_does_not_price_refuse_the_batch(org):
     embedding = AIModel.objects.create(provider="openai", name="text-embedding-3-small")
     change_model_price(model=embedding, bucket="input", price_per_million_usd=Decimal("0.02"),
-                       starts_at=EPOCH)
+                       starts_at=EPOCH,
+                       now=EPOCH)
     funded(org)
     with pytest.raises(InvalidEvents) as caught:
         record_usage(organization=org, events=[
@@ -351,7 +352,8 @@ def test_a_free_model_is_charged_zero_and_recorded(org):
     free = AIModel.objects.create(provider="openrouter", name="qwen3-8b:free")
     for bucket in ("input", "output"):
         change_model_price(model=free, bucket=bucket, price_per_million_usd=Decimal(0),
-                           starts_at=EPOCH)
+                           starts_at=EPOCH,
+                           now=EPOCH)
     funded(org, 5)
     result = record_usage(organization=org, events=[
         ai_event("a", model="qwen3-8b:free", cached_input_tokens=100, reasoning_tokens=50)])
