@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint demo-env clean
+.PHONY: run test install lint demo-env clean mutants
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,13 @@ test: install
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=config.test_settings >/dev/null
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Mutation testing of the money paths, on SQLite, one module at a time (slow: not part of
+# `make test`; docs/testing.md). `make mutants MODULES=billing.money` runs some of them.
+mutants: install
+	$(BIN)/python tests/mutants.py $(MODULES)
+
 lint: install
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles mutants

@@ -1,0 +1,124 @@
+"""The mutation run over the money paths (`make mutants`; docs/testing.md).
+
+Runs mutmut on one money module at a time, each against the test modules that
+own it (MUTANT_TESTS, read by tests/conftest.py), on SQLite, then prints the
+score of each module and every surviving mutant.
+
+    .venv/bin/python tests/mutants.py                  # every money module
+    .venv/bin/python tests/mutants.py billing.money    # some of them
+    .venv/bin/python tests/mutants.py --report         # only the table of the last run
+
+The hypothesis state machines and the PostgreSQL-only concurrency tests are left
+out on purpose: a mutant must be caught by a deterministic test that runs on SQLite.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MUTMUT = Path(sys.executable).parent / "mutmut"
+
+LEDGER_TESTS = [
+    "tests/billing/ledger/test_book.py",
+    "tests/billing/ledger/test_burn_down.py",
+    "tests/billing/ledger/test_fingerprints.py",
+    "tests/billing/ledger/test_corrections.py",
+    "tests/billing/ledger/test_adjust_credits_command.py",
+    "tests/billing/ledger/test_expire_credits_command.py",
+]
+VERIFY_TESTS = [
+    "tests/billing/ledger/test_chain.py",
+    "tests/billing/ledger/test_verify.py",
+    "tests/billing/ledger/test_immutability.py",
+    "tests/billing/ledger/test_verify_ledger_command.py",
+]
+PURCHASE_TESTS = [
+    "tests/billing/purchases/test_fulfilment.py",
+    "tests/billing/purchases/test_refunds.py",
+    "tests/billing/purchases/test_demo.py",
+    "tests/billing/stripe/test_webhook_view.py",
+]
+USAGE_TESTS = [
+    "tests/billing/usage/test_events.py",
+    "tests/billing/usage/test_ingestion.py",
+    "tests/billing/usage/test_rollup.py",
+    "tests/billing/api/test_usage_events.py",
+]
+
+# money module -> the test modules that own it
+MODULES = {
+    "billing.money": ["tests/billing/test_money.py", "tests/billing/ledger/test_book.py",
+                      "tests/billing/pricing/test_quotes.py"],
+    "billing.ledger.book": LEDGER_TESTS,
+    "billing.ledger.corrections": LEDGER_TESTS,
+    "billing.ledger.expiry": LEDGER_TESTS,
+    "billing.ledger.chain": [*VERIFY_TESTS, "tests/billing/ledger/test_fingerprints.py"],
+    "billing.ledger.verify": VERIFY_TESTS,
+    "billing.purchases.refunds": PURCHASE_TESTS,
+    "billing.purchases.fulfilment": PURCHASE_TESTS,
+    "billing.pricing.quotes": ["tests/billing/pricing/test_quotes.py"],
+    "billing.usage.events": USAGE_TESTS,
+    "billing.usage.ingestion": USAGE_TESTS,
+    "billing.usage.rollup": USAGE_TESTS,
+    "billing.stripe.webhooks": ["tests/billing/stripe/test_webhook_view.py"],
+}
+
+STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",
+          34: "skipped", 36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout",
+          255: "timeout", None: "not checked"}
+
+
+def run(module: str) -> int:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}  # SQLite
+    env["MUTANT_TESTS"] = ",".join(MODULES[module])
+    children = os.environ.get("MUTANT_CHILDREN", "1")
+    print(f"== {module}: {len(MODULES[module])} test modules", flush=True)
+    return subprocess.call([str(MUTMUT), "run", "--max-children", children, f"{module}.*"],
+                           cwd=ROOT, env=env)
+
+
+def results(module: str) -> dict[str, str]:
+    meta = ROOT / "mutants" / (module.replace(".", "/") + ".py.meta")
+    if not meta.exists():
+        return {}
+    codes = json.loads(meta.read_text())["exit_code_by_key"]
+    return {name: STATUS.get(code, "suspicious") for name, code in codes.items()}
+
+
+def report(modules) -> None:
+    print(f"\n{'module':32} {'mutants':>7} {'killed':>6} {'survived':>8} {'other':>5} {'score':>6}")
+    for module in modules:
+        found = results(module)
+        counts = Counter(found.values())
+        tested = counts["killed"] + counts["survived"] + counts["timeout"]
+        score = f"{100 * (counts['killed'] + counts['timeout']) / tested:.0f}%" if tested else "-"
+        other = len(found) - tested
+        print(f"{module:32} {len(found):7} {counts['killed']:6} {counts['survived']:8} "
+              f"{other:5} {score:>6}")
+    for module in modules:
+        for name, status in sorted(results(module).items()):
+            if status not in ("killed", "timeout"):
+                print(f"  {status:9} {name}")
+
+
+def main(argv: list[str]) -> int:
+    only_report = "--report" in argv
+    modules = [a for a in argv if not a.startswith("--")] or list(MODULES)
+    unknown = set(modules) - set(MODULES)
+    if unknown:
+        print(f"not a money module: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    failed = 0
+    if not only_report:
+        for module in modules:
+            failed |= run(module) != 0
+    report(modules)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
