@@ -145,3 +145,62 @@ def test_unpaid_purchase_cannot_be_refunded(org, admin_user, package):
     purchase = pending_purchase(org, package, admin_user)
     with pytest.raises(errors.PurchaseError, match="only paid"):
         refunds.request_refund(purchase=purchase, amount_minor=None, requested_by=admin_user)
+
+
+def test_many_tiny_refunds_at_the_rounding_edge_never_take_back_more_than_granted(
+        org, admin_user, package):
+    # Each cent is half a millionth of a credit: every share rounds *up* to 0.000001, so
+    # five cents take back all five millionths and the next five must take nothing.
+    package.price_minor, package.base_credits, package.bonus_credits = 10, Decimal("0.000005"), 0
+    package.save()
+    purchase = pending_purchase(org, package, admin_user)
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
+    assert balance(org) == Decimal("0.000005")
+    for cents in range(1, 10):
+        refund(purchase, cents)
+        purchase.refresh_from_db()
+        assert refunded_credits(org) == min(Decimal("0.000001") * cents, Decimal("0.000005"))
+        assert purchase.credits_refunded == refunded_credits(org)
+        assert purchase.status == PurchaseStatus.PARTIALLY_REFUNDED
+        assert_ledger_ok(org)
+    assert entries(org, kind=EntryKind.REFUND).count() == 5  # nothing left for cents 6 to 9
+    refund(purchase, 10)
+    purchase.refresh_from_db()
+    assert purchase.status == PurchaseStatus.REFUNDED and purchase.amount_refunded_minor == 10
+    assert refunded_credits(org) == Decimal("0.000005") and balance(org) == 0
+    assert_ledger_ok(org)
+
+
+@pytest.mark.parametrize(("cumulative", "expected"), [
+    (0, Decimal("0")),
+    (1, Decimal("0.333333")),  # 1/3 rounds down
+    (2, Decimal("0.666667")),  # 2/3 rounds up, once
+    (3, Decimal("1")),  # all that is left
+    (4, Decimal("1")),  # more than was paid: still only what is left
+])
+def test_credits_to_take_back_is_the_share_rounded_once(org, admin_user, package, cumulative,
+                                                         expected):
+    package.price_minor, package.base_credits, package.bonus_credits = 3, Decimal("0.5"), 0
+    package.bonus_credits = Decimal("0.5")
+    package.save()
+    purchase = pending_purchase(org, package, admin_user)
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
+    purchase.refresh_from_db()
+    assert refunds.credits_to_take_back(
+        purchase=purchase, cumulative_refunded_minor=cumulative) == expected
+
+
+def test_the_share_is_of_the_newly_refunded_part_and_capped_by_what_is_left(
+        org, admin_user, package):
+    package.price_minor, package.base_credits, package.bonus_credits = 3, Decimal("1"), 0
+    package.save()
+    purchase = pending_purchase(org, package, admin_user)
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
+    refund(purchase, 2)
+    purchase.refresh_from_db()
+    assert purchase.credits_refunded == Decimal("0.666667")
+    # Only the third cent is new; what is left (0.333333) caps its share (0.333333).
+    assert refunds.credits_to_take_back(
+        purchase=purchase, cumulative_refunded_minor=2) == Decimal("0")
+    assert refunds.credits_to_take_back(
+        purchase=purchase, cumulative_refunded_minor=3) == Decimal("0.333333")
