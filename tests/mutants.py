@@ -7,6 +7,7 @@ score of each module and every surviving mutant.
     .venv/bin/python tests/mutants.py                  # every money module
     .venv/bin/python tests/mutants.py billing.money    # some of them
     .venv/bin/python tests/mutants.py --report         # only the table of the last run
+    .venv/bin/python tests/mutants.py --report --show  # ... and what each survivor changes
     .venv/bin/python tests/mutants.py --sample=4       # every 4th mutant of each module
     .venv/bin/python tests/mutants.py --skip-killed    # only what the last run did not kill
 
@@ -17,6 +18,8 @@ The hypothesis state machines and the PostgreSQL-only concurrency tests are left
 out on purpose: a mutant must be caught by a deterministic test that runs on SQLite.
 """
 
+import ast
+import difflib
 import json
 import os
 import subprocess
@@ -99,7 +102,22 @@ def results(module: str) -> dict[str, str]:
     return {name: STATUS.get(code, "suspicious") for name, code in codes.items()}
 
 
-def report(modules, *, sample: int = 1) -> None:
+def changed_lines(module: str, name: str) -> list[str]:
+    """The lines a mutant changes, read from the mutated copy of its module."""
+    path = ROOT / "mutants" / (module.replace(".", "/") + ".py")
+    functions = {node.name: node for node in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+    short = name.rsplit(".", 1)[1]
+    original = functions.get(short.rsplit("__mutmut_", 1)[0] + "__mutmut_orig")
+    mutant = functions.get(short)
+    if original is None or mutant is None:
+        return []
+    lines = [ast.unparse(node).splitlines()[1:] for node in (original, mutant)]
+    return [line.strip() for line in difflib.unified_diff(*lines, lineterm="", n=0)
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+def report(modules, *, sample: int = 1, show: bool = False) -> None:
     """Score = killed (timeouts count as killed) / (killed + survived); `other` are the
     mutants no selected test reaches, or not run (in a sampled run)."""
     print(f"\n{'module':32} {'mutants':>7} {'killed':>6} {'survived':>8} {'other':>5} {'score':>6}")
@@ -117,6 +135,9 @@ def report(modules, *, sample: int = 1) -> None:
         for name, status in sorted(results(module).items()):
             if status not in ("killed", "timeout"):
                 print(f"  {status:9} {name}")
+                if show:
+                    for line in changed_lines(module, name):
+                        print(f"      {line[:150]}")
 
 
 def chosen(module: str, *, sample: int, skip_killed: bool) -> list[str] | None:
@@ -143,7 +164,7 @@ def main(argv: list[str]) -> int:
         for module in modules:
             names = chosen(module, sample=sample, skip_killed="--skip-killed" in options)
             failed |= run(module, names) != 0
-    report(modules, sample=sample)
+    report(modules, sample=sample, show="--show" in options)
     return 1 if failed else 0
 
 

@@ -185,3 +185,28 @@ def test_fingerprint_of_is_a_stable_sha256_of_its_parts_in_order():
     # sha256 of the compact JSON of the parts, dict keys sorted
     assert fingerprint_of("a", 1) == hashlib.sha256(b'["a",1]').hexdigest()
     assert fingerprint_of({"b": 1, "a": 2}) == hashlib.sha256(b'[{"a":2,"b":1}]').hexdigest()
+
+
+def test_the_recipes_are_stable_across_releases(org):
+    """A retry that arrives after a deploy is compared with the fingerprint stored before it:
+    changing a recipe would turn every retry in flight into a conflict."""
+    g = post(org, "grant", key="g", **GRANT)
+    usage = post(org, "consume", key="u", amount=D(3))
+    taken = post(org, "take_back", key="t", amount=D(2), entry_kind=EntryKind.REFUND,
+                 preferred_grants=[g.grant])
+    restored = post(org, "restore", key="r", amount=D(1), to_grants=[], reverses=usage.entry)
+    assert g.entry.fingerprint == fingerprint_of(
+        "grant", "purchase", "paid", "10.000000", LATER, 100)
+    assert usage.entry.fingerprint == fingerprint_of("consume", "usage", "3.000000")
+    assert taken.entry.fingerprint == fingerprint_of("take_back", "refund", "2.000000",
+                                                     [g.grant.pk])
+    assert restored.entry.fingerprint == fingerprint_of("restore", "reversal", "1.000000",
+                                                        usage.entry.pk)
+
+
+def test_an_expiry_is_keyed_and_fingerprinted_by_its_grant(org):
+    g = grant(org, 4, expires_at=NOW + timedelta(hours=1), now=NOW).grant
+    with open_book(organization=org, now=NOW + timedelta(hours=2)) as book:
+        [expiry] = book.expire_due()
+    assert expiry.entry.idempotency_key == f"expiry:{g.pk}"
+    assert expiry.entry.fingerprint == fingerprint_of("expiry", g.pk)
