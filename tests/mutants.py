@@ -132,7 +132,9 @@ def report(modules, *, sample: int = 1, show: bool = False) -> None:
         print(f"{module:32} {len(found):7} {counts['killed']:6} {counts['survived']:8} "
               f"{other:5} {score:>6}")
     for module in modules:
-        for name, status in sorted(results(module).items()):
+        found = results(module)
+        names = sorted(found)[::sample] if sample > 1 else sorted(found)
+        for name, status in ((n, found[n]) for n in names):
             if status not in ("killed", "timeout"):
                 print(f"  {status:9} {name}")
                 if show:
