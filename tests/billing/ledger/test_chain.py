@@ -134,3 +134,23 @@ def test_the_hash_is_sha256_over_every_field_and_the_previous_hash(org, chain):
     # the time in UTC to the microsecond, whatever its zone
     entry.created_at = entry.created_at.astimezone(ZoneInfo("Asia/Tokyo"))
     assert entry_hash(entry, chain[0].hash) == chain[1].hash
+
+
+def test_the_encoding_of_an_entry_never_changes():
+    """Entries hashed by an older release must still verify: the encoding is pinned."""
+    from datetime import UTC, datetime
+    from hashlib import sha256
+
+    entry = LedgerEntry(
+        account_id=7, seq=3, kind="usage", amount=D("-1.5"), balance_after=D("8.5"),
+        actor_type="api_key", actor_user_id=None, actor_api_key_id=11,
+        actor_label="API key x (ck_…)", reason="gpt-4o · chat", idempotency_key="usage:k1",
+        fingerprint="ab" * 32, reverses_id=None, metadata={"usage_key": "k1", "type": "ai"},
+        created_at=datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=UTC))
+    fields = ["v1", "7", "3", "usage", "-1.500000", "8.500000", "api_key", "", "11",
+              "API key x (ck_…)", "gpt-4o · chat", "usage:k1", "ab" * 32, "",
+              '{"type":"ai","usage_key":"k1"}', "2026-11-27T10:00:00.123456+00:00", "cd" * 32]
+    assert entry_hash(entry, "cd" * 32) == sha256("\x1f".join(fields).encode()).hexdigest()
+    entry.actor_user_id, entry.actor_api_key_id, entry.reverses_id = 5, None, 9
+    fields[7], fields[8], fields[13] = "5", "", "9"
+    assert entry_hash(entry, "cd" * 32) == sha256("\x1f".join(fields).encode()).hexdigest()
