@@ -37,6 +37,7 @@ LEDGER_TESTS = [
     "tests/billing/ledger/test_corrections.py",
     "tests/billing/ledger/test_adjust_credits_command.py",
     "tests/billing/ledger/test_expire_credits_command.py",
+    "tests/billing/ledger/test_expiry.py",
 ]
 VERIFY_TESTS = [
     "tests/billing/ledger/test_chain.py",
@@ -113,8 +114,18 @@ def changed_lines(module: str, name: str) -> list[str]:
     if original is None or mutant is None:
         return []
     lines = [ast.unparse(node).splitlines()[1:] for node in (original, mutant)]
-    return [line.strip() for line in difflib.unified_diff(*lines, lineterm="", n=0)
-            if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    changed = [line.strip() for line in difflib.unified_diff(*lines, lineterm="", n=0)
+               if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    if len(changed) == 2:  # one line changed: show where in it
+        (old, new) = (changed[0][1:], changed[1][1:])
+        start = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b),
+                     min(len(old), len(new)))
+        end = 0
+        while end < min(len(old), len(new)) - start and old[-1 - end] == new[-1 - end]:
+            end += 1
+        cut = max(0, start - 50)
+        changed = [f"- ...{old[cut:len(old) - end + 30]}", f"+ ...{new[cut:len(new) - end + 30]}"]
+    return changed
 
 
 def report(modules, *, sample: int = 1, show: bool = False) -> None:

@@ -154,3 +154,14 @@ def test_the_encoding_of_an_entry_never_changes():
     entry.actor_user_id, entry.actor_api_key_id, entry.reverses_id = 5, None, 9
     fields[7], fields[8], fields[13] = "5", "", "9"
     assert entry_hash(entry, "cd" * 32) == sha256("\x1f".join(fields).encode()).hexdigest()
+
+
+def test_the_time_is_hashed_in_utc_whatever_the_servers_zone(org, chain, monkeypatch):
+    import time
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert entry_hash(chain[1], chain[0].hash) == chain[1].hash
+    finally:
+        monkeypatch.undo()
+        time.tzset()
