@@ -398,3 +398,15 @@ def test_unknown_grant_kinds_are_refused(org):
             book.grant(amount=D(1), grant_kind="gift", entry_kind=EntryKind.ADJUSTMENT,
                        actor=SYSTEM, reason="x", idempotency_key="g:1")
     assert not CreditGrant.objects.exists()
+
+
+def test_prefetched_keys_are_the_accounts_own(org, other_org):
+    grant(org, 10)
+    grant(other_org, 10)
+    consume(org, 2, key="usage:shared")
+    with open_book(organization=other_org) as book:
+        book.prefetch_keys(["usage:shared"])
+        assert book._keys == {} and book._absent == {"usage:shared"}
+        posting = book.consume(amount=D(3), actor=SYSTEM, reason="u",
+                               idempotency_key="usage:shared")
+    assert not posting.replayed and balance(other_org) == D(7)

@@ -145,6 +145,8 @@ def test_reversing_a_positive_adjustment_takes_from_its_own_grant_first(org):
     other.refresh_from_db()
     assert other.remaining == D(10)
     assert posting.entry.amount == D(-4) and posting.entry.kind == EntryKind.REVERSAL
+    assert posting.entry.reverses_id == mistaken.entry.pk
+    assert posting.entry.metadata == {"reverses_entry": mistaken.entry.pk}
     assert_ledger_ok(org)
 
 
