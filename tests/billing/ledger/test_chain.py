@@ -85,6 +85,8 @@ HASHED = ["seq", "kind", "amount", "balance_after", "actor_type", "actor_user", 
 def test_every_hashed_column_forged_is_found_at_its_entry(org, chain, column):
     forge(chain[1].pk, **{column: forged_values(org, chain)[column]})
     assert chain_breaks(org)[0] == chain[1].pk
+    [problem] = [p for p in verify_ledger(organization=org).problems if p.invariant == "7"]
+    assert problem.organization == org.slug and "altered" in problem.message
 
 
 def test_a_forged_seq_that_keeps_the_order_is_found_at_its_entry(org, chain):
