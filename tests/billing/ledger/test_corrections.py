@@ -215,3 +215,12 @@ def test_adjustments_without_request_id_are_each_posted(org):
     assert a.entry.idempotency_key != b.entry.idempotency_key
     assert a.entry.idempotency_key.startswith("adjust:")
     assert balance(org) == D(2)
+
+
+def test_reversing_a_small_positive_adjustment_takes_it_back_at_the_given_time(org):
+    when = timezone.now() - timedelta(hours=3)
+    small = adjust_credits(organization=org, credits="0.5", reason="typo", actor=SYSTEM)
+    posting = reverse_entry(entry=small.entry, reason="typo", actor=SYSTEM, now=when)
+    assert posting.entry.amount == D("-0.5") and posting.entry.created_at == when
+    assert balance(org) == 0
+    assert_ledger_ok(org)
