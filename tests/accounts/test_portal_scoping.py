@@ -97,8 +97,17 @@ PORTAL_URLS = [
     ("test_checkout", "post", {"pay": "1"}, "{org}_test_purchase"),
     ("test_checkout", "post", {"cancel": "1"}, "{org}_test_purchase"),
     ("usage", "get", None, None),
+    ("auto_topup", "get", None, None),
+    ("auto_topup", "post", {"enabled": "on"}, None),
+    ("card_setup", "post", {}, None),
+    ("card_setup_done", "get", None, None),
+    ("card_remove", "post", {}, None),
+    ("test_card_setup", "get", None, None),
+    ("test_card_setup", "post", {}, None),
+    ("alerts", "get", None, None),
+    ("alerts", "post", {}, None),
 ]
-ADMIN_ONLY_GETS = {"test_checkout"}
+ADMIN_ONLY_GETS = {"test_checkout", "card_setup_done", "test_card_setup"}
 
 
 def admin_only(url):
