@@ -253,8 +253,10 @@ def test_livemode_and_payload_are_stored(org, purchase):
     assert webhooks._store({**completed(purchase), "id": "evt_other"}).livemode is False
 
 
-@pytest.mark.parametrize("event_type", sorted(webhooks.HANDLERS))
-def test_each_handled_type_reaches_its_handler(org, purchase, event_type):
+@pytest.mark.parametrize("event_type", [
+    "checkout.session.completed", "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed", "checkout.session.expired", "charge.refunded"])
+def test_each_purchase_event_reaches_its_handler(org, purchase, event_type):
     obj = session_object(purchase, payment_status="unpaid")
     target = {"charge.refunded": (webhooks.refunds, "apply_charge_refunded"),
               "checkout.session.async_payment_failed": (webhooks.fulfilment, "mark_failed"),
