@@ -1,0 +1,107 @@
+"""The monthly summary: one UTC calendar month of the daily rollup, for one org or all.
+
+Every figure is a sum of rollup rows (never raw events), so the page costs the
+same handful of queries at any volume: totals for the month and the one before,
+then one grouped query per breakdown and one for the days. `organization=None`
+is the staff view across every organisation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+from billing.models import DailyUsage
+from reporting.summaries.months import Month
+
+ZERO = Decimal(0)
+MEASURES = ("events", "quantity", "input_tokens", "output_tokens", "cost_usd", "credits")
+_SUMS = {
+    "events": Coalesce(Sum("event_count"), 0),
+    "quantity": Coalesce(Sum("quantity"), ZERO),
+    "input_tokens": Coalesce(Sum("input_tokens"), 0),
+    "output_tokens": Coalesce(Sum("output_tokens"), 0),
+    "cost_usd": Coalesce(Sum("cost_usd"), ZERO),
+    "credits": Coalesce(Sum("credits"), ZERO),
+}
+# Each breakdown: its name and the rollup columns it groups by.
+BREAKDOWNS = {
+    "type": ("usage_type",),
+    "resource": ("usage_type", "resource"),
+    "operation": ("operation",),
+    "user": ("user_label",),
+}
+
+
+@dataclass
+class MonthlySummary:
+    month: Month
+    organization: object | None  # None: every organisation (staff)
+    totals: dict
+    previous_totals: dict
+    breakdowns: dict[str, list[dict]]
+    days: list[dict]  # every day of the month, zero-filled
+    by_org: list[dict] = field(default_factory=list)  # staff, across orgs only
+
+    @property
+    def change(self) -> Decimal:
+        """Credits this month minus the month before."""
+        return self.totals["credits"] - self.previous_totals["credits"]
+
+    @property
+    def change_percent(self) -> Decimal | None:
+        before = self.previous_totals["credits"]
+        if not before:
+            return None
+        return (self.change * 100 / before).quantize(Decimal("0.1"))
+
+
+def month_rows(*, organization, month: Month) -> QuerySet:
+    qs = DailyUsage.objects.filter(day__gte=month.first, day__lt=month.following)
+    if organization is not None:
+        qs = qs.filter(organization=organization)
+    return qs
+
+
+def month_totals(*, organization, month: Month) -> dict:
+    return month_rows(organization=organization, month=month).aggregate(**_SUMS)
+
+
+def breakdown(*, organization, month: Month, by: tuple[str, ...]) -> list[dict]:
+    return list(
+        month_rows(organization=organization, month=month)
+        .values(*by).annotate(**_SUMS).order_by("-credits", *by)
+    )
+
+
+def daily(*, organization, month: Month) -> list[dict]:
+    found = {
+        row["day"]: row
+        for row in month_rows(organization=organization, month=month)
+        .values("day").annotate(**_SUMS).order_by("day")
+    }
+    empty = {name: ZERO if name in ("quantity", "cost_usd", "credits") else 0
+             for name in MEASURES}
+    return [found.get(day) or {"day": day, **empty} for day in month.days()]
+
+
+def monthly_summary(*, organization, month: Month) -> MonthlySummary:
+    summary = MonthlySummary(
+        month=month,
+        organization=organization,
+        totals=month_totals(organization=organization, month=month),
+        previous_totals=month_totals(organization=organization, month=month.previous),
+        breakdowns={name: breakdown(organization=organization, month=month, by=by)
+                    for name, by in BREAKDOWNS.items()},
+        days=daily(organization=organization, month=month),
+    )
+    if organization is None:
+        summary.by_org = list(
+            month_rows(organization=None, month=month)
+            .values("organization__slug", "organization__name").annotate(**_SUMS)
+            .order_by("-credits", "organization__slug")
+        )
+    return summary
