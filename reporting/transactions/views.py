@@ -11,7 +11,7 @@ from reporting.csv_export import streaming_csv
 from reporting.transactions import export
 from reporting.transactions.detail import entry_story
 from reporting.transactions.filters import TransactionFilter
-from reporting.transactions.pages import DEFAULT_SORT, keyset_page
+from reporting.transactions import pages
 from reporting.transactions.tables import TransactionTable
 
 CURSOR_PARAMS = ("after", "before")
@@ -40,12 +40,12 @@ def _query_without(request, *names) -> str:
 @org_view()
 def transactions(request):
     account, flt = _filtered(request)
-    sort = request.GET.get("sort") or DEFAULT_SORT
+    sort = request.GET.get("sort") or pages.DEFAULT_SORT
     page = None
     table = None
     if flt.is_valid():
-        page = keyset_page(flt.qs, sort=sort, after=request.GET.get("after"),
-                           before=request.GET.get("before"))
+        page = pages.keyset_page(flt.qs, sort=sort, after=request.GET.get("after"),
+                                 before=request.GET.get("before"), size=pages.PAGE_SIZE)
         table = TransactionTable(page.rows, org_slug=request.org.slug, order_by=page.sort)
     return render(request, "reporting/transactions.html", {
         "filter": flt, "table": table, "page": page,
