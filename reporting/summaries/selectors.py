@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import Coalesce
 
+from billing import money
 from billing.models import DailyUsage
 from reporting.summaries.months import Month
 
@@ -34,6 +35,14 @@ BREAKDOWNS = {
     "operation": ("operation",),
     "user": ("user_label",),
 }
+
+
+def _exact(row: dict) -> dict:
+    """Six places for credits and quantities, as stored. A no-op on PostgreSQL; SQLite (the
+    demo) sums decimals through floats and hands back fifteen significant digits."""
+    for name in ("quantity", "credits"):
+        row[name] = money.round_credits(row[name])
+    return row
 
 
 @dataclass
@@ -67,24 +76,23 @@ def month_rows(*, organization, month: Month) -> QuerySet:
 
 
 def month_totals(*, organization, month: Month) -> dict:
-    return month_rows(organization=organization, month=month).aggregate(**_SUMS)
+    return _exact(month_rows(organization=organization, month=month).aggregate(**_SUMS))
 
 
 def breakdown(*, organization, month: Month, by: tuple[str, ...]) -> list[dict]:
-    return list(
-        month_rows(organization=organization, month=month)
-        .values(*by).annotate(**_SUMS).order_by("-credits", *by)
-    )
+    return [_exact(row) for row in
+            month_rows(organization=organization, month=month)
+            .values(*by).annotate(**_SUMS).order_by("-credits", *by)]
 
 
 def daily(*, organization, month: Month) -> list[dict]:
     found = {
-        row["day"]: row
+        row["day"]: _exact(row)
         for row in month_rows(organization=organization, month=month)
         .values("day").annotate(**_SUMS).order_by("day")
     }
-    empty = {name: ZERO if name in ("quantity", "cost_usd", "credits") else 0
-             for name in MEASURES}
+    empty = {name: money.ZERO if name in ("quantity", "credits") else ZERO
+             if name == "cost_usd" else 0 for name in MEASURES}
     return [found.get(day) or {"day": day, **empty} for day in month.days()]
 
 
@@ -99,9 +107,9 @@ def monthly_summary(*, organization, month: Month) -> MonthlySummary:
         days=daily(organization=organization, month=month),
     )
     if organization is None:
-        summary.by_org = list(
-            month_rows(organization=None, month=month)
+        summary.by_org = [
+            _exact(row) for row in month_rows(organization=None, month=month)
             .values("organization__slug", "organization__name").annotate(**_SUMS)
             .order_by("-credits", "organization__slug")
-        )
+        ]
     return summary

@@ -8,10 +8,9 @@ from accounts.selectors import api_keys_of, members_of
 from billing.ledger.selectors import account_of
 from billing.models import LedgerEntry
 from reporting.csv_export import streaming_csv
-from reporting.transactions import export
+from reporting.transactions import export, pages
 from reporting.transactions.detail import entry_story
 from reporting.transactions.filters import TransactionFilter
-from reporting.transactions import pages
 from reporting.transactions.tables import TransactionTable
 
 CURSOR_PARAMS = ("after", "before")
