@@ -42,7 +42,8 @@ def test_check_reports_damage_and_changes_nothing(org):
     code, out = run("--org", "acme", "--check")
     assert code == 1
     assert "ghost" in out and "events stored, none recorded" in out
-    assert "2026-03-03 ai_tokens gpt-4o op='chat' user='ana@acme.test': credits 0.000000 != 0.420000" in out
+    assert ("2026-03-03 ai_tokens gpt-4o op='chat' user='ana@acme.test': "
+            "credits 0.000000 != 0.420000") in out
     assert "Nothing changed" in out and snapshot(org) == before
 
 
