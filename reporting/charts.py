@@ -52,7 +52,7 @@ def column_chart(points: list[tuple[str, Decimal]], *, title: str, width: int = 
     last = points[-1][0] if points else ""
     return format_html(
         '<svg class="chart" role="img" viewBox="0 0 {w} {h}" width="100%" '
-        'preserveAspectRatio="none" aria-labelledby="{id}-t {id}-d">'
+        'aria-labelledby="{id}-t {id}-d">'
         '<title id="{id}-t">{title}</title><desc id="{id}-d">{desc}</desc>'
         '<line class="axis" x1="0" y1="{plot}" x2="{w}" y2="{plot}"/>{rects}'
         '<text x="0" y="{ty}" class="tick">{first}</text>'

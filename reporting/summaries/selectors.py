@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce
 
 from billing import money
 from billing.models import DailyUsage
+from billing.models.usage import UsageType
 from reporting.summaries.months import Month
 
 ZERO = Decimal(0)
@@ -28,6 +29,7 @@ _SUMS = {
     "cost_usd": Coalesce(Sum("cost_usd"), ZERO),
     "credits": Coalesce(Sum("credits"), ZERO),
 }
+TYPE_LABELS = dict(UsageType.choices)
 # Each breakdown: its name and the rollup columns it groups by.
 BREAKDOWNS = {
     "type": ("usage_type",),
@@ -96,6 +98,12 @@ def daily(*, organization, month: Month) -> list[dict]:
     return [found.get(day) or {"day": day, **empty} for day in month.days()]
 
 
+def _label_types(rows: list[dict]) -> list[dict]:
+    for row in rows:
+        row["type_label"] = TYPE_LABELS.get(row["usage_type"], row["usage_type"])
+    return rows
+
+
 def monthly_summary(*, organization, month: Month) -> MonthlySummary:
     summary = MonthlySummary(
         month=month,
@@ -106,6 +114,8 @@ def monthly_summary(*, organization, month: Month) -> MonthlySummary:
                     for name, by in BREAKDOWNS.items()},
         days=daily(organization=organization, month=month),
     )
+    _label_types(summary.breakdowns["type"])
+    _label_types(summary.breakdowns["resource"])
     if organization is None:
         summary.by_org = [
             _exact(row) for row in month_rows(organization=None, month=month)

@@ -21,7 +21,7 @@ def _charts(summary) -> dict:
             [(row["day"].strftime("%d %b"), row["credits"]) for row in summary.days],
             title=f"Credits a day, {summary.month.label}"),
         "by_type": charts.bar_chart(
-            [(row["usage_type"], row["credits"]) for row in summary.breakdowns["type"]],
+            [(row["type_label"], row["credits"]) for row in summary.breakdowns["type"]],
             title="Credits by usage type"),
         "top_resources": charts.bar_chart(
             [(row["resource"], row["credits"])

@@ -46,6 +46,11 @@ class EntryStory:
     reversed_by: LedgerEntry | None = None
 
     @property
+    def usage_quantity(self) -> str:
+        """The meter quantity as written: 1,590 or 120.5, grouped, no trailing zeros."""
+        return _plain(self.usage.quantity) if self.usage is not None else ""
+
+    @property
     def who(self) -> str:
         e = self.entry
         if e.actor_api_key_id:
@@ -55,14 +60,19 @@ class EntryStory:
         return f"{e.get_actor_type_display()}: {e.actor_label}"
 
 
+def _plain(value: Decimal) -> str:
+    text = f"{value:,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _line(raw: dict, usage: UsageEvent) -> PricedLine:
     quantity = Decimal(raw["quantity"])
     bucket = raw["bucket"]
     if usage.meter_id:
         unit = usage.meter.unit
-        what, per = f"{quantity:,} \u00d7 {unit}", f"per {unit}"
+        what, per = f"{_plain(quantity)} \u00d7 {unit}", f"per {unit}"
     else:
-        what = f"{quantity:,} {TOKEN_BUCKET_WORDS.get(bucket, bucket)}"
+        what = f"{_plain(quantity)} {TOKEN_BUCKET_WORDS.get(bucket, bucket)}"
         per = "per million tokens" if int(raw["per"]) == 1_000_000 else f"per {raw['per']}"
     return PricedLine(what=what, quantity=quantity,
                       unit_price_usd=Decimal(raw["unit_price_usd"]), per=per,

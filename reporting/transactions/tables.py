@@ -12,11 +12,13 @@ from django.utils.html import format_html
 from billing import money
 from billing.models import LedgerEntry
 
+REASON_CHARS = 40
+
 
 class TransactionTable(tables.Table):
     id = tables.Column(verbose_name="Entry", order_by=("id",))
     created_at = tables.DateTimeColumn(verbose_name="When (UTC)", format="Y-m-d H:i",
-                                       orderable=False)
+                                       orderable=False, attrs={"td": {"class": "when"}})
     kind = tables.Column(verbose_name="Kind", orderable=False)
     amount = tables.Column(verbose_name="Amount", order_by=("amount",),
                            attrs={"th": {"class": "num"}, "td": {"class": "num"}})
@@ -58,4 +60,4 @@ class TransactionTable(tables.Table):
         return money.display_rounded(value)
 
     def render_reason(self, value):
-        return value if len(value) <= 60 else value[:59] + "\u2026"
+        return value if len(value) <= REASON_CHARS else value[:REASON_CHARS - 1] + "\u2026"

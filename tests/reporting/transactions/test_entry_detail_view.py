@@ -12,7 +12,7 @@ from billing.purchases.local_provider import local_checkout_session
 from billing.usage.ingestion import record_usage
 from tests.billing.postings import SYSTEM, consume, grant
 from tests.billing.purchase_fixtures import pending_purchase
-from tests.billing.usage_fixtures import ai_event, api_key_for, funded, seed_prices
+from tests.billing.usage_fixtures import ai_event, api_key_for, funded, gpu_event, seed_prices
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +79,12 @@ def test_other_orgs_entry_is_404(member_client, org, other_org):
     foreign = consume(other_org, 1, key="usage:x").entry
     assert detail(member_client, org, foreign.pk).status_code == 404
     assert detail(member_client, other_org, foreign.pk).status_code == 404
+
+
+def test_a_meter_charge_reads_in_its_unit(member_client, org):
+    seed_prices()
+    funded(org)
+    record_usage(organization=org, events=[gpu_event("g", quantity="1590.50")])
+    entry = LedgerEntry.objects.get(account__organization=org, kind="usage")
+    body = detail(member_client, org, entry.pk).content.decode()
+    assert "1,590.5 \u00d7 GPU second on meter" in body and "per GPU second" in body
