@@ -2,8 +2,9 @@
 model or meter, operation and the sign of the amount.
 
 Every filter narrows one org's ledger on an indexed column or through the usage
-event's unique link to its entry; the choices come from the org's members, keys
-and its daily rollup, never from a scan of the ledger.
+event's unique link to its entry; the choices come from the org's members and
+keys, the suggestions from the last month of its daily rollup, never from a
+scan of the ledger.
 """
 
 from __future__ import annotations
@@ -24,6 +25,22 @@ def _utc_midnight(day) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+SUGGESTION_DAYS = 31
+
+
+def recent_names(organization) -> dict[str, list[str]]:
+    """Models, meters and operations seen in the last month: one query on the rollup."""
+    since = datetime.now(UTC).date() - timedelta(days=SUGGESTION_DAYS)
+    pairs = (DailyUsage.objects.filter(organization=organization, day__gte=since)
+             .values_list("resource", "operation").distinct().order_by())
+    resources, operations = set(), set()
+    for resource, operation in pairs:
+        resources.add(resource)
+        operations.add(operation)
+    return {"resource": sorted(r for r in resources if r),
+            "operation": sorted(o for o in operations if o)}
+
+
 class TransactionFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=EntryKind.choices, empty_label="All kinds")
     start = django_filters.DateFilter(
@@ -33,10 +50,14 @@ class TransactionFilter(django_filters.FilterSet):
         label="To (UTC)", method="filter_end", widget=forms.DateInput(attrs={"type": "date"}))
     who = django_filters.ChoiceFilter(label="User or API key", method="filter_who",
                                       empty_label="Anyone")
-    resource = django_filters.ChoiceFilter(label="Model or meter", empty_label="All",
-                                           field_name="usage_event__resource")
-    operation = django_filters.ChoiceFilter(label="Operation", empty_label="All",
-                                            field_name="usage_event__operation")
+    # Free text with suggestions: any name ever sent can be filtered on, and the
+    # suggestions cost one bounded scan of the recent rollup, not a scan of all of it.
+    resource = django_filters.CharFilter(
+        label="Model or meter", field_name="usage_event__resource",
+        widget=forms.TextInput(attrs={"list": "resource-names", "autocomplete": "off"}))
+    operation = django_filters.CharFilter(
+        label="Operation", field_name="usage_event__operation",
+        widget=forms.TextInput(attrs={"list": "operation-names", "autocomplete": "off"}))
     sign = django_filters.ChoiceFilter(label="Amount", choices=SIGNS, empty_label="In and out",
                                        method="filter_sign")
 
@@ -50,10 +71,7 @@ class TransactionFilter(django_filters.FilterSet):
             *[(f"{USER}:{m.user_id}", m.user.email) for m in members],
             *[(f"{KEY}:{k.pk}", f"API key {k.name} ({k.prefix}\u2026)") for k in api_keys],
         ]
-        rollup = DailyUsage.objects.filter(organization=organization)
-        for name in ("resource", "operation"):
-            values = rollup.order_by(name).values_list(name, flat=True).distinct()
-            self.filters[name].extra["choices"] = [(v, v) for v in values if v]
+        self.suggestions = recent_names(organization)
 
     def filter_start(self, queryset, name, value):
         return queryset.filter(created_at__gte=_utc_midnight(value))
