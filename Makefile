@@ -4,7 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint demo-env clean
+DEMO_ENV_MARK := The demo's settings, written by make run
+# Where the demo serves; tests/docs/test_readme.py runs it on a free port.
+DEMO_ADDR ?= 127.0.0.1:8000
+
+.PHONY: run serve demo test install lint demo-env clean
+
+DEMO_WEB ?= $(BIN)/python manage.py runserver $(DEMO_ADDR) --noreload
+DEMO_WORKER ?= $(BIN)/python manage.py qcluster
+STOP_GRACE ?= 10
+SERVE = $(BIN)/python -m config.supervisor --grace $(STOP_GRACE) --web "$(DEMO_WEB)" --worker "$(DEMO_WORKER)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,20 +23,39 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The demo: SQLite, test payments, a task worker beside the web server.
-run: export DEBUG = True
-run: export PAYMENTS_PROVIDER = test
-run: install
+# The demo's settings live in .env (from config/demo.env: SQLite, DEBUG, test payments),
+# so the server, the worker and every manage.py command typed in this checkout agree.
+# An .env that is not the demo's (a copy of .env.example) is left alone and refused.
+demo-env:
+	@if [ ! -f .env ]; then \
+	  cp config/demo.env .env && echo "Wrote .env: the demo's settings (SQLite, DEBUG, test payments)"; \
+	elif ! head -n 1 .env | grep -qF "$(DEMO_ENV_MARK)"; then \
+	  echo "make run: .env here is not the demo's (a copy of .env.example?): it would switch" >&2; \
+	  echo "the demo to its database and HTTPS settings. Move it away, or deploy as docs/deploy.md says." >&2; \
+	  exit 1; \
+	fi
+
+# The demo's database: migrated, seeded, schedules declared. Safe to repeat.
+demo: install demo-env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py sync_schedules
+
+# The demo: SQLite, test payments, a task worker beside the web server.
+run: demo
 	@echo ""
-	@echo "  Open http://127.0.0.1:8000  and log in as demo@example.com / demo"
+	@echo "  Open http://$(DEMO_ADDR)  and log in as demo@example.com / demo"
 	@echo "  (member@example.com / demo sees the same org read only; /admin/ for staff)"
 	@echo ""
-	$(BIN)/python manage.py qcluster & QPID=$$!; \
-	trap "kill $$QPID 2>/dev/null" EXIT INT TERM; \
-	$(BIN)/python manage.py runserver 127.0.0.1:8000 --noreload
+	$(SERVE)
+
+# Serve the demo already set up: the web server and a task worker until Ctrl-C or either
+# ends; then both are stopped for sure (every process of each: TERM, then KILL after
+# STOP_GRACE seconds), so no worker is left behind (config/supervisor.py).
+serve: export DEBUG = True
+serve: export PAYMENTS_PROVIDER = test
+serve:
+	$(SERVE)
 
 # The whole suite; on PostgreSQL when DATABASE_URL is set, else SQLite.
 test: install
@@ -40,3 +68,4 @@ lint: install
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles
+	@if [ -f .env ] && head -n 1 .env | grep -qF "$(DEMO_ENV_MARK)"; then rm .env; fi

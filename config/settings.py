@@ -42,6 +42,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "billing.faults.middleware.UnavailableMiddleware",  # 503, not 500, for transient faults
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -76,6 +77,21 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# A kept connection is checked before each request reuses it, so a database restart costs
+# no request an error once the server is back.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# No request waits long on PostgreSQL: a statement running past the first limit, or a lock
+# (the account row on the charge path) not granted within the second, fails and the request
+# answers 503 with Retry-After (billing/faults/transient.py). 0 turns a limit off.
+DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=30000)
+DATABASE_LOCK_TIMEOUT_MS = env.int("DATABASE_LOCK_TIMEOUT_MS", default=5000)
+if DATABASE_STATEMENT_TIMEOUT_MS < 0 or DATABASE_LOCK_TIMEOUT_MS < 0:
+    raise ImproperlyConfigured("DATABASE_*_TIMEOUT_MS must be 0 (off) or a number of ms")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS} "
+        f"-c lock_timeout={DATABASE_LOCK_TIMEOUT_MS}"
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo runs a web process and a worker on one file: WAL lets readers
     # run beside the writer, IMMEDIATE takes the write lock up front so two

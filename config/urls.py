@@ -9,3 +9,6 @@ urlpatterns = [
     path("", include("billing.stripe.urls")),
     path("", include("reporting.urls")),
 ]
+
+# A transient fault raised outside a view answers 503 too (billing/faults/middleware.py).
+handler500 = "billing.faults.middleware.server_error"

@@ -67,3 +67,12 @@ def admin_client(client, admin_user):
 def member_client(client, member_user):
     client.force_login(member_user)
     return client
+
+
+@pytest.fixture
+def db_proxy(transactional_db):
+    """The default database reached through a TCP proxy that can drop it (tests/tcp_proxy.py)."""
+    from tests.tcp_proxy import TcpProxy, database_through, upstream_of_default_database
+
+    with TcpProxy(upstream_of_default_database()) as proxy, database_through(proxy):
+        yield proxy

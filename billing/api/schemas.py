@@ -7,6 +7,7 @@ billing.usage.events, so these describe the contract; they do not enforce it.
 from typing import Literal
 
 from ninja import Field, Schema
+from pydantic import ConfigDict
 
 from billing.models import ServiceTier, UsageType
 from billing.usage.events import KEY_PATTERN, MAX_EVENTS, TEXT_LIMITS
@@ -24,6 +25,9 @@ class ErrorOut(Schema):
 
 
 class UsageEventIn(Schema):
+    # Unknown fields are refused (a typo never goes unnoticed): additionalProperties false.
+    model_config = ConfigDict(extra="forbid")
+
     idempotency_key: str = Field(pattern=f"^{KEY_PATTERN}$")
     type: Literal[tuple(UsageType.values)]
     model: str | None = Field(None, description="ai_tokens: the model, e.g. gpt-4o")
@@ -48,6 +52,8 @@ class UsageEventIn(Schema):
 
 
 class UsageBatchIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     events: list[UsageEventIn] = Field(min_length=1, max_length=MAX_EVENTS)
 
 
@@ -84,7 +90,7 @@ class BalanceOut(Schema):
     runway_days: str | None
 
 
-ERRORS = {401: ErrorOut, 403: ErrorOut}
+ERRORS = {401: ErrorOut, 403: ErrorOut, 503: ErrorOut}  # 503: transient, retry
 
 
 def inline_schema(model) -> dict:

@@ -18,7 +18,7 @@ from ninja.security import HttpBearer
 
 from accounts.services import authenticate_api_key
 from billing.api import balance
-from billing.api.errors import HTTP_CODES, error_response
+from billing.api.errors import HTTP_CODES, error_response, unavailable_response
 from billing.api.schemas import (
     ERRORS,
     BalanceOut,
@@ -27,6 +27,7 @@ from billing.api.schemas import (
     UsageBatchOut,
     inline_schema,
 )
+from billing.faults.transient import describe, is_transient, logged_as_warning
 from billing.usage.events import MAX_EVENTS, InvalidEvents, loads
 from billing.usage.ingestion import PlanNotEligible, UsageRefused, record_usage
 
@@ -147,5 +148,8 @@ def _not_found(request, exc):
 
 @api.exception_handler(Exception)
 def _server_error(request, exc):
+    if is_transient(exc):
+        logger.warning("API %s %s answered 503: %s", request.method, request.path, describe(exc))
+        return logged_as_warning(unavailable_response())
     logger.exception("API error on %s %s", request.method, request.path)
     return error_response(500, "internal_error", "something went wrong on our side; retry later")

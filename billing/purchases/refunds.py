@@ -13,7 +13,7 @@ from django.db import transaction
 from billing import money
 from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
-from billing.models import EntryKind, PaymentProvider, Purchase, PurchaseStatus
+from billing.models import EntryKind, LedgerEntry, PaymentProvider, Purchase, PurchaseStatus
 from billing.models.purchases import FULFILLED_STATUSES, major_text
 from billing.purchases import local_provider
 from billing.purchases.errors import PurchaseError
@@ -52,9 +52,10 @@ def credits_to_take_back(*, purchase: Purchase, cumulative_refunded_minor: int) 
     return min(share, left)
 
 
-def apply_charge_refunded(*, charge: dict) -> Purchase | None:
+def apply_charge_refunded(*, charge: dict, refund: dict | None = None) -> Purchase | None:
     """Take back the credits of a refund Stripe confirmed. None when the charge is not a
-    purchase's (e.g. an auto-topup charge)."""
+    purchase's. `refund` is given only by the test provider, whose request id and refund
+    are recorded on the entry so that a double submit refunds once."""
     charge_id = charge.get("id") or ""
     cumulative = int(charge.get("amount_refunded") or 0)
     with transaction.atomic():
@@ -86,6 +87,7 @@ def apply_charge_refunded(*, charge: dict) -> Purchase | None:
                         "amount_refunded": major_text(newly, purchase.currency),
                         "amount_refunded_total": major_text(cumulative, purchase.currency),
                         "currency": purchase.currency,
+                        **_local_refund_fields(charge, refund, newly),
                     },
                 )
         purchase.amount_refunded_minor = cumulative
@@ -98,6 +100,13 @@ def apply_charge_refunded(*, charge: dict) -> Purchase | None:
     return purchase
 
 
+def _local_refund_fields(charge: dict, refund: dict | None, newly: int) -> dict:
+    request_id = (charge.get("metadata") or {}).get("request_id")
+    if refund is None or not request_id:
+        return {}
+    return {"request_id": request_id, "refund_id": refund["id"], "amount_refunded_minor": newly}
+
+
 def request_refund(*, purchase: Purchase, amount_minor: int | None, requested_by,
                    request_id: str | None = None) -> dict:
     """Staff: ask the provider to refund (all that is left when amount is None).
@@ -105,23 +114,12 @@ def request_refund(*, purchase: Purchase, amount_minor: int | None, requested_by
     With Stripe, credits move when charge.refunded arrives. The test provider has
     no Stripe, so the same refund code runs at once on a charge-shaped dict.
     """
-    purchase.refresh_from_db()
-    if purchase.status not in FULFILLED_STATUSES:
-        raise PurchaseError(f"purchase {purchase.pk} is {purchase.get_status_display()}: "
-                            "only paid purchases can be refunded")
-    refundable = purchase.refundable_minor
-    amount = refundable if amount_minor is None else int(amount_minor)
-    if refundable <= 0:
-        raise PurchaseError(f"purchase {purchase.pk} is already refunded in full")
-    if not 0 < amount <= refundable:
-        raise PurchaseError(
-            f"the refund must be between {major_text(1, purchase.currency)} and "
-            f"{major_text(refundable, purchase.currency)} {purchase.currency.upper()}")
-    metadata = {"purchase_id": str(purchase.pk), "requested_by": requested_by.email}
     if purchase.provider == PaymentProvider.TEST:
-        charge = local_provider.refunded_charge(purchase, amount_minor=amount, metadata=metadata)
-        apply_charge_refunded(charge=charge)
-        return local_provider.refund_of(purchase, charge=charge, amount_minor=amount)
+        return _refund_locally(purchase=purchase, amount_minor=amount_minor,
+                               requested_by=requested_by, request_id=request_id)
+    purchase.refresh_from_db()
+    amount = _checked_amount(purchase, amount_minor)
+    metadata = {"purchase_id": str(purchase.pk), "requested_by": requested_by.email}
     if not purchase.stripe_payment_intent_id:
         raise PurchaseError(f"purchase {purchase.pk} has no PaymentIntent to refund")
     # A form's own request id makes a double submit refund once, while two deliberate
@@ -133,3 +131,43 @@ def request_refund(*, purchase: Purchase, amount_minor: int | None, requested_by
         payment_intent_id=purchase.stripe_payment_intent_id, amount_minor=amount,
         idempotency_key=key, metadata=metadata,
     )
+
+
+def _checked_amount(purchase: Purchase, amount_minor: int | None) -> int:
+    if purchase.status not in FULFILLED_STATUSES:
+        raise PurchaseError(f"purchase {purchase.pk} is {purchase.get_status_display()}: "
+                            "only paid purchases can be refunded")
+    refundable = purchase.refundable_minor
+    amount = refundable if amount_minor is None else int(amount_minor)
+    if refundable <= 0:
+        raise PurchaseError(f"purchase {purchase.pk} is already refunded in full")
+    if not 0 < amount <= refundable:
+        raise PurchaseError(
+            f"the refund must be between {major_text(1, purchase.currency)} and "
+            f"{major_text(refundable, purchase.currency)} {purchase.currency.upper()}")
+    return amount
+
+
+def _refund_locally(*, purchase: Purchase, amount_minor: int | None, requested_by,
+                    request_id: str | None) -> dict:
+    """The test provider's refund, applied at once. What Stripe's idempotency key does for
+    a Stripe refund, the request id does here: under the purchase's lock, a request id
+    whose refund is already in the ledger answers that refund and posts nothing."""
+    with transaction.atomic():
+        purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)
+        if request_id:
+            done = LedgerEntry.objects.filter(
+                account__organization_id=purchase.organization_id, kind=EntryKind.REFUND,
+                metadata__purchase_id=purchase.pk, metadata__request_id=request_id,
+            ).first()
+            if done is not None:
+                return {"id": done.metadata.get("refund_id"), "status": "succeeded",
+                        "amount": done.metadata.get("amount_refunded_minor"), "replayed": True}
+        amount = _checked_amount(purchase, amount_minor)
+        metadata = {"purchase_id": str(purchase.pk), "requested_by": requested_by.email}
+        if request_id:
+            metadata["request_id"] = request_id
+        charge = local_provider.refunded_charge(purchase, amount_minor=amount, metadata=metadata)
+        refund = local_provider.refund_of(purchase, charge=charge, amount_minor=amount)
+        apply_charge_refunded(charge=charge, refund=refund)
+        return refund

@@ -4,6 +4,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from billing.faults.transient import RETRY_AFTER_SECONDS, logged_as_warning
 from billing.stripe import webhooks
 
 
@@ -14,4 +15,8 @@ def stripe_webhook(request):
                               signature_header=request.headers.get("Stripe-Signature"))
     if result.status == 200:
         return JsonResponse({"received": True, "result": result.message})
-    return HttpResponse(result.message, status=result.status, content_type="text/plain")
+    response = HttpResponse(result.message, status=result.status, content_type="text/plain")
+    if result.status == 503:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        logged_as_warning(response)  # by webhooks.receive
+    return response

@@ -7,7 +7,9 @@ The flow of one delivery:
 4. the handler runs in one transaction that also marks the event processed, under the event
    row's lock, so concurrent deliveries of one event do the work once;
 5. a handler error rolls that transaction back, is recorded on the event in a transaction
-   of its own and answered 500, so Stripe delivers again and the work is retried.
+   of its own and answered 500, so Stripe delivers again and the work is retried;
+6. a transient fault at any step (the database away, a lock or statement timeout) is
+   answered 503 instead: nothing was half-written, and Stripe's redelivery does the work.
 """
 
 import logging
@@ -17,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from billing.faults.transient import describe, is_transient
 from billing.models import PaymentProvider, Purchase, StripeEvent
 from billing.purchases import fulfilment, refunds
 from billing.stripe import gateway as stripe_gateway
@@ -112,10 +115,13 @@ def process_event(event: dict) -> WebhookResult:
             locked.last_error = ""
             locked.save(update_fields=["processed_at", "attempts", "last_error"])
     except Exception as error:
-        logger.exception("Stripe event %s (%s) failed", event["id"], event["type"])
+        # With the database away this write fails too; receive() then answers 503.
         StripeEvent.objects.filter(pk=record.pk).update(
             attempts=F("attempts") + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
         )
+        if is_transient(error):
+            raise
+        logger.exception("Stripe event %s (%s) failed", event["id"], event["type"])
         return WebhookResult(500, "handler error; Stripe will retry")
     return WebhookResult(200, "processed" if handler else "ignored")
 
@@ -126,4 +132,10 @@ def receive(*, payload: bytes, signature_header: str | None) -> WebhookResult:
     except stripe_gateway.InvalidSignature as error:
         logger.warning("Stripe webhook refused: %s", error)
         return WebhookResult(400, "invalid signature")
-    return process_event(event)
+    try:
+        return process_event(event)
+    except Exception as error:
+        if not is_transient(error):
+            raise
+        logger.warning("Stripe event %s answered 503: %s", event.get("id"), describe(error))
+        return WebhookResult(503, "temporarily unavailable; Stripe will deliver again")

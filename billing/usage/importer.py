@@ -29,11 +29,19 @@ class ImportReport:
     credits: Decimal = Decimal(0)
     balance: Decimal | None = None
     rejections: dict[str, int] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+    # (line, message) of the first MAX_REPORTED problems by line number: a chunk's problems
+    # are found in stages (JSON while reading, then shape, then prices, then charging), not
+    # in line order, but are reported in it.
+    noted: list[tuple[int, str]] = field(default_factory=list)
 
     def note(self, line_no: int, message: str) -> None:
-        if len(self.problems) < MAX_REPORTED:
-            self.problems.append(f"line {line_no}: {message}")
+        self.noted.append((line_no, message))
+        self.noted.sort(key=lambda item: item[0])
+        del self.noted[MAX_REPORTED:]
+
+    @property
+    def problems(self) -> list[str]:
+        return [f"line {line_no}: {message}" for line_no, message in self.noted]
 
     @property
     def complete(self) -> bool:

@@ -5,10 +5,11 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.models import ApiKey, SettingsChange
+from accounts.models import ApiKey, Plan, SettingsChange
 from accounts.services import authenticate_api_key
 from tests.accounts.key_storage import assert_stored_nowhere
 from tests.accounts.row_counts import row_counts
+from tests.conftest import make_org
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +26,7 @@ def test_prints_the_key_alone_on_the_last_line_and_it_authenticates(org):
     assert raw == raw.strip() and " " not in raw
     assert out == raw + "\n"  # a script can read it with `tail -n 1`
     assert "Store it now" in err and raw not in err
+    assert "Warning" not in err
 
     key = authenticate_api_key(raw)
     assert key is not None and key.organization == org and key.name == "inference gateway"
@@ -63,3 +65,12 @@ def test_missing_argument_is_refused(org, args):
     with pytest.raises(CommandError, match="required"):
         run(*args)
     assert not ApiKey.objects.exists()
+
+
+def test_a_free_plan_org_gets_the_key_and_a_warning_that_it_cannot_bill(db):
+    make_org("freebie", plan=Plan.FREE)
+    out, err = run("--org", "freebie", "--name", "ci")
+    assert "Warning: freebie is on the Free plan" in err
+    assert "403 plan_not_eligible" in err
+    assert ApiKey.objects.get().organization.slug == "freebie"
+    assert out.count("\n") == 1  # stdout is still the key alone

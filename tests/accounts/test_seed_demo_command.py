@@ -3,8 +3,8 @@
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
-from django.test import Client
+from django.core.management import CommandError, call_command
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from accounts.models import Membership, Organization, Plan, Role, User
@@ -15,8 +15,22 @@ pytestmark = pytest.mark.django_db
 
 def seed() -> str:
     out = StringIO()
-    call_command("seed_demo", stdout=out, stderr=StringIO())
+    call_command("seed_demo", "--force", stdout=out, stderr=StringIO())
     return out.getvalue()
+
+
+def test_refused_with_debug_off_unless_forced():
+    """The suite runs with DEBUG off, as production does: staff logins with a known
+    password must not appear there by accident."""
+    counts = row_counts()
+    with pytest.raises(CommandError, match="refused with DEBUG off"):
+        call_command("seed_demo", stdout=StringIO(), stderr=StringIO())
+    assert row_counts() == counts
+    assert not User.objects.filter(email="demo@example.com").exists()
+    # The demo (make run) has DEBUG on: no --force needed there.
+    with override_settings(DEBUG=True):
+        call_command("seed_demo", stdout=StringIO(), stderr=StringIO())
+    assert Organization.objects.filter(slug="acme").exists()
 
 
 def logs_in(email: str, password: str) -> Client:

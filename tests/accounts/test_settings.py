@@ -132,3 +132,67 @@ def test_without_hsts_preload_only_w021_remains():
     result = run_python(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], **env)
     assert result.returncode != 0
     assert re.findall(r"\((\w+\.\w+)\)", result.stderr) == ["security.W021"]
+
+
+def env_example_values() -> dict[str, str]:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if re.match(r"^[A-Z_]+=", line))
+
+
+def test_env_example_filled_with_only_the_secrets_takes_real_payments():
+    """A production .env copied from .env.example, with only the secrets filled in,
+    must not hand out free credits through the test provider."""
+    env = {**env_example_values(), "SECRET_KEY": "s" * 50,
+           "STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}
+    result = run_python(["-c", "from django.conf import settings as s; "
+                               "print(s.PAYMENTS_PROVIDER, s.ALLOW_TEST_PAYMENTS, s.DEBUG)"],
+                        **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["stripe", "False", "False"]
+    # And without the Stripe keys it refuses to start rather than fall back to test payments.
+    result = run_python(["-c", "import config.settings"], **{**env, "STRIPE_SECRET_KEY": ""})
+    assert "needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET" in result.stderr
+
+
+# -- database connections: health-checked, and bounded waits on PostgreSQL ------------------------
+
+def database_settings(**env: str) -> dict:
+    script = "import json, config.settings as s; print(json.dumps(s.DATABASES['default']))"
+    result = run_python(["-c", script], **{**VALID, **env})
+    assert result.returncode == 0, result.stderr
+    return __import__("json").loads(result.stdout)
+
+
+def test_kept_connections_are_health_checked():
+    assert database_settings()["CONN_HEALTH_CHECKS"] is True
+    assert database_settings(DATABASE_URL="postgres://u@db:5432/c")["CONN_HEALTH_CHECKS"] is True
+
+
+def test_postgresql_connections_get_the_statement_and_lock_timeouts_from_the_environment():
+    url = "postgres://u@db:5432/c"
+    assert database_settings(DATABASE_URL=url)["OPTIONS"]["options"] == (
+        "-c statement_timeout=30000 -c lock_timeout=5000")
+    custom = database_settings(DATABASE_URL=url, DATABASE_STATEMENT_TIMEOUT_MS="0",
+                               DATABASE_LOCK_TIMEOUT_MS="1500")
+    assert custom["OPTIONS"]["options"] == "-c statement_timeout=0 -c lock_timeout=1500"
+    assert "options" not in database_settings().get("OPTIONS", {})  # SQLite has no such thing
+
+
+@pytest.mark.parametrize("value", ["-1", "5s", "1.5"])
+def test_a_timeout_that_is_not_a_whole_number_of_ms_is_refused(value):
+    result = import_settings(**{**VALID, "DATABASE_LOCK_TIMEOUT_MS": value})
+    assert result.returncode != 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_timeouts_are_in_force_on_the_connection():
+    from django.conf import settings
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('statement_timeout'), "
+                       "current_setting('lock_timeout')")
+        statement, lock = cursor.fetchone()
+    assert statement == f"{settings.DATABASE_STATEMENT_TIMEOUT_MS // 1000}s"
+    assert lock == f"{settings.DATABASE_LOCK_TIMEOUT_MS // 1000}s"

@@ -18,5 +18,10 @@ class Command(BaseCommand):
             new_key = create_api_key(organization=organization, name=name, created_by=None)
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
+        if not organization.billing_enabled:
+            self.stderr.write(self.style.WARNING(
+                f"Warning: {organization.slug} is on the {organization.get_plan_display()} plan, "
+                "which has no credits billing: the API answers every request with this key "
+                "403 plan_not_eligible until the organisation moves to a paid plan."))
         self.stderr.write(f"Created API key {name!r} for {organization.slug}. Store it now:")
         self.stdout.write(new_key.raw_key)

@@ -1,13 +1,29 @@
 from django.apps import apps
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from accounts import demo
 
 
 class Command(BaseCommand):
-    help = "Create (or top up to) the demo organisation Acme Robotics. Safe to run again."
+    help = (
+        "Create (or top up to) the demo organisation Acme Robotics, with logins whose password "
+        "is 'demo'. Safe to run again. Refused with DEBUG off unless --force."
+    )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force", action="store_true",
+            help="Seed even with DEBUG off (a staging box; never production: the demo "
+                 "logins are staff with a known password).",
+        )
+
+    def handle(self, *args, force=False, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "seed_demo creates staff logins with the password 'demo': refused with DEBUG off. "
+                "Use --force on a staging box, never in production."
+            )
         org = demo.seed_accounts()
         for step in demo_steps():
             step(org, self.stdout)

@@ -5,6 +5,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.management.lookup import organization_or_error
+from accounts.management.text import counted
 from billing import money
 from billing.usage.events import MAX_EVENTS
 from billing.usage.importer import import_lines
@@ -51,10 +52,10 @@ class Command(BaseCommand):
             self.stderr.write(f"  … and {hidden} more")
         rejections = ", ".join(f"{n} {code}" for code, n in sorted(report.rejections.items()))
         self.stdout.write(
-            f"{report.lines} lines: {report.charged} charged "
-            f"({money.display(report.credits)} credits), {report.duplicate} duplicate, "
-            f"{report.rejected} rejected{f' ({rejections})' if rejections else ''}, "
-            f"{report.invalid} invalid lines. Balance "
+            f"{counted(report.lines, 'line')}: {report.charged:,} charged "
+            f"({money.display(report.credits)} credits), {report.duplicate:,} duplicate, "
+            f"{report.rejected:,} rejected{f' ({rejections})' if rejections else ''}, "
+            f"{counted(report.invalid, 'invalid line')}. Balance "
             f"{money.display(report.balance) if report.balance is not None else 'unchanged'}."
         )
         if not report.complete:
@@ -72,6 +73,7 @@ class _Progress:
         self.started = time.monotonic()
         self.tty = getattr(out, "isatty", lambda: False)()
         self.last = 0.0
+        self.shown_lines = None  # the line count on the last line printed
 
     def lines(self, stream):
         for raw in stream:
@@ -82,7 +84,7 @@ class _Progress:
         now = time.monotonic()
         if not self.enabled or (not final and now - self.last < (0.2 if self.tty else 5)):
             return
-        self.last = now
+        self.last, self.shown_lines = now, report.lines
         rate = (report.charged + report.duplicate + report.rejected) / max(now - self.started,
                                                                           1e-9)
         if self.size:
@@ -91,11 +93,12 @@ class _Progress:
             bar = f"[{'#' * filled}{'-' * (self.WIDTH - filled)}] {share:6.1%} "
         else:
             bar = ""
-        line = f"{bar}{report.lines:,} lines, {rate:,.0f} events/s"
+        line = f"{bar}{counted(report.lines, 'line')}, {rate:,.0f} events/s"
         self.out.write(("\r" + line) if self.tty else line, ending="" if self.tty else "\n")
         self.out.flush()
 
     def done(self, report):
-        self.update(report, final=True)
+        if report.lines != self.shown_lines:  # else the last line printed is already final
+            self.update(report, final=True)
         if self.enabled and self.tty:
             self.out.write("")

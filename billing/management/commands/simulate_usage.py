@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.management.lookup import organization_or_error
+from accounts.management.text import counted
 from billing import money
 from billing.ledger.actor import Actor
 from billing.usage.ingestion import CHARGED, DUPLICATE, REJECTED, PlanNotEligible, record_usage
@@ -45,7 +46,8 @@ class Command(BaseCommand):
             spent += result.charged_credits
             balance = result.balance
         self.stdout.write(
-            f"{sum(counts.values())} events over {days} days: {counts[CHARGED]} charged "
+            f"{counted(sum(counts.values()), 'event')} over {counted(days, 'day')}: "
+            f"{counts[CHARGED]:,} charged "
             f"({money.display(spent)} credits), {counts[DUPLICATE]} duplicate, "
             f"{counts[REJECTED]} rejected. Balance "
             f"{money.display(balance) if balance is not None else 'unchanged'}."

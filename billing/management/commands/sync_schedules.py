@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from accounts.management.text import counted
 from billing.schedules import sync_schedules
 
 
@@ -8,4 +9,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         names = sync_schedules()
-        self.stdout.write(f"{len(names)} schedules in sync: {', '.join(names) or 'none'}")
+        listed = ", ".join(names) or "none"
+        self.stdout.write(f"{counted(len(names), 'schedule')} in sync: {listed}")

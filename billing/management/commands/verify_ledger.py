@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from accounts.management.lookup import optional_organization
+from accounts.management.text import counted
 from billing.ledger.verify import verify_ledger
 
 
@@ -13,12 +14,13 @@ class Command(BaseCommand):
     def handle(self, *args, org, **options):
         organization = optional_organization(org)
         report = verify_ledger(organization=organization)
-        summary = f"{report.accounts} accounts, {report.entries} entries checked"
+        summary = (f"{counted(report.accounts, 'account')}, "
+                   f"{counted(report.entries, 'entry', 'entries')} checked")
         if report.ok:
             self.stdout.write(self.style.SUCCESS(f"Ledger OK: {summary}"))
             return
         self.stdout.write(self.style.ERROR(f"Ledger FAILED: {summary}, "
-                                           f"{len(report.problems)} problems"))
+                                           f"{counted(len(report.problems), 'problem')}"))
         for problem in report.problems:
             self.stdout.write(f"  {problem}")
         raise SystemExit(1)

@@ -141,3 +141,18 @@ def test_a_sold_package_is_retired_not_deleted(paid, package):
 
     with pytest.raises(ProtectedError):
         package.delete()
+
+
+def test_test_provider_double_submit_refunds_once(staff_client, org, admin_user, package):
+    purchase = checkout.start_purchase(organization=org, package=package, buyer=admin_user,
+                                        provider="test")
+    fulfilment.fulfil_checkout_session(session=local_provider.local_checkout_session(purchase))
+    form_url = f"{CHANGELIST}{purchase.pk}/refund/"
+    page = staff_client.get(form_url).content.decode()
+    request_id = re.search(r'name="request_id" value="([0-9a-f-]+)"', page).group(1)
+    for _ in range(2):
+        staff_client.post(form_url, {"amount": "10", "request_id": request_id})
+    purchase.refresh_from_db()
+    assert purchase.amount_refunded_minor == 1000
+    assert entries(org, kind=EntryKind.REFUND).count() == 1
+    assert_ledger_ok(org)

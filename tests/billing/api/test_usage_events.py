@@ -250,3 +250,15 @@ def test_openapi_schema(client):
     assert body["properties"]["events"]["maxItems"] == 1000
     assert "quantity" in body["properties"]["events"]["items"]["properties"]
     assert {"200", "401", "403", "400", "413", "422"} <= set(post_op["responses"])
+
+
+def test_openapi_schema_says_unknown_fields_are_refused(client):
+    """The schema promises what the parser does: the documented fields and no others."""
+    from billing.usage.events import FIELDS
+
+    schema = client.get("/api/v1/openapi.json").json()
+    post_op = schema["paths"]["/api/v1/usage-events"]["post"]
+    body = post_op["requestBody"]["content"]["application/json"]["schema"]
+    event = body["properties"]["events"]["items"]
+    assert body["additionalProperties"] is False and event["additionalProperties"] is False
+    assert set(event["properties"]) == set().union(*FIELDS.values())

@@ -19,7 +19,7 @@ def test_expiry_posts_once_however_often_it_runs(org, capsys):
     consume(org, 15, key="usage:1", now=past)  # drawn from the expiring grant first
     call_command("expire_credits")
     call_command("expire_credits")
-    assert "1 expiry entries posted" in capsys.readouterr().out
+    assert "1 expiry entry posted" in capsys.readouterr().out
     expiry = LedgerEntry.objects.get(kind=EntryKind.EXPIRY)
     assert expiry.amount == D(-25)
     assert CreditAccount.objects.get(organization=org).balance == D(10)

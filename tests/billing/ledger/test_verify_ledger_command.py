@@ -12,7 +12,7 @@ def test_healthy_ledger_passes(org, capsys):
     call_command("verify_ledger")
     call_command("verify_ledger", "--org", org.slug)
     out = capsys.readouterr().out
-    assert "Ledger OK: 1 accounts, 2 entries checked" in out
+    assert "Ledger OK: 1 account, 2 entries checked" in out
 
 
 def test_unknown_org(org):

@@ -145,3 +145,42 @@ def test_unpaid_purchase_cannot_be_refunded(org, admin_user, package):
     purchase = pending_purchase(org, package, admin_user)
     with pytest.raises(errors.PurchaseError, match="only paid"):
         refunds.request_refund(purchase=purchase, amount_minor=None, requested_by=admin_user)
+
+
+def paid_by_test_provider(org, admin_user, package):
+    purchase = checkout.start_purchase(organization=org, package=package, buyer=admin_user,
+                                        provider="test")
+    fulfilment.fulfil_checkout_session(session=local_provider.local_checkout_session(purchase))
+    return purchase
+
+
+def test_test_provider_double_submit_refunds_once(org, admin_user, package):
+    """The request id is the test provider's idempotency key, as it is Stripe's."""
+    purchase = paid_by_test_provider(org, admin_user, package)
+    first = refunds.request_refund(purchase=purchase, amount_minor=1000, requested_by=admin_user,
+                                   request_id="form-1")
+    again = refunds.request_refund(purchase=purchase, amount_minor=1000,
+                                   requested_by=admin_user, request_id="form-1")
+    assert again["id"] == first["id"] and again["amount"] == 1000
+    purchase.refresh_from_db()
+    assert purchase.amount_refunded_minor == 1000
+    [entry] = entries(org, kind=EntryKind.REFUND)
+    assert entry.metadata["request_id"] == "form-1"
+    # A second, deliberate refund of the same amount is a new form: it refunds again.
+    refunds.request_refund(purchase=purchase, amount_minor=1000, requested_by=admin_user,
+                           request_id="form-2")
+    purchase.refresh_from_db()
+    assert purchase.amount_refunded_minor == 2000
+    assert entries(org, kind=EntryKind.REFUND).count() == 2
+    assert_ledger_ok(org)
+
+
+def test_test_provider_replay_of_a_full_refund_is_not_an_error(org, admin_user, package):
+    purchase = paid_by_test_provider(org, admin_user, package)
+    refunds.request_refund(purchase=purchase, amount_minor=None, requested_by=admin_user,
+                           request_id="all")
+    again = refunds.request_refund(purchase=purchase, amount_minor=None,
+                                   requested_by=admin_user, request_id="all")
+    assert again["amount"] == 4500
+    assert entries(org, kind=EntryKind.REFUND).count() == 1
+    assert balance(org) == 0

@@ -6,9 +6,12 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
+from django.test import Client
 
+from billing.faults.transient import RETRY_AFTER_SECONDS
 from billing.models import PurchaseStatus, StripeEvent
 from billing.stripe import webhooks
+from tests.billing.faults.outage import account_locked, database_timeouts
 from tests.billing.purchase_fixtures import (
     WEBHOOK_URL,
     assert_ledger_ok,
@@ -207,3 +210,41 @@ def test_checkout_of_another_product_is_acknowledged_and_ignored(client, org):
     assert response.status_code == 200
     assert StripeEvent.objects.get().processed_at is not None
     assert not entries(org).exists()
+
+
+# -- transient faults: 503 so that Stripe delivers again, and the redelivery does the work once --
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_database_away_answers_503_and_the_redelivery_fulfils_once(org, purchase, db_proxy):
+    from django.db import connection
+
+    evt = completed(purchase)
+    db_proxy.cut(refuse_for=60)
+    response = post_event(Client(), evt)
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    db_proxy.restore()
+    connection.close()  # the test client keeps its broken connection; a server would not
+    assert nothing_written(org)
+    assert post_event(Client(), evt).status_code == 200
+    assert post_event(Client(), evt).json()["result"] == "already processed"
+    assert balance(org) == Decimal("5500") and entries(org).count() == 2
+    assert_ledger_ok(org)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_lock_timeout_in_the_handler_answers_503_records_the_try_and_rolls_back(org,
+                                                                                purchase):
+    evt = completed(purchase)
+    with database_timeouts(statement_ms=0, lock_ms=200), account_locked(org):
+        response = post_event(Client(), evt)
+    assert response.status_code == 503 and response["Retry-After"]
+    stored = StripeEvent.objects.get(event_id=evt["id"])
+    assert stored.processed_at is None and stored.attempts == 1
+    assert stored.last_error.startswith("OperationalError")
+    assert balance(org) == 0 and not entries(org).exists()
+    assert post_event(Client(), evt).status_code == 200
+    assert balance(org) == Decimal("5500") and entries(org).count() == 2
+    assert_ledger_ok(org)

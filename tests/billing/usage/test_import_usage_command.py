@@ -107,3 +107,26 @@ def test_exact_decimal_quantities_from_json_numbers(tmp_path, org):
                     '"meter": "compute.gpu_seconds", "quantity": 120.50}\n')
     run(str(path), "--org", "acme")
     assert UsageEvent.objects.get().quantity == Decimal("120.5")
+
+
+def test_problems_are_reported_in_line_order(tmp_path, org):
+    """JSON errors are found while reading, shape errors before unknown models, rejections
+    last; the report lists them by line all the same."""
+    funded(org)
+    path = write_lines(tmp_path, [
+        ai_event("ok"), ai_event("bad-model", model="gpt-9"),
+        gpu_event("bad-q", quantity="abc"), "{not json",
+    ])
+    _, err, _ = run(path, "--org", "acme", "--no-progress")
+    reported = [line.split(":")[0].strip() for line in err.splitlines() if "line " in line]
+    assert reported == ["line 2", "line 3", "line 4"], err
+
+
+def test_one_line_file_reads_in_the_singular_and_progress_ends_once(tmp_path, org):
+    funded(org)
+    path = write_lines(tmp_path, [ai_event("only")])
+    out, err, error = run(path, "--org", "acme")
+    assert error is None, err
+    assert out.startswith("1 line: 1 charged") and "0 invalid lines" in out
+    progress = [line for line in err.splitlines() if "events/s" in line]
+    assert len(progress) == 1 and "100.0%" in progress[0] and "1 line," in progress[0], err

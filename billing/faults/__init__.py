@@ -1,0 +1,1 @@
+"""Transient infrastructure failures: told apart from bugs and answered 503 (docs/api.md)."""

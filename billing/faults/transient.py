@@ -1,0 +1,80 @@
+"""Which failures are the infrastructure's, passing, and safe to retry.
+
+A transient failure is the database unreachable or restarting, a statement
+cancelled by `statement_timeout`, a lock not granted within `lock_timeout`, a
+serialization failure or deadlock, or Redis unreachable for the task broker.
+Every entry point answers it with 503 and `Retry-After` (the API in its JSON
+shape, the portal with a plain page, Stripe's webhook so that Stripe delivers
+again), never 500. Nothing is half-written: each write is one transaction,
+which PostgreSQL rolls back when its connection drops or a statement fails,
+and every write is keyed, so the client's retry with the same idempotency key
+does the work once. Anything else unexpected is a bug: 500, logged with its
+traceback.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import psycopg
+import redis.exceptions
+from django.db import InterfaceError, OperationalError
+
+RETRY_AFTER_SECONDS = 2
+
+# PostgreSQL SQLSTATEs that say "try again", not "your statement is wrong"
+# (https://www.postgresql.org/docs/current/errcodes-appendix.html). Class 08 is
+# every connection exception.
+TRANSIENT_SQLSTATES = {
+    "40001": "serialization_failure",
+    "40P01": "deadlock_detected",
+    "53300": "too_many_connections",
+    "55P03": "lock_not_available",  # lock_timeout
+    "57014": "query_canceled",  # statement_timeout
+    "57P01": "admin_shutdown",  # the server is stopping or restarting
+    "57P02": "crash_shutdown",
+    "57P03": "cannot_connect_now",  # the server is starting
+}
+_DATABASE_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError,
+                    psycopg.InterfaceError)
+_BROKER_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def is_transient(error: BaseException) -> bool:
+    """True when `error`, or an error it was raised from, is a passing infrastructure fault."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, _BROKER_ERRORS):
+            return True
+        if isinstance(error, _DATABASE_ERRORS):
+            return _database_error_is_transient(error)
+        error = error.__cause__
+    return False
+
+
+def describe(error: BaseException) -> str:
+    """One line for the log: the error's type, its SQLSTATE when it has one, its message."""
+    cause = error.__cause__ or error
+    sqlstate = getattr(cause, "sqlstate", None)
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(cause).__name__}{f' {sqlstate}' if sqlstate else ''}: {text}"
+
+
+def logged_as_warning(response):
+    """Mark a 503 whose fault was already logged as a warning, so Django does not log it
+    again as an error (django.utils.log.log_response skips a response marked logged):
+    an outage is not a bug, and must not page anyone once per request."""
+    response._has_been_logged = True
+    return response
+
+
+def _database_error_is_transient(error: BaseException) -> bool:
+    cause = error.__cause__ if error.__cause__ is not None else error
+    if isinstance(cause, sqlite3.Error):  # the demo: a writer waited past its timeout
+        return "locked" in str(cause) or "busy" in str(cause)
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate is None:
+        # No answer from the server at all: refused, dropped, or already closed.
+        return isinstance(cause, (psycopg.OperationalError, psycopg.InterfaceError))
+    return sqlstate.startswith("08") or sqlstate in TRANSIENT_SQLSTATES
