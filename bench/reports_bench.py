@@ -93,7 +93,7 @@ def main() -> None:
     if not args.keep:
         recreate(args.admin_url, args.database)
     os.environ.update(DATABASE_URL=db_url, DJANGO_SETTINGS_MODULE="config.test_settings",
-                      ALLOWED_HOSTS="testserver")
+                      ALLOWED_HOSTS="testserver", DATABASE_STATEMENT_TIMEOUT_MS="0")
     import django
 
     django.setup()
@@ -113,7 +113,7 @@ def main() -> None:
     Membership.objects.get_or_create(user=user, organization=org, defaults={"role": Role.ADMIN})
     account = ensure_account(organization=org)
     if created or not args.keep:
-        step = 1_000_000
+        step = 250_000
         t0 = time.perf_counter()
         with connection.cursor() as cursor:
             for start in range(1, args.entries + 1, step):
