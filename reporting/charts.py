@@ -89,7 +89,7 @@ def bar_chart(points: list[tuple[str, Decimal]], *, title: str, width: int = 480
 
 def sparkline(values: list[Decimal], *, title: str, width: int = 240,
               height: int = 40) -> SafeString:
-    """A line through the values (oldest first), for a card."""
+    """A line through the values (oldest first), as wide as its card."""
     peak = max(values, default=Decimal(0))
     n = len(values)
     step = Decimal(width) / max(n - 1, 1)
@@ -99,9 +99,10 @@ def sparkline(values: list[Decimal], *, title: str, width: int = 240,
     )
     total = sum(values, Decimal(0))
     return format_html(
-        '<svg class="sparkline" role="img" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
-        'aria-labelledby="{id}-t"><title id="{id}-t">{title}: {total} credits in all, '
-        'peak {peak} a day</title><polyline points="{coords}"/></svg>',
+        '<svg class="sparkline" role="img" viewBox="0 0 {w} {h}" width="100%" height="{h}" '
+        'preserveAspectRatio="none" aria-labelledby="{id}-t"><title id="{id}-t">{title}: '
+        '{total} credits in all, peak {peak} a day</title>'
+        '<polyline points="{coords}" vector-effect="non-scaling-stroke"/></svg>',
         w=width, h=height, id=_id(title), title=title, total=money.display_rounded(total),
         peak=money.display_rounded(peak), coords=coords,
     )
