@@ -127,5 +127,11 @@ def test_member_reads_everything_without_admin_actions(demo_org, live_server, pa
         page.goto(f"{base}/o/acme/{path}")
         assert page.locator("form[method=post]").count() == 1  # the header's log-out only
         check(page, name)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    for path, name in (("", "member-4-phone-dashboard"),
+                       ("transactions/", "member-5-phone-transactions"),
+                       ("reports/monthly/", "member-6-phone-monthly-summary")):
+        page.goto(f"{base}/o/acme/{path}")
+        check(page, name)
     page.goto(f"{base}/staff/reports/monthly/")
     assert "/admin/login/" in page.url
