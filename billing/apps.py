@@ -7,11 +7,17 @@ class BillingConfig(AppConfig):
     name = "billing"
 
     def ready(self):
-        from billing.ledger.book import open_account_of_new_organization
+        from billing.alerts import services as alerts
+        from billing.ledger.book import BALANCE_LISTENERS, open_account_of_new_organization
+        from billing.topups import runner as topups
 
         # accounts knows nothing of billing: billing listens for new organisations.
         post_save.connect(open_account_of_new_organization, sender="accounts.Organization",
                           dispatch_uid="billing.open_account_of_new_organization")
+        # After each commit that moved a balance: the topup trigger, the alert check.
+        for listener in (topups.balance_changed, alerts.balance_changed):
+            if listener not in BALANCE_LISTENERS:
+                BALANCE_LISTENERS.append(listener)
 
     def demo_steps(self) -> list:
         """seed_demo's billing steps, in order (see billing/demo.py)."""

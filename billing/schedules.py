@@ -12,6 +12,10 @@ class ScheduleSpec:
 
 SCHEDULES: list[ScheduleSpec] = [
     ScheduleSpec("billing.expire_credits", "billing.tasks.expire_credits_task", minutes=15),
+    # The backstop of the on-commit trigger: due retries, dead workers' tries, lost triggers.
+    ScheduleSpec("billing.auto_topup_sweep", "billing.tasks.auto_topup_sweep_task", minutes=1),
+    ScheduleSpec("billing.low_balance_alerts", "billing.tasks.low_balance_alerts_task",
+                 minutes=1),
 ]
 
 

@@ -68,6 +68,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.portal",
                 "billing.portal.context_processors.header",
+                "billing.portal.account_banners.account_banners",
             ],
         },
     },

@@ -4,5 +4,6 @@ from billing.admin import (
     ledger,  # noqa: F401
     pricing,  # noqa: F401
     purchases,  # noqa: F401
+    topups,  # noqa: F401
     usage,  # noqa: F401
 )

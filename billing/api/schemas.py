@@ -80,13 +80,24 @@ class AlertLevelsOut(Schema):
     critical: str | None
 
 
+class AutoTopupOut(Schema):
+    enabled: bool
+    threshold: str | None = None
+    package: str | None = None
+    mode: Literal["fixed", "target"] | None = None
+    target_balance: str | None = None
+    monthly_cap: str | None = Field(None, description="major units of `currency`")
+    currency: str | None = None
+    disabled_reason: str | None = Field(None, description="why it turned itself off")
+
+
 class BalanceOut(Schema):
     organization: str
     balance: str
     in_debt: bool
     low_balance: bool
     alert_levels: AlertLevelsOut
-    auto_topup: dict
+    auto_topup: AutoTopupOut
     runway_days: str | None
 
 

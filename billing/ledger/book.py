@@ -366,10 +366,28 @@ def _locked_account(organization) -> CreditAccount:
     return account
 
 
+# Called after the commit of every book that changed the balance, with
+# (organization=, before=, after=): auto-topup's trigger and the low-balance check
+# connect here (billing/apps.py). They run outside the transaction, never inside.
+BALANCE_LISTENERS: list = []
+
+
+def _announce(organization, before: Decimal, after: Decimal) -> None:
+    for listener in BALANCE_LISTENERS:
+        transaction.on_commit(
+            lambda listener=listener: listener(organization=organization, before=before,
+                                               after=after),
+            robust=True,
+        )
+
+
 @contextmanager
 def open_book(*, organization, now: datetime | None = None):
     """Lock the org's account for one short transaction and yield its Book."""
     with transaction.atomic():
         book = Book(_locked_account(organization), now or timezone.now())
+        before = book.balance
         yield book
         book.flush()
+        if book.balance != before:
+            _announce(organization, before, book.balance)

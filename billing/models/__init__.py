@@ -1,3 +1,4 @@
+from billing.models.alerts import AlertSettings, Notification, NotificationKind  # noqa: F401
 from billing.models.ledger import (  # noqa: F401
     DEFAULT_PRIORITY,
     GRANT_KIND_RANK,
@@ -29,5 +30,13 @@ from billing.models.purchases import (  # noqa: F401
     PurchaseStatus,
     StripeCustomer,
     StripeEvent,
+)
+from billing.models.topups import (  # noqa: F401
+    AutoTopupSettings,
+    SavedCard,
+    TopupAttempt,
+    TopupMode,
+    TopupStatus,
+    TryState,
 )
 from billing.models.usage import DailyUsage, UsageEvent, UsageType  # noqa: F401

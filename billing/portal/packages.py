@@ -11,6 +11,7 @@ from accounts.portal import org_view
 from billing.models import PaymentProvider, PurchaseStatus
 from billing.purchases import checkout, errors, fulfilment, local_provider, selectors
 from billing.stripe import gateway as stripe_gateway
+from billing.topups import cards
 
 
 @require_GET
@@ -54,6 +55,9 @@ def purchase_success(request, purchase_id):
         try:
             session = stripe_gateway.retrieve_checkout_session(session_id)
             purchase = fulfilment.fulfil_checkout_session(session=session).purchase or purchase
+            if session.get("payment_status") == "paid":
+                cards.save_card_from_session(session, organization=request.org,
+                                             actor=request.user)
         except (stripe_gateway.PaymentError, errors.PurchaseError) as error:
             messages.warning(request, f"We could not confirm the payment yet ({error}). "
                              "The credits arrive as soon as Stripe confirms it.")
@@ -81,9 +85,17 @@ def test_checkout(request, purchase_id):
             messages.error(request, f"This purchase is already {purchase.get_status_display()}.")
             return redirect("purchases", slug=request.org.slug)
         if "pay" in request.POST:
+            card = request.POST.get("card", local_provider.DEFAULT_TEST_CARD)
+            if card not in local_provider.TEST_CARDS:
+                messages.error(request, "Choose one of the test cards.")
+                return redirect("test_checkout", slug=request.org.slug, purchase_id=purchase.pk)
             session = local_provider.local_checkout_session(purchase, paid=True)
             fulfilment.fulfil_checkout_session(session=session)
+            cards.save_test_card(organization=request.org, payment_method_id=card,
+                                 actor=request.user)
             return redirect("purchase_success", slug=request.org.slug, purchase_id=purchase.pk)
         fulfilment.mark_expired(session=local_provider.local_checkout_session(purchase, paid=False))
         return redirect("purchase_cancel", slug=request.org.slug, purchase_id=purchase.pk)
-    return render(request, "billing/test_checkout.html", {"purchase": purchase})
+    return render(request, "billing/test_checkout.html", {
+        "purchase": purchase, "test_cards": local_provider.TEST_CARDS,
+        "default_card": local_provider.DEFAULT_TEST_CARD})

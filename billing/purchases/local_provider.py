@@ -53,3 +53,34 @@ def refund_of(purchase: Purchase, *, charge: dict, amount_minor: int) -> dict:
     """The Refund object Stripe would answer with."""
     return {"id": f"re_local_{purchase.pk}_{charge['amount_refunded']}", "amount": amount_minor,
             "status": "succeeded"}
+
+
+# -- saved test cards and off-session charges (auto-topup in the demo) --------------------------
+
+TEST_CARDS = {  # payment method id -> (brand, last4, what an off-session charge does)
+    "pm_local_visa_ok": ("visa", "4242", "succeeds"),
+    "pm_local_visa_declined": ("visa", "0002", "declined"),
+}
+DEFAULT_TEST_CARD = "pm_local_visa_ok"
+
+
+def test_card_details(payment_method_id: str) -> dict:
+    """A payment-method-shaped dict for a test card, as Stripe would expand it."""
+    brand, last4, _ = TEST_CARDS[payment_method_id]
+    return {"id": payment_method_id, "object": "payment_method", "type": "card",
+            "card": {"brand": brand, "last4": last4, "exp_month": 12, "exp_year": 2034}}
+
+
+def off_session_intent(*, attempt, try_number: int) -> dict:
+    """The PaymentIntent Stripe would answer for one try of a topup with a test card."""
+    outcome = TEST_CARDS.get(attempt.payment_method_id, ("", "", "declined"))[2]
+    intent = {
+        "id": f"pi_local_topup_{attempt.pk}_{try_number}", "object": "payment_intent",
+        "amount": attempt.amount_minor, "currency": attempt.currency,
+        "payment_method": attempt.payment_method_id,
+        "metadata": {"topup_attempt_id": str(attempt.pk), "try": str(try_number)},
+    }
+    if outcome == "succeeds":
+        return {**intent, "status": "succeeded"}
+    return {**intent, "status": "requires_payment_method",
+            "last_payment_error": {"code": "card_declined", "message": "Your card was declined."}}

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 API_VERSION = "2026-10-28.endive"
 WEBHOOK_TOLERANCE_SECONDS = 300
 NETWORK_RETRIES = 2  # safe: every write has an idempotency key
+SETUP_PURPOSE = "auto_topup_card"  # metadata of our setup-mode sessions (saving a card)
 
 
 class PaymentError(Exception):
@@ -113,7 +114,7 @@ def create_checkout_session(*, purchase, customer_id: str, success_url: str,
         "client_reference_id": str(purchase.pk),
         "metadata": metadata,
         "customer": customer_id,
-        # Saved for later off-session charges (auto-topup, when it is built).
+        # Saved for later off-session charges (auto-topup).
         "payment_intent_data": {"setup_future_usage": "off_session", "metadata": metadata},
         # The invoice is the customer's receipt.
         "invoice_creation": {"enabled": True, "invoice_data": {"metadata": metadata}},
@@ -125,9 +126,77 @@ def create_checkout_session(*, purchase, customer_id: str, success_url: str,
 
 
 def retrieve_checkout_session(session_id: str) -> dict:
-    """The session with its invoice and charge expanded, for receipt links."""
+    """The session with its invoice, charge and card expanded (receipt links, saved card)."""
     return _call("checkout session retrieve", _client().v1.checkout.sessions.retrieve,
-                 session_id, {"expand": ["invoice", "payment_intent.latest_charge"]})
+                 session_id, {"expand": ["invoice", "payment_intent.latest_charge",
+                                         "payment_intent.payment_method",
+                                         "setup_intent.payment_method"]})
+
+
+def create_setup_session(*, organization, customer_id: str, request_id: str,
+                         success_url: str, cancel_url: str, currency: str = "usd") -> dict:
+    """A Checkout Session in setup mode: the admin enters a card, nothing is charged."""
+    metadata = {"organization": organization.slug, "purpose": SETUP_PURPOSE}
+    params = {
+        "mode": "setup",
+        "currency": currency,
+        "customer": customer_id,
+        "metadata": metadata,
+        "setup_intent_data": {"metadata": metadata},
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    }
+    return _call("setup session create", _client().v1.checkout.sessions.create, params,
+                 _options(f"org-{organization.pk}-card-setup-{request_id}"))
+
+
+def detach_payment_method(payment_method_id: str) -> dict:
+    return _call("payment method detach", _client().v1.payment_methods.detach,
+                 payment_method_id)
+
+
+# -- off-session charges (auto-topup) ----------------------------------------------------------
+
+def charge_off_session(*, attempt, try_number: int) -> dict:
+    """One try of a topup attempt: a confirmed off-session PaymentIntent on the saved card.
+
+    Returns the PaymentIntent as a dict whatever its outcome: a decline or a card that
+    needs authentication comes back as the intent Stripe attached to the card error
+    (status requires_payment_method or requires_action). Raises PaymentError only when
+    there is no intent to read (Stripe unreachable, bad request): the try is then
+    unsettled and the sweep repeats it with the same key, which Stripe replays.
+    """
+    params = {
+        "amount": attempt.amount_minor,
+        "currency": attempt.currency,
+        "customer": attempt.customer_id,
+        "payment_method": attempt.payment_method_id,
+        "off_session": True,
+        "confirm": True,
+        "description": f"Auto-topup: {attempt.package_name} x{attempt.units}",
+        "metadata": {"topup_attempt_id": str(attempt.pk), "try": str(try_number),
+                     "organization": attempt.organization.slug},
+    }
+    try:
+        intent = _client().v1.payment_intents.create(
+            params, _options(attempt.key_for_try(try_number)))
+    except stripe.CardError as error:
+        body = (error.json_body or {}).get("error") or {}
+        if isinstance(body.get("payment_intent"), dict):
+            intent = dict(body["payment_intent"])
+            intent.setdefault("last_payment_error", {"message": body.get("message", ""),
+                                                     "code": body.get("code", "")})
+            return intent
+        raise PaymentError(_message(error)) from error
+    except stripe.StripeError as error:
+        logger.warning("Stripe topup charge failed: %s", error)
+        raise PaymentError(_message(error)) from error
+    return intent.to_dict()
+
+
+def retrieve_payment_intent(payment_intent_id: str) -> dict:
+    return _call("payment intent retrieve", _client().v1.payment_intents.retrieve,
+                 payment_intent_id)
 
 
 # -- refunds -----------------------------------------------------------------------------------

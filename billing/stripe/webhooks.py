@@ -23,6 +23,7 @@ from billing.faults.transient import describe, is_transient
 from billing.models import PaymentProvider, Purchase, StripeEvent
 from billing.purchases import fulfilment, refunds
 from billing.stripe import gateway as stripe_gateway
+from billing.topups import cards, settlement
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +37,20 @@ class WebhookResult:
 # -- handlers: one per event type, each given the event's object -------------------------------
 
 def _session_completed(session: dict) -> None:
-    fulfilment.fulfil_checkout_session(session=session)  # unpaid: waits for async_payment_*
+    if session.get("mode") == "setup":  # a card added for auto-topup
+        cards.save_card_from_session(session)
+        return
+    _fulfil_and_keep_card(session)  # unpaid: waits for async_payment_*
 
 
 def _session_async_succeeded(session: dict) -> None:
-    fulfilment.fulfil_checkout_session(session=session)
+    _fulfil_and_keep_card(session)
+
+
+def _fulfil_and_keep_card(session: dict) -> None:
+    result = fulfilment.fulfil_checkout_session(session=session)
+    if result.purchase is not None and session.get("payment_status") == "paid":
+        cards.save_card_from_session(session, organization=result.purchase.organization)
 
 
 def _session_async_failed(session: dict) -> None:
@@ -55,12 +65,19 @@ def _charge_refunded(charge: dict) -> None:
     refunds.apply_charge_refunded(charge=charge)
 
 
+def _payment_intent(intent: dict) -> None:
+    if settlement.attempt_id_of(intent) is not None:  # only topup attempts' intents
+        settlement.settle_intent(intent=intent)
+
+
 HANDLERS = {
     "checkout.session.completed": _session_completed,
     "checkout.session.async_payment_succeeded": _session_async_succeeded,
     "checkout.session.async_payment_failed": _session_async_failed,
     "checkout.session.expired": _session_expired,
     "charge.refunded": _charge_refunded,
+    "payment_intent.succeeded": _payment_intent,
+    "payment_intent.payment_failed": _payment_intent,
 }
 FULFILLING = {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
 
@@ -80,13 +97,19 @@ def _store(event: dict) -> StripeEvent:
 
 
 def _with_receipt(event_type: str, obj: dict) -> dict:
-    """A paid session with its invoice and charge expanded, when Stripe answers; the
-    embedded session otherwise (the receipt link is then filled in later)."""
-    if event_type not in FULFILLING or obj.get("payment_status") != "paid":
+    """A paid (or setup) session with its invoice, charge and card expanded, when Stripe
+    answers; the embedded session otherwise (receipt link and card are then missed)."""
+    if event_type not in FULFILLING:
         return obj
-    purchase = Purchase.objects.filter(stripe_checkout_session_id=obj.get("id")).first()
-    if purchase is None or purchase.provider != PaymentProvider.STRIPE or purchase.receipt_url:
+    if obj.get("mode") == "setup":  # the card details live on the expanded setup intent
+        if obj.get("status") != "complete":
+            return obj
+    elif obj.get("payment_status") != "paid":
         return obj
+    else:
+        purchase = Purchase.objects.filter(stripe_checkout_session_id=obj.get("id")).first()
+        if purchase is None or purchase.provider != PaymentProvider.STRIPE:
+            return obj
     try:
         return stripe_gateway.retrieve_checkout_session(obj["id"])
     except stripe_gateway.PaymentError as error:

@@ -4,7 +4,9 @@
 points settings.STRIPE_API_BASE at itself (use the `stripe_stub` fixture).
 Every request is recorded with its headers and decoded form body; sessions
 can be given a state (paid, unpaid) for later retrieval; `fail_next` makes the
-next request answer with a Stripe error.
+next request answer with a Stripe error. A POST with an Idempotency-Key already
+answered gets the first answer again, as Stripe does. PaymentIntents follow
+Stripe's test cards (pm_card_chargeDeclined, pm_card_authenticationRequired).
 """
 
 import hashlib
@@ -31,6 +33,8 @@ class StripeStub:
     def __init__(self):
         self.requests: list[Recorded] = []
         self.sessions: dict[str, dict] = {}
+        self.payment_intents: dict[str, dict] = {}
+        self._replies: dict[str, tuple[int, dict]] = {}  # Idempotency-Key -> first answer
         self.fail_next: tuple[int, str] | None = None
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -82,8 +86,8 @@ class StripeStub:
             session = self.set_session(
                 session_id, url=f"https://checkout.stripe.test/c/pay/{session_id}",
                 mode=form.get("mode"), status="open", payment_status="unpaid",
-                amount_total=int(form["line_items[0][price_data][unit_amount]"]),
-                currency=form["line_items[0][price_data][currency]"],
+                amount_total=int(form.get("line_items[0][price_data][unit_amount]") or 0),
+                currency=form.get("line_items[0][price_data][currency]") or form.get("currency"),
                 client_reference_id=form.get("client_reference_id"),
                 customer=form.get("customer"),
                 metadata={k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")},
@@ -96,12 +100,52 @@ class StripeStub:
                 return 404, {"error": {"type": "invalid_request_error",
                                        "message": "No such checkout.session"}}
             return 200, dict(session)
+        if method == "POST" and path == "/v1/payment_intents":
+            return self._payment_intent(form)
+        if method == "GET" and path.startswith("/v1/payment_intents/"):
+            intent = self.payment_intents.get(path.rsplit("/", 1)[1])
+            if intent is None:
+                return 404, {"error": {"type": "invalid_request_error",
+                                       "message": "No such payment_intent"}}
+            return 200, dict(intent)
+        if method == "POST" and path.startswith("/v1/payment_methods/") and \
+                path.endswith("/detach"):
+            return 200, {"id": path.split("/")[3], "object": "payment_method", "customer": None}
         if method == "POST" and path == "/v1/refunds":
             return 200, {"id": self._next_id("re"), "object": "refund",
                          "amount": int(form["amount"]), "status": "succeeded",
                          "payment_intent": form.get("payment_intent")}
         return 404, {"error": {"type": "invalid_request_error",
                                "message": f"stub has no {method} {path}"}}
+
+    def _payment_intent(self, form: dict) -> tuple[int, dict]:
+        """A confirmed PaymentIntent; Stripe's test cards decide: pm_card_chargeDeclined is
+        declined (402 with the intent attached), pm_card_authenticationRequired needs
+        authentication off session (402, requires_action), any other card succeeds."""
+        intent = {
+            "id": self._next_id("pi"), "object": "payment_intent",
+            "amount": int(form["amount"]), "currency": form["currency"],
+            "customer": form.get("customer"), "payment_method": form.get("payment_method"),
+            "metadata": {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")},
+            "status": "succeeded", "last_payment_error": None,
+        }
+        card = form.get("payment_method") or ""
+        error = None
+        if card == "pm_card_chargeDeclined":
+            intent["status"] = "requires_payment_method"
+            error = {"type": "card_error", "code": "card_declined",
+                     "decline_code": "generic_decline", "message": "Your card was declined."}
+        elif card == "pm_card_authenticationRequired":
+            intent["status"] = "requires_action"
+            error = {"type": "card_error", "code": "authentication_required",
+                     "message": "This payment requires authentication."}
+        if error:
+            intent["last_payment_error"] = dict(error)
+        with self._lock:
+            self.payment_intents[intent["id"]] = intent
+        if error:
+            return 402, {"error": {**error, "payment_intent": dict(intent)}}
+        return 200, dict(intent)
 
     def _handler(self):
         stub = self
@@ -116,7 +160,16 @@ class StripeStub:
                 with stub._lock:
                     stub.requests.append(Recorded(method, parts.path, dict(self.headers),
                                                   form, query))
-                status, payload = stub._answer(method, parts.path, form)
+                key = self.headers.get("Idempotency-Key")
+                with stub._lock:
+                    replay = stub._replies.get(key) if key and method == "POST" else None
+                if replay is not None:  # Stripe answers a reused key with the first answer
+                    status, payload = replay
+                else:
+                    status, payload = stub._answer(method, parts.path, form)
+                    if key and method == "POST" and status in (200, 402):  # not fail_next's
+                        with stub._lock:
+                            stub._replies.setdefault(key, (status, payload))
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -65,3 +65,28 @@ def test_refusals(client, org):
     key = api_key_for(org)
     response = client.post(URL, headers={"Authorization": f"Bearer {key.raw_key}"})
     assert response.status_code == 405
+
+
+def test_levels_low_balance_and_auto_topup_settings(client, org, admin_user, package):
+    from billing.alerts.services import update_levels
+    from billing.topups import cards, configuration
+
+    funded(org, 300)
+    update_levels(organization=org, warning_level=Decimal("500"),
+                  critical_level=Decimal("100"), actor=admin_user)
+    cards.save_test_card(organization=org, payment_method_id="pm_local_visa_ok")
+    configuration.update_settings(organization=org, actor=admin_user,
+                                  choice=configuration.TopupChoice(
+                                      enabled=True, threshold=Decimal("250"), package=package,
+                                      mode="target", target_balance=Decimal("10000"),
+                                      monthly_cap_minor=20000))
+
+    body = get(client, api_key_for(org)).json()
+
+    assert body["low_balance"] is True
+    assert body["alert_levels"] == {"warning": "500.000000", "critical": "100.000000"}
+    assert body["auto_topup"] == {
+        "enabled": True, "threshold": "250.000000", "package": "Growth", "mode": "target",
+        "target_balance": "10000.000000", "monthly_cap": "200.00", "currency": "usd",
+        "disabled_reason": None,
+    }

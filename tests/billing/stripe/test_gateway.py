@@ -78,7 +78,9 @@ def test_retrieve_session_expands_receipt_details(stripe_stub):
     session = stripe_gateway.retrieve_checkout_session("cs_x")
     assert session["payment_status"] == "paid"
     [request] = stripe_stub.requests_to("GET", "/v1/checkout/sessions/cs_x")
-    assert request.query == {"expand[0]": "invoice", "expand[1]": "payment_intent.latest_charge"}
+    assert request.query == {"expand[0]": "invoice", "expand[1]": "payment_intent.latest_charge",
+                             "expand[2]": "payment_intent.payment_method",
+                             "expand[3]": "setup_intent.payment_method"}
 
 
 def test_refund_request(org, admin_user, package, stripe_stub):

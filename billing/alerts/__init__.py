@@ -1,0 +1,1 @@
+"""Low-balance levels and the notifications sent to an org's admins."""

@@ -1,0 +1,33 @@
+"""The low-balance and auto-topup-off banners under every portal page's header.
+
+A context processor of its own (listed in TEMPLATES after billing's header), rendered
+by templates/portal/_account_banners.html; pages without an org get nothing.
+"""
+
+from billing import money
+from billing.alerts import selectors as alert_selectors
+from billing.ledger.selectors import account_of
+from billing.topups import selectors as topup_selectors
+
+
+def account_banners(request) -> dict:
+    org = getattr(request, "org", None)
+    if org is None:
+        return {}
+    return {"account_banners": banners_for(org)}
+
+
+def banners_for(organization) -> list[dict]:
+    banners = []
+    balance = account_of(organization).balance
+    low = alert_selectors.is_low(alert_selectors.levels_of(organization), balance)
+    if low:
+        banners.append({"level": low, "kind": f"low-balance-{low}",
+                        "text": f"Low balance: {money.display(balance)} credits, below the "
+                                f"{low} level. Buy credits or turn on auto-topup."})
+    reason = topup_selectors.turned_off_by_failures(organization)
+    if reason:
+        banners.append({"level": "danger", "kind": "auto-topup-off",
+                        "text": f"Auto-topup is off: {reason}. An admin can turn it on again "
+                                "on the Auto-topup page."})
+    return banners

@@ -1,0 +1,1 @@
+"""Auto-topup: the saved card, the settings, attempts, the trigger and the sweep."""

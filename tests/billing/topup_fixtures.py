@@ -1,0 +1,48 @@
+"""Shared by the auto-topup and alert tests: an org with a saved card and settings on."""
+
+from decimal import Decimal
+
+from billing.models import (
+    AutoTopupSettings,
+    EntryKind,
+    LedgerEntry,
+    PaymentProvider,
+    SavedCard,
+    TopupMode,
+)
+from tests.billing.postings import consume, grant
+
+DECLINED = "pm_card_chargeDeclined"
+NEEDS_AUTH = "pm_card_authenticationRequired"
+GOOD_CARD = "pm_card_visa"
+
+
+def save_stripe_card(org, payment_method_id: str = GOOD_CARD) -> SavedCard:
+    card, _ = SavedCard.objects.update_or_create(organization=org, defaults={
+        "provider": PaymentProvider.STRIPE, "customer_id": "cus_stub_topup",
+        "payment_method_id": payment_method_id, "brand": "visa", "last4": "4242",
+        "exp_month": 12, "exp_year": 2034})
+    return card
+
+
+def turn_on(org, package, *, threshold="1000", mode=TopupMode.FIXED, target=None,
+            cap_minor=None) -> AutoTopupSettings:
+    row, _ = AutoTopupSettings.objects.update_or_create(organization=org, defaults={
+        "enabled": True, "threshold": Decimal(threshold), "package": package, "mode": mode,
+        "target_balance": None if target is None else Decimal(target),
+        "monthly_cap_minor": cap_minor, "consecutive_failures": 0, "disabled_reason": ""})
+    return row
+
+
+def set_balance_below(org, *, start="1500", spend="1000", key="drain"):
+    """Grant `start` credits, then spend `spend` of them (balance start - spend)."""
+    grant(org, start, key=f"test:start:{key}")
+    consume(org, spend, key=f"usage:{key}")
+
+
+def topup_entries(org):
+    return LedgerEntry.objects.filter(account__organization=org, kind=EntryKind.TOPUP)
+
+
+def intent_requests(stub):
+    return stub.requests_to("POST", "/v1/payment_intents")
