@@ -71,7 +71,7 @@ def test_queries_are_a_fixed_few(member_client, org):
     entry = consume(org, 4, key="usage:1").entry
     with CaptureQueriesContext(connection) as queries:
         detail(member_client, org, entry.pk)
-    assert len(queries) <= 14, [q["sql"][:80] for q in queries.captured_queries]
+    assert len(queries) <= 16, [q["sql"][:80] for q in queries.captured_queries]
 
 
 def test_other_orgs_entry_is_404(member_client, org, other_org):
