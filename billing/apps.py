@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 
 
 class BillingConfig(AppConfig):
@@ -9,6 +9,7 @@ class BillingConfig(AppConfig):
     def ready(self):
         from billing.alerts import services as alerts
         from billing.ledger.book import BALANCE_LISTENERS, open_account_of_new_organization
+        from billing.pricing.resolution import catalogue_changed
         from billing.topups import runner as topups
 
         # accounts knows nothing of billing: billing listens for new organisations.
@@ -18,6 +19,11 @@ class BillingConfig(AppConfig):
         for listener in (topups.balance_changed, alerts.balance_changed):
             if listener not in BALANCE_LISTENERS:
                 BALANCE_LISTENERS.append(listener)
+        # Every process caches the model-name rules; any change to them gives a new version.
+        for sender in ("billing.AIModel", "billing.AIProvider"):
+            for signal in (post_save, post_delete):
+                signal.connect(catalogue_changed, sender=sender,
+                               dispatch_uid=f"billing.catalogue_changed.{sender}.{id(signal)}")
 
     def demo_steps(self) -> list:
         """seed_demo's billing steps, in order (see billing/demo.py)."""

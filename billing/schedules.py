@@ -16,6 +16,9 @@ SCHEDULES: list[ScheduleSpec] = [
     ScheduleSpec("billing.auto_topup_sweep", "billing.tasks.auto_topup_sweep_task", minutes=1),
     ScheduleSpec("billing.low_balance_alerts", "billing.tasks.low_balance_alerts_task",
                  minutes=1),
+    # Weekly: genai-prices against the prices in force, mailed to staff (writes no price).
+    ScheduleSpec("billing.price_report", "billing.tasks.report_price_differences_task",
+                 minutes=7 * 24 * 60),
 ]
 
 

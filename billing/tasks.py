@@ -7,6 +7,7 @@ from accounts.models import Organization
 from billing.alerts import services as alerts
 from billing.alerts.notify import send_notification
 from billing.ledger.expiry import expire_credits
+from billing.pricing.price_report import report_price_differences
 from billing.topups import runner
 
 
@@ -31,3 +32,7 @@ def low_balance_alerts_task() -> int:
 
 def send_notification_task(notification_id: int) -> None:
     send_notification(notification_id)
+
+
+def report_price_differences_task() -> int:
+    return report_price_differences().differences

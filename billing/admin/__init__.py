@@ -2,6 +2,7 @@
 
 from billing.admin import (
     ledger,  # noqa: F401
+    model_names,  # noqa: F401
     pricing,  # noqa: F401
     purchases,  # noqa: F401
     topups,  # noqa: F401

@@ -8,11 +8,12 @@ opens the new one in one transaction.
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.read_only_admin import ReadOnlyInline
+from billing.admin import model_names
 from billing.models.pricing import (
     AIModel,
     CreditRate,
@@ -23,6 +24,7 @@ from billing.models.pricing import (
     PriceSource,
 )
 from billing.pricing import changes as price_changes
+from billing.pricing.daily_windows import InvalidWindow, parse_window
 
 STARTS_HELP = (
     "When the new price takes effect. The row in force is closed at this moment. "
@@ -56,14 +58,24 @@ class PriceChangeForm(forms.ModelForm):
 class ModelPriceForm(PriceChangeForm):
     class Meta:
         model = ModelPrice
-        fields = ["model", "bucket", "service_tier", "min_input_tokens", "price_per_million_usd",
-                  "starts_at"]
+        fields = ["model", "bucket", "service_tier", "min_input_tokens", "daily_window",
+                  "price_per_million_usd", "starts_at"]
+
+    def clean_daily_window(self):
+        window = (self.cleaned_data.get("daily_window") or "").strip()
+        if window:
+            try:
+                parse_window(window)
+            except InvalidWindow as error:
+                raise ValidationError(str(error)) from None
+        return window
 
     def series(self, cleaned):
         return ModelPrice.objects.filter(
             model=cleaned.get("model"), bucket=cleaned.get("bucket"),
             service_tier=cleaned.get("service_tier") or "",
             min_input_tokens=cleaned.get("min_input_tokens") or 0,
+            daily_window=cleaned.get("daily_window") or "",
         )
 
 
@@ -150,8 +162,8 @@ class PriceHistoryInline(ReadOnlyInline):
 
 class ModelPriceInline(PriceHistoryInline):
     model = ModelPrice
-    fields = ["bucket", "service_tier", "min_input_tokens", "price_per_million_usd", "starts_at",
-              "ends_at", "source", "created_by"]
+    fields = ["bucket", "service_tier", "min_input_tokens", "daily_window",
+              "price_per_million_usd", "starts_at", "ends_at", "source", "created_by"]
     readonly_fields = fields
     ordering = ["bucket", "service_tier", "min_input_tokens", "-starts_at"]
 
@@ -162,13 +174,36 @@ class MeterPriceInline(PriceHistoryInline):
     readonly_fields = fields
 
 
+class AIModelForm(forms.ModelForm):
+    class Meta:
+        model = AIModel
+        fields = ["provider", "name", "display_name", "active", "default_for_name",
+                  "match_rule", "position"]
+
+    def clean_match_rule(self):
+        return model_names.clean_rule(self.cleaned_data.get("match_rule"))
+
+
 @admin.register(AIModel)
 class AIModelAdmin(admin.ModelAdmin):
-    list_display = ["name", "provider", "display_name", "active", "default_for_name"]
+    form = AIModelForm
+    change_list_template = "admin/billing/aimodel/change_list.html"
+    list_display = ["name", "provider", "display_name", "active", "default_for_name",
+                    "position", "match_rule"]
     list_filter = ["active", "default_for_name", "provider"]
     search_fields = ["name", "provider", "display_name"]
     inlines = [ModelPriceInline]
     readonly_fields = ["add_price"]
+
+    def get_urls(self):
+        return [
+            path("resolve/", self.admin_site.admin_view(self.resolve_view),
+                 name="billing_aimodel_resolve"),
+            *super().get_urls(),
+        ]
+
+    def resolve_view(self, request):
+        return model_names.resolve_view(self, request)
 
     def get_readonly_fields(self, request, obj=None):
         # Events refer to a model by provider and name; renaming would orphan them.
@@ -186,8 +221,8 @@ class AIModelAdmin(admin.ModelAdmin):
 @admin.register(ModelPrice)
 class ModelPriceAdmin(HistoryAdmin):
     form = ModelPriceForm
-    list_display = ["model", "bucket", "service_tier", "min_input_tokens", "price_per_million_usd",
-                    "starts_at", "ends_at", "source", "is_open"]
+    list_display = ["model", "bucket", "service_tier", "min_input_tokens", "daily_window",
+                    "price_per_million_usd", "starts_at", "ends_at", "source", "is_open"]
     list_filter = [OpenFilter, "source", "bucket", "service_tier", "model__provider"]
     search_fields = ["model__name", "model__provider"]
     autocomplete_fields = ["model"]
@@ -197,6 +232,7 @@ class ModelPriceAdmin(HistoryAdmin):
         return price_changes.change_model_price(
             model=data["model"], bucket=data["bucket"], service_tier=data["service_tier"] or "",
             min_input_tokens=data["min_input_tokens"] or 0,
+            daily_window=data.get("daily_window") or "",
             price_per_million_usd=data["price_per_million_usd"], starts_at=data["starts_at"],
             created_by=user, source=PriceSource.STAFF,
         )

@@ -13,9 +13,10 @@ from billing.models import DailyUsage, UsageEvent
 @admin.register(UsageEvent)
 class UsageEventAdmin(ReadOnlyAdmin):
     list_display = ("occurred_at", "organization", "idempotency_key", "type", "resource",
-                    "operation", "user_label", "quantity", "credits", "entry_link")
+                    "name_sent", "operation", "user_label", "quantity", "credits", "entry_link")
     list_filter = ("type", "resource")
-    search_fields = ("idempotency_key", "organization__slug", "user_label", "operation")
+    search_fields = ("idempotency_key", "organization__slug", "user_label", "operation",
+                     "name_sent")
     date_hierarchy = "occurred_at"
     list_select_related = ("organization", "entry")
     show_full_result_count = False  # no COUNT(*) over millions of rows

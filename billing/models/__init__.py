@@ -13,10 +13,12 @@ from billing.models.ledger import (  # noqa: F401
 )
 from billing.models.pricing import (  # noqa: F401
     AIModel,
+    AIProvider,
     CreditRate,
     Meter,
     MeterCategory,
     MeterPrice,
+    ModelCatalogueVersion,
     ModelPrice,
     PlanMarkup,
     PriceSource,

@@ -7,6 +7,7 @@ by the rows that were in force at its occurred_at. Each table keeps at most
 one open row per series (a partial unique index).
 """
 
+import uuid
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -34,6 +35,9 @@ class UsageBucket(models.TextChoices):
     CACHE_WRITE = "cache_write", "Cache write"
     OUTPUT = "output", "Output"
     REASONING = "reasoning", "Reasoning"
+    # A fee per request (genai-prices' requests_kcount), stored per million requests like
+    # every other bucket, so one event costs price_per_million_usd / 1,000,000.
+    REQUEST = "request", "Per request"
 
 
 class ServiceTier(models.TextChoices):
@@ -75,6 +79,54 @@ class EffectiveDated(models.Model):
         return self.starts_at <= moment and (self.ends_at is None or moment < self.ends_at)
 
 
+class AIProvider(models.Model):
+    """A provider as genai-prices describes it, for resolving model names (docs/api.md).
+
+    Providers are tried in `position` order: with no provider on the event, the first whose
+    `model_match` matches the name is searched; `provider_match` says which provider names
+    sent by clients mean this one; `fallback_providers` are searched after its own models
+    (Azure serves OpenAI's models, for one).
+    """
+
+    slug = models.CharField(max_length=50, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    model_match = models.JSONField(
+        null=True, blank=True, help_text="Match rule on the model name (see AIModel.match_rule)."
+    )
+    provider_match = models.JSONField(
+        null=True, blank=True, help_text="Match rule on the provider an event names."
+    )
+    fallback_providers = models.JSONField(
+        default=list, blank=True, help_text="Slugs whose models this provider also serves."
+    )
+
+    class Meta:
+        ordering = ["position", "slug"]
+        verbose_name = "AI provider"
+
+    def __str__(self):
+        return self.slug
+
+    def save(self, *args, **kwargs):
+        self.slug = self.slug.strip().lower()
+        super().save(*args, **kwargs)
+
+
+class ModelCatalogueVersion(models.Model):
+    """One row whose `version` changes with every change to providers, models or rules.
+
+    Each process caches the resolution rules and checks this one value per batch. The value
+    is fresh on every change (a UUID, never an incremented number), so a change that was
+    rolled back can never leave a cache believing it is current.
+    """
+
+    version = models.UUIDField(default=uuid.uuid4)
+
+    def __str__(self):
+        return str(self.version)
+
+
 class AIModel(models.Model):
     """A model as events name it. Names are stored lower-case and matched that way."""
 
@@ -86,6 +138,15 @@ class AIModel(models.Model):
         default=False,
         help_text="Used when an event names this model without a provider and several "
         "providers offer a model of this name (one per name).",
+    )
+    match_rule = models.JSONField(
+        null=True, blank=True,
+        help_text='Which names mean this model, as genai-prices writes it: {"equals": "..."}, '
+        '{"starts_with": "..."}, {"ends_with": "..."}, {"contains": "..."}, {"regex": "..."}, '
+        '{"or": [rules]} or {"and": [rules]}. Empty: the exact name only.',
+    )
+    position = models.PositiveIntegerField(
+        default=0, help_text="Rules are tried in this order within the provider (smallest first)."
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -123,7 +184,16 @@ class ModelPrice(EffectiveDated):
         max_length=10, choices=ServiceTier.choices, default=ServiceTier.DEFAULT, blank=True
     )
     min_input_tokens = models.PositiveBigIntegerField(default=0)
-    price_per_million_usd = models.DecimalField(**money.PRICE_FIELD)
+    daily_window = models.CharField(
+        max_length=11, blank=True, default="",
+        help_text="UTC time of day when this row replaces the all-day row, e.g. 00:30-16:30 "
+        "(peak prices); empty: all day.",
+    )
+    price_per_million_usd = models.DecimalField(
+        **money.PRICE_FIELD,
+        help_text="USD per million tokens; for the per-request bucket, per million requests "
+        "($0.005 a request is 5000).",
+    )
     source = models.CharField(max_length=20, choices=PriceSource.choices, default=PriceSource.STAFF)
 
     class Meta:
@@ -141,11 +211,12 @@ class ModelPrice(EffectiveDated):
             ),
             *_period_constraints("modelprice"),
             models.UniqueConstraint(
-                fields=["model", "bucket", "service_tier", "min_input_tokens"],
+                fields=["model", "bucket", "service_tier", "min_input_tokens", "daily_window"],
                 condition=Q(ends_at__isnull=True), name="modelprice_one_open_row",
             ),
             models.UniqueConstraint(
-                fields=["model", "bucket", "service_tier", "min_input_tokens", "starts_at"],
+                fields=["model", "bucket", "service_tier", "min_input_tokens", "daily_window",
+                        "starts_at"],
                 name="modelprice_one_row_per_start",
             ),
         ]
@@ -153,7 +224,9 @@ class ModelPrice(EffectiveDated):
     def __str__(self):
         tier = f" {self.service_tier}" if self.service_tier else ""
         cliff = f" from {self.min_input_tokens} input" if self.min_input_tokens else ""
-        return f"{self.model} {self.bucket}{tier}{cliff}: ${self.price_per_million_usd}/M"
+        window = f" {self.daily_window} UTC" if self.daily_window else ""
+        return (f"{self.model} {self.bucket}{tier}{cliff}{window}: "
+                f"${self.price_per_million_usd:f}/M")
 
 
 class Meter(models.Model):

@@ -43,8 +43,13 @@ class UsageEvent(models.Model):
         "billing.Meter", null=True, blank=True, on_delete=models.PROTECT,
         related_name="usage_events",
     )
-    # The model or meter name as the client sent it (the resource in reports).
+    # The model or meter the event was priced as (the resolved model's name, the meter's code):
+    # what reports group by. `name_sent` keeps the model name exactly as the client sent it.
     resource = models.CharField(max_length=200)
+    name_sent = models.CharField(
+        max_length=200, blank=True, default="",
+        help_text="The model name as sent, e.g. gpt-4o-2024-08-06 for the model gpt-4o.",
+    )
     provider = models.CharField(max_length=50, blank=True)
     service_tier = models.CharField(max_length=20, blank=True)
     input_tokens = models.BigIntegerField(default=0)

@@ -24,6 +24,7 @@ from billing.models.pricing import (
     ServiceTier,
     UsageBucket,
 )
+from billing.pricing.daily_windows import InvalidWindow, parse_window
 
 
 class PriceChangeError(ValueError):
@@ -32,7 +33,13 @@ class PriceChangeError(ValueError):
 
 def change_model_price(*, model: AIModel, bucket: str, price_per_million_usd: Decimal,
                        starts_at: datetime, service_tier: str = "", min_input_tokens: int = 0,
-                       created_by=None, source: str = PriceSource.STAFF) -> ModelPrice:
+                       daily_window: str = "", created_by=None,
+                       source: str = PriceSource.STAFF) -> ModelPrice:
+    if daily_window:
+        try:
+            parse_window(daily_window)
+        except InvalidWindow as error:
+            raise PriceChangeError(str(error)) from None
     if bucket not in UsageBucket.values:
         raise PriceChangeError(f"unknown bucket {bucket!r}")
     if service_tier not in ServiceTier.values:
@@ -41,11 +48,12 @@ def change_model_price(*, model: AIModel, bucket: str, price_per_million_usd: De
         raise PriceChangeError("min_input_tokens must be a whole number, 0 or more")
     _check_amount(price_per_million_usd, allow_zero=True, field=money.PRICE_FIELD)
     series = ModelPrice.objects.filter(model=model, bucket=bucket, service_tier=service_tier,
-                                       min_input_tokens=min_input_tokens)
+                                       min_input_tokens=min_input_tokens,
+                                       daily_window=daily_window)
     return _close_and_open(series, ModelPrice(
         model=model, bucket=bucket, service_tier=service_tier, min_input_tokens=min_input_tokens,
-        price_per_million_usd=price_per_million_usd, starts_at=starts_at, source=source,
-        created_by=created_by,
+        daily_window=daily_window, price_per_million_usd=price_per_million_usd,
+        starts_at=starts_at, source=source, created_by=created_by,
     ))
 
 
@@ -117,3 +125,24 @@ def _check_amount(value, *, allow_zero: bool, field: dict) -> None:
         raise PriceChangeError(f"{value} has more than {places} decimal places")
     if value >= Decimal(10) ** (field["max_digits"] - places):
         raise PriceChangeError(f"{value} is too large")
+
+
+def end_model_price(*, model: AIModel, bucket: str, ends_at: datetime, service_tier: str = "",
+                    min_input_tokens: int = 0, daily_window: str = "") -> int:
+    """Close the open row of one series at `ends_at` with no successor (a cliff tier that
+    upstream dropped); returns the rows closed (0 or 1)."""
+    if not isinstance(ends_at, datetime) or ends_at.tzinfo is None:
+        raise PriceChangeError("ends_at must be a timezone-aware datetime")
+    series = ModelPrice.objects.filter(model=model, bucket=bucket, service_tier=service_tier,
+                                       min_input_tokens=min_input_tokens,
+                                       daily_window=daily_window)
+    with transaction.atomic():
+        list(series.select_for_update().order_by("pk").only("pk"))
+        open_row = series.filter(ends_at__isnull=True).first()
+        if open_row is None:
+            return 0
+        if open_row.starts_at >= ends_at:
+            raise PriceChangeError(
+                f"the open row starts at {open_row.starts_at.isoformat()}: end it later"
+            )
+        return series.filter(pk=open_row.pk).update(ends_at=ends_at)

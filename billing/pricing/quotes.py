@@ -24,10 +24,13 @@ from billing.models.pricing import (
     ServiceTier,
     UsageBucket,
 )
+from billing.pricing.daily_windows import window_contains
+from billing.pricing.resolution import Catalogue, UnknownModel, current_catalogue
 
 TOKENS_PER = 1_000_000
 METER_PER = 1
-TOKEN_BUCKETS = tuple(UsageBucket.values)  # input, cached_input, cache_write, output, reasoning
+# input, cached_input, cache_write, output, reasoning (the request fee is not a token bucket)
+TOKEN_BUCKETS = tuple(b for b in UsageBucket.values if b != UsageBucket.REQUEST)
 SERVICE_TIERS = frozenset(ServiceTier.values)  # "", batch, flex, priority
 
 # A bucket the model has no price for is billed at its parent's price, as
@@ -38,6 +41,16 @@ FALLBACK_BUCKET = {
     UsageBucket.CACHED_INPUT: UsageBucket.INPUT,
     UsageBucket.CACHE_WRITE: UsageBucket.INPUT,
     UsageBucket.REASONING: UsageBucket.OUTPUT,
+}
+
+
+# The event field that carries each bucket's tokens (for error messages).
+TOKEN_FIELD_OF_BUCKET = {
+    UsageBucket.INPUT: "input_tokens",
+    UsageBucket.CACHED_INPUT: "cached_input_tokens",
+    UsageBucket.CACHE_WRITE: "cache_write_tokens",
+    UsageBucket.OUTPUT: "output_tokens",
+    UsageBucket.REASONING: "reasoning_tokens",
 }
 
 
@@ -155,11 +168,12 @@ def single_in_force(rows: Iterable, at: datetime):
 
 
 def select_model_price(rows: Sequence[ModelPrice], *, bucket: str, service_tier: str,
-                       input_tokens: int) -> ModelPrice | None:
+                       input_tokens: int, at: datetime | None = None) -> ModelPrice | None:
     """The price row for one bucket, or None when the model has none for it.
 
     The service tier's own row when there is one for this bucket, else the
-    default tier; among cliff rows, the largest min_input_tokens <= input_tokens.
+    default tier; a row whose daily window contains `at` before the all-day
+    rows; among cliff rows, the largest min_input_tokens <= input_tokens.
     `rows` must already be the rows in force at the event's time (see in_force).
     """
     tiers = (service_tier, "") if service_tier else ("",)
@@ -168,35 +182,57 @@ def select_model_price(rows: Sequence[ModelPrice], *, bucket: str, service_tier:
             r for r in rows
             if r.bucket == bucket and r.service_tier == tier and r.min_input_tokens <= input_tokens
         ]
+        windowed = [r for r in cliffs if r.daily_window and at is not None
+                    and window_contains(r.daily_window, at)]
+        cliffs = windowed or [r for r in cliffs if not r.daily_window]
         if cliffs:
             return max(cliffs, key=lambda r: r.min_input_tokens)
     return None
 
 
 def price_tokens(rows: Sequence[ModelPrice], *, tokens: TokenCounts, service_tier: str,
-                 at: datetime) -> tuple[PricedLine, ...]:
-    """One line per bucket with tokens; PricingError("no_price") when a bucket has no price."""
+                 at: datetime, model_label: str = "the model") -> tuple[PricedLine, ...]:
+    """One line per bucket with tokens, plus the model's per-request fee when it has one.
+
+    Tokens in a bucket the model does not price (nor its parent bucket: output tokens of
+    an embedding model) are refused with PricingError("no_price"), never charged at zero.
+    """
     counts = split_tokens(tokens)
     current = in_force(rows, at)
+    if not current:
+        raise PricingError("no_price", "model",
+                           f"{model_label} has no token price in force at {at.isoformat()} "
+                           "(genai-prices prices it only in units events cannot report, or "
+                           "not yet): it cannot be charged")
     lines = []
     for bucket, count in counts.items():
         if count == 0:
             continue
         row = select_model_price(current, bucket=bucket, service_tier=service_tier,
-                                 input_tokens=tokens.input_tokens)
+                                 input_tokens=tokens.input_tokens, at=at)
         if row is None and bucket in FALLBACK_BUCKET:
             row = select_model_price(current, bucket=FALLBACK_BUCKET[bucket],
                                      service_tier=service_tier,
-                                     input_tokens=tokens.input_tokens)
+                                     input_tokens=tokens.input_tokens, at=at)
         if row is None:
-            raise PricingError("no_price", "model",
-                               f"no {bucket} price in force at {at.isoformat()}")
+            raise PricingError("no_price", TOKEN_FIELD_OF_BUCKET[bucket], _unpriced(
+                model_label, bucket, current, at))
         lines.append(line(bucket=bucket, quantity=Decimal(count),
                           unit_price=row.price_per_million_usd, per=TOKENS_PER, price_id=row.pk))
-    if not lines and not current:
-        # An event with no tokens costs nothing, but only for a model that is priced at all.
-        raise PricingError("no_price", "model", f"no price in force at {at.isoformat()}")
+    fee = select_model_price(current, bucket=UsageBucket.REQUEST, service_tier=service_tier,
+                             input_tokens=tokens.input_tokens, at=at)
+    if fee is not None:
+        lines.append(line(bucket=UsageBucket.REQUEST, quantity=Decimal(1),
+                          unit_price=fee.price_per_million_usd, per=TOKENS_PER, price_id=fee.pk))
     return tuple(lines)
+
+
+def _unpriced(model_label: str, bucket: str, current: Sequence[ModelPrice], at: datetime) -> str:
+    priced = sorted({r.bucket for r in current if r.bucket != UsageBucket.REQUEST})
+    field = TOKEN_FIELD_OF_BUCKET[bucket]
+    return (f"{model_label} does not price {UsageBucket(bucket).label.lower()} tokens "
+            f"(it prices {', '.join(priced) or 'nothing'} at {at:%Y-%m-%d}): "
+            f"send {field} 0 for it, or ask for a price to be added")
 
 
 def line(*, bucket: str, quantity: Decimal, unit_price: Decimal, per: int,
@@ -229,6 +265,7 @@ class PriceBook:
 
     def __init__(self, *, plan: str):
         self.plan = plan
+        self._catalogue: Catalogue | None = None
         self._models: dict[tuple[str, str], AIModel | PricingError] = {}
         self._meters: dict[str, Meter | PricingError] = {}
         self._model_prices: dict[int, list[ModelPrice]] = {}
@@ -239,12 +276,18 @@ class PriceBook:
     # resources
 
     def resolve_model(self, *, name: str, provider: str = "") -> AIModel:
+        """The model a name resolves to (billing.pricing.resolution); one query per batch."""
         key = ((name or "").strip().lower(), (provider or "").strip().lower())
         if key not in self._models:
+            if self._catalogue is None:
+                self._catalogue = current_catalogue()
             try:
-                self._models[key] = _find_model(*key)
-            except PricingError as error:
-                self._models[key] = error
+                model = self._catalogue.resolve(*key)
+            except UnknownModel as error:
+                self._models[key] = PricingError("unknown_model", "model", str(error))
+            else:
+                self._models[key] = model if model.active else PricingError(
+                    "unknown_model", "model", f"model {model.name!r} is no longer available")
         return _or_raise(self._models[key])
 
     def resolve_meter(self, *, code: str) -> Meter:
@@ -270,7 +313,8 @@ class PriceBook:
             rows = ModelPrice.objects.filter(model_id=model.pk).order_by()
             self._model_prices[model.pk] = list(rows)
         lines = price_tokens(self._model_prices[model.pk], tokens=tokens,
-                             service_tier=service_tier, at=occurred_at)
+                             service_tier=service_tier, at=occurred_at,
+                             model_label=f"model {model.name!r}")
         return make_quote(lines, markup=self._markup(occurred_at), rate=self._rate(occurred_at))
 
     def quote_meter(self, *, meter: Meter, quantity: Decimal, occurred_at: datetime) -> Quote:
@@ -306,29 +350,6 @@ class PriceBook:
             raise PricingError("no_price", "",
                                f"no markup for the {self.plan} plan in force at {at.isoformat()}")
         return markup
-
-
-def _find_model(name: str, provider: str) -> AIModel:
-    if not name:
-        raise PricingError("unknown_model", "model", "model is required")
-    candidates = AIModel.objects.filter(name=name)
-    if provider:
-        candidates = candidates.filter(provider=provider)
-    candidates = list(candidates)
-    label = f"{provider}/{name}" if provider else name
-    if not candidates:
-        raise PricingError("unknown_model", "model", f"unknown model {label!r}")
-    active = [m for m in candidates if m.active]
-    if not active:
-        raise PricingError("unknown_model", "model", f"model {label!r} is no longer available")
-    if len(active) == 1:
-        return active[0]
-    default = [m for m in active if m.default_for_name]
-    if len(default) == 1:
-        return default[0]
-    providers = ", ".join(sorted(m.provider for m in active))
-    raise PricingError("unknown_model", "model",
-                       f"several providers offer {name!r} ({providers}): send provider")
 
 
 def _or_raise(value):

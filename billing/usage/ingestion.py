@@ -262,6 +262,7 @@ def _usage_row(organization, event: Event, users, api_key, now) -> dict:
         "organization_id": organization.pk, "idempotency_key": event.key, "type": event.type,
         "ai_model_id": event.ai_model.pk if event.ai_model else None,
         "meter_id": event.meter.pk if event.meter else None, "resource": event.resource,
+        "name_sent": event.name if event.ai_model else "",
         "provider": event.provider, "service_tier": event.service_tier,
         "input_tokens": event.tokens[0], "output_tokens": event.tokens[1],
         "cached_input_tokens": event.tokens[2], "cache_write_tokens": event.tokens[3],

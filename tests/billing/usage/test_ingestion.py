@@ -10,8 +10,21 @@ from django.utils import timezone
 
 from accounts.models import Plan
 from billing.ledger.corrections import adjust_credits
-from billing.models import CreditAccount, DailyUsage, EntryKind, LedgerEntry, Meter, UsageEvent
-from billing.pricing.changes import change_credit_rate, change_meter_price, change_plan_markup
+from billing.models import (
+    AIModel,
+    CreditAccount,
+    DailyUsage,
+    EntryKind,
+    LedgerEntry,
+    Meter,
+    UsageEvent,
+)
+from billing.pricing.changes import (
+    change_credit_rate,
+    change_meter_price,
+    change_model_price,
+    change_plan_markup,
+)
 from billing.usage.events import InvalidEvents
 from billing.usage.ingestion import (
     PlanNotEligible,
@@ -22,6 +35,7 @@ from billing.usage.ingestion import (
 from tests.billing.postings import SYSTEM, assert_ledger_ok, grant
 from tests.billing.usage_fixtures import (
     AI_CREDITS,
+    EPOCH,
     GPU_CREDITS,
     ai_event,
     api_key_for,
@@ -287,3 +301,58 @@ def test_estimate_prices_without_recording(org):
         AI_CREDITS + GPU_CREDITS
     )
     assert not UsageEvent.objects.exists()
+
+
+# --- model names as providers answer them, and what a model does not price ---------------------
+
+
+def test_a_dated_name_is_charged_as_its_model_and_the_event_keeps_both_names(org, prices):
+    gpt, _ = prices
+    gpt.match_rule = {"or": [{"equals": "gpt-4o"}, {"starts_with": "gpt-4o-2024-"}]}
+    gpt.save()
+    funded(org)
+    result = record_usage(organization=org, events=[
+        ai_event("a", model="gpt-4o-2024-08-06"), ai_event("b"),
+        ai_event("c", model="GPT-4o-2024-11-20"),
+    ])
+    assert [(r.status, r.credits) for r in result.results] == [("charged", AI_CREDITS)] * 3
+    assert list(UsageEvent.objects.order_by("idempotency_key")
+                .values_list("name_sent", "resource", "ai_model_id")) == [
+        ("gpt-4o-2024-08-06", "gpt-4o", gpt.pk), ("gpt-4o", "gpt-4o", gpt.pk),
+        ("GPT-4o-2024-11-20", "gpt-4o", gpt.pk),
+    ]
+    # Reports group by the model resolved, not by the spelling sent.
+    [day] = DailyUsage.objects.filter(usage_type="ai_tokens")
+    assert (day.resource, day.event_count) == ("gpt-4o", 3)
+
+
+def test_tokens_in_a_bucket_the_model_does_not_price_refuse_the_batch(org):
+    embedding = AIModel.objects.create(provider="openai", name="text-embedding-3-small")
+    change_model_price(model=embedding, bucket="input", price_per_million_usd=Decimal("0.02"),
+                       starts_at=EPOCH)
+    funded(org)
+    with pytest.raises(InvalidEvents) as caught:
+        record_usage(organization=org, events=[
+            ai_event("a"), ai_event("b", model="text-embedding-3-small", output_tokens=10),
+        ])
+    [detail] = caught.value.details
+    assert (detail["index"], detail["field"]) == (1, "output_tokens")
+    assert "does not price output tokens" in detail["message"]
+    assert not UsageEvent.objects.exists() and balance(org) == 1000
+    result = record_usage(organization=org, events=[
+        ai_event("b", model="text-embedding-3-small", output_tokens=0)])
+    assert result.results[0].credits == Decimal("0.0024")  # 1,000 x $0.02/M x 1.2 x 100
+
+
+def test_a_free_model_is_charged_zero_and_recorded(org):
+    free = AIModel.objects.create(provider="openrouter", name="qwen3-8b:free")
+    for bucket in ("input", "output"):
+        change_model_price(model=free, bucket=bucket, price_per_million_usd=Decimal(0),
+                           starts_at=EPOCH)
+    funded(org, 5)
+    result = record_usage(organization=org, events=[
+        ai_event("a", model="qwen3-8b:free", cached_input_tokens=100, reasoning_tokens=50)])
+    assert (result.results[0].status, result.results[0].credits) == ("charged", Decimal(0))
+    event = UsageEvent.objects.get()
+    assert (event.credits, event.entry_id, event.resource) == (0, None, "qwen3-8b:free")
+    assert balance(org) == 5

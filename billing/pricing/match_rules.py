@@ -1,0 +1,95 @@
+"""Match rules: which model names mean a model, in genai-prices' own format.
+
+A rule is JSON, one clause per object, exactly as genai-prices writes its match
+logic, so `sync_model_prices` stores upstream rules unchanged and staff write
+new ones the same way:
+
+    {"equals": "gpt-4o"}            the whole name
+    {"starts_with": "gpt-4o-"}      a prefix       {"ends_with": "-latest"}  a suffix
+    {"contains": "sonnet"}          a part         {"regex": "^o[134]"}      re.search
+    {"or": [rule, ...]}             any of them    {"and": [rule, ...]}      all of them
+
+Names are compared lower-cased; the text clauses compare case-insensitively,
+a regex is searched in the lower-cased name as written (genai-prices' rules).
+`compile_rule` checks a rule and turns it into a predicate once, so resolving
+a name never parses JSON or compiles a regex.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+TEXT_CLAUSES = ("equals", "starts_with", "ends_with", "contains")
+CLAUSES = (*TEXT_CLAUSES, "regex", "or", "and")
+MAX_DEPTH = 8
+MAX_TEXT = 500
+
+Predicate = Callable[[str], bool]
+
+
+class InvalidRule(ValueError):
+    """A rule that is not one of the clauses above; the message says what is wrong."""
+
+
+def compile_rule(rule, *, depth: int = 0) -> Predicate:
+    """A predicate over lower-cased names; InvalidRule when the rule is malformed."""
+    if depth > MAX_DEPTH:
+        raise InvalidRule(f"rules nest at most {MAX_DEPTH} levels deep")
+    if not isinstance(rule, dict) or len(rule) != 1:
+        raise InvalidRule(
+            "a rule is an object with exactly one of: " + ", ".join(CLAUSES)
+        )
+    (clause, value), = rule.items()
+    if clause in TEXT_CLAUSES or clause == "regex":
+        if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
+            raise InvalidRule(f'"{clause}" takes a text of 1 to {MAX_TEXT} characters')
+        if clause == "regex":
+            try:
+                pattern = re.compile(value)
+            except re.error as error:
+                raise InvalidRule(f'"regex" {value!r} does not compile: {error}') from None
+            return lambda name: pattern.search(name) is not None
+        text = value.lower()
+        if clause == "equals":
+            return lambda name: name == text
+        if clause == "starts_with":
+            return lambda name: name.startswith(text)
+        if clause == "ends_with":
+            return lambda name: name.endswith(text)
+        return lambda name: text in name
+    if clause in ("or", "and"):
+        if not isinstance(value, list) or not value:
+            raise InvalidRule(f'"{clause}" takes a non-empty list of rules')
+        parts = tuple(compile_rule(part, depth=depth + 1) for part in value)
+        if clause == "or":
+            return lambda name: any(part(name) for part in parts)
+        return lambda name: all(part(name) for part in parts)
+    raise InvalidRule(f"unknown clause {clause!r}: use one of " + ", ".join(CLAUSES))
+
+
+def equals_names(rule) -> list[str]:
+    """The names a rule names outright (its "equals" clauses outside any "and")."""
+    if not isinstance(rule, dict) or len(rule) != 1:
+        return []
+    (clause, value), = rule.items()
+    if clause == "equals" and isinstance(value, str):
+        return [value.lower()]
+    if clause == "or" and isinstance(value, list):
+        return [name for part in value for name in equals_names(part)]
+    return []
+
+
+def rule_from_genai(clause) -> dict | None:
+    """A genai-prices match clause (its dataclasses) as a JSON rule."""
+    if clause is None:
+        return None
+    for name in ("or_", "and_"):
+        parts = getattr(clause, name, None)
+        if parts is not None:
+            return {name.rstrip("_"): [rule_from_genai(part) for part in parts]}
+    for name in CLAUSES:
+        value = getattr(clause, name, None)
+        if isinstance(value, str):
+            return {name: value}
+    raise InvalidRule(f"unsupported genai-prices clause {type(clause).__name__}")
