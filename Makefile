@@ -8,7 +8,7 @@ DEMO_ENV_MARK := The demo's settings, written by make run
 # Where the demo serves; tests/docs/test_readme.py runs it on a free port.
 DEMO_ADDR ?= 127.0.0.1:8000
 
-.PHONY: run serve demo test install lint demo-env clean
+.PHONY: run serve demo test install lint demo-env clean mutants
 
 DEMO_WEB ?= $(BIN)/python manage.py runserver $(DEMO_ADDR) --noreload
 DEMO_WORKER ?= $(BIN)/python manage.py qcluster
@@ -63,9 +63,14 @@ test: install
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=config.test_settings >/dev/null
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Mutation testing of the money paths, on SQLite, one module at a time (slow: not part of
+# `make test`; docs/testing.md). `make mutants MODULES=billing.money` runs some of them.
+mutants: install
+	$(BIN)/python tests/mutants.py $(MODULES)
+
 lint: install
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles mutants
 	@if [ -f .env ] && head -n 1 .env | grep -qF "$(DEMO_ENV_MARK)"; then rm .env; fi

@@ -75,6 +75,23 @@ def display(value: Decimal | None) -> str:
     return f"{whole}.{frac.ljust(2, '0')}"
 
 
+DISPLAY_QUANTUM = Decimal("0.01")
+
+
+def display_rounded(value: Decimal | None) -> str:
+    """What people read in headers, cards and tables: two places, grouped, half up."""
+    if value is None:
+        return ""
+    return f"{value.quantize(DISPLAY_QUANTUM, rounding=ROUND_HALF_UP):,.2f}"
+
+
+def display_exact(value: Decimal | None) -> str:
+    """What the entry detail and exports keep: all six places, grouped."""
+    if value is None:
+        return ""
+    return f"{round_credits(value):,.{CREDIT_PLACES}f}"
+
+
 PRICE_PLACES = PRICE_FIELD["decimal_places"]
 
 

@@ -1,1 +1,1 @@
-"""The org portal's billing pages: dashboard, entries, packages and purchases; the header."""
+"""The org portal's billing pages: packages and purchases, auto-topup and alerts; the header."""

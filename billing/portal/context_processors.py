@@ -39,12 +39,12 @@ def header_status(organization) -> HeaderStatus:
     if balance < 0:
         banners.append({
             "level": "danger",
-            "text": f"Your organisation owes {money.display(-balance)} credits. Usage is paused "
-                    "until a purchase repays the debt.",
+            "text": f"Your organisation owes {money.display_rounded(-balance)} credits. "
+                    "Usage is paused until a purchase repays the debt.",
         })
     return HeaderStatus(
-        balance=money.display(balance),
-        debt=money.display(-balance if balance < 0 else Decimal(0)),
+        balance=money.display_rounded(balance),
+        debt=money.display_rounded(-balance if balance < 0 else Decimal(0)),
         in_debt=balance < 0,
         banners=banners,
     )

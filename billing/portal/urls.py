@@ -2,11 +2,9 @@
 
 from django.urls import path
 
-from billing.portal import alerts, auto_topup, dashboard, packages
+from billing.portal import alerts, auto_topup, packages
 
 urlpatterns = [
-    path("o/<slug:slug>/", dashboard.dashboard, name="dashboard"),
-    path("o/<slug:slug>/entries/<int:entry_id>/", dashboard.entry_detail, name="entry_detail"),
     path("o/<slug:slug>/credits/packages/", packages.packages, name="packages"),
     path("o/<slug:slug>/credits/packages/<int:package_id>/buy/", packages.buy,
          name="buy_package"),

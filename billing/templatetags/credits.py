@@ -1,3 +1,5 @@
+"""`{% load credits %}`: credits as people read them (two places) or exactly (six)."""
+
 from django import template
 
 from billing import money
@@ -5,13 +7,29 @@ from billing import money
 register = template.Library()
 
 
+def _signed(value, display) -> str:
+    if value is None:
+        return ""
+    return ("+" if value > 0 else "\u2212" if value < 0 else "") + display(abs(value))
+
+
 @register.filter
 def credits(value):
-    return money.display(value)
+    """Cards and tables: 1,234.50."""
+    return money.display_rounded(value)
 
 
 @register.filter
 def signed_credits(value):
-    if value is None:
-        return ""
-    return ("+" if value > 0 else "−" if value < 0 else "") + money.display(abs(value))
+    return _signed(value, money.display_rounded)
+
+
+@register.filter
+def credits_exact(value):
+    """The entry detail: 1,234.500000."""
+    return money.display_exact(value)
+
+
+@register.filter
+def signed_credits_exact(value):
+    return _signed(value, money.display_exact)

@@ -1,7 +1,9 @@
-"""Every accounts portal URL (and the dashboard) is scoped to the user's memberships.
+"""Every portal URL (accounts, billing and reporting) is scoped to the user's memberships.
 
-Another org's slug or object is a 404, admin-only writes are a 403 for members,
+Both organisations have admins, members, API keys, ledger entries and purchases.
+Another org's slug or object is a 404, admin-only pages are a 403 for members,
 anonymous visitors go to the login page, and none of those writes anything.
+test_every_portal_url_is_in_the_scoping_test keeps the list complete.
 """
 
 import pytest
@@ -11,6 +13,9 @@ from django.urls import reverse
 
 from accounts.models import ApiKey, Membership, Organization, Role, SettingsChange
 from accounts.services import create_api_key
+from billing.models import CreditPackage, LedgerEntry, Purchase, UsageEvent
+from billing.purchases import checkout
+from tests.billing.postings import grant
 from tests.conftest import make_member
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +27,23 @@ User = get_user_model()
 def world(org, other_org, admin_user, member_user, other_admin):
     """Two orgs, each with an admin, a member and an API key."""
     other_member = make_member(other_org, "member@globex.test", Role.MEMBER)
+    package = CreditPackage.objects.create(name="Starter", base_credits=100, price_minor=1000)
+
+    def purchase(org, buyer, provider):
+        bought = checkout._create_pending(organization=org, package=package, buyer=buyer,
+                                          provider=provider)
+        bought.stripe_checkout_session_id = f"cs_{provider}_{bought.pk}"
+        bought.save()
+        return bought
+
     return {
+        "package": package,
+        "a_entry": grant(org, 10).entry,
+        "b_entry": grant(other_org, 10).entry,
+        "a_purchase": purchase(org, admin_user, "stripe"),
+        "b_purchase": purchase(other_org, other_admin, "stripe"),
+        "a_test_purchase": purchase(org, admin_user, "test"),
+        "b_test_purchase": purchase(other_org, other_admin, "test"),
         "a": org,
         "b": other_org,
         "a_member": Membership.objects.get(user=member_user, organization=org),
@@ -46,11 +67,14 @@ def snapshot():
         "keys": sorted(ApiKey.objects.values_list("id", "name", "revoked_at")),
         "changes": SettingsChange.objects.count(),
         "mail": len(mail.outbox),
+        "entries": sorted(LedgerEntry.objects.values_list("id", "account_id", "amount")),
+        "purchases": sorted(Purchase.objects.values_list("id", "organization_id", "status")),
+        "usage": UsageEvent.objects.count(),
     }
 
 
 # (url name, HTTP method, data, object the URL points at): object keys refer to `world`,
-# with "{org}" filled in per test. Every portal URL of accounts plus the dashboard.
+# with "{org}" filled in per test. Every portal URL of accounts, billing and reporting.
 PORTAL_URLS = [
     ("members", "get", None, None),
     ("members", "post", {"email": "new@example.test", "role": "admin"}, None),
@@ -63,7 +87,43 @@ PORTAL_URLS = [
     ("revoke_api_key", "post", {}, "{org}_key"),
     ("settings_history", "get", None, None),
     ("dashboard", "get", None, None),
+    ("entry_detail", "get", None, "{org}_entry"),
+    ("packages", "get", None, None),
+    ("buy_package", "post", {}, "package"),
+    ("purchases", "get", None, None),
+    ("purchase_success", "get", None, "{org}_purchase"),
+    ("purchase_cancel", "get", None, "{org}_purchase"),
+    ("test_checkout", "get", None, "{org}_test_purchase"),
+    ("test_checkout", "post", {"pay": "1"}, "{org}_test_purchase"),
+    ("test_checkout", "post", {"cancel": "1"}, "{org}_test_purchase"),
+    ("usage", "get", None, None),
+    ("transactions", "get", None, None),
+    ("transactions_csv", "get", None, None),
+    ("monthly_summary", "get", None, None),
+    ("monthly_summary_csv", "get", None, None),
+    ("auto_topup", "get", None, None),
+    ("auto_topup", "post", {"enabled": "on"}, None),
+    ("card_setup", "post", {}, None),
+    ("card_setup_done", "get", None, None),
+    ("card_remove", "post", {}, None),
+    ("test_card_setup", "get", None, None),
+    ("test_card_setup", "post", {}, None),
+    ("alerts", "get", None, None),
+    ("alerts", "post", {}, None),
 ]
+ADMIN_ONLY_GETS = {"test_checkout", "card_setup_done", "test_card_setup"}
+
+
+def admin_only(url):
+    return url[1] == "post" or url[0] in ADMIN_ONLY_GETS
+
+
+def test_every_portal_url_is_in_the_scoping_test():
+    from django.urls import get_resolver
+
+    org_urls = {name for name, patterns in get_resolver().reverse_dict.lists()
+                if isinstance(name, str) and any("slug" in p[0][0][1] for p in patterns)}
+    assert org_urls == {url[0] for url in PORTAL_URLS}
 
 
 def params(keep=lambda url: True):
@@ -98,22 +158,22 @@ def test_other_orgs_slug_is_404(request, world, who, name, method, data, obj):
     assert snapshot() == before
 
 
-@pytest.mark.parametrize(("who", "status"), [("admin_client", 404), ("member_client", 403)])
-@pytest.mark.parametrize(ARGS, params(lambda url: url[3]))
-def test_other_orgs_object_under_own_slug_is_refused(
-    request, world, who, status, name, method, data, obj
-):
-    """Even an admin of A gets a 404 for B's members or keys through A's URLs (a member of A
-    is stopped earlier: these are admin-only writes)."""
+@pytest.mark.parametrize("who", ["admin_client", "member_client"])
+@pytest.mark.parametrize(ARGS, params(lambda url: url[3] and "{org}" in url[3]))
+def test_other_orgs_object_under_own_slug_is_refused(request, world, who, name, method, data,
+                                                      obj):
+    """Even an admin of A gets a 404 for B's members, keys, entries or purchases through A's
+    URLs (a member of A is stopped earlier at admin-only pages, with a 403)."""
     client = request.getfixturevalue(who)
+    status = 403 if who == "member_client" and admin_only((name, method)) else 404
     before = snapshot()
     response = send(client, method, url_for(world, name, "a", obj, "b"), data)
     assert response.status_code == status
     assert snapshot() == before
 
 
-@pytest.mark.parametrize(ARGS, params(lambda url: url[1] == "post"))
-def test_member_gets_403_for_every_admin_only_post(member_client, world, name, method, data, obj):
+@pytest.mark.parametrize(ARGS, params(admin_only))
+def test_member_gets_403_for_every_admin_only_page(member_client, world, name, method, data, obj):
     before = snapshot()
     response = send(member_client, method, url_for(world, name, "a", obj, "a"), data)
     assert response.status_code == 403
@@ -130,7 +190,8 @@ def test_anonymous_is_sent_to_login(client, world, name, method, data, obj):
     assert snapshot() == before
 
 
-@pytest.mark.parametrize("page", ["members", "api_keys", "settings_history", "dashboard"])
+@pytest.mark.parametrize("page", ["members", "api_keys", "settings_history", "dashboard",
+                                  "packages", "purchases", "usage"])
 def test_member_reads_own_org_pages(member_client, world, page):
     response = member_client.get(reverse(page, args=[world["a"].slug]))
     assert response.status_code == 200
@@ -153,6 +214,16 @@ def test_lists_show_only_own_org(admin_client, world):
     assert "member@acme.test" in members and "globex.test" not in members
     assert "a key" in keys and "b key" not in keys
     assert "a key" in history and "b key" not in history
+
+
+def test_billing_pages_show_only_own_org(admin_client, world):
+    purchases = admin_client.get(reverse("purchases", args=["acme"])).content.decode()
+    assert f'"purchase-{world["a_purchase"].pk}"' in purchases
+    assert f'"purchase-{world["b_purchase"].pk}"' not in purchases
+    dashboard = admin_client.get(reverse("dashboard", args=["acme"])).content.decode()
+    entry_url = reverse("entry_detail", args=["acme", world["a_entry"].pk])
+    assert entry_url in dashboard
+    assert f"/entries/{world['b_entry'].pk}/" not in dashboard
 
 
 def test_switch_to_other_org_is_404(member_client, world):

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from billing.faults.middleware import server_error
 from billing.faults.transient import RETRY_AFTER_SECONDS
-from billing.portal import dashboard
+from reporting.dashboard import views as dashboard
 
 
 def assert_unavailable_page(response):
@@ -45,7 +45,7 @@ def test_a_bug_in_a_portal_view_stays_500_and_is_logged_with_its_traceback(org, 
                                                                           caplog):
     browser = Client(raise_request_exception=False)
     browser.force_login(admin_user)
-    with mock.patch.object(dashboard.selectors, "account_of", side_effect=KeyError("planted")):
+    with mock.patch.object(dashboard.ledger, "account_of", side_effect=KeyError("planted")):
         with caplog.at_level(logging.ERROR, logger="django.request"):
             response = browser.get(reverse("dashboard", args=[org.slug]))
     assert response.status_code == 500 and not response.has_header("Retry-After")

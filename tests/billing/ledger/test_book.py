@@ -252,3 +252,161 @@ def test_a_reversal_never_refills_a_grant_past_its_expiry(org):
     assert posting.grant is not None and posting.grant.kind == GrantKind.ADJUSTMENT
     assert balance(org) == D(4)
     assert_ledger_ok(org)
+
+
+# -- edges found by mutation testing (docs/testing.md) ----------------------------------------
+
+def test_at_a_zero_balance_usage_is_refused_for_credits_not_debt(org):
+    grant(org, "0.5")
+    consume(org, "0.5", key="usage:all")
+    with pytest.raises(InsufficientCredits, match=r"^1\.00 credits needed, 0\.00 available$"):
+        consume(org, 1, key="usage:more")
+    with pytest.raises(InsufficientCredits, match=r"^0\.75 credits needed, 0\.00 available$"):
+        consume(org, "0.75", key="usage:less")
+
+
+def test_a_grant_expiring_exactly_now_is_expired_first(org):
+    start = timezone.now()
+    due = grant(org, 5, expires_at=start + timedelta(hours=1), now=start).grant
+    grant(org, 5, now=start)
+    with pytest.raises(InsufficientCredits):
+        consume(org, 6, key="usage:1", now=start + timedelta(hours=1))
+    consume(org, 5, key="usage:2", now=start + timedelta(hours=1))
+    due.refresh_from_db()
+    assert due.expired_at == start + timedelta(hours=1)
+
+
+def test_expiry_looks_past_lasting_grants_that_burn_first(org):
+    start = timezone.now()
+    grant(org, 5, priority=1, now=start)  # burns first, never expires
+    expiring = grant(org, "0.5", expires_at=start + timedelta(hours=1), now=start).grant
+    used_up = grant(org, 2, kind=GrantKind.PROMOTIONAL, priority=0,
+                    expires_at=start + timedelta(hours=1), now=start).grant
+    consume(org, 2, key="usage:1", now=start)  # empties used_up
+    later = start + timedelta(hours=2)
+    consume(org, 1, key="usage:2", now=later)
+    [expiry] = LedgerEntry.objects.filter(kind=EntryKind.EXPIRY)
+    assert (expiry.amount, expiry.idempotency_key) == (D("-0.5"), f"expiry:{expiring.pk}")
+    assert expiry.reason == "Adjustment credits expired"
+    assert expiry.metadata == {"grant_id": expiring.pk}
+    assert expiry.actor_label == "system:expire_credits" and expiry.created_at == later
+    used_up.refresh_from_db()
+    assert used_up.expired_at == later and used_up.remaining == 0  # expired, no entry
+    # an expired grant keeps the time it expired at
+    consume(org, 1, key="usage:3", now=later + timedelta(hours=1))
+    used_up.refresh_from_db()
+    assert used_up.expired_at == later
+    assert_ledger_ok(org)
+
+
+def test_one_book_can_grant_restore_and_then_spend_it(org):
+    now = timezone.now() - timedelta(hours=1)
+    with open_book(organization=org, now=now) as book:
+        book.grant(amount=D(3), grant_kind=GrantKind.PAID, entry_kind=EntryKind.PURCHASE,
+                   actor=SYSTEM, reason="p", idempotency_key="g:1")
+        book.consume(amount=D(2), actor=SYSTEM, reason="u", idempotency_key="usage:1")
+        restored = book.restore(amount=D("0.5"), actor=SYSTEM, reason="r",
+                                idempotency_key="r:1", to_grants=[])
+        book.consume(amount=D("1.5"), actor=SYSTEM, reason="u", idempotency_key="usage:2")
+    assert restored.grant.created_at == now and restored.grant.amount == D("0.5")
+    assert book.account.entry_count == 4 and book.account.balance == 0
+    account = CreditAccount.objects.get(organization=org)
+    assert (account.balance, account.entry_count, account.updated_at) == (0, 4, now)
+    assert_ledger_ok(org)
+
+
+def test_small_reversals_refill_the_grant_they_drew_on(org):
+    g = grant(org, 1).grant
+    usage = consume(org, "0.4", key="usage:1").entry
+    posting = reverse_entry(entry=usage, reason="x", actor=SYSTEM)
+    assert posting.grant is None
+    g.refresh_from_db()
+    assert g.remaining == D(1)
+
+
+def test_a_consumption_spanning_many_grants_writes_them_all(org):
+    grants = [grant(org, 1, key=f"test:g{i}").grant for i in range(5)]
+    consume(org, "4.5", key="usage:1")
+    remaining = [CreditGrant.objects.get(pk=g.pk).remaining for g in grants]
+    assert sorted(remaining) == [0, 0, 0, 0, D("0.5")]
+    assert_ledger_ok(org)
+
+
+def test_many_grants_expiring_together_are_all_written(org):
+    start = timezone.now()
+    grants = [grant(org, 1, key=f"test:g{i}", expires_at=start + timedelta(hours=1),
+                    now=start).grant for i in range(5)]
+    consume(org, 1, key="usage:1", now=start)  # one is used up: expires without an entry
+    grant(org, 1, now=start)
+    consume(org, 1, key="usage:2", now=start + timedelta(hours=2))
+    assert all(CreditGrant.objects.get(pk=g.pk).expired_at == start + timedelta(hours=2)
+               for g in grants)
+    assert LedgerEntry.objects.filter(kind=EntryKind.EXPIRY).count() == 4
+    assert_ledger_ok(org)
+
+
+def test_a_long_actor_label_is_cut_to_the_column(org):
+    from billing.ledger.actor import Actor
+    with open_book(organization=org) as book:
+        entry = book.grant(amount=D(1), grant_kind=GrantKind.PAID, entry_kind=EntryKind.PURCHASE,
+                           actor=Actor.system("x" * 300), reason="p",
+                           idempotency_key="g:1").entry
+    assert len(entry.actor_label) == 254
+    assert LedgerEntry.objects.get().actor_label == entry.actor_label
+
+
+def test_an_org_without_an_account_gets_one_at_its_first_posting(org):
+    CreditAccount.objects.filter(organization=org).delete()
+    assert grant(org, 2).entry.balance_after == D(2)
+    assert CreditAccount.objects.get(organization=org).balance == D(2)
+
+
+def test_prefetched_keys_replay_and_absent_ones_are_not_looked_up_again(org):
+    grant(org, 10)
+    first = consume(org, 2, key="usage:1").entry
+    with open_book(organization=org) as book:
+        book.prefetch_keys(["usage:1", "usage:2"])
+        assert book._keys == {"usage:1": first} and book._absent == {"usage:2"}
+        again = book.consume(amount=D(2), actor=SYSTEM, reason="u", idempotency_key="usage:1")
+        new = book.consume(amount=D(3), actor=SYSTEM, reason="u", idempotency_key="usage:2")
+    assert again.replayed and again.entry.pk == first.pk and not new.replayed
+    assert balance(org) == D(5)
+
+
+def test_a_grant_records_its_links_and_the_debt_it_repaid(org):
+    start = timezone.now() - timedelta(hours=1)
+    adjust_credits(organization=org, credits=D(-2), reason="x", actor=SYSTEM)
+    with open_book(organization=org, now=start) as book:
+        paid = book.grant(amount=D(5), grant_kind=GrantKind.PAID, entry_kind=EntryKind.PURCHASE,
+                          actor=SYSTEM, reason="p", idempotency_key="g:1",
+                          expires_at=start + timedelta(days=9), priority=7,
+                          metadata={"purchase_id": 3})
+        bonus = book.grant(amount=D(1), grant_kind=GrantKind.BONUS, entry_kind=EntryKind.BONUS,
+                           actor=SYSTEM, reason="b", idempotency_key="g:2", parent=paid.grant)
+    stored = CreditGrant.objects.get(pk=paid.grant.pk)
+    assert (stored.amount, stored.remaining, stored.debt_repaid, stored.priority) == (
+        D(5), D(3), D(2), 7)
+    assert stored.expires_at == start + timedelta(days=9) and stored.created_at == start
+    assert paid.entry.metadata == {"purchase_id": 3, "grant_id": stored.pk}
+    assert CreditGrant.objects.get(pk=bonus.grant.pk).parent_id == stored.pk
+    assert paid.entry.created_at == start and paid.entry.reason == "p"
+
+
+def test_unknown_grant_kinds_are_refused(org):
+    with open_book(organization=org) as book:
+        with pytest.raises(LedgerError, match="unknown grant kind 'gift'"):
+            book.grant(amount=D(1), grant_kind="gift", entry_kind=EntryKind.ADJUSTMENT,
+                       actor=SYSTEM, reason="x", idempotency_key="g:1")
+    assert not CreditGrant.objects.exists()
+
+
+def test_prefetched_keys_are_the_accounts_own(org, other_org):
+    grant(org, 10)
+    grant(other_org, 10)
+    consume(org, 2, key="usage:shared")
+    with open_book(organization=other_org) as book:
+        book.prefetch_keys(["usage:shared"])
+        assert book._keys == {} and book._absent == {"usage:shared"}
+        posting = book.consume(amount=D(3), actor=SYSTEM, reason="u",
+                               idempotency_key="usage:shared")
+    assert not posting.replayed and balance(other_org) == D(7)

@@ -20,8 +20,9 @@ from billing.models import EntryKind, LedgerEntry, TopupAttempt, TopupStatus
 from billing.pricing.demo import demo_step as seed_price_catalogue
 from billing.purchases.demo import seed_packages_and_purchase
 from billing.topups.demo import seed_saved_card
-from tests.billing.portal.test_purchase_browser import header_balance, page  # noqa: F401
+from tests.billing.portal.test_purchase_browser import header_balance
 from tests.billing.test_tasks import ROOT, database_url, wait_for
+from tests.browser import browser_page  # noqa: F401
 
 SCREENSHOTS = Path(ROOT) / "screenshots"  # git-ignored
 

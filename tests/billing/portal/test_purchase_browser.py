@@ -1,47 +1,15 @@
 """In a real browser: the demo admin buys a package in test mode and the header balance rises."""
 
 import io
-import os
 import re
 from decimal import Decimal
-
-import pytest
-from django.db import connections
 
 from accounts import demo
 from billing.models import CreditPackage
 from billing.purchases.demo import seed_packages_and_purchase
+from tests.browser import browser_marks, browser_page  # noqa: F401
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason=f"Debian's Chromium is not installed at {CHROMIUM}"),
-]
-
-
-@pytest.fixture
-def page(monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API runs an event loop in this thread; the live server's ORM
-    # calls happen in its own thread, and the test's own ORM calls are safe here.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    # Connections are kept per asyncio context: close ours on each side of the event
-    # loop's lifetime, or one is left open and the test database cannot be dropped.
-    connections.close_all()
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            tab = browser.new_page()
-            tab.set_default_timeout(15_000)
-            yield tab
-        finally:
-            browser.close()
-            connections.close_all()
+pytestmark = browser_marks
 
 
 def header_balance(page) -> Decimal:

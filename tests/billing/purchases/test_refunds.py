@@ -209,6 +209,132 @@ def test_a_refund_update_that_is_not_a_failure_moves_nothing(org, paid):
     assert balance(org) == Decimal("2750")
 
 
+def test_many_tiny_refunds_at_the_rounding_edge_never_take_back_more_than_granted(
+        org, admin_user, package):
+    # Each cent is half a millionth of a credit: every share rounds *up* to 0.000001, so
+    # five cents take back all five millionths and the next five must take nothing.
+    package.price_minor, package.base_credits, package.bonus_credits = 10, Decimal("0.000005"), 0
+    package.save()
+    purchase = pending_purchase(org, package, admin_user)
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
+    assert balance(org) == Decimal("0.000005")
+    for cents in range(1, 10):
+        refund(purchase, cents)
+        purchase.refresh_from_db()
+        assert refunded_credits(org) == min(Decimal("0.000001") * cents, Decimal("0.000005"))
+        assert purchase.credits_refunded == refunded_credits(org)
+        assert purchase.status == PurchaseStatus.PARTIALLY_REFUNDED
+        assert_ledger_ok(org)
+    assert entries(org, kind=EntryKind.REFUND).count() == 5  # nothing left for cents 6 to 9
+    refund(purchase, 10)
+    purchase.refresh_from_db()
+    assert purchase.status == PurchaseStatus.REFUNDED and purchase.amount_refunded_minor == 10
+    assert refunded_credits(org) == Decimal("0.000005") and balance(org) == 0
+    assert_ledger_ok(org)
+
+
+@pytest.mark.parametrize(("cumulative", "expected"), [
+    (0, Decimal("0")),
+    (1, Decimal("0.333333")),  # 1/3 rounds down
+    (2, Decimal("0.666667")),  # 2/3 rounds up, once
+    (3, Decimal("1")),  # all that is left
+    (4, Decimal("1")),  # more than was paid: still only what is left
+])
+def test_credits_to_take_back_is_the_share_rounded_once(org, admin_user, package, cumulative,
+                                                         expected):
+    package.price_minor, package.base_credits, package.bonus_credits = 3, Decimal("0.5"), 0
+    package.bonus_credits = Decimal("0.5")
+    package.save()
+    purchase = pending_purchase(org, package, admin_user)
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
+    purchase.refresh_from_db()
+    assert refunds.credits_to_take_back(
+        purchase=purchase, cumulative_refunded_minor=cumulative) == expected
+
+
+def test_the_share_is_of_the_newly_refunded_part_and_capped_by_what_is_left(
+        org, admin_user, package):
+    package.price_minor, package.base_credits, package.bonus_credits = 3, Decimal("1"), 0
+    package.save()
+    purchase = pending_purchase(org, package, admin_user)
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
+    refund(purchase, 2)
+    purchase.refresh_from_db()
+    assert purchase.credits_refunded == Decimal("0.666667")
+    # Only the third cent is new; what is left (0.333333) caps its share (0.333333).
+    assert refunds.credits_to_take_back(
+        purchase=purchase, cumulative_refunded_minor=2) == Decimal("0")
+    assert refunds.credits_to_take_back(
+        purchase=purchase, cumulative_refunded_minor=3) == Decimal("0.333333")
+
+
+@pytest.mark.parametrize("found_by", ["payment_intent", "charge_id", "metadata"])
+def test_the_purchase_is_found_by_intent_then_charge_then_metadata(org, paid, found_by):
+    paid.stripe_charge_id = "ch_known"
+    paid.save()
+    charge = charge_object(paid, amount_refunded=4500, charge_id="ch_known")
+    decoy = {"payment_intent": "pi_unknown", "id": "ch_unknown",
+             "metadata": {"purchase_id": "999999"}}
+    keep = {"payment_intent": ["payment_intent"], "charge_id": ["id"],
+            "metadata": ["metadata"]}[found_by]
+    charge.update({k: v for k, v in decoy.items() if k not in keep})
+    assert refunds.apply_charge_refunded(charge=charge).pk == paid.pk
+    assert refunded_credits(org) == Decimal("5500")
+
+
+@pytest.mark.parametrize("purchase_id", ["abc", "", None])
+def test_a_charge_naming_no_purchase_of_ours_is_ignored(org, paid, purchase_id):
+    charge = {"id": "ch_x", "payment_intent": "pi_x", "amount_refunded": 4500,
+              "metadata": {"purchase_id": purchase_id}}
+    assert refunds.apply_charge_refunded(charge=charge) is None
+    assert refunds.apply_charge_refunded(charge={**charge, "metadata": None}) is None
+    assert refunded_credits(org) == 0
+
+
+def test_the_refund_entry_says_who_what_and_how_much(org, paid):
+    refund(paid, 1000)
+    [entry] = entries(org, kind=EntryKind.REFUND)
+    assert entry.actor_label == "system:stripe-refund"
+    assert entry.reason == "Refund of 10.00 USD for Growth"
+    assert entry.metadata == {"purchase_id": paid.pk, "charge": f"ch_{paid.pk}",
+                              "amount_refunded": "10.00", "amount_refunded_total": "10.00",
+                              "currency": "usd"}
+    refund(paid, 1500)
+    second = entries(org, kind=EntryKind.REFUND).last()
+    assert (second.metadata["amount_refunded"], second.metadata["amount_refunded_total"]) == (
+        "5.00", "15.00")
+    paid.refresh_from_db()
+    assert paid.stripe_charge_id == f"ch_{paid.pk}"
+
+
+def test_a_purchase_refunded_in_full_cannot_be_refunded_again(org, admin_user, paid):
+    refund(paid, 4500)
+    with pytest.raises(errors.PurchaseError, match="already refunded in full"):
+        refunds.request_refund(purchase=paid, amount_minor=None, requested_by=admin_user)
+
+
+def test_staff_refund_tells_stripe_who_asked(org, admin_user, paid, stripe_stub):
+    refunds.request_refund(purchase=paid, amount_minor=None, requested_by=admin_user,
+                           request_id="form-1")
+    [request] = stripe_stub.requests_to("POST", "/v1/refunds")
+    assert request.form["amount"] == "4500"
+    assert request.form["metadata[purchase_id]"] == str(paid.pk)
+    assert request.form["metadata[requested_by]"] == admin_user.email
+    assert request.headers["Idempotency-Key"] == f"purchase-{paid.pk}-refund-form-1"
+
+
+def test_a_partial_refund_of_a_test_purchase_applies_at_once(org, admin_user, package):
+    purchase = checkout.start_purchase(organization=org, package=package, buyer=admin_user,
+                                        provider="test")
+    fulfilment.fulfil_checkout_session(session=local_provider.local_checkout_session(purchase))
+    refund_object = refunds.request_refund(purchase=purchase, amount_minor=1000,
+                                           requested_by=admin_user)
+    assert refund_object["amount"] == 1000 and refund_object["status"] == "succeeded"
+    purchase.refresh_from_db()
+    assert purchase.amount_refunded_minor == 1000
+    assert purchase.status == PurchaseStatus.PARTIALLY_REFUNDED
+
+
 def paid_by_test_provider(org, admin_user, package):
     purchase = checkout.start_purchase(organization=org, package=package, buyer=admin_user,
                                         provider="test")

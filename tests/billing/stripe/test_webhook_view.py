@@ -212,6 +212,81 @@ def test_checkout_of_another_product_is_acknowledged_and_ignored(client, org):
     assert not entries(org).exists()
 
 
+def test_a_delivery_that_lost_the_race_does_no_work(org, purchase):
+    """The guard under the event row's lock, without PostgreSQL's threads: the delivery
+    stored (read) the event before a concurrent one processed it, so its first check
+    passed; the locked re-read must stop it."""
+    evt = completed(purchase)
+    assert webhooks.process_event(evt).message == "processed"
+    stale = StripeEvent.objects.get(event_id=evt["id"])
+    stale.processed_at = None  # what the slower delivery read before the other committed
+    with mock.patch.object(webhooks, "_store", return_value=stale), \
+            mock.patch.object(webhooks.fulfilment, "fulfil_checkout_session") as fulfil:
+        result = webhooks.process_event(evt)
+    assert (result.status, result.message) == (200, "already processed")
+    fulfil.assert_not_called()
+    stored = StripeEvent.objects.get(event_id=evt["id"])
+    assert stored.attempts == 1 and not stored.last_error
+    assert balance(org) == Decimal("5500") and entries(org).count() == 2
+
+
+def test_the_event_is_stored_once_by_its_id(org, purchase):
+    evt = completed(purchase)
+    first = webhooks._store(evt)
+    again = webhooks._store({**evt, "type": "something.else"})
+    assert again.pk == first.pk and again.type == "checkout.session.completed"
+    assert StripeEvent.objects.count() == 1
+
+
+def test_a_concurrent_store_that_won_is_read_back(org, purchase):
+    evt = completed(purchase)
+    winner = webhooks._store(evt)
+    with mock.patch.object(StripeEvent.objects, "get_or_create",
+                           side_effect=webhooks.IntegrityError("duplicate key")):
+        assert webhooks._store(evt).pk == winner.pk
+
+
+def test_livemode_and_payload_are_stored(org, purchase):
+    evt = {**completed(purchase), "livemode": True}
+    stored = webhooks._store(evt)
+    assert stored.livemode is True and stored.payload == evt
+    assert webhooks._store({**completed(purchase), "id": "evt_other"}).livemode is False
+
+
+@pytest.mark.parametrize("event_type", [
+    "checkout.session.completed", "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed", "checkout.session.expired", "charge.refunded"])
+def test_each_purchase_event_reaches_its_handler(org, purchase, event_type):
+    obj = session_object(purchase, payment_status="unpaid")
+    target = {"charge.refunded": (webhooks.refunds, "apply_charge_refunded"),
+              "checkout.session.async_payment_failed": (webhooks.fulfilment, "mark_failed"),
+              "checkout.session.expired": (webhooks.fulfilment, "mark_expired")}.get(
+        event_type, (webhooks.fulfilment, "fulfil_checkout_session"))
+    with mock.patch.object(*target) as handler:
+        result = webhooks.process_event(event(event_type, obj))
+    assert (result.status, result.message) == (200, "processed")
+    [call] = handler.call_args_list
+    assert list(call.kwargs.values()) == [obj]
+
+
+def test_a_handler_error_is_answered_500_and_recorded(org, purchase):
+    evt = completed(purchase)
+    with mock.patch.object(webhooks.fulfilment, "fulfil_checkout_session",
+                           side_effect=ValueError("boom")):
+        result = webhooks.process_event(evt)
+    assert (result.status, result.message) == (500, "handler error; Stripe will retry")
+    stored = StripeEvent.objects.get(event_id=evt["id"])
+    assert (stored.attempts, stored.last_error, stored.processed_at) == (
+        1, "ValueError: boom", None)
+
+
+def test_an_invalid_signature_is_answered_400_without_processing(org, purchase):
+    with mock.patch.object(webhooks, "process_event") as process:
+        result = webhooks.receive(payload=b"{}", signature_header="t=1,v1=bad")
+    assert (result.status, result.message) == (400, "invalid signature")
+    process.assert_not_called()
+
+
 # -- transient faults: 503 so that Stripe delivers again, and the redelivery does the work once --
 
 @pytest.mark.postgres

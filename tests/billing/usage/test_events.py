@@ -142,3 +142,49 @@ def test_normalisation_makes_equal_payloads_equal_fingerprints():
     assert fingerprint(c) == fingerprint(d)
     d.operation = "other"
     assert fingerprint(c) != fingerprint(d)
+
+
+AI_FIELDS = {  # each field of an ai_tokens payload, with another valid value
+    "model": "gpt-4o-mini", "provider": "openai", "service_tier": "batch", "operation": "chat",
+    "user": "bo@acme.test", "input_tokens": 1001, "output_tokens": 101,
+    "cached_input_tokens": 1, "cache_write_tokens": 1, "reasoning_tokens": 1,
+}
+GPU_FIELDS = {"meter": "bandwidth.egress_gb", "quantity": "120.500001", "operation": "train",
+              "user": "bo@acme.test"}
+
+
+def fingerprint_of_payload(raw):
+    [event] = parse_events([raw], now=NOW)
+    event.resource = event.name  # what pricing sets: the resolved model or meter
+    return fingerprint(event)
+
+
+@pytest.mark.parametrize(("field", "value"), AI_FIELDS.items())
+def test_every_field_of_an_ai_event_changes_its_fingerprint(field, value):
+    assert fingerprint_of_payload(ai_event("k", **{field: value})) != fingerprint_of_payload(
+        ai_event("k"))
+
+
+@pytest.mark.parametrize(("field", "value"), GPU_FIELDS.items())
+def test_every_field_of_an_infrastructure_event_changes_its_fingerprint(field, value):
+    assert fingerprint_of_payload(gpu_event("k", **{field: value})) != fingerprint_of_payload(
+        gpu_event("k"))
+
+
+def test_the_type_changes_the_fingerprint_and_the_key_and_time_do_not():
+    ai = ai_event("k", input_tokens=0, output_tokens=0)
+    assert fingerprint_of_payload(ai) != fingerprint_of_payload(
+        gpu_event("k", meter="gpt-4o", quantity="1"))
+    assert fingerprint_of_payload(ai_event("k")) == fingerprint_of_payload(
+        ai_event("other", occurred_at=(NOW - timedelta(hours=1)).isoformat()))
+
+
+def test_the_fingerprint_is_a_sha256_of_the_normalised_payload():
+    [event] = parse_events([gpu_event("k", operation="train", user="Bo@Acme.test")], now=NOW)
+    event.resource = "compute.gpu_seconds"
+    parts = ["usage-v1", "infrastructure", "compute.gpu_seconds", "", "", "train",
+             "bo@acme.test", [0, 0, 0, 0, 0], "120.500000"]
+    import hashlib
+    import json
+    assert fingerprint(event) == hashlib.sha256(
+        json.dumps(parts, separators=(",", ":")).encode()).hexdigest()

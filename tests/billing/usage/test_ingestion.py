@@ -361,3 +361,52 @@ def test_a_free_model_is_charged_zero_and_recorded(org):
     event = UsageEvent.objects.get()
     assert (event.credits, event.entry_id, event.resource) == (0, None, "qwen3-8b:free")
     assert balance(org) == 5
+
+
+SAME_KEY_CHANGES = [  # (base event, the same key with one field changed)
+    *[(ai_event("k", occurred_at="@"), ai_event("k", occurred_at="@", **{f: v}))
+      for f, v in {"provider": "openai", "service_tier": "batch", "operation": "chat",
+                   "user": "bo@acme.test", "input_tokens": 1001, "output_tokens": 101,
+                   "cached_input_tokens": 1, "cache_write_tokens": 1,
+                   "reasoning_tokens": 1}.items()],
+    *[(gpu_event("k", occurred_at="@"), gpu_event("k", occurred_at="@", **{f: v}))
+      for f, v in {"meter": "bandwidth.egress_gb", "quantity": "120.500001",
+                   "operation": "train", "user": "bo@acme.test"}.items()],
+    (gpu_event("k", occurred_at="@"), ai_event("k", occurred_at="@")),
+    (gpu_event("k", occurred_at="@"), gpu_event("k", occurred_at="@+1")),  # both sent a time
+]
+
+
+@pytest.mark.parametrize(("first", "second"), SAME_KEY_CHANGES,
+                         ids=[f"{a['type']}-{sorted(set(b.items()) - set(a.items()))}"
+                              for a, b in SAME_KEY_CHANGES])
+def test_same_key_differing_in_any_one_field_is_a_conflict(org, first, second):
+    funded(org)
+    moment = timezone.now() - timedelta(hours=1)
+
+    def timed(event):
+        at = {"@": moment, "@+1": moment + timedelta(seconds=1)}[event["occurred_at"]]
+        return {**event, "occurred_at": at.isoformat()}
+
+    assert statuses(record_usage(organization=org, events=[timed(first)])) == ["charged"]
+    assert statuses(record_usage(organization=org, events=[timed(first)])) == ["duplicate"]
+    before = (balance(org), UsageEvent.objects.count(), LedgerEntry.objects.count())
+    result = record_usage(organization=org, events=[timed(second)])
+    assert result.results[0].error["code"] == "idempotency_conflict"
+    assert (balance(org), UsageEvent.objects.count(), LedgerEntry.objects.count()) == before
+
+
+def test_an_entry_without_its_event_is_answered_as_the_ledger_did(org):
+    """A charge whose usage row is missing (written by an older release, say) replays from
+    the ledger: duplicate with the entry's credits, and no second charge."""
+    funded(org)
+    record_usage(organization=org, events=[gpu_event("orphan")])
+    entry = LedgerEntry.objects.get(kind=EntryKind.USAGE)
+    UsageEvent.objects.all().delete()
+    result = record_usage(organization=org, events=[gpu_event("orphan")])
+    assert statuses(result) == ["duplicate"]
+    assert (result.results[0].credits, result.results[0].balance_after) == (
+        GPU_CREDITS, entry.balance_after)
+    assert LedgerEntry.objects.filter(kind=EntryKind.USAGE).count() == 1
+    conflict = record_usage(organization=org, events=[gpu_event("orphan", quantity="1")])
+    assert conflict.results[0].error["code"] == "idempotency_conflict"

@@ -48,6 +48,89 @@ def test_many_rows_are_written_in_chunks(org):
     assert DailyUsage.objects.count() == 450
 
 
+BASE = {"occurred_at": datetime(2026, 11, 27, 12, tzinfo=UTC), "usage_type": "ai_tokens",
+        "resource": "gpt-4o", "operation": "chat", "user_label": "ana@acme.test"}
+# One variant per dimension, each differing from BASE in that dimension alone.
+VARIANTS = {
+    "day": {"occurred_at": datetime(2026, 11, 28, 0, tzinfo=UTC)},
+    "usage_type": {"usage_type": "infrastructure"},
+    "resource": {"resource": "gpt-4o-mini"},
+    "operation": {"operation": "summarise"},
+    "user_label": {"user_label": "bo@acme.test"},
+}
+
+
+def add(batch, *, credits="1", **dims):
+    batch.add(**{**BASE, **dims}, quantity=Decimal(3), input_tokens=2, output_tokens=1,
+              cost_usd=Decimal("0.01"), credits=Decimal(credits))
+
+
+def dimensions(row):
+    return (row.day.isoformat(), row.usage_type, row.resource, row.operation, row.user_label)
+
+
+def test_each_dimension_alone_keeps_rows_apart_and_equal_ones_sum(org, other_org):
+    batch = RollupBatch(org.pk)
+    add(batch)
+    add(batch, credits="2")  # same dimensions: summed in the batch
+    for variant in VARIANTS.values():
+        add(batch, **variant)
+    assert batch.save() == 1 + len(VARIANTS)
+    rows = {dimensions(r): r for r in DailyUsage.objects.filter(organization=org)}
+    assert sorted(rows) == sorted([
+        ("2026-11-27", "ai_tokens", "gpt-4o", "chat", "ana@acme.test"),
+        ("2026-11-28", "ai_tokens", "gpt-4o", "chat", "ana@acme.test"),
+        ("2026-11-27", "infrastructure", "gpt-4o", "chat", "ana@acme.test"),
+        ("2026-11-27", "ai_tokens", "gpt-4o-mini", "chat", "ana@acme.test"),
+        ("2026-11-27", "ai_tokens", "gpt-4o", "summarise", "ana@acme.test"),
+        ("2026-11-27", "ai_tokens", "gpt-4o", "chat", "bo@acme.test"),
+    ])
+    base = rows[("2026-11-27", "ai_tokens", "gpt-4o", "chat", "ana@acme.test")]
+    assert (base.event_count, base.quantity, base.input_tokens, base.output_tokens,
+            base.cost_usd, base.credits) == (2, Decimal(6), 4, 2, Decimal("0.02"), Decimal(3))
+    # Another org's batch with the very same dimensions is its own row.
+    theirs = RollupBatch(other_org.pk)
+    add(theirs)
+    theirs.save()
+    assert DailyUsage.objects.filter(organization=other_org).get().event_count == 1
+    assert DailyUsage.objects.filter(organization=org).count() == 1 + len(VARIANTS)
+
+
+@pytest.mark.parametrize("dimension", sorted(VARIANTS))
+def test_a_second_batch_adds_to_the_row_of_its_own_dimensions_only(org, dimension):
+    for _ in range(2):
+        batch = RollupBatch(org.pk)
+        add(batch)
+        add(batch, **VARIANTS[dimension])
+        batch.save()
+    rows = DailyUsage.objects.filter(organization=org)
+    assert [r.event_count for r in rows] == [2, 2]
+    assert sorted(r.credits for r in rows) == [Decimal(2), Decimal(2)]
+
+
+def test_the_day_is_the_utc_date_of_occurred_at(org):
+    from zoneinfo import ZoneInfo
+    batch = RollupBatch(org.pk)
+    # 23:30 on the 27th in New York is 04:30 on the 28th in UTC
+    add(batch, occurred_at=datetime(2026, 11, 27, 23, 30, tzinfo=ZoneInfo("America/New_York")))
+    batch.save()
+    assert DailyUsage.objects.get().day.isoformat() == "2026-11-28"
+
+
+def test_missing_texts_are_stored_as_empty(org):
+    batch = RollupBatch(org.pk)
+    add(batch, resource=None, operation=None, user_label=None)
+    add(batch, resource="", operation="", user_label="")
+    assert batch.save() == 1
+    row = DailyUsage.objects.get()
+    assert (row.resource, row.operation, row.user_label, row.event_count) == ("", "", "", 2)
+
+
+def test_an_empty_batch_writes_nothing(org):
+    assert RollupBatch(org.pk).save() == 0
+    assert not DailyUsage.objects.exists()
+
+
 events = st.one_of(
     st.fixed_dictionaries({
         "type": st.just("ai_tokens"),

@@ -1,0 +1,89 @@
+"""The transactions page's filters (django-filter): kind, UTC date range, user or API key,
+model or meter, operation and the sign of the amount.
+
+Every filter narrows one org's ledger on an indexed column or through the usage
+event's unique link to its entry; the choices come from the org's members and
+keys, the suggestions from the last month of its daily rollup, never from a
+scan of the ledger.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import django_filters
+from django import forms
+from django.db.models import Q
+
+from billing.models import DailyUsage, EntryKind, LedgerEntry
+
+SIGNS = [("in", "Credits in (+)"), ("out", "Credits out (\u2212)")]
+USER, KEY = "user", "key"
+
+
+def _utc_midnight(day) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+SUGGESTION_DAYS = 31
+
+
+def recent_names(organization) -> dict[str, list[str]]:
+    """Models, meters and operations seen in the last month: one query on the rollup."""
+    since = datetime.now(UTC).date() - timedelta(days=SUGGESTION_DAYS)
+    pairs = (DailyUsage.objects.filter(organization=organization, day__gte=since)
+             .values_list("resource", "operation").distinct().order_by())
+    resources, operations = set(), set()
+    for resource, operation in pairs:
+        resources.add(resource)
+        operations.add(operation)
+    return {"resource": sorted(r for r in resources if r),
+            "operation": sorted(o for o in operations if o)}
+
+
+class TransactionFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=EntryKind.choices, empty_label="All kinds")
+    start = django_filters.DateFilter(
+        label="From (UTC)", method="filter_start",
+        widget=forms.DateInput(attrs={"type": "date"}))
+    end = django_filters.DateFilter(
+        label="To (UTC)", method="filter_end", widget=forms.DateInput(attrs={"type": "date"}))
+    who = django_filters.ChoiceFilter(label="User or API key", method="filter_who",
+                                      empty_label="Anyone")
+    # Free text with suggestions: any name ever sent can be filtered on, and the
+    # suggestions cost one bounded scan of the recent rollup, not a scan of all of it.
+    resource = django_filters.CharFilter(
+        label="Model or meter", field_name="usage_event__resource",
+        widget=forms.TextInput(attrs={"list": "resource-names", "autocomplete": "off"}))
+    operation = django_filters.CharFilter(
+        label="Operation", field_name="usage_event__operation",
+        widget=forms.TextInput(attrs={"list": "operation-names", "autocomplete": "off"}))
+    sign = django_filters.ChoiceFilter(label="Amount", choices=SIGNS, empty_label="In and out",
+                                       method="filter_sign")
+
+    class Meta:
+        model = LedgerEntry
+        fields = ["kind"]
+
+    def __init__(self, data=None, queryset=None, *, organization, members, api_keys, **kwargs):
+        super().__init__(data, queryset, **kwargs)
+        self.filters["who"].extra["choices"] = [
+            *[(f"{USER}:{m.user_id}", m.user.email) for m in members],
+            *[(f"{KEY}:{k.pk}", f"API key {k.name} ({k.prefix}\u2026)") for k in api_keys],
+        ]
+        self.suggestions = recent_names(organization)
+
+    def filter_start(self, queryset, name, value):
+        return queryset.filter(created_at__gte=_utc_midnight(value))
+
+    def filter_end(self, queryset, name, value):
+        return queryset.filter(created_at__lt=_utc_midnight(value + timedelta(days=1)))
+
+    def filter_who(self, queryset, name, value):
+        kind, _, pk = value.partition(":")
+        if kind == USER:
+            return queryset.filter(Q(actor_user_id=pk) | Q(usage_event__user_id=pk))
+        return queryset.filter(actor_api_key_id=pk)
+
+    def filter_sign(self, queryset, name, value):
+        return queryset.filter(amount__gt=0) if value == "in" else queryset.filter(amount__lt=0)

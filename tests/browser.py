@@ -1,0 +1,64 @@
+"""Driving Debian's Chromium through Playwright beside Django's live server (shared by the
+browser tests): the launch, the `page` fixture, screenshots and axe-core."""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run"]
+# Git-ignored; look at every picture after a run.
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
+# axe-core is not vendored: `npm pack axe-core` and point AXE_CORE_JS at its axe.min.js.
+AXE_CORE_JS = os.environ.get("AXE_CORE_JS", "/tmp/axe-core/package/axe.min.js")
+
+browser_marks = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason=f"Debian's Chromium is not installed at {CHROMIUM}"),
+]
+
+
+@pytest.fixture(name="page")
+def browser_page(monkeypatch):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the live server's ORM
+    # calls happen in its own thread, and the test's own ORM calls are safe here.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # Connections are kept per asyncio context: close ours on each side of the event
+    # loop's lifetime, or one is left open and the test database cannot be dropped.
+    connections.close_all()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page(viewport={"width": 1200, "height": 900},
+                                   accept_downloads=True)
+            tab.set_default_timeout(15_000)
+            yield tab
+        finally:
+            browser.close()
+            connections.close_all()
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's violations on the current page, one line each (WCAG 2 A and AA rules)."""
+    if not os.path.exists(AXE_CORE_JS):
+        pytest.skip(f"axe-core not found at {AXE_CORE_JS} (npm pack axe-core; set AXE_CORE_JS)")
+    page.add_script_tag(path=AXE_CORE_JS)
+    return page.evaluate("""async () => {
+        const result = await axe.run(document, {runOnly: {type: 'tag',
+            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}});
+        return result.violations.map(v => v.id + ' (' + v.impact + '): '
+            + v.nodes.map(n => n.target.join(' ')).join(', '));
+    }""")

@@ -1,0 +1,62 @@
+"""The transactions CSV: exactly the filtered rows, in id order, six places, inert cells."""
+
+import csv
+import io
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from billing.ledger.corrections import adjust_credits
+from billing.models import LedgerEntry
+from billing.usage.ingestion import record_usage
+from reporting.transactions.export import HEADER
+from tests.billing.postings import SYSTEM, D
+from tests.billing.usage_fixtures import ai_event, funded, gpu_event, seed_prices
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ledger(org):
+    seed_prices()
+    funded(org)
+    record_usage(organization=org, events=[ai_event("a", operation="=cmd()", user="@x"),
+                                           gpu_event("b", operation="train")])
+    adjust_credits(organization=org, credits=D("-2.5"), reason="-sneaky +1", actor=SYSTEM)
+
+
+def download(client, org, **params):
+    response = client.get(reverse("transactions_csv", args=[org.slug]), params)
+    assert response.status_code == 200 and response.streaming
+    assert response["Content-Type"] == "text/csv"
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_all_rows_in_id_order_with_six_places(member_client, org, ledger):
+    rows = download(member_client, org)
+    expected = LedgerEntry.objects.filter(account__organization=org).order_by("id")
+    assert [int(r["entry"]) for r in rows] == [e.pk for e in expected]
+    assert list(rows[0]) == list(HEADER)
+    assert [Decimal(r["amount"]) for r in rows] == [e.amount for e in expected]
+    assert rows[-1]["amount"] == "-2.500000"  # a number we wrote stays a number
+
+
+@pytest.mark.parametrize("params", [{"kind": "usage"}, {"resource": "gpt-4o"},
+                                    {"sign": "in"}, {"operation": "train", "kind": "usage"}])
+def test_exactly_the_rows_the_page_shows(member_client, org, ledger, params):
+    rows = download(member_client, org, **params)
+    page = member_client.get(reverse("transactions", args=[org.slug]), params)
+    assert sorted(int(r["entry"]) for r in rows) == sorted(e.pk for e in page.context["page"].rows)
+
+
+def test_text_cells_come_out_inert(member_client, org, ledger):
+    rows = download(member_client, org)
+    usage = next(r for r in rows if r["model_or_meter"] == "gpt-4o")
+    assert usage["operation"] == "'=cmd()" and usage["user"] == "'@x"
+    assert rows[-1]["reason"] == "'-sneaky +1"
+
+
+def test_another_orgs_member_gets_404(client, org, ledger, other_admin):
+    client.force_login(other_admin)
+    assert client.get(reverse("transactions_csv", args=[org.slug])).status_code == 404

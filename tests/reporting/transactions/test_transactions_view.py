@@ -1,0 +1,122 @@
+"""The transactions page: filters, sorting, keyset pages, scoping and a constant query count."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from billing.ledger.corrections import adjust_credits
+from billing.models import LedgerEntry
+from billing.usage.ingestion import record_usage
+from tests.billing.postings import SYSTEM, D
+from tests.billing.usage_fixtures import ai_event, api_key_for, funded, gpu_event, seed_prices
+from tests.conftest import make_member
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ledger(org):
+    """A grant, three usage entries (two models, two operations, one user) and a debit."""
+    seed_prices()
+    funded(org)
+    ana = make_member(org, "ana@acme.test")
+    key = api_key_for(org).api_key
+    record_usage(organization=org, api_key=key, events=[
+        ai_event("a", operation="chat", user="ana@acme.test"),
+        ai_event("b", operation="summarise"),
+        gpu_event("c", operation="fine-tune"),
+    ])
+    adjust_credits(organization=org, credits=D(-5), reason="goodwill correction", actor=SYSTEM)
+    return {"ana": ana, "key": key}
+
+
+def page(client, org, **params):
+    response = client.get(reverse("transactions", args=[org.slug]), params)
+    assert response.status_code == 200
+    return response
+
+
+def ids(response):
+    return [row.pk for row in response.context["page"].rows]
+
+
+def test_member_sees_every_entry_newest_first_with_links(member_client, org, ledger):
+    response = page(member_client, org)
+    all_ids = list(LedgerEntry.objects.filter(account__organization=org)
+                   .order_by("-id").values_list("id", flat=True))
+    assert ids(response) == all_ids and len(all_ids) == 5
+    body = response.content.decode()
+    assert reverse("entry_detail", args=[org.slug, all_ids[0]]) in body
+    assert "gpt-4o" in body and "fine-tune" in body and "5 entries in all" in body
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({"kind": "usage"}, 3),
+    ({"kind": "adjustment"}, 2),
+    ({"resource": "gpt-4o"}, 2),
+    ({"resource": "compute.gpu_seconds"}, 1),
+    ({"operation": "chat"}, 1),
+    ({"sign": "in"}, 1),
+    ({"sign": "out"}, 4),
+    ({"kind": "usage", "operation": "summarise", "sign": "out"}, 1),
+])
+def test_each_filter_narrows_the_rows(member_client, org, ledger, params, expected):
+    assert len(ids(page(member_client, org, **params))) == expected
+
+
+def test_user_or_api_key(member_client, org, ledger):
+    assert len(ids(page(member_client, org, who=f"key:{ledger['key'].pk}"))) == 3
+    assert len(ids(page(member_client, org, who=f"user:{ledger['ana'].pk}"))) == 1
+
+
+def test_date_range_is_utc_days(member_client, org, ledger):
+    today = timezone.now().date()
+    assert len(ids(page(member_client, org, start=today, end=today))) == 5
+    assert ids(page(member_client, org, end=today - timedelta(days=1))) == []
+
+
+def test_a_bad_filter_value_shows_errors_and_no_rows(member_client, org, ledger):
+    response = page(member_client, org, kind="nonsense")
+    assert response.context["page"] is None and "Select a valid choice" in (
+        response.content.decode())
+
+
+def test_sorted_by_amount_largest_credit_first(member_client, org, ledger):
+    rows = page(member_client, org, sort="-amount").context["page"].rows
+    amounts = [r.amount for r in rows]
+    assert amounts == sorted(amounts, reverse=True) and amounts[0] == D(1000)
+
+
+def test_keyset_pages_walk_forward_and_back(member_client, org, ledger, monkeypatch):
+    monkeypatch.setattr("reporting.transactions.pages.PAGE_SIZE", 2)
+    first = page(member_client, org)
+    second = page(member_client, org, after=first.context["page"].older)
+    third = page(member_client, org, after=second.context["page"].older)
+    walked = ids(first) + ids(second) + ids(third)
+    assert walked == list(LedgerEntry.objects.filter(account__organization=org)
+                          .order_by("-id").values_list("id", flat=True))
+    assert third.context["page"].older is None
+    back = page(member_client, org, before=third.context["page"].newer)
+    assert ids(back) == ids(second)
+    assert 'rel="next"' in second.content.decode() and 'rel="prev"' in second.content.decode()
+
+
+def test_another_orgs_member_gets_404(client, org, ledger, other_admin):
+    client.force_login(other_admin)
+    assert client.get(reverse("transactions", args=[org.slug])).status_code == 404
+
+
+def test_query_count_does_not_grow_with_rows(member_client, org, ledger):
+    with CaptureQueriesContext(connection) as few:
+        page(member_client, org)
+    record_usage(organization=org, events=[
+        ai_event(f"more{n}", operation=f"op{n}", user=f"u{n}@x.test") for n in range(60)])
+    with CaptureQueriesContext(connection) as many:
+        response = page(member_client, org)
+    assert len(ids(response)) == 50
+    assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
+    assert len(few) <= 22  # session, user, membership, header and banners, choices, one page
