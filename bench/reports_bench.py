@@ -39,13 +39,13 @@ def recreate(admin_url: str, name: str) -> None:
 
 PLANT_ENTRIES = """
 INSERT INTO billing_ledgerentry (account_id, seq, kind, amount, balance_after, actor_type,
-    actor_label, reason, idempotency_key, fingerprint, metadata, created_at, hash)
+    actor_label, reason, idempotency_key, fingerprint, metadata, created_at, hash, key_id)
 SELECT %(account)s, n,
        CASE WHEN n %% 5 = 0 THEN 'usage' WHEN n %% 997 = 0 THEN 'purchase'
             ELSE 'adjustment' END,
        CASE WHEN n %% 5 = 0 THEN -((n %% 1000) + 1) / 1000.0 ELSE ((n %% 700) + 1) / 100.0 END,
        n * 0.01, 'system', 'system:bench', 'bench row ' || n, 'bench:' || n, '', '{}',
-       now() - make_interval(secs => (%(total)s - n) * 3), ''
+       now() - make_interval(secs => (%(total)s - n) * 3), '', ''
 FROM generate_series(%(start)s, %(stop)s) AS n
 """
 

@@ -14,9 +14,9 @@ import pytest
 from django.db import connection
 
 from accounts.services import create_api_key
-from billing.ledger.chain import HASH_VERSION, entry_hash
+from billing.ledger.chain import KEYED_VERSION, entry_hash
 from billing.ledger.verify import verify_ledger
-from billing.models import CreditAccount, LedgerEntry
+from billing.models import CreditAccount, GrantAllocation, LedgerEntry
 from tests.billing.postings import D, consume, grant
 from tests.conftest import make_member
 
@@ -36,6 +36,10 @@ def forge(entry_id, **columns):
         cursor.execute(f"UPDATE {table} SET {assignments} WHERE id = %s", [*values, entry_id])
         if connection.vendor == "postgresql":
             cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+
+
+def allocations_of(entry):
+    return [(a.grant_id, a.amount) for a in GrantAllocation.objects.filter(entry=entry)]
 
 
 def chain_breaks(org):
@@ -73,12 +77,13 @@ def forged_values(org, chain):
         "metadata": {"forged": True},
         "created_at": middle.created_at + timedelta(microseconds=1),
         "hash": "f" * 64,
+        "key_id": "",  # passed off as an entry from before the chain was keyed
     }
 
 
 HASHED = ["seq", "kind", "amount", "balance_after", "actor_type", "actor_user", "actor_api_key",
           "actor_label", "reason", "idempotency_key", "fingerprint", "reverses", "metadata",
-          "created_at", "hash"]
+          "created_at", "hash", "key_id"]
 
 
 @pytest.mark.parametrize("column", HASHED)
@@ -86,7 +91,8 @@ def test_every_hashed_column_forged_is_found_at_its_entry(org, chain, column):
     forge(chain[1].pk, **{column: forged_values(org, chain)[column]})
     assert chain_breaks(org)[0] == chain[1].pk
     [problem] = [p for p in verify_ledger(organization=org).problems if p.invariant == "7"]
-    assert problem.organization == org.slug and "altered" in problem.message
+    expected = "written without the chain key" if column == "key_id" else "altered"
+    assert problem.organization == org.slug and expected in problem.message
 
 
 def test_a_forged_seq_that_keeps_the_order_is_found_at_its_entry(org, chain):
@@ -112,34 +118,37 @@ def test_an_entry_forged_and_rehashed_is_found_at_the_next_entry(org, chain, pos
     forged = chain[position]
     forged.reason = "forged"
     previous = chain[position - 1].hash if position else ""
-    forge(forged.pk, reason="forged", hash=entry_hash(forged, previous))
+    forge(forged.pk, reason="forged", hash=entry_hash(forged, previous, allocations_of(forged)))
     assert chain_breaks(org)[0] == chain[position + 1].pk
 
 
 def test_the_last_entry_forged_and_rehashed_is_found_at_the_account_head(org, chain):
     last = chain[-1]
     last.reason = "forged"
-    forge(last.pk, reason="forged", hash=entry_hash(last, chain[-2].hash))
+    forge(last.pk, reason="forged", hash=entry_hash(last, chain[-2].hash, allocations_of(last)))
     problems = verify_ledger(organization=org).problems
     assert [(p.invariant, p.entry_id) for p in problems] == [("7", None)]
     assert "chain head" in problems[0].message
 
 
-def test_the_hash_is_sha256_over_every_field_and_the_previous_hash(org, chain):
+def test_the_hash_is_keyed_over_every_field_its_allocations_and_the_previous_hash(org, chain):
     entry = chain[1]
-    assert entry.hash == entry_hash(entry, chain[0].hash)
-    assert len(entry.hash) == 64 and HASH_VERSION == "v1"
-    assert entry_hash(entry, chain[0].hash) != entry_hash(entry, "")
+    allocations = allocations_of(entry)
+    assert allocations and entry.key_id
+    assert entry.hash == entry_hash(entry, chain[0].hash, allocations)
+    assert len(entry.hash) == 64 and KEYED_VERSION == "v2"
+    assert entry_hash(entry, chain[0].hash, allocations) != entry_hash(entry, "", allocations)
+    assert entry_hash(entry, chain[0].hash) != entry.hash  # the allocations count
     # canonical amounts: the same value in another notation hashes the same
     entry.amount = D("-3.0")
-    assert entry_hash(entry, chain[0].hash) == chain[1].hash
+    assert entry_hash(entry, chain[0].hash, allocations) == chain[1].hash
     # the time in UTC to the microsecond, whatever its zone
     entry.created_at = entry.created_at.astimezone(ZoneInfo("Asia/Tokyo"))
-    assert entry_hash(entry, chain[0].hash) == chain[1].hash
+    assert entry_hash(entry, chain[0].hash, allocations) == chain[1].hash
 
 
-def test_the_encoding_of_an_entry_never_changes():
-    """Entries hashed by an older release must still verify: the encoding is pinned."""
+def test_the_encoding_of_an_unkeyed_entry_never_changes():
+    """Entries hashed before the chain was keyed (v1) must still verify: the encoding is pinned."""
     from datetime import UTC, datetime
     from hashlib import sha256
 
@@ -163,7 +172,28 @@ def test_the_time_is_hashed_in_utc_whatever_the_servers_zone(org, chain, monkeyp
     monkeypatch.setenv("TZ", "Asia/Tokyo")
     time.tzset()
     try:
-        assert entry_hash(chain[1], chain[0].hash) == chain[1].hash
+        assert entry_hash(chain[1], chain[0].hash, allocations_of(chain[1])) == chain[1].hash
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_the_encoding_of_a_keyed_entry_never_changes(settings):
+    """The keyed encoding (v2) is pinned too: HMAC-SHA256 under the entry's key id."""
+    import hmac
+    from datetime import UTC, datetime
+    from hashlib import sha256
+
+    settings.LEDGER_CHAIN_KEYS = {"k1": "chain-secret"}
+    entry = LedgerEntry(
+        account_id=7, seq=3, kind="usage", amount=D("-1.5"), balance_after=D("8.5"),
+        actor_type="api_key", actor_user_id=None, actor_api_key_id=11,
+        actor_label="API key x (ck_…)", reason="gpt-4o · chat", idempotency_key="usage:k1",
+        fingerprint="ab" * 32, reverses_id=None, metadata={"usage_key": "k1", "type": "ai"},
+        created_at=datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=UTC), key_id="k1")
+    fields = ["v2", "k1", "7", "3", "usage", "-1.500000", "8.500000", "api_key", "", "11",
+              "API key x (ck_…)", "gpt-4o · chat", "usage:k1", "ab" * 32, "",
+              '{"type":"ai","usage_key":"k1"}', "2026-11-27T10:00:00.123456+00:00",
+              "4:1.000000;9:0.500000", "cd" * 32]
+    expected = hmac.new(b"chain-secret", "\x1f".join(fields).encode(), sha256).hexdigest()
+    assert entry_hash(entry, "cd" * 32, [(9, D("0.5")), (4, D("1"))]) == expected

@@ -27,9 +27,9 @@ def plant_entries(account, *, start: int, count: int) -> None:
             """
             INSERT INTO billing_ledgerentry (account_id, seq, kind, amount, balance_after,
                 actor_type, actor_label, reason, idempotency_key, fingerprint, metadata,
-                created_at, hash)
+                created_at, hash, key_id)
             SELECT %s, n, 'adjustment', 1.5, n * 1.5, 'system', 'system:bench',
-                   '=not a formula ' || n, 'bench:' || n, '', '{}', now(), ''
+                   '=not a formula ' || n, 'bench:' || n, '', '{}', now(), '', ''
             FROM generate_series(%s, %s) AS n
             """,
             [account.pk, start, start + count - 1],
