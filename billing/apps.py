@@ -8,7 +8,8 @@ class BillingConfig(AppConfig):
 
     def ready(self):
         from billing.alerts import services as alerts
-        from billing.ledger.book import BALANCE_LISTENERS, open_account_of_new_organization
+        from billing.ledger.book import open_account_of_new_organization
+        from billing.ledger.listeners import BALANCE_LISTENERS
         from billing.pricing.resolution import catalogue_changed
         from billing.topups import runner as topups
 

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing import money
-from billing.ledger import writers
+from billing.ledger import listeners, writers
 from billing.ledger.actor import Actor
 from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits, LedgerError
@@ -373,21 +373,6 @@ def _locked_account(organization) -> CreditAccount:
     return account
 
 
-# Called after the commit of every book that changed the balance, with
-# (organization=, before=, after=): auto-topup's trigger and the low-balance check
-# connect here (billing/apps.py). They run outside the transaction, never inside.
-BALANCE_LISTENERS: list = []
-
-
-def _announce(organization, before: Decimal, after: Decimal) -> None:
-    for listener in BALANCE_LISTENERS:
-        transaction.on_commit(
-            lambda listener=listener: listener(organization=organization, before=before,
-                                               after=after),
-            robust=True,
-        )
-
-
 @contextmanager
 def open_book(*, organization, now: datetime | None = None):
     """Lock the org's account for one short transaction and yield its Book."""
@@ -400,4 +385,4 @@ def open_book(*, organization, now: datetime | None = None):
         yield book
         book.flush()
         if book.balance != before:
-            _announce(organization, before, book.balance)
+            listeners.announce(organization, before, book.balance)
