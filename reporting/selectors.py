@@ -37,7 +37,8 @@ def usage_rows(organization, flt: UsageFilter) -> QuerySet:
     return qs
 
 
-_SUMS = {
+# The rollup's measures summed, zero when no row matches (the summaries use them too).
+ROLLUP_SUMS = {
     "events": Coalesce(Sum("event_count"), 0),
     "quantity": Coalesce(Sum("quantity"), ZERO),
     "input_tokens": Coalesce(Sum("input_tokens"), 0),
@@ -48,19 +49,20 @@ _SUMS = {
 
 
 def usage_totals(organization, flt: UsageFilter) -> dict:
-    return usage_rows(organization, flt).aggregate(**_SUMS)
+    return usage_rows(organization, flt).aggregate(**ROLLUP_SUMS)
 
 
 def usage_breakdown(organization, flt: UsageFilter, *, by: str) -> list[dict]:
     """Totals grouped by one dimension (or several), largest spend first."""
     dims = [by] if isinstance(by, str) else list(by)
     return list(
-        usage_rows(organization, flt).values(*dims).annotate(**_SUMS).order_by("-credits", *dims)
+        usage_rows(organization, flt).values(*dims).annotate(**ROLLUP_SUMS)
+        .order_by("-credits", *dims)
     )
 
 
 def usage_by_day(organization, flt: UsageFilter) -> list[dict]:
-    return list(usage_rows(organization, flt).values("day").annotate(**_SUMS).order_by("day"))
+    return list(usage_rows(organization, flt).values("day").annotate(**ROLLUP_SUMS).order_by("day"))
 
 
 def filter_choices(organization, *, since: date) -> dict[str, list[str]]:

@@ -12,25 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import QuerySet
 
 from billing import money
 from billing.models import DailyUsage
 from billing.models.usage import UsageType
+from reporting.selectors import ROLLUP_SUMS
 from reporting.summaries import grouping_sets
 from reporting.summaries.months import Month
 
 ZERO = Decimal(0)
 MEASURES = ("events", "quantity", "input_tokens", "output_tokens", "cost_usd", "credits")
-_SUMS = {
-    "events": Coalesce(Sum("event_count"), 0),
-    "quantity": Coalesce(Sum("quantity"), ZERO),
-    "input_tokens": Coalesce(Sum("input_tokens"), 0),
-    "output_tokens": Coalesce(Sum("output_tokens"), 0),
-    "cost_usd": Coalesce(Sum("cost_usd"), ZERO),
-    "credits": Coalesce(Sum("credits"), ZERO),
-}
 TYPE_LABELS = dict(UsageType.choices)
 # Each breakdown: its name and the rollup columns it groups by.
 BREAKDOWNS = {
@@ -80,20 +72,20 @@ def month_rows(*, organization, month: Month) -> QuerySet:
 
 
 def month_totals(*, organization, month: Month) -> dict:
-    return _exact(month_rows(organization=organization, month=month).aggregate(**_SUMS))
+    return _exact(month_rows(organization=organization, month=month).aggregate(**ROLLUP_SUMS))
 
 
 def breakdown(*, organization, month: Month, by: tuple[str, ...]) -> list[dict]:
     return [_exact(row) for row in
             month_rows(organization=organization, month=month)
-            .values(*by).annotate(**_SUMS).order_by("-credits", *by)]
+            .values(*by).annotate(**ROLLUP_SUMS).order_by("-credits", *by)]
 
 
 def daily(*, organization, month: Month) -> list[dict]:
     found = {
         row["day"]: _exact(row)
         for row in month_rows(organization=organization, month=month)
-        .values("day").annotate(**_SUMS).order_by("day")
+        .values("day").annotate(**ROLLUP_SUMS).order_by("day")
     }
     return [found.get(day) or {"day": day, **_empty()} for day in month.days()]
 
@@ -148,7 +140,7 @@ def monthly_summary(*, organization, month: Month) -> MonthlySummary:
     if organization is None:
         summary.by_org = [
             _exact(row) for row in month_rows(organization=None, month=month)
-            .values("organization__slug", "organization__name").annotate(**_SUMS)
+            .values("organization__slug", "organization__name").annotate(**ROLLUP_SUMS)
             .order_by("-credits", "organization__slug")
         ]
     return summary
