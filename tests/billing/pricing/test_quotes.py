@@ -443,3 +443,14 @@ def test_unknown_and_inactive_meters_are_told_apart_by_their_code(db):
     with pytest.raises(PricingError) as caught:
         book().resolve_meter(code=m.code)
     assert caught.value.message == "inactive meter 'compute.gpu_seconds'"
+
+
+def test_a_daily_window_price_applies_inside_its_window_only(db):
+    rate_and_markup(markup="1", rate="1")
+    model = ai_model(prices={"input": "2", "output": "2"})
+    change_model_price(model=model, bucket="input", price_per_million_usd=D("1"),
+                       daily_window="00:30-16:30", starts_at=T0)
+    tokens = TokenCounts(input_tokens=1_000_000, output_tokens=0)
+    inside = book().quote_tokens(model=model, tokens=tokens, occurred_at=NOW)  # 10:00 UTC
+    outside = book().quote_tokens(model=model, tokens=tokens, occurred_at=NOW.replace(hour=20))
+    assert (inside.cost_usd, outside.cost_usd) == (D("1"), D("2"))
