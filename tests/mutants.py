@@ -57,6 +57,11 @@ USAGE_TESTS = [
     "tests/billing/usage/test_rollup.py",
     "tests/billing/api/test_usage_events.py",
 ]
+TOPUP_TESTS = [  # the hypothesis state machine is left out, as for the ledger
+    "tests/billing/topups/test_runner.py",
+    "tests/billing/topups/test_cards.py",
+    "tests/billing/topups/test_run_auto_topups_command.py",
+]
 
 # money module -> the test modules that own it
 MODULES = {
@@ -74,6 +79,8 @@ MODULES = {
     "billing.usage.ingestion": USAGE_TESTS,
     "billing.usage.rollup": USAGE_TESTS,
     "billing.stripe.webhooks": ["tests/billing/stripe/test_webhook_view.py"],
+    "billing.topups.attempts": TOPUP_TESTS,
+    "billing.topups.settlement": TOPUP_TESTS,
 }
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",

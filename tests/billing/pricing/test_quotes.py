@@ -392,3 +392,67 @@ def test_naive_datetimes_and_unknown_tiers_are_programming_errors(db):
         book().quote_tokens(model=model, tokens=tokens, occurred_at=datetime(2026, 1, 1))
     with pytest.raises(ValueError):
         book().quote_tokens(model=model, tokens=tokens, occurred_at=NOW, service_tier="turbo")
+
+
+# --- refusals say what was refused (mutation run, docs/testing.md) ----------------------------
+
+
+def test_meter_quantity_zero_is_free_and_anything_but_a_finite_decimal_is_refused(db):
+    rate_and_markup()
+    gpu = meter(price="0.0005")
+    assert book().quote_meter(meter=gpu, quantity=D("0"), occurred_at=NOW).credits == D("0")
+    for bad in (1, 1.5, D("-0.000001"), D("NaN"), D("Infinity")):
+        with pytest.raises(ValueError, match="^quantity must be a finite, non-negative Decimal$"):
+            book().quote_meter(meter=gpu, quantity=bad, occurred_at=NOW)
+    with pytest.raises(ValueError, match="^occurred_at must be a timezone-aware datetime$"):
+        book().quote_meter(meter=gpu, quantity=D("1"), occurred_at=NOW.replace(tzinfo=None))
+
+
+def test_no_price_messages_name_what_has_no_price(db):
+    rate_and_markup()
+    late = meter(code="compute.late", starts_at=NOW + timedelta(days=1))
+    with pytest.raises(PricingError) as caught:
+        book().quote_meter(meter=late, quantity=D("1"), occurred_at=NOW)
+    assert caught.value.message == f"no price for compute.late in force at {NOW.isoformat()}"
+    gpu = meter(price="1")
+    with pytest.raises(PricingError) as caught:
+        book("free").quote_meter(meter=gpu, quantity=D("1"), occurred_at=NOW)
+    assert caught.value.message == f"no markup for the free plan in force at {NOW.isoformat()}"
+    bare = ai_model(name="bare", prices={"request": "0.01"})  # a fee, no token price
+    with pytest.raises(PricingError) as caught:
+        book().quote_tokens(model=bare, tokens=TokenCounts(input_tokens=1, output_tokens=0),
+                           occurred_at=NOW)
+    assert "(it prices nothing at 2026-11-27)" in caught.value.message
+
+
+def test_reasoning_beyond_output_is_refused_with_its_reason(db):
+    with pytest.raises(PricingError) as caught:
+        split_tokens(TokenCounts(input_tokens=0, output_tokens=1, reasoning_tokens=2))
+    assert (caught.value.field, caught.value.message) == (
+        "reasoning_tokens", "reasoning_tokens cannot exceed output_tokens")
+
+
+def test_unknown_and_inactive_meters_are_told_apart_by_their_code(db):
+    with pytest.raises(PricingError) as caught:
+        book().resolve_meter(code=" compute.quantum_seconds ")
+    assert caught.value.message == "unknown meter 'compute.quantum_seconds'"
+    with pytest.raises(PricingError) as caught:
+        book().resolve_meter(code=None)
+    assert caught.value.message == "unknown meter ''"
+    m = meter()
+    m.active = False
+    m.save()
+    with pytest.raises(PricingError) as caught:
+        book().resolve_meter(code=m.code)
+    assert caught.value.message == "inactive meter 'compute.gpu_seconds'"
+
+
+def test_a_daily_window_price_applies_inside_its_window_only(db):
+    rate_and_markup(markup="1", rate="1")
+    model = ai_model(prices={"input": "2", "output": "2"})
+    change_model_price(model=model, bucket="input", price_per_million_usd=D("1"),
+                       daily_window="00:30-16:30", starts_at=T0)
+    tokens = TokenCounts(input_tokens=1_000_000, output_tokens=0)
+    inside = book().quote_tokens(model=model, tokens=tokens, occurred_at=NOW)  # 10:00 UTC
+    outside = book().quote_tokens(model=model, tokens=tokens, occurred_at=NOW.replace(hour=20))
+    assert (inside.cost_usd, outside.cost_usd) == (D("1"), D("2"))

@@ -216,3 +216,43 @@ def test_inactive_package_cannot_be_bought(org, admin_user, package):
     with pytest.raises(errors.PurchaseError, match="no longer on sale"):
         checkout.start_purchase(organization=org, package=package, buyer=admin_user,
                                  provider="test")
+
+
+# --- from the mutation run (docs/testing.md) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("mark, reason", [
+    (fulfilment.mark_failed, "The payment failed."),
+    (fulfilment.mark_expired, "Checkout expired without payment."),
+])
+def test_a_mark_found_by_metadata_keeps_the_session_id_and_its_reason(org, admin_user, package,
+                                                                      mark, reason):
+    purchase = pending_purchase(org, package, admin_user)
+    purchase.stripe_checkout_session_id = None
+    purchase.save()
+    mark(session={**session_object(purchase, payment_status="unpaid", status="expired"),
+                  "id": "cs_late"})
+    purchase.refresh_from_db()
+    assert (purchase.stripe_checkout_session_id, purchase.failure_reason) == ("cs_late", reason)
+
+
+def test_an_unpaid_session_answers_with_its_purchase(org, admin_user, package):
+    purchase = pending_purchase(org, package, admin_user)
+    result = fulfilment.fulfil_checkout_session(
+        session=session_object(purchase, payment_status="unpaid"))
+    assert result.purchase == purchase and not result.granted
+
+
+def test_a_purchase_without_a_buyer_is_granted_by_the_checkout_job(org, admin_user, package):
+    purchase = pending_purchase(org, package, admin_user)
+    purchase.buyer = None
+    purchase.save()
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
+    assert {e.actor_label for e in entries(org)} == {"system:checkout"}
+
+
+def test_a_second_delivery_answers_with_its_purchase(org, admin_user, package):
+    purchase = pending_purchase(org, package, admin_user)
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
+    again = fulfilment.fulfil_checkout_session(session=session_object(purchase))
+    assert again.purchase == purchase and not again.granted

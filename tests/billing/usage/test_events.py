@@ -188,3 +188,29 @@ def test_the_fingerprint_is_a_sha256_of_the_normalised_payload():
     import json
     assert fingerprint(event) == hashlib.sha256(
         json.dumps(parts, separators=(",", ":")).encode()).hexdigest()
+
+
+# --- from the mutation run (docs/testing.md) ---------------------------------------------------
+
+
+def test_omitted_optional_token_counts_are_zero():
+    from billing.usage.events import TOKEN_FIELDS
+    raw = ai_event("a", input_tokens=10, output_tokens=5)
+    for name in TOKEN_FIELDS:
+        if name not in ("input_tokens", "output_tokens"):
+            raw.pop(name, None)
+    (event,) = parse_events([raw], now=NOW)
+    counts = dict(zip(TOKEN_FIELDS, event.tokens, strict=True))
+    assert counts == {name: {"input_tokens": 10, "output_tokens": 5}.get(name, 0)
+                      for name in TOKEN_FIELDS}
+
+
+def test_a_quantity_must_be_below_the_column_size():
+    from billing.usage.events import MAX_QUANTITY
+    below = MAX_QUANTITY - Decimal("0.000001")
+    assert parse_quantity(f"{below:f}") == below
+    assert problems([gpu_event("k", quantity=f"{MAX_QUANTITY:f}")]) == [(0, "quantity")]
+
+
+def test_a_bad_provider_is_reported_at_its_event():
+    assert problems([ai_event("a"), ai_event("b", provider=5)]) == [(1, "provider")]

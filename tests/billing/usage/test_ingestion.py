@@ -410,3 +410,48 @@ def test_an_entry_without_its_event_is_answered_as_the_ledger_did(org):
     assert LedgerEntry.objects.filter(kind=EntryKind.USAGE).count() == 1
     conflict = record_usage(organization=org, events=[gpu_event("orphan", quantity="1")])
     assert conflict.results[0].error["code"] == "idempotency_conflict"
+
+
+# --- from the mutation run (docs/testing.md) ---------------------------------------------------
+
+
+def test_a_ledger_replay_or_conflict_mid_batch_does_not_stop_the_rest(org):
+    funded(org)
+    record_usage(organization=org, events=[gpu_event("orphan")])
+    UsageEvent.objects.all().delete()  # the entry stays: the ledger answers for the key
+    result = record_usage(organization=org, events=[gpu_event("orphan"), gpu_event("next")])
+    assert [(r.idempotency_key, r.status) for r in result.results] == [
+        ("orphan", "duplicate"), ("next", "charged")]
+    result = record_usage(organization=org, events=[gpu_event("orphan", quantity="1"),
+                                                    gpu_event("after")])
+    assert statuses(result) == ["rejected", "charged"]
+    error = result.results[0].error
+    assert set(error) == {"code", "message"} and error["code"] == "idempotency_conflict"
+    assert "orphan" in error["message"]
+
+
+def test_refusals_carry_their_messages(org):
+    funded(org, 1)
+    record_usage(organization=org, events=[gpu_event("a", quantity="1")])
+    result = record_usage(organization=org, events=[gpu_event("a"), gpu_event("big")])
+    assert result.results[0].error == {
+        "code": "idempotency_conflict",
+        "message": "idempotency key 'a' was already used for a different event"}
+    assert result.results[1].error["code"] == "insufficient_credits"
+    assert result.results[1].error["message"]  # the ledger's reason, not None
+    adjust_credits(organization=org, credits=-balance(org) - 1, reason="chargeback",
+                   actor=SYSTEM)
+    free = record_usage(organization=org, events=[ai_event("free", input_tokens=0,
+                                                             output_tokens=0)])
+    assert free.results[0].error == {
+        "code": "insufficient_credits", "message": "the organisation is in debt: usage is paused"}
+
+
+def test_the_entry_names_its_event_and_a_keyless_charge_is_the_usage_job(org):
+    funded(org)
+    record_usage(organization=org, events=[gpu_event("g")])
+    event = UsageEvent.objects.get(idempotency_key="g")
+    assert event.entry.metadata == {"usage_key": "g", "type": event.type,
+                                    "resource": "compute.gpu_seconds"}
+    assert event.entry.actor_label == "system:usage" and event.entry.actor_api_key is None
+    assert event.name_sent == ""  # a meter event sends no model name

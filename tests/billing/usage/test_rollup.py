@@ -211,3 +211,18 @@ def seed_prices_once():
 
     if not AIModel.objects.filter(name="gpt-4o").exists():
         seed_prices()
+
+
+def test_the_day_is_utc_whatever_the_server_zone(org, monkeypatch):
+    import time
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        batch = RollupBatch(org.pk)
+        # 02:30 UTC on the 28th is still the 27th in the server's (New York) zone
+        add(batch, occurred_at=datetime(2026, 11, 28, 2, 30, tzinfo=UTC))
+        batch.save()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert DailyUsage.objects.get().day.isoformat() == "2026-11-28"
