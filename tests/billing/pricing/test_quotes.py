@@ -451,7 +451,7 @@ def test_a_daily_window_price_applies_inside_its_window_only(db):
     rate_and_markup(markup="1", rate="1")
     model = ai_model(prices={"input": "2", "output": "2"})
     change_model_price(model=model, bucket="input", price_per_million_usd=D("1"),
-                       daily_window="00:30-16:30", starts_at=T0)
+                       daily_window="00:30-16:30", starts_at=T0, now=T0)
     tokens = TokenCounts(input_tokens=1_000_000, output_tokens=0)
     inside = book().quote_tokens(model=model, tokens=tokens, occurred_at=NOW)  # 10:00 UTC
     outside = book().quote_tokens(model=model, tokens=tokens, occurred_at=NOW.replace(hour=20))
