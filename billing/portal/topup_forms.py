@@ -12,16 +12,25 @@ CREDITS = {"max_digits": money.CREDIT_DIGITS + money.CREDIT_PLACES,
            "decimal_places": money.CREDIT_PLACES, "min_value": Decimal(0)}
 
 
+class CreditsField(forms.DecimalField):
+    """Credits typed by a person: a stored 5499.000000 is shown as 5499."""
+
+    def prepare_value(self, value):
+        if isinstance(value, Decimal):
+            return f"{value.normalize():f}"
+        return super().prepare_value(value)
+
+
 class AutoTopupForm(forms.Form):
     enabled = forms.BooleanField(required=False, label="Auto-topup on")
-    threshold = forms.DecimalField(label="When the balance falls below (credits)", **CREDITS)
+    threshold = CreditsField(label="When the balance falls below (credits)", **CREDITS)
     package = forms.ModelChoiceField(queryset=CreditPackage.objects.filter(active=True),
                                      required=False, empty_label="Choose a package")
     mode = forms.ChoiceField(choices=TopupMode.choices, widget=forms.RadioSelect,
                              initial=TopupMode.FIXED)
-    target_balance = forms.DecimalField(required=False, label="Target balance (credits)",
-                                        help_text="Target mode: buy as many packages as reach "
-                                                  "this balance.", **CREDITS)
+    target_balance = CreditsField(required=False, label="Target balance (credits)",
+                                  help_text="Target mode: buy as many packages as reach "
+                                            "this balance.", **CREDITS)
     monthly_cap = forms.DecimalField(required=False, min_value=Decimal(0), max_digits=14,
                                      decimal_places=3, label="Monthly spend cap",
                                      help_text="In the package's currency; empty for no cap.")
@@ -50,9 +59,8 @@ class AutoTopupForm(forms.Form):
 
 
 class AlertLevelsForm(forms.Form):
-    warning_level = forms.DecimalField(required=False, label="Warning level (credits)", **CREDITS)
-    critical_level = forms.DecimalField(required=False, label="Critical level (credits)",
-                                        **CREDITS)
+    warning_level = CreditsField(required=False, label="Warning level (credits)", **CREDITS)
+    critical_level = CreditsField(required=False, label="Critical level (credits)", **CREDITS)
 
     def clean(self):
         data = super().clean()

@@ -20,6 +20,8 @@ def test_an_admin_sets_the_levels(admin_client, org):
     row = AlertSettings.objects.get(organization=org)
     assert (row.warning_level, row.critical_level) == (Decimal("500"), Decimal("100"))
     assert org.settings_changes.filter(area="alerts").exists()
+    page = admin_client.get(url(org)).content.decode()
+    assert 'value="500"' in page and 'value="100"' in page  # as typed, not 500.000000
 
 
 def test_critical_above_warning_is_refused(admin_client, org):

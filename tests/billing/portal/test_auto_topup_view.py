@@ -43,7 +43,15 @@ def test_an_admin_saves_the_settings_and_the_history_records_it(admin_client, or
     change = org.settings_changes.get(action="settings_changed")
     assert "on, threshold 1,000.00" in change.summary and "200.00 USD" in change.summary
     assert change.actor_label == "admin@acme.test"
-    assert 'value="200.00"' in admin_client.get(url(org)).content.decode()
+    page = admin_client.get(url(org)).content.decode()
+    assert 'value="200.00"' in page
+    # Credits read as typed, not as stored: no six-place tails in the inputs.
+    assert 'value="1000"' in page and 'value="20000"' in page and ".000000" not in page
+
+
+def test_a_threshold_with_decimals_keeps_them(admin_client, org, card, package):
+    admin_client.post(url(org), form(package, threshold="1499.25"))
+    assert 'value="1499.25"' in admin_client.get(url(org)).content.decode()
 
 
 @pytest.mark.parametrize("bad, message", [
