@@ -14,6 +14,9 @@ SCHEDULES: list[ScheduleSpec] = [
     ScheduleSpec("billing.expire_credits", "billing.tasks.expire_credits_task", minutes=15),
     # The backstop of the on-commit trigger: due retries, dead workers' tries, lost triggers.
     ScheduleSpec("billing.auto_topup_sweep", "billing.tasks.auto_topup_sweep_task", minutes=1),
+    # The backstop of the asynchronous queue's wake-ups (docs/operate.md).
+    ScheduleSpec("billing.charge_stale_usage", "billing.tasks.charge_stale_usage_task",
+                 minutes=1),
     ScheduleSpec("billing.low_balance_alerts", "billing.tasks.low_balance_alerts_task",
                  minutes=1),
     # Weekly: genai-prices against the prices in force, mailed to staff (writes no price).

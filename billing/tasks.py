@@ -10,6 +10,7 @@ from billing.ledger.digests import record_digest
 from billing.ledger.expiry import expire_credits
 from billing.pricing.price_report import report_price_differences
 from billing.topups import runner
+from billing.usage import queue, queue_charging
 
 
 def expire_credits_task() -> int:
@@ -43,3 +44,18 @@ def send_notification_task(notification_id: int) -> None:
 
 def report_price_differences_task() -> int:
     return report_price_differences().differences
+
+
+def charge_queued_usage_task(organization_id: int) -> int:
+    """Woken by an accepted asynchronous request: drain the org's queue, then any org
+    whose events have waited too long (a killed worker's, a lost wake-up's)."""
+    queue.clear_wake_flag(organization_id)
+    drained = queue_charging.drain(organization_id=organization_id)
+    if drained.out_of_time:
+        queue.wake_worker(organization_id)
+    return drained.events + queue_charging.charge_stale()
+
+
+def charge_stale_usage_task() -> int:
+    """Every minute: the backstop when no request arrives to wake a worker."""
+    return queue_charging.charge_stale()

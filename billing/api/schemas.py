@@ -13,6 +13,8 @@ from billing.models import ServiceTier, UsageType
 from billing.usage.events import KEY_PATTERN, MAX_EVENTS, TEXT_LIMITS
 from billing.usage.ingestion import CHARGED, DUPLICATE, REJECTED
 
+QUEUED = "queued"
+
 
 class ErrorBody(Schema):
     code: str
@@ -58,13 +60,16 @@ class UsageBatchIn(Schema):
 
 
 class EventError(Schema):
-    code: Literal["insufficient_credits", "idempotency_conflict"]
+    code: Literal["insufficient_credits", "idempotency_conflict", "invalid_event",
+                  "plan_not_eligible"] = Field(
+        description="invalid_event and plan_not_eligible: asynchronous events only")
     message: str
 
 
 class EventResultOut(Schema):
     idempotency_key: str
-    status: Literal[CHARGED, DUPLICATE, REJECTED]
+    status: Literal[QUEUED, CHARGED, DUPLICATE, REJECTED] = Field(
+        description="queued: asynchronous, not charged yet")
     credits: str | None
     balance_after: str | None
     error: EventError | None
@@ -73,6 +78,23 @@ class EventResultOut(Schema):
 class UsageBatchOut(Schema):
     results: list[EventResultOut]
     balance: str
+
+
+class QueuedEventOut(Schema):
+    idempotency_key: str
+    status: Literal[QUEUED]
+
+
+class UsageAcceptedOut(Schema):
+    results: list[QueuedEventOut]
+
+
+MODE_PARAMETER = {
+    "name": "mode", "in": "query", "required": False,
+    "schema": {"type": "string", "enum": ["sync", "async"], "default": "sync"},
+    "description": "sync: charged now, 200 with the results; async: stored and answered "
+                   "202, charged by workers within seconds (read results by key)",
+}
 
 
 class AlertLevelsOut(Schema):

@@ -21,8 +21,11 @@ from billing.api import balance
 from billing.api.errors import HTTP_CODES, error_response, unavailable_response
 from billing.api.schemas import (
     ERRORS,
+    MODE_PARAMETER,
     BalanceOut,
     ErrorOut,
+    EventResultOut,
+    UsageAcceptedOut,
     UsageBatchIn,
     UsageBatchOut,
     inline_schema,
@@ -30,6 +33,8 @@ from billing.api.schemas import (
 from billing.faults.transient import describe, is_transient, logged_as_warning
 from billing.usage.events import MAX_EVENTS, InvalidEvents, loads
 from billing.usage.ingestion import PlanNotEligible, UsageRefused, record_usage
+from billing.usage.queue import accept_usage
+from billing.usage.queue_selectors import event_result
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +56,18 @@ api = NinjaAPI(
 )
 
 
+MODES = ("sync", "async")
+
+
 @api.post(
     "/usage-events",
-    response={200: UsageBatchOut, 400: ErrorOut, 413: ErrorOut, 422: ErrorOut, **ERRORS},
+    response={200: UsageBatchOut, 202: UsageAcceptedOut, 400: ErrorOut, 413: ErrorOut,
+              422: ErrorOut, **ERRORS},
     openapi_extra={"requestBody": {
         "required": True,
         "content": {"application/json": {"schema": inline_schema(UsageBatchIn)}},
-    }},
-    summary="Report usage events (1 to 1,000)",
+    }, "parameters": [MODE_PARAMETER]},
+    summary="Report usage events (1 to 1,000); ?mode=async queues them (202)",
     operation_id="billing_api_post_usage_events",  # stable for generated clients
 )
 def post_usage_events(request: HttpRequest):
@@ -81,17 +90,40 @@ def post_usage_events(request: HttpRequest):
             413, "too_many_events", f"{len(events)} events: at most {MAX_EVENTS} per request"
         )
     # Reported with the events' own problems, so one 422 lists everything wrong.
-    unknown_fields = [
+    request_problems = [
         {"index": None, "field": str(name)[:60], "message": "is not a field of the request"}
         for name in extra
     ]
+    mode = request.GET.get("mode", "sync")
+    if mode not in MODES:
+        request_problems.append(
+            {"index": None, "field": "mode", "message": "must be sync (the default) or async"})
     try:
+        if mode == "async":
+            keys = accept_usage(organization=organization, events=events, api_key=api_key,
+                                request_problems=request_problems)
+            return JsonResponse({"results": [
+                {"idempotency_key": key, "status": "queued"} for key in keys
+            ]}, status=202)
         result = record_usage(organization=organization, events=events, api_key=api_key,
-                              request_problems=unknown_fields)
+                              request_problems=request_problems)
     except InvalidEvents as error:
         return _invalid(error.details)
     except UsageRefused as error:
         return error_response(error.status, error.code, str(error))
+    return JsonResponse(result.as_json())
+
+
+@api.get("/usage-events/{key}", response={200: EventResultOut, 404: ErrorOut, **ERRORS},
+         summary="The result of a usage event, by its idempotency key",
+         operation_id="billing_api_get_usage_event")
+def get_usage_event(request: HttpRequest, key: str):
+    organization = request.auth.organization
+    if not organization.billing_enabled:
+        return _plan_refusal(organization)
+    result = event_result(organization=organization, key=key)
+    if result is None:
+        return error_response(404, "not_found", f"no usage event with key {key!r}")
     return JsonResponse(result.as_json())
 
 

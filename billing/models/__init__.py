@@ -44,3 +44,4 @@ from billing.models.topups import (  # noqa: F401
     TryState,
 )
 from billing.models.usage import DailyUsage, UsageEvent, UsageType  # noqa: F401
+from billing.models.usage_queue import QueuedUsageEvent, QueueStatus  # noqa: F401

@@ -97,16 +97,19 @@ class BatchResult:
 
 
 def record_usage(*, organization, events: list[dict], api_key=None, actor: Actor | None = None,
-                 now: datetime | None = None, request_problems: list[dict] = ()) -> BatchResult:
+                 now: datetime | None = None, request_problems: list[dict] = (),
+                 received_at: datetime | None = None) -> BatchResult:
     """Record a batch of 1 to 1,000 events for one org (docs/api.md, "Report usage").
 
     Raises PlanNotEligible, TooManyEvents or InvalidEvents (nothing recorded; with the
     caller's `request_problems` among them); otherwise one result per event, in order.
     `now` fixes the clock (tests, imports); without it the charges take their time once
     the account lock is held, so a batch that waited acts at the moment it got the lock.
+    `received_at` (the asynchronous queue) is when the events arrived: they are validated
+    and stored as of then, but charged at the moment the lock is held, like `now=None`.
     """
     charge_at = now
-    now = now or timezone.now()
+    now = now or received_at or timezone.now()
     if not organization.billing_enabled:
         raise PlanNotEligible(f"the {organization.get_plan_display()} plan has no credits billing")
     if isinstance(events, list) and len(events) > MAX_EVENTS:

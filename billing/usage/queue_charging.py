@@ -1,0 +1,209 @@
+"""Asynchronous usage, the charging side (docs/operate.md, "Asynchronous ingestion").
+
+A batch is an org's oldest queued events (up to 1,000, in arrival order, cut
+before a key that repeats, since one batch may not hold a key twice), charged
+through billing.usage.ingestion.record_usage as a synchronous batch would be;
+each row's result is written in the same transaction as the charge. So a
+worker killed mid-batch leaves its rows queued and charges nothing, and the
+next worker charges them once.
+
+One worker per org at a time: a PostgreSQL advisory transaction lock on the
+org, taken before the queue is read. A woken task waits for it (the holder is
+charging the same queue); a sweep skips a locked org and moves on. SQLite (the
+demo) runs one worker and needs no lock.
+
+Events the synchronous path would refuse at pricing (an unknown model or
+meter, a price missing at `occurred_at`) are rejected one by one with
+`invalid_event`, and the rest of the batch is charged.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import groupby
+
+from django.db import connection, transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from accounts.models import ApiKey, Organization
+from billing.bulk import json_text
+from billing.models import QueuedUsageEvent, QueueStatus
+from billing.usage.events import MAX_EVENTS, InvalidEvents
+from billing.usage.ingestion import REJECTED, EventResult, PlanNotEligible, record_usage
+
+LOCK_NAMESPACE = 74_110  # first key of the advisory lock pair: (namespace, org id)
+STALE_AFTER = timedelta(seconds=5)
+DRAIN_SECONDS = 30  # then the task wakes a successor, well inside django-q2's timeout
+LOCK_WAIT_SECONDS = DRAIN_SECONDS + 15
+LOCK_POLL_SECONDS = 0.02
+INVALID_EVENT = "invalid_event"
+
+
+@dataclass
+class _Row:
+    id: int
+    key: str
+    payload: dict
+    api_key_id: int | None
+    received_at: datetime
+
+
+@dataclass
+class Drained:
+    events: int = 0
+    batches: int = 0
+    statuses: dict = field(default_factory=dict)
+    out_of_time: bool = False  # stopped with events perhaps left: the caller wakes a successor
+
+
+def charge_next_batch(*, organization_id: int, statuses: dict | None = None) -> int | None:
+    """Charge the org's next batch: the number of events decided (0: the queue is empty),
+    or None when another worker holds the org."""
+    with transaction.atomic():
+        if not _try_lock(organization_id):
+            return None
+        rows = [_Row(*values) for values in QueuedUsageEvent.objects.filter(
+            organization_id=organization_id, status=QueueStatus.QUEUED,
+        ).order_by("id").values_list("id", "idempotency_key", "payload", "api_key_id",
+                                     "received_at")[:MAX_EVENTS]]
+        if not rows:
+            return 0
+        batch = _without_repeated_keys(rows)
+        organization = Organization.objects.get(pk=organization_id)
+        results: dict[int, EventResult] = {}
+        for api_key_id, run in groupby(batch, key=lambda row: row.api_key_id):
+            results.update(_charge_run(organization, list(run), api_key_id))
+        _store_results(results, now=timezone.now())
+    if statuses is not None:
+        for result in results.values():
+            statuses[result.status] = statuses.get(result.status, 0) + 1
+    return len(batch)
+
+
+def drain(*, organization_id: int, wait: bool = True, seconds: float = DRAIN_SECONDS) -> Drained:
+    """Charge the org's queue until it is empty (or `seconds` have passed). With `wait`, a
+    busy org is waited for; without, it is left to the worker that holds it."""
+    drained = Drained()
+    deadline = time.monotonic() + seconds
+    lock_deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait else 0)
+    while True:
+        if time.monotonic() >= deadline:
+            drained.out_of_time = True
+            break
+        done = charge_next_batch(organization_id=organization_id, statuses=drained.statuses)
+        if done is None:
+            if time.monotonic() >= lock_deadline:
+                break
+            time.sleep(LOCK_POLL_SECONDS)
+            continue
+        if done == 0:
+            break
+        drained.events += done
+        drained.batches += 1
+    return drained
+
+
+def pending_organizations(*, older_than: timedelta = timedelta(0)) -> list[int]:
+    """Orgs with an event queued for longer than `older_than`, the longest-waiting first."""
+    cutoff = timezone.now() - older_than
+    oldest = (QueuedUsageEvent.objects.filter(status=QueueStatus.QUEUED, received_at__lte=cutoff)
+              .values("organization_id").order_by().annotate(first=Min("id")).order_by("first"))
+    return [row["organization_id"] for row in oldest]
+
+
+def charge_stale(*, older_than: timedelta = STALE_AFTER) -> int:
+    """The recovery path: drain every org whose events have waited longer than they
+    should (a lost wake-up, a killed worker), skipping orgs another worker holds."""
+    charged = 0
+    for organization_id in pending_organizations(older_than=older_than):
+        charged += drain(organization_id=organization_id, wait=False).events
+    return charged
+
+
+def _try_lock(organization_id: int) -> bool:
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)",
+                       [LOCK_NAMESPACE, organization_id])
+        return cursor.fetchone()[0]
+
+
+def _without_repeated_keys(rows: list[_Row]) -> list[_Row]:
+    """The rows up to (not including) the first whose key is already in the batch."""
+    seen = set()
+    for index, row in enumerate(rows):
+        if row.key in seen:
+            return rows[:index]
+        seen.add(row.key)
+    return rows
+
+
+def _charge_run(organization, rows: list[_Row], api_key_id: int | None) -> dict:
+    """Results by row id for consecutive rows sent with one API key."""
+    api_key = ApiKey.objects.filter(pk=api_key_id).first() if api_key_id else None
+    results: dict[int, EventResult] = {}
+    pending = rows
+    while pending:
+        try:
+            batch = record_usage(
+                organization=organization, events=[row.payload for row in pending],
+                api_key=api_key, received_at=max(row.received_at for row in pending),
+            )
+        except InvalidEvents as error:
+            refused = _refusals_by_index(error.details, len(pending))
+            for index, message in refused.items():
+                results[pending[index].id] = _rejected(pending[index], INVALID_EVENT, message)
+            pending = [row for index, row in enumerate(pending) if index not in refused]
+            continue
+        except PlanNotEligible as error:
+            for row in pending:
+                results[row.id] = _rejected(row, PlanNotEligible.code, str(error))
+            break
+        results.update((row.id, result)
+                       for row, result in zip(pending, batch.results, strict=True))
+        break
+    return results
+
+
+def _refusals_by_index(details: list[dict], count: int) -> dict[int, str]:
+    """Each refused event's problems as one message. A problem of no event (none is
+    expected: the rows were valid requests) refuses them all rather than loop."""
+    messages: dict[int, list[str]] = {}
+    for detail in details:
+        indexes = [detail["index"]] if detail["index"] is not None else range(count)
+        for index in indexes:
+            messages.setdefault(index, []).append(f"{detail['field']}: {detail['message']}")
+    return {index: "; ".join(parts) for index, parts in messages.items()}
+
+
+def _rejected(row: _Row, code: str, message: str) -> EventResult:
+    return EventResult(row.key, REJECTED, error={"code": code, "message": message})
+
+
+def _store_results(results: dict[int, EventResult], *, now: datetime) -> None:
+    """Every row's result in one statement (PostgreSQL), inside the charge's transaction."""
+    if connection.vendor != "postgresql":
+        rows = [QueuedUsageEvent(pk=pk, status=r.status, credits=r.credits,
+                                 balance_after=r.balance_after, error=r.error, processed_at=now)
+                for pk, r in results.items()]
+        QueuedUsageEvent.objects.bulk_update(
+            rows, ["status", "credits", "balance_after", "error", "processed_at"])
+        return
+    values, params = [], []
+    for pk, result in results.items():
+        values.append("(%s::bigint, %s, %s::numeric, %s::numeric, %s::jsonb)")
+        params += [pk, result.status, result.credits, result.balance_after,
+                   None if result.error is None else json_text(result.error)]
+    table = QueuedUsageEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS q SET status = v.status, credits = v.credits, "
+            "balance_after = v.balance_after, error = v.error, processed_at = %s "
+            f"FROM (VALUES {', '.join(values)}) AS v (id, status, credits, balance_after, error) "
+            "WHERE q.id = v.id",
+            [now, *params],
+        )

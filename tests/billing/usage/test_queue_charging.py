@@ -1,0 +1,166 @@
+"""The asynchronous queue's worker service: each org's events charged in arrival order,
+through the synchronous service, with each result stored on its row."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from billing.models import CreditAccount, DailyUsage, LedgerEntry, QueuedUsageEvent, UsageEvent
+from billing.usage.ingestion import record_usage
+from billing.usage.queue import accept_usage
+from billing.usage.queue_charging import charge_next_batch, charge_stale, drain
+from tests.billing.postings import assert_ledger_ok
+from tests.billing.usage_fixtures import (
+    AI_CREDITS,
+    GPU_CREDITS,
+    ai_event,
+    api_key_for,
+    funded,
+    gpu_event,
+    seed_prices,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def prices(db):
+    return seed_prices()
+
+
+def accept(org, *events, **kwargs):
+    return accept_usage(organization=org, events=list(events), **kwargs)
+
+
+def rows(org):
+    return list(QueuedUsageEvent.objects.filter(organization=org).order_by("id"))
+
+
+def balance(org):
+    return CreditAccount.objects.get(organization=org).balance
+
+
+def test_events_are_charged_in_arrival_order_with_their_results_stored(org):
+    funded(org, 10)
+    accept(org, gpu_event("first"))
+    accept(org, ai_event("second"), gpu_event("third"))
+    assert charge_next_batch(organization_id=org.pk) == 3
+    decided = rows(org)
+    assert [(r.idempotency_key, r.status) for r in decided] == [
+        ("first", "charged"), ("second", "charged"), ("third", "rejected")]
+    assert decided[0].credits == GPU_CREDITS and decided[0].balance_after == 10 - GPU_CREDITS
+    assert decided[1].balance_after == 10 - GPU_CREDITS - AI_CREDITS
+    # The third no longer fits: refused like a synchronous event, nothing recorded for it.
+    assert decided[2].error["code"] == "insufficient_credits" and decided[2].credits is None
+    assert all(r.processed_at is not None for r in decided)
+    assert balance(org) == 10 - GPU_CREDITS - AI_CREDITS
+    entries = LedgerEntry.objects.filter(kind="usage").order_by("id")
+    assert [e.metadata["usage_key"] for e in entries] == ["first", "second"]
+    assert charge_next_batch(organization_id=org.pk) == 0
+    assert_ledger_ok(org)
+
+
+def test_the_events_keep_their_api_key_and_arrival_time(org):
+    funded(org)
+    key = api_key_for(org).api_key
+    received = timezone.now() - timedelta(minutes=3)
+    accept(org, gpu_event("a"), api_key=key, now=received)
+    drain(organization_id=org.pk)
+    event = UsageEvent.objects.get()
+    assert event.api_key == key and event.received_at == received
+    # occurred_at left out: the moment it was received, not when it was charged.
+    assert event.occurred_at == received and not event.occurred_at_sent
+    assert event.entry.actor_api_key_id == key.pk
+
+
+def test_an_event_the_worker_cannot_price_is_rejected_alone(org):
+    funded(org)
+    accept(org, gpu_event("a"), ai_event("b", model="gpt-9"), gpu_event("c", meter="nope.x"),
+           gpu_event("d"))
+    drain(organization_id=org.pk)
+    assert [(r.idempotency_key, r.status) for r in rows(org)] == [
+        ("a", "charged"), ("b", "rejected"), ("c", "rejected"), ("d", "charged")]
+    refused = rows(org)[1]
+    assert refused.error["code"] == "invalid_event" and "gpt-9" in refused.error["message"]
+    assert balance(org) == 1000 - 2 * GPU_CREDITS
+
+
+def test_a_key_sent_again_waits_for_the_next_batch_and_is_a_duplicate(org):
+    funded(org)
+    accept(org, gpu_event("a"))
+    accept(org, gpu_event("b"))
+    accept(org, gpu_event("a", quantity="120.50"))  # the same payload, normalised
+    accept(org, gpu_event("a", quantity="3"))  # the same key, another payload
+    assert charge_next_batch(organization_id=org.pk) == 2  # cut before the repeated key
+    assert charge_next_batch(organization_id=org.pk) == 1
+    assert charge_next_batch(organization_id=org.pk) == 1
+    decided = rows(org)
+    assert [r.status for r in decided] == ["charged", "charged", "duplicate", "rejected"]
+    assert (decided[2].credits, decided[2].balance_after) == (
+        decided[0].credits, decided[0].balance_after)
+    assert decided[3].error["code"] == "idempotency_conflict"
+    assert UsageEvent.objects.filter(idempotency_key="a").count() == 1
+    assert balance(org) == 1000 - 2 * GPU_CREDITS
+
+
+def test_a_rejected_key_can_be_sent_again_and_charged(org):
+    funded(org, 5)
+    accept(org, gpu_event("a"))
+    drain(organization_id=org.pk)
+    funded(org, 5)
+    accept(org, gpu_event("a"))
+    drain(organization_id=org.pk)
+    assert [r.status for r in rows(org)] == ["rejected", "charged"]
+    assert balance(org) == 10 - GPU_CREDITS
+
+
+def test_batches_hold_at_most_a_thousand_events(org):
+    funded(org, 100000)
+    accept(org, *[gpu_event(f"a{i}") for i in range(1000)])
+    accept(org, gpu_event("last"))
+    assert charge_next_batch(organization_id=org.pk) == 1000
+    assert QueuedUsageEvent.objects.filter(status="queued").get().idempotency_key == "last"
+    assert drain(organization_id=org.pk).events == 1
+    assert balance(org) == 100000 - 1001 * GPU_CREDITS
+    assert DailyUsage.objects.get().event_count == 1001
+
+
+def test_orgs_are_charged_apart(org, other_org):
+    funded(org)
+    funded(other_org)
+    accept(org, gpu_event("a"))
+    accept(other_org, gpu_event("a"))
+    drain(organization_id=org.pk)
+    assert rows(org)[0].status == "charged" and rows(other_org)[0].status == "queued"
+    assert balance(other_org) == 1000
+
+
+def test_an_org_that_lost_its_plan_has_its_events_rejected(org):
+    funded(org)
+    accept(org, gpu_event("a"))
+    org.plan = "free"
+    org.save()
+    drain(organization_id=org.pk)
+    (row,) = rows(org)
+    assert row.status == "rejected" and row.error["code"] == "plan_not_eligible"
+    assert balance(org) == 1000
+
+
+def test_the_stale_sweep_charges_only_events_that_waited(org, other_org):
+    funded(org)
+    funded(other_org)
+    accept(org, gpu_event("old"), now=timezone.now() - timedelta(seconds=30))
+    accept(other_org, gpu_event("new"))
+    assert charge_stale() == 1
+    assert rows(org)[0].status == "charged" and rows(other_org)[0].status == "queued"
+
+
+def test_a_synchronous_charge_and_a_queued_one_share_the_key(org):
+    funded(org)
+    record_usage(organization=org, events=[gpu_event("a")])
+    accept(org, gpu_event("a"), ai_event("b"))
+    drain(organization_id=org.pk)
+    assert [r.status for r in rows(org)] == ["duplicate", "charged"]
+    assert balance(org) == Decimal(1000) - GPU_CREDITS - AI_CREDITS
