@@ -1,0 +1,72 @@
+"""Several workers on one org's queue at once (PostgreSQL: the advisory lock and row locks
+are what is tested; SQLite runs one worker)."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from billing.models import CreditAccount, LedgerEntry, QueuedUsageEvent, UsageEvent
+from billing.usage.queue import accept_usage
+from billing.usage.queue_charging import (
+    LOCK_NAMESPACE,
+    charge_next_batch,
+    charge_stale,
+    drain,
+)
+from tests.billing.postings import assert_ledger_ok
+from tests.billing.usage_fixtures import GPU_CREDITS, funded, gpu_event, seed_prices
+from tests.concurrency import run_together
+from tests.conftest import make_org
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def quiet_wake_ups(monkeypatch):
+    # Tests run django-q2 in sync mode: a wake-up would charge inside the accept itself.
+    monkeypatch.setattr("billing.usage.queue.wake_worker", lambda organization_id: None)
+
+
+def queue(org, count, prefix="e", size=100):
+    for start in range(0, count, size):
+        accept_usage(organization=org,
+                     events=[gpu_event(f"{prefix}{n}") for n in range(start, start + size)])
+
+
+def test_workers_racing_on_one_org_charge_each_event_once_in_arrival_order():
+    seed_prices()
+    org = make_org("race")
+    funded(org, 100000)
+    queue(org, 2500)
+    outcomes = run_together([lambda: drain(organization_id=org.pk) for _ in range(4)])
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    assert sum(o.events for o in outcomes) == 2500
+    assert not QueuedUsageEvent.objects.filter(status="queued").exists()
+    assert set(QueuedUsageEvent.objects.values_list("status", flat=True)) == {"charged"}
+    entries = list(LedgerEntry.objects.filter(kind="usage").order_by("id")
+                   .values_list("metadata__usage_key", flat=True))
+    assert entries == [f"e{n}" for n in range(2500)]  # arrival order, each once
+    assert UsageEvent.objects.count() == 2500
+    balance = CreditAccount.objects.get(organization=org).balance
+    assert Decimal(100000) - balance == 2500 * GPU_CREDITS
+    assert_ledger_ok(org)
+
+
+def test_a_held_org_is_skipped_not_waited_for_by_the_sweep():
+    seed_prices()
+    busy, idle = make_org("busy"), make_org("idle")
+    for org in (busy, idle):
+        funded(org)
+        accept_usage(organization=org, events=[gpu_event("a")],
+                     now=timezone.now() - timedelta(minutes=1))
+    with transaction.atomic():
+        with connection.cursor() as cursor:  # what a worker charging `busy` holds
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, busy.pk])
+        swept, attempt = run_together([
+            charge_stale, lambda: charge_next_batch(organization_id=busy.pk)])
+    assert swept == 1 and attempt is None
+    statuses = dict(QueuedUsageEvent.objects.values_list("organization__slug", "status"))
+    assert statuses == {"busy": "queued", "idle": "charged"}
