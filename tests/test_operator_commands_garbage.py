@@ -25,6 +25,7 @@ VALID = {
     "create_api_key": {"--org": "acme", "--name": "ci"},
     "create_organization": {"--slug": "initech", "--name": "Initech", "--plan": "professional",
                             "--admin-email": "boss@initech.test"},
+    "charge_queued_usage": {"--org": "acme"},
     "expire_credits": {"--org": "acme"},
     "import_usage": {"--org": "acme", "--chunk-size": "10"},
     "simulate_usage": {"--org": "acme", "--days": "1", "--seed": "1", "--per-day": "1"},

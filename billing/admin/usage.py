@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from accounts.read_only_admin import ReadOnlyAdmin
-from billing.models import DailyUsage, UsageEvent
+from billing.models import DailyUsage, QueuedUsageEvent, UsageEvent
 
 
 @admin.register(UsageEvent)
@@ -46,3 +46,26 @@ class DailyUsageAdmin(ReadOnlyAdmin):
     date_hierarchy = "day"
     list_select_related = ("organization",)
     show_full_result_count = False
+
+
+@admin.register(QueuedUsageEvent)
+class QueuedUsageEventAdmin(ReadOnlyAdmin):
+    """The asynchronous queue: what waits, and what each event became (docs/operate.md)."""
+
+    list_display = ("received_at", "organization", "idempotency_key", "status", "credits",
+                    "error_code", "processed_at")
+    list_filter = ("status",)
+    search_fields = ("idempotency_key", "organization__slug")
+    date_hierarchy = "received_at"
+    list_select_related = ("organization",)
+    show_full_result_count = False
+    readonly_fields = ("payload_pretty",)
+    exclude = ("payload",)
+
+    @admin.display(description="Error")
+    def error_code(self, obj):
+        return (obj.error or {}).get("code", "—")
+
+    @admin.display(description="Payload")
+    def payload_pretty(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2))

@@ -34,3 +34,20 @@ def test_the_rollup_is_listed_read_only(staff_client):
     assert staff_client.get("/admin/billing/dailyusage/").status_code == 200
     row = DailyUsage.objects.get()
     assert staff_client.post(f"/admin/billing/dailyusage/{row.pk}/delete/").status_code == 403
+
+
+def test_the_asynchronous_queue_is_listed_read_only(staff_client, org):
+    from billing.models import QueuedUsageEvent
+    from billing.usage.queue import accept_usage
+
+    accept_usage(organization=org, events=[ai_event("queued-1")])
+    listing = staff_client.get("/admin/billing/queuedusageevent/")
+    body = listing.content.decode()
+    assert listing.status_code == 200 and "queued-1" in body and "acme" in body.lower()
+    row = QueuedUsageEvent.objects.get()
+    page = staff_client.get(f"/admin/billing/queuedusageevent/{row.pk}/change/")
+    assert page.status_code == 200 and "gpt-4o" in page.content.decode()
+    assert "Save" not in page.content.decode()
+    assert staff_client.post(
+        f"/admin/billing/queuedusageevent/{row.pk}/delete/").status_code == 403
+    assert staff_client.get("/admin/billing/queuedusageevent/add/").status_code == 403
