@@ -22,7 +22,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import groupby
 
 from django.db import connection, transaction
 from django.db.models import Min
@@ -36,6 +35,7 @@ from billing.usage.ingestion import REJECTED, EventResult, PlanNotEligible, reco
 
 LOCK_NAMESPACE = 74_110  # first key of the advisory lock pair: (namespace, org id)
 STALE_AFTER = timedelta(seconds=5)
+RUN_SPAN = timedelta(seconds=1)
 DRAIN_SECONDS = 30  # then the task wakes a successor, well inside django-q2's timeout
 LOCK_WAIT_SECONDS = DRAIN_SECONDS + 15
 LOCK_POLL_SECONDS = 0.02
@@ -74,8 +74,8 @@ def charge_next_batch(*, organization_id: int, statuses: dict | None = None) -> 
         batch = _without_repeated_keys(rows)
         organization = Organization.objects.get(pk=organization_id)
         results: dict[int, EventResult] = {}
-        for api_key_id, run in groupby(batch, key=lambda row: row.api_key_id):
-            results.update(_charge_run(organization, list(run), api_key_id))
+        for run in _runs(batch):
+            results.update(_charge_run(organization, run))
         _store_results(results, now=timezone.now())
     if statuses is not None:
         for result in results.values():
@@ -142,8 +142,24 @@ def _without_repeated_keys(rows: list[_Row]) -> list[_Row]:
     return rows
 
 
-def _charge_run(organization, rows: list[_Row], api_key_id: int | None) -> dict:
-    """Results by row id for consecutive rows sent with one API key."""
+def _runs(rows: list[_Row]):
+    """Consecutive rows sent with one API key and received within RUN_SPAN of the run's
+    first: one record_usage call each, validated as of the run's last arrival, so an event
+    without occurred_at is dated within a second of its own arrival (even in a backlog)."""
+    run: list[_Row] = []
+    for row in rows:
+        if run and (row.api_key_id != run[0].api_key_id
+                    or row.received_at - run[0].received_at > RUN_SPAN):
+            yield run
+            run = []
+        run.append(row)
+    if run:
+        yield run
+
+
+def _charge_run(organization, rows: list[_Row]) -> dict:
+    """Results by row id for one run (see _runs)."""
+    api_key_id = rows[0].api_key_id
     api_key = ApiKey.objects.filter(pk=api_key_id).first() if api_key_id else None
     results: dict[int, EventResult] = {}
     pending = rows

@@ -75,6 +75,18 @@ def test_the_events_keep_their_api_key_and_arrival_time(org):
     assert event.entry.actor_api_key_id == key.pk
 
 
+def test_a_backlog_keeps_each_events_arrival_time(org):
+    """A batch of events that waited (workers down) is still dated by each arrival."""
+    funded(org)
+    first = timezone.now() - timedelta(hours=2)
+    for n in range(3):
+        accept(org, gpu_event(f"e{n}"), now=first + timedelta(minutes=30 * n))
+    assert charge_next_batch(organization_id=org.pk) == 3
+    occurred = list(UsageEvent.objects.order_by("idempotency_key")
+                    .values_list("occurred_at", flat=True))
+    assert occurred == [first + timedelta(minutes=30 * n) for n in range(3)]
+
+
 def test_an_event_the_worker_cannot_price_is_rejected_alone(org):
     funded(org)
     accept(org, gpu_event("a"), ai_event("b", model="gpt-9"), gpu_event("c", meter="nope.x"),
