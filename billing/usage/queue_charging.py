@@ -9,7 +9,8 @@ next worker charges them once.
 
 One worker per org at a time: a PostgreSQL advisory transaction lock on the
 org, taken before the queue is read. A woken task waits for it (the holder is
-charging the same queue); a sweep skips a locked org and moves on. SQLite (the
+charging the same queue, and PostgreSQL hands the lock over at its commit); a
+sweep only tries it, and moves on to the next org. SQLite (the
 demo) runs one worker and needs no lock.
 
 Events the synchronous path would refuse at pricing (an unknown model or
@@ -23,9 +24,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Min
 from django.utils import timezone
+from psycopg.errors import LockNotAvailable
 
 from accounts.models import ApiKey, Organization
 from billing.bulk import json_text
@@ -38,7 +40,6 @@ STALE_AFTER = timedelta(seconds=5)
 RUN_SPAN = timedelta(seconds=1)
 DRAIN_SECONDS = 30  # then the task wakes a successor, well inside django-q2's timeout
 LOCK_WAIT_SECONDS = DRAIN_SECONDS + 15
-LOCK_POLL_SECONDS = 0.02
 INVALID_EVENT = "invalid_event"
 
 
@@ -59,24 +60,31 @@ class Drained:
     out_of_time: bool = False  # stopped with events perhaps left: the caller wakes a successor
 
 
-def charge_next_batch(*, organization_id: int, statuses: dict | None = None) -> int | None:
+def charge_next_batch(*, organization_id: int, wait: bool = False,
+                      statuses: dict | None = None) -> int | None:
     """Charge the org's next batch: the number of events decided (0: the queue is empty),
-    or None when another worker holds the org."""
-    with transaction.atomic():
-        if not _try_lock(organization_id):
-            return None
-        rows = [_Row(*values) for values in QueuedUsageEvent.objects.filter(
-            organization_id=organization_id, status=QueueStatus.QUEUED,
-        ).order_by("id").values_list("id", "idempotency_key", "payload", "api_key_id",
-                                     "received_at")[:MAX_EVENTS]]
-        if not rows:
-            return 0
-        batch = _without_repeated_keys(rows)
-        organization = Organization.objects.get(pk=organization_id)
-        results: dict[int, EventResult] = {}
-        for run in _runs(batch):
-            results.update(_charge_run(organization, run))
-        _store_results(results, now=timezone.now())
+    or None when another worker holds the org (with `wait`: held it past the database's
+    lock timeout)."""
+    try:
+        with transaction.atomic():
+            if not _lock(organization_id, wait=wait):
+                return None
+            rows = [_Row(*values) for values in QueuedUsageEvent.objects.filter(
+                organization_id=organization_id, status=QueueStatus.QUEUED,
+            ).order_by("id").values_list("id", "idempotency_key", "payload", "api_key_id",
+                                         "received_at")[:MAX_EVENTS]]
+            if not rows:
+                return 0
+            batch = _without_repeated_keys(rows)
+            organization = Organization.objects.get(pk=organization_id)
+            results: dict[int, EventResult] = {}
+            for run in _runs(batch):
+                results.update(_charge_run(organization, run))
+            _store_results(results, now=timezone.now())
+    except OperationalError as error:
+        if wait and isinstance(error.__cause__, LockNotAvailable):
+            return None  # rolled back whole; the rows stay queued
+        raise
     if statuses is not None:
         for result in results.values():
             statuses[result.status] = statuses.get(result.status, 0) + 1
@@ -85,7 +93,8 @@ def charge_next_batch(*, organization_id: int, statuses: dict | None = None) -> 
 
 def drain(*, organization_id: int, wait: bool = True, seconds: float = DRAIN_SECONDS) -> Drained:
     """Charge the org's queue until it is empty (or `seconds` have passed). With `wait`, a
-    busy org is waited for; without, it is left to the worker that holds it."""
+    busy org is waited for (the database wakes the waiter when the holder commits); without,
+    it is left to the worker that holds it."""
     drained = Drained()
     deadline = time.monotonic() + seconds
     lock_deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait else 0)
@@ -93,11 +102,11 @@ def drain(*, organization_id: int, wait: bool = True, seconds: float = DRAIN_SEC
         if time.monotonic() >= deadline:
             drained.out_of_time = True
             break
-        done = charge_next_batch(organization_id=organization_id, statuses=drained.statuses)
+        done = charge_next_batch(organization_id=organization_id, wait=wait,
+                                 statuses=drained.statuses)
         if done is None:
             if time.monotonic() >= lock_deadline:
                 break
-            time.sleep(LOCK_POLL_SECONDS)
             continue
         if done == 0:
             break
@@ -123,10 +132,16 @@ def charge_stale(*, older_than: timedelta = STALE_AFTER) -> int:
     return charged
 
 
-def _try_lock(organization_id: int) -> bool:
+def _lock(organization_id: int, *, wait: bool) -> bool:
+    """The org's advisory lock for this transaction: waited for (up to the connection's
+    lock_timeout, which raises LockNotAvailable) or only tried."""
     if connection.vendor != "postgresql":
         return True
     with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                           [LOCK_NAMESPACE, organization_id])
+            return True
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)",
                        [LOCK_NAMESPACE, organization_id])
         return cursor.fetchone()[0]

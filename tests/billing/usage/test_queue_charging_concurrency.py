@@ -70,3 +70,24 @@ def test_a_held_org_is_skipped_not_waited_for_by_the_sweep():
     assert swept == 1 and attempt is None
     statuses = dict(QueuedUsageEvent.objects.values_list("organization__slug", "status"))
     assert statuses == {"busy": "queued", "idle": "charged"}
+
+
+def test_a_woken_worker_waits_for_a_held_org_up_to_the_lock_timeout():
+    seed_prices()
+    org = make_org("held")
+    funded(org)
+    accept_usage(organization=org, events=[gpu_event("a")])
+
+    def waiting_worker():
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '300ms'")
+        return charge_next_batch(organization_id=org.pk, wait=True)
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, org.pk])
+        (outcome,) = run_together([waiting_worker])
+    assert outcome is None
+    assert QueuedUsageEvent.objects.get().status == "queued"
+    # Released: the same wait succeeds at once.
+    assert charge_next_batch(organization_id=org.pk, wait=True) == 1
