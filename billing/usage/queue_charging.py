@@ -20,11 +20,12 @@ meter, a price missing at `occurred_at`) are rejected one by one with
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 from psycopg.errors import LockNotAvailable
@@ -34,6 +35,8 @@ from billing.bulk import json_text
 from billing.models import QueuedUsageEvent, QueueStatus
 from billing.usage.events import MAX_EVENTS, InvalidEvents
 from billing.usage.ingestion import REJECTED, EventResult, PlanNotEligible, record_usage
+
+logger = logging.getLogger(__name__)
 
 LOCK_NAMESPACE = 74_110  # first key of the advisory lock pair: (namespace, org id)
 STALE_AFTER = timedelta(seconds=5)
@@ -128,7 +131,10 @@ def charge_stale(*, older_than: timedelta = STALE_AFTER) -> int:
     should (a lost wake-up, a killed worker), skipping orgs another worker holds."""
     charged = 0
     for organization_id in pending_organizations(older_than=older_than):
-        charged += drain(organization_id=organization_id, wait=False).events
+        try:
+            charged += drain(organization_id=organization_id, wait=False).events
+        except DatabaseError:  # one org's failing batch must not starve the others
+            logger.exception("charging the queued usage of org %s failed", organization_id)
     return charged
 
 

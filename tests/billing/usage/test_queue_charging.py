@@ -176,3 +176,25 @@ def test_a_synchronous_charge_and_a_queued_one_share_the_key(org):
     drain(organization_id=org.pk)
     assert [r.status for r in rows(org)] == ["duplicate", "charged"]
     assert balance(org) == Decimal(1000) - GPU_CREDITS - AI_CREDITS
+
+
+def test_the_sweep_goes_on_past_an_org_whose_batch_fails(org, other_org, monkeypatch):
+    from django.db import DatabaseError
+
+    from billing.usage import queue_charging
+
+    funded(org)
+    funded(other_org)
+    then = timezone.now() - timedelta(minutes=1)
+    accept(org, gpu_event("a"), now=then)
+    accept(other_org, gpu_event("b"), now=then + timedelta(seconds=1))
+    real = queue_charging._charge_run
+
+    def failing_for_org(organization, run):
+        if organization.pk == org.pk:
+            raise DatabaseError("boom")
+        return real(organization, run)
+
+    monkeypatch.setattr(queue_charging, "_charge_run", failing_for_org)
+    assert charge_stale() == 1
+    assert rows(org)[0].status == "queued" and rows(other_org)[0].status == "charged"
