@@ -94,15 +94,17 @@ def charge_next_batch(*, organization_id: int, wait: bool = False,
     return len(batch)
 
 
-def drain(*, organization_id: int, wait: bool = True, seconds: float = DRAIN_SECONDS) -> Drained:
-    """Charge the org's queue until it is empty (or `seconds` have passed). With `wait`, a
+def drain(*, organization_id: int, wait: bool = True,
+          seconds: float | None = DRAIN_SECONDS) -> Drained:
+    """Charge the org's queue until it is empty (or `seconds` have passed; None: no limit,
+    for the command). With `wait`, a
     busy org is waited for (the database wakes the waiter when the holder commits); without,
     it is left to the worker that holds it."""
     drained = Drained()
-    deadline = time.monotonic() + seconds
+    deadline = None if seconds is None else time.monotonic() + seconds
     lock_deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait else 0)
     while True:
-        if time.monotonic() >= deadline:
+        if deadline is not None and time.monotonic() >= deadline:
             drained.out_of_time = True
             break
         done = charge_next_batch(organization_id=organization_id, wait=wait,

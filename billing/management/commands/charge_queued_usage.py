@@ -31,7 +31,7 @@ class Command(BaseCommand):
         if dry_run:
             return
         for depth in depths:
-            drained = drain(organization_id=depth.organization_id, seconds=float("inf"))
+            drained = drain(organization_id=depth.organization_id, seconds=None)
             outcomes = ", ".join(f"{n:,} {status}"
                                  for status, n in sorted(drained.statuses.items()))
             self.stdout.write(f"{depth.slug}: {counted(drained.events, 'event')} decided"
