@@ -209,10 +209,11 @@ def _charge_run(organization, rows: list[_Row]) -> dict:
 
 
 def _refusals_by_index(details: list[dict], count: int) -> dict[int, str]:
-    """Each refused event's problems as one message. A problem of no event (none is
-    expected: the rows were valid requests) refuses them all rather than loop."""
+    """Each refused event's problems as one message. A problem of no event, or no problem
+    at all (neither is expected: the rows were valid requests), refuses them all rather
+    than loop."""
     messages: dict[int, list[str]] = {}
-    for detail in details:
+    for detail in details or [{"index": None, "field": "", "message": "refused"}]:
         indexes = [detail["index"]] if detail["index"] is not None else range(count)
         for index in indexes:
             messages.setdefault(index, []).append(f"{detail['field']}: {detail['message']}")
