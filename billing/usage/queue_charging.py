@@ -38,7 +38,7 @@ from billing.usage.ingestion import REJECTED, EventResult, PlanNotEligible, reco
 
 logger = logging.getLogger(__name__)
 
-LOCK_NAMESPACE = 74_110  # first key of the advisory lock pair: (namespace, org id)
+LOCK_NAMESPACE = 74_110  # the high 32 bits of the org's advisory lock key
 STALE_AFTER = timedelta(seconds=5)
 RUN_SPAN = timedelta(seconds=1)
 DRAIN_SECONDS = 30  # then the task wakes a successor, well inside django-q2's timeout
@@ -147,12 +147,15 @@ def _lock(organization_id: int, *, wait: bool) -> bool:
         return True
     with connection.cursor() as cursor:
         if wait:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
-                           [LOCK_NAMESPACE, organization_id])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key(organization_id)])
             return True
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)",
-                       [LOCK_NAMESPACE, organization_id])
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [lock_key(organization_id)])
         return cursor.fetchone()[0]
+
+
+def lock_key(organization_id: int) -> int:
+    """One bigint per org (ids are bigints: the two-int4 form would overflow)."""
+    return (LOCK_NAMESPACE << 32) + organization_id
 
 
 def _without_repeated_keys(rows: list[_Row]) -> list[_Row]:

@@ -11,10 +11,10 @@ from django.utils import timezone
 from billing.models import CreditAccount, LedgerEntry, QueuedUsageEvent, UsageEvent
 from billing.usage.queue import accept_usage
 from billing.usage.queue_charging import (
-    LOCK_NAMESPACE,
     charge_next_batch,
     charge_stale,
     drain,
+    lock_key,
 )
 from tests.billing.postings import assert_ledger_ok
 from tests.billing.usage_fixtures import GPU_CREDITS, funded, gpu_event, seed_prices
@@ -64,7 +64,7 @@ def test_a_held_org_is_skipped_not_waited_for_by_the_sweep():
                      now=timezone.now() - timedelta(minutes=1))
     with transaction.atomic():
         with connection.cursor() as cursor:  # what a worker charging `busy` holds
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, busy.pk])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key(busy.pk)])
         swept, attempt = run_together([
             charge_stale, lambda: charge_next_batch(organization_id=busy.pk)])
     assert swept == 1 and attempt is None
@@ -85,7 +85,7 @@ def test_a_woken_worker_waits_for_a_held_org_up_to_the_lock_timeout():
 
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, org.pk])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key(org.pk)])
         (outcome,) = run_together([waiting_worker])
     assert outcome is None
     assert QueuedUsageEvent.objects.get().status == "queued"
