@@ -1,4 +1,5 @@
-"""HTTP API v1 (the contract: docs/api.md): usage events and the balance.
+"""HTTP API v1 (the contract: docs/api.md): usage events (charged now, or queued with
+?mode=async), an event's result by key, and the balance.
 
 Every error, the framework's own included, has the shape
 {"error": {"code", "message", "details"}}. The usage body is parsed here, not
