@@ -4,6 +4,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Plan
@@ -81,8 +83,13 @@ def test_levels_low_balance_and_auto_topup_settings(client, org, admin_user, pac
                                       mode="target", target_balance=Decimal("10000"),
                                       monthly_cap_minor=20000))
 
-    body = get(client, api_key_for(org)).json()
+    key = api_key_for(org)
+    get(client, key)  # the first use of a key records it (last_used)
+    with CaptureQueriesContext(connection) as queries:
+        body = get(client, key).json()
 
+    # The key, then one query for the balance, burn, alert levels and auto-topup settings.
+    assert len(queries) == 2, [q["sql"] for q in queries.captured_queries]
     assert body["low_balance"] is True
     assert body["alert_levels"] == {"warning": "500.000000", "critical": "100.000000"}
     assert body["auto_topup"] == {
