@@ -105,6 +105,17 @@ def timed(client, url, repeat, *, stream=False, headers=None):
     return times
 
 
+def floor(client, url, repeat, status, headers=None):
+    """Times (ms) of a request answered `status` early, after five to warm up."""
+    times = []
+    for _ in range(repeat + 5):
+        start = time.perf_counter()
+        response = client.get(url, headers=headers or {})
+        times.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == status, (url, response.status_code)
+    return times[5:]
+
+
 def quantile(times, q):
     ordered = sorted(times)
     return ordered[min(max(int(len(ordered) * q + 0.5) - 1, 0), len(ordered) - 1)]
@@ -240,22 +251,35 @@ def main() -> None:
             explain(connection, client, url, api_headers if url == api else None)
         return
 
+    # The floors, measured in the same run: a portal request that gets as far as the org
+    # check (session, user, membership: then 404) and an API request that gets as far
+    # as the key check (one query: then 401). Every page is printed against them.
+    portal_floor = statistics.median(
+        floor(client, "/o/no-such-org/transactions/", args.repeat * 5, 404))
+    api_floor_times = floor(Client(), api, max(args.repeat * 20, 200), 401,
+                            {"authorization": "Bearer not-a-key"})
+    api_floor = statistics.median(api_floor_times)
     print(f"\n{args.entries:,} ledger entries; in-process server time, "
           f"{args.repeat} requests each (ms); machine shared with other builds")
-    print(f"{'page':40} {'median':>8} {'p95':>8}")
+    print(f"floors: portal request {portal_floor:.1f} ms, API request {api_floor:.1f} ms "
+          "(medians)")
+    print(f"{'page':40} {'median':>8} {'p95':>8} {'x floor':>8}")
     for name, url in pages.items():
         timed(client, url, 2)  # warm
         times = timed(client, url, args.repeat)
-        print(f"{name:40} {statistics.median(times):8.1f} {quantile(times, 0.95):8.1f}",
-              flush=True)
+        median = statistics.median(times)
+        print(f"{name:40} {median:8.1f} {quantile(times, 0.95):8.1f} "
+              f"{median / portal_floor:8.1f}", flush=True)
     times = timed(client, "/o/bench/transactions.csv", max(args.repeat // 4, 3), stream=True)
-    print(f"{'CSV, first 1,000 rows':40} {statistics.median(times):8.1f} "
-          f"{quantile(times, 0.95):8.1f}")
+    median = statistics.median(times)
+    print(f"{'CSV, first 1,000 rows':40} {median:8.1f} {quantile(times, 0.95):8.1f} "
+          f"{median / portal_floor:8.1f}")
     timed(client, api, 20, headers=api_headers)
     times = timed(client, api, max(args.repeat * 20, 200), headers=api_headers)
-    print(f"{'balance API':40} {statistics.median(times):8.1f} {quantile(times, 0.95):8.1f}"
-          f"   p99 {quantile(times, 0.99):.1f} ms over {len(times)} requests")
-
+    median = statistics.median(times)
+    print(f"{'balance API':40} {median:8.1f} {quantile(times, 0.95):8.1f} "
+          f"{median / api_floor:8.1f}   p99 {quantile(times, 0.99):.1f} ms over {len(times)} "
+          f"requests (API floor p99 {quantile(api_floor_times, 0.99):.1f} ms)")
 
 if __name__ == "__main__":
     main()
