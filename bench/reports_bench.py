@@ -24,6 +24,7 @@ client (server time: view, queries and template), each page `--repeat` times:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import sys
@@ -256,6 +257,7 @@ def main() -> None:
     # The floors, measured in the same run: a portal request that gets as far as the org
     # check (session, user, membership: then 404) and an API request that gets as far
     # as the key check (one query: then 401). Every page is printed against them.
+    logging.getLogger("django.request").setLevel(logging.ERROR)  # the floors' 404s and 401s
     portal_floor = statistics.median(
         floor(client, "/o/no-such-org/transactions/", args.repeat * 5, 404))
     api_floor_times = floor(Client(), api, max(args.repeat * 20, 200), 401,
