@@ -23,3 +23,18 @@ def test_rows_are_read_in_one_transaction_that_ends_with_them(org):
         seen.append((row[0], connection.in_atomic_block))
     assert seen == [(pk, True) for pk in entries.order_by("id").values_list("id", flat=True)]
     assert not connection.in_atomic_block
+
+
+@pytest.mark.postgres
+def test_jit_is_off_while_the_rows_are_read_and_only_then(org):
+    grant(org, 10)
+    entries = LedgerEntry.objects.filter(account__organization=org)
+
+    def jit():
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW jit")
+            return cursor.fetchone()[0]
+
+    before = jit()
+    during = [jit() for _ in transaction_rows(entries)]
+    assert during == ["off"] and jit() == before
