@@ -1,7 +1,8 @@
-"""The transactions page's "by amount" order gets its own index: (account, amount, id).
+"""Indexes for the transactions page: the "by amount" order on the ledger (account,
+amount, id), and the model-or-meter filter on usage events (organization, resource).
 
 Built with CREATE INDEX CONCURRENTLY on PostgreSQL (so the migration is not atomic):
-the ledger keeps taking writes while it builds. docs/operate.md says how long it
+the ledger and usage events keep taking writes while they build. docs/operate.md says how long it
 takes on a big ledger. Other databases (SQLite for tests and the demo) build it
 plainly.
 """
@@ -35,5 +36,10 @@ class Migration(migrations.Migration):
             model_name="ledgerentry",
             index=models.Index(fields=["account", "amount", "id"],
                                name="entry_account_amount_idx"),
+        ),
+        AddIndexConcurrentlyOnPostgres(
+            model_name="usageevent",
+            index=models.Index(fields=["organization", "resource"],
+                               name="usage_org_resource_idx"),
         ),
     ]

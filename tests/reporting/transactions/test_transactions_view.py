@@ -122,3 +122,11 @@ def test_query_count_does_not_grow_with_rows(member_client, org, ledger):
     # Session, user, membership, header and banners (once: the table is drawn without
     # running the context processors again), choices, one page.
     assert len(few) <= 16
+
+
+def test_model_filter_gives_the_same_rows_in_the_same_order(member_client, org, ledger):
+    expected = list(LedgerEntry.objects.filter(account__organization=org,
+                                               usage_event__resource="gpt-4o")
+                    .order_by("-id").values_list("id", flat=True))
+    assert ids(page(member_client, org, resource="gpt-4o")) == expected and len(expected) == 2
+    assert ids(page(member_client, org, resource="no-such-model")) == []
