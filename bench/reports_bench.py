@@ -212,6 +212,10 @@ def main() -> None:
     if key is None:
         key = create_api_key(organization=org, name="bench", created_by=user).api_key
         ApiKey.objects.filter(pk=key.pk).update(digest=digest_api_key(raw_key))
+    # A member with no entries at all: the user filter's worst case.
+    idle = User.objects.filter(email="idle@x.test").first() or User.objects.create_user(
+        "idle@x.test", "pw-bench-123")
+    Membership.objects.get_or_create(user=idle, organization=org, defaults={"role": Role.MEMBER})
     model, _ = AIModel.objects.get_or_create(provider="bench", name="bench-model")
     account = ensure_account(organization=org)
     if created or not args.keep:
@@ -235,6 +239,7 @@ def main() -> None:
         "transactions, model never used": "/o/bench/transactions/?resource=no-such-model",
         "transactions, API key": f"/o/bench/transactions/?who=key:{key.pk}",
         "transactions, user": f"/o/bench/transactions/?who=user:{user.pk}",
+        "transactions, user with no entries": f"/o/bench/transactions/?who=user:{idle.pk}",
         "transactions, by amount": "/o/bench/transactions/?sort=-amount",
         "transactions, by amount, deep": "/o/bench/transactions/?sort=-amount"
                                          f"&after=-amount~{smallest[0]}~{smallest[1]}",

@@ -94,5 +94,19 @@ class TransactionFilter(django_filters.FilterSet):
             return queryset.filter(Q(actor_user_id=pk) | Q(usage_event__user_id=pk))
         return queryset.filter(actor_api_key_id=pk)
 
+    def page_parts(self) -> list | None:
+        """For a user, the filtered rows as two querysets, the entries the user made and
+        those of the user's usage events: each has an index (the entry's actor, the
+        event's user), their OR has none, and a user with few entries made PostgreSQL
+        read the whole ledger (6.8 s at 10M rows). None for any other filter."""
+        kind, _, pk = (self.form.cleaned_data.get("who") or "").partition(":")
+        if kind != USER:
+            return None
+        rest = self.queryset.all()
+        for name, value in self.form.cleaned_data.items():
+            if name != "who":
+                rest = self.filters[name].filter(rest, value)
+        return [rest.filter(actor_user_id=pk), rest.filter(usage_event__user_id=pk)]
+
     def filter_sign(self, queryset, name, value):
         return queryset.filter(amount__gt=0) if value == "in" else queryset.filter(amount__lt=0)

@@ -44,7 +44,8 @@ def transactions(request):
     table_html = None
     if flt.is_valid():
         page = pages.keyset_page(flt.qs, sort=sort, after=request.GET.get("after"),
-                                 before=request.GET.get("before"), size=pages.PAGE_SIZE)
+                                 before=request.GET.get("before"), size=pages.PAGE_SIZE,
+                                 parts=flt.page_parts())
         table_html = TransactionTable(page.rows, org_slug=request.org.slug,
                                       order_by=page.sort).as_html(request)
     return render(request, "reporting/transactions.html", {
