@@ -216,6 +216,8 @@ class LedgerEntry(AppendOnlyModel):
             models.Index(fields=["account", "-id"], name="entry_account_recent_idx"),
             models.Index(fields=["account", "kind", "-id"], name="entry_account_kind_idx"),
             models.Index(fields=["account", "created_at"], name="entry_account_created_idx"),
+            # The transactions page's "by amount" order, both ways (id breaks ties).
+            models.Index(fields=["account", "amount", "id"], name="entry_account_amount_idx"),
         ]
 
     def __str__(self):

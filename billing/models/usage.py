@@ -111,6 +111,9 @@ class UsageEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["organization", "-occurred_at"], name="usage_org_recent_idx"),
+            # The transactions page's model-or-meter filter: without it, a name with few
+            # or no events reads every event of the org.
+            models.Index(fields=["organization", "resource"], name="usage_org_resource_idx"),
         ]
 
     def __str__(self):

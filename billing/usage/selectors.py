@@ -28,11 +28,15 @@ def today_utc() -> date:
     return timezone.now().astimezone(UTC).date()
 
 
+def burn_days(today: date) -> dict:
+    """The rollup filter for the last 7 UTC days, today included."""
+    return {"day__gt": today - timedelta(days=BURN_DAYS), "day__lte": today}
+
+
 def burn_per_day(organization, *, today: date | None = None) -> Decimal:
     """Average credits a day over the last 7 UTC days, today included."""
-    today = today or today_utc()
     total = DailyUsage.objects.filter(
-        organization=organization, day__gt=today - timedelta(days=BURN_DAYS), day__lte=today
+        organization=organization, **burn_days(today or today_utc())
     ).aggregate(total=Sum("credits"))["total"]
     return (total or ZERO) / BURN_DAYS
 
@@ -40,7 +44,11 @@ def burn_per_day(organization, *, today: date | None = None) -> Decimal:
 def runway_days(organization, *, balance: Decimal, today: date | None = None) -> Decimal | None:
     """Days the balance lasts at the last 7 days' burn, one decimal rounded down
     (a runway is better short than long); None without recent usage."""
-    burn = burn_per_day(organization, today=today)
+    return runway_at(balance, burn_per_day(organization, today=today))
+
+
+def runway_at(balance: Decimal, burn: Decimal) -> Decimal | None:
+    """runway_days for a burn per day already read."""
     if burn <= 0:
         return None
     if balance <= 0:

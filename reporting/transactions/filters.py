@@ -2,7 +2,8 @@
 model or meter, operation and the sign of the amount.
 
 Every filter narrows one org's ledger on an indexed column or through the usage
-event's unique link to its entry; the choices come from the org's members and
+event's unique link to its entry (the model or meter through the events'
+(organization, resource) index); the choices come from the org's members and
 keys, the suggestions from the last month of its daily rollup, never from a
 scan of the ledger.
 """
@@ -53,7 +54,7 @@ class TransactionFilter(django_filters.FilterSet):
     # Free text with suggestions: any name ever sent can be filtered on, and the
     # suggestions cost one bounded scan of the recent rollup, not a scan of all of it.
     resource = django_filters.CharFilter(
-        label="Model or meter", field_name="usage_event__resource",
+        label="Model or meter", method="filter_resource",
         widget=forms.TextInput(attrs={"list": "resource-names", "autocomplete": "off"}))
     operation = django_filters.CharFilter(
         label="Operation", field_name="usage_event__operation",
@@ -71,7 +72,15 @@ class TransactionFilter(django_filters.FilterSet):
             *[(f"{USER}:{m.user_id}", m.user.email) for m in members],
             *[(f"{KEY}:{k.pk}", f"API key {k.name} ({k.prefix}\u2026)") for k in api_keys],
         ]
+        self.organization = organization
         self.suggestions = recent_names(organization)
+
+    def filter_resource(self, queryset, name, value):
+        # The org condition is implied by the entry's account; it lets the usage events'
+        # (organization, resource) index find a rare name's entries, or their absence,
+        # without reading every event (bench/README.md).
+        return queryset.filter(usage_event__organization=self.organization,
+                               usage_event__resource=value)
 
     def filter_start(self, queryset, name, value):
         return queryset.filter(created_at__gte=_utc_midnight(value))
@@ -84,6 +93,20 @@ class TransactionFilter(django_filters.FilterSet):
         if kind == USER:
             return queryset.filter(Q(actor_user_id=pk) | Q(usage_event__user_id=pk))
         return queryset.filter(actor_api_key_id=pk)
+
+    def page_parts(self) -> list | None:
+        """For a user, the filtered rows as two querysets, the entries the user made and
+        those of the user's usage events: each has an index (the entry's actor, the
+        event's user), their OR has none, and a user with few entries made PostgreSQL
+        read the whole ledger (6.8 s at 10M rows). None for any other filter."""
+        kind, _, pk = (self.form.cleaned_data.get("who") or "").partition(":")
+        if kind != USER:
+            return None
+        rest = self.queryset.all()
+        for name, value in self.form.cleaned_data.items():
+            if name != "who":
+                rest = self.filters[name].filter(rest, value)
+        return [rest.filter(actor_user_id=pk), rest.filter(usage_event__user_id=pk)]
 
     def filter_sign(self, queryset, name, value):
         return queryset.filter(amount__gt=0) if value == "in" else queryset.filter(amount__lt=0)

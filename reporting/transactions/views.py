@@ -41,13 +41,15 @@ def transactions(request):
     account, flt = _filtered(request)
     sort = request.GET.get("sort") or pages.DEFAULT_SORT
     page = None
-    table = None
+    table_html = None
     if flt.is_valid():
         page = pages.keyset_page(flt.qs, sort=sort, after=request.GET.get("after"),
-                                 before=request.GET.get("before"), size=pages.PAGE_SIZE)
-        table = TransactionTable(page.rows, org_slug=request.org.slug, order_by=page.sort)
+                                 before=request.GET.get("before"), size=pages.PAGE_SIZE,
+                                 parts=flt.page_parts())
+        table_html = TransactionTable(page.rows, org_slug=request.org.slug,
+                                      order_by=page.sort).as_html(request)
     return render(request, "reporting/transactions.html", {
-        "filter": flt, "table": table, "page": page,
+        "filter": flt, "table_html": table_html, "page": page,
         "entry_count": account.entry_count,
         "filtered": any(v for k, v in request.GET.items() if k in flt.filters),
         "base_query": _query_without(request, *CURSOR_PARAMS),

@@ -4,6 +4,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Plan
@@ -81,8 +83,13 @@ def test_levels_low_balance_and_auto_topup_settings(client, org, admin_user, pac
                                       mode="target", target_balance=Decimal("10000"),
                                       monthly_cap_minor=20000))
 
-    body = get(client, api_key_for(org)).json()
+    key = api_key_for(org)
+    get(client, key)  # the first use of a key records it (last_used)
+    with CaptureQueriesContext(connection) as queries:
+        body = get(client, key).json()
 
+    # The key, then one query for the balance, burn, alert levels and auto-topup settings.
+    assert len(queries) == 2, [q["sql"] for q in queries.captured_queries]
     assert body["low_balance"] is True
     assert body["alert_levels"] == {"warning": "500.000000", "critical": "100.000000"}
     assert body["auto_topup"] == {
@@ -90,3 +97,25 @@ def test_levels_low_balance_and_auto_topup_settings(client, org, admin_user, pac
         "target_balance": "10000.000000", "monthly_cap": "200.00", "currency": "usd",
         "disabled_reason": None,
     }
+
+
+def test_settings_read_in_one_statement_match_the_orm_reads(client, org):
+    """The raw snapshot builds the same settings the ORM selectors read: a row turned
+    off by failures, without a package, and levels with only a warning."""
+    from billing.alerts import selectors as alert_selectors
+    from billing.models import AlertSettings, AutoTopupSettings
+    from billing.topups import configuration
+    from billing.topups import selectors as topup_selectors
+
+    funded(org, 40)
+    AlertSettings.objects.create(organization=org, warning_level=Decimal("50.5"))
+    AutoTopupSettings.objects.create(organization=org, enabled=False, threshold=Decimal("7.25"),
+                                     disabled_reason="card declined three times")
+    body = get(client, api_key_for(org)).json()
+
+    levels = alert_selectors.levels_of(org)
+    assert body["alert_levels"] == {"warning": "50.500000", "critical": None}
+    assert body["low_balance"] is bool(alert_selectors.is_low(levels, Decimal(40)))
+    assert body["auto_topup"] == topup_selectors.for_api(configuration.settings_of(org))
+    assert body["auto_topup"]["disabled_reason"] == "card declined three times"
+    assert body["auto_topup"]["package"] is None
