@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("billing", "0010_hardening"),
+        ("billing", "0011_async_ingestion"),
     ]
 
     operations = [
