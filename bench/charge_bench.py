@@ -50,13 +50,13 @@ import django  # noqa: E402
 django.setup()
 
 from django.test import Client  # noqa: E402
+from ingest_bench import make_event  # noqa: E402 (the same event mix as the HTTP bench)
 
 from accounts.services import create_api_key, create_organization  # noqa: E402
 from billing.ledger.actor import Actor  # noqa: E402
 from billing.ledger.corrections import adjust_credits  # noqa: E402
 from billing.usage.importer import import_lines  # noqa: E402
 from billing.usage.ingestion import record_usage  # noqa: E402
-from ingest_bench import make_event  # noqa: E402 (the same event mix as the HTTP bench)
 
 
 def fresh_org():
