@@ -62,8 +62,12 @@ from billing.usage.ingestion import record_usage  # noqa: E402
 def fresh_org():
     slug = f"charge-bench-{uuid.uuid4().hex[:8]}"
     org = create_organization(name=slug, slug=slug, plan="professional")
-    adjust_credits(organization=org, credits=Decimal("10000000000"), reason="bench",
-                   actor=Actor.system("bench"))
+    adjust_credits(
+        organization=org,
+        credits=Decimal("10000000000"),
+        reason="bench",
+        actor=Actor.system("bench"),
+    )
     key = create_api_key(organization=org, name="bench", created_by=None).raw_key
     return org, key
 
@@ -102,8 +106,9 @@ def scenarios(org, key, events: Events, import_lines_count: int):
 
     def http():
         body = json.dumps({"events": events.take(1)})
-        response = client.post("/api/v1/usage-events", body, content_type="application/json",
-                               **auth)
+        response = client.post(
+            "/api/v1/usage-events", body, content_type="application/json", **auth
+        )
         assert response.status_code == 200, response.content[:300]
 
     def imported():
@@ -144,15 +149,23 @@ def main() -> int:
     single = timed(run["single"], args.singles)
     http = timed(run["http"], args.singles)
     imported = timed(run["import"], 1)[0]
-    print(f"record_usage, 1,000 events: median {statistics.median(batch):.1f} ms "
-          f"({1000 / statistics.median(batch) * 1000:,.0f} events/s), "
-          f"min {min(batch):.1f} ms, {args.repeat} calls")
-    print(f"record_usage, 1 event: median {statistics.median(single):.2f} ms, "
-          f"min {min(single):.2f} ms, {args.singles} calls")
-    print(f"HTTP single event (test client): median {statistics.median(http):.2f} ms, "
-          f"min {min(http):.2f} ms, {args.singles} calls")
-    print(f"import_lines, {args.import_lines:,} events: {imported:,.0f} ms "
-          f"({args.import_lines / imported * 1000:,.0f} events/s)")
+    print(
+        f"record_usage, 1,000 events: median {statistics.median(batch):.1f} ms "
+        f"({1000 / statistics.median(batch) * 1000:,.0f} events/s), "
+        f"min {min(batch):.1f} ms, {args.repeat} calls"
+    )
+    print(
+        f"record_usage, 1 event: median {statistics.median(single):.2f} ms, "
+        f"min {min(single):.2f} ms, {args.singles} calls"
+    )
+    print(
+        f"HTTP single event (test client): median {statistics.median(http):.2f} ms, "
+        f"min {min(http):.2f} ms, {args.singles} calls"
+    )
+    print(
+        f"import_lines, {args.import_lines:,} events: {imported:,.0f} ms "
+        f"({args.import_lines / imported * 1000:,.0f} events/s)"
+    )
     return 0
 
 
