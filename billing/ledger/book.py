@@ -385,4 +385,4 @@ def open_book(*, organization, now: datetime | None = None):
         yield book
         book.flush()
         if book.balance != before:
-            listeners.announce(organization, before, book.balance)
+            listeners.announce(organization, before, book.balance, account.watch_level)
