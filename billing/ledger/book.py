@@ -93,6 +93,12 @@ class Book:
             self._keys[entry.idempotency_key] = entry
         self._absent |= set(keys) - set(self._keys)
 
+    def know_keys(self, *, found: dict[str, LedgerEntry], absent: Iterable[str]) -> None:
+        """Keys a caller already looked up (with the lock held): `found` entries by key, and
+        the `absent` keys, except those found, known not to exist yet."""
+        self._keys.update(found)
+        self._absent |= {k for k in absent if k not in found}
+
     def _existing(self, idempotency_key: str, fingerprint: str) -> Posting | None:
         if idempotency_key in self._keys:
             entry = self._keys[idempotency_key]
@@ -320,7 +326,18 @@ class Book:
             updated_at=self.now,
         )
 
-    def flush(self) -> None:
+    def writes_in_one_statement(self) -> bool:
+        """Whether `flush` will write everything in one statement, so that it can take
+        further writes with it (`flush(attached=...)`): a small book on PostgreSQL with
+        at least one entry (the attached writes may read the new entries' ids)."""
+        return (bool(self._pending) and not writers.use_copy(len(self._pending))
+                and writers.use_one_statement())
+
+    def flush(self, *, attached=()) -> None:
+        """Write the postings. `attached`: (sql, params) written by the same statement,
+        only when `writes_in_one_statement()` (see writers.write_in_one_statement)."""
+        if attached and not self.writes_in_one_statement():
+            raise LedgerError("attached writes need a book written in one statement")
         if not self._pending and not self._dirty_grants:
             return
         dirty = list(self._dirty_grants.values())
@@ -331,6 +348,7 @@ class Book:
             writers.write_in_one_statement(
                 account=self.account, pending=self._pending, dirty_grants=dirty,
                 balance=self.balance, last_hash=self._last_hash, seq=self._seq, now=self.now,
+                attached=attached,
             )
         else:
             LedgerEntry.objects.bulk_create([p.entry for p in self._pending])
