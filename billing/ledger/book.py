@@ -22,6 +22,7 @@ from billing import money
 from billing.ledger import listeners, writers
 from billing.ledger.actor import Actor
 from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of
+from billing.ledger.drafts import draft_entry
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits, LedgerError
 from billing.models import (
     DEFAULT_PRIORITY,
@@ -124,20 +125,18 @@ class Book:
                               "credits, more than the ledger holds")
         self.balance = self.balance + amount
         self._seq += 1
-        entry = LedgerEntry(
-            account=self.account,
+        entry = draft_entry(
+            related={"account": self.account, "actor_user": actor.by_user,
+                     "actor_api_key": actor.by_api_key, "reverses": reverses},
             seq=self._seq,
             kind=kind,
             amount=amount,
             balance_after=self.balance,
             actor_type=actor.type,
-            actor_user=actor.by_user,
-            actor_api_key=actor.by_api_key,
             actor_label=actor.label[:254],
             reason=reason,
             idempotency_key=idempotency_key,
             fingerprint=fingerprint,
-            reverses=reverses,
             metadata=metadata or {},
             created_at=self.now,
             key_id=self._key_id,

@@ -33,10 +33,18 @@ class UnknownChainKey(LookupError):
     """An entry names a key id that LEDGER_CHAIN_KEYS does not hold."""
 
 
+_keys_of: tuple[object, dict[str, bytes]] | None = None  # (the setting's value, its keys)
+
+
 def chain_keys() -> dict[str, bytes]:
-    keys = {key_id: secret.encode() for key_id, secret in settings.LEDGER_CHAIN_KEYS.items()}
+    global _keys_of
+    configured = settings.LEDGER_CHAIN_KEYS
+    if _keys_of is not None and _keys_of[0] is configured:  # once per setting, not per entry
+        return _keys_of[1]
+    keys = {key_id: secret.encode() for key_id, secret in configured.items()}
     if not keys:
         raise ImproperlyConfigured("LEDGER_CHAIN_KEYS holds no key")
+    _keys_of = (configured, keys)
     return keys
 
 
@@ -53,7 +61,15 @@ def sign(message: str, *, key_id: str) -> str:
         key = chain_keys()[key_id]
     except KeyError:
         raise UnknownChainKey(f"no chain key with id {key_id!r}") from None
-    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+    keyed = _keyed.get(key)
+    if keyed is None:  # the key's HMAC state, set up once and copied per message
+        keyed = _keyed[key] = hmac.new(key, digestmod=hashlib.sha256)
+    signer = keyed.copy()
+    signer.update(message.encode())
+    return signer.hexdigest()
+
+
+_keyed: dict[bytes, hmac.HMAC] = {}
 
 
 def _fields(entry: LedgerEntry) -> list[str]:
