@@ -21,7 +21,7 @@ from django.utils import timezone
 from billing import money
 from billing.ledger import listeners, writers
 from billing.ledger.actor import Actor
-from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of
+from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of, metadata_json
 from billing.ledger.drafts import draft_entry
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits, LedgerError
 from billing.models import (
@@ -50,6 +50,7 @@ def burn_order(grants: Iterable[CreditGrant]) -> list[CreditGrant]:
 class _Pending:
     entry: LedgerEntry
     allocations: list[tuple[CreditGrant, Decimal]] = field(default_factory=list)
+    metadata_text: str | None = None  # chain.metadata_json of the entry's metadata
 
 
 class Book:
@@ -142,13 +143,16 @@ class Book:
             key_id=self._key_id,
         )
         # The allocations are hashed with the entry; new grants already have their ids.
+        metadata_text = metadata_json(entry.metadata)
         entry.hash = entry_hash(entry, self._last_hash,
-                                [(grant.pk, delta) for grant, delta in allocations])
+                                [(grant.pk, delta) for grant, delta in allocations],
+                                metadata_text=metadata_text)
         self._last_hash = entry.hash
         for grant, delta in allocations:
             grant.remaining += delta
             self._dirty_grants[id(grant)] = grant
-        self._pending.append(_Pending(entry=entry, allocations=list(allocations)))
+        self._pending.append(_Pending(entry=entry, allocations=list(allocations),
+                                      metadata_text=metadata_text))
         self._keys[idempotency_key] = entry
         return entry
 
@@ -312,18 +316,9 @@ class Book:
 
     # -- writing out -----------------------------------------------------------------------
 
-    def _write_grants_and_account(self, dirty: list[CreditGrant]) -> None:
-        if len(dirty) > 3:
-            CreditGrant.objects.bulk_update(dirty, ["remaining", "expired_at"])
-        else:  # the usual single charge: plain UPDATEs are cheaper than bulk_update's CASE
-            for grant in dirty:
-                CreditGrant.objects.filter(pk=grant.pk).update(
-                    remaining=grant.remaining, expired_at=grant.expired_at
-                )
-        CreditAccount.objects.filter(pk=self.account.pk).update(
-            balance=self.balance, last_hash=self._last_hash, entry_count=self._seq,
-            updated_at=self.now,
-        )
+    def _account_row(self) -> dict:
+        return {"id": self.account.pk, "balance": self.balance, "last_hash": self._last_hash,
+                "entry_count": self._seq, "updated_at": self.now}
 
     def writes_in_one_statement(self) -> bool:
         """Whether `flush` will write everything in one statement, so that it can take
@@ -342,7 +337,7 @@ class Book:
         dirty = list(self._dirty_grants.values())
         if writers.use_copy(len(self._pending)):
             writers.copy_entries(self._pending)
-            self._write_grants_and_account(dirty)
+            writers.write_grants_and_account(self._account_row(), dirty)
         elif writers.use_one_statement():
             writers.write_in_one_statement(
                 account=self.account, pending=self._pending, dirty_grants=dirty,
@@ -355,7 +350,7 @@ class Book:
                 GrantAllocation(entry=p.entry, grant=grant, amount=delta)
                 for p in self._pending for grant, delta in p.allocations
             ])
-            self._write_grants_and_account(dirty)
+            writers.write_grants_and_account(self._account_row(), dirty)
         self.account.balance = self.balance
         self.account.last_hash = self._last_hash
         self.account.entry_count = self._seq
