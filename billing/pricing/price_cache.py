@@ -35,6 +35,8 @@ class PriceTables:
         self._meter_prices: dict[int, list[MeterPrice]] = {}
         self._rates: list[CreditRate] | None = None
         self._markups: dict[str, list[PlanMarkup]] = {}
+        # PriceBook's memo of a model's rows in force per price period (quotes.py).
+        self.periods: dict[int, tuple[list, dict]] = {}
 
     def model_prices(self, model_id: int) -> list[ModelPrice]:
         rows = self._model_prices.get(model_id)

@@ -8,6 +8,7 @@ rounds the event's credits once. Nothing here writes.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -196,14 +197,16 @@ def select_model_price(rows: Sequence[ModelPrice], *, bucket: str, service_tier:
 
 
 def price_tokens(rows: Sequence[ModelPrice], *, tokens: TokenCounts, service_tier: str,
-                 at: datetime, model_label: str = "the model") -> tuple[PricedLine, ...]:
+                 at: datetime, model_label: str = "the model",
+                 current: Sequence[ModelPrice] | None = None) -> tuple[PricedLine, ...]:
     """One line per bucket with tokens, plus the model's per-request fee when it has one.
 
     Tokens in a bucket the model does not price (nor its parent bucket: output tokens of
     an embedding model) are refused with PricingError("no_price"), never charged at zero.
+    `current`: in_force(rows, at), when the caller has it already.
     """
     counts = split_tokens(tokens)
-    current = in_force(rows, at)
+    current = in_force(rows, at) if current is None else current
     if not current:
         raise PricingError("no_price", "model",
                            f"{model_label} has no token price in force at {at.isoformat()} "
@@ -318,9 +321,10 @@ class PriceBook:
         _check_moment(occurred_at)
         if service_tier not in SERVICE_TIERS:
             raise ValueError(f"service_tier must be one of {sorted(SERVICE_TIERS)}")
-        lines = price_tokens(self._current().model_prices(model.pk), tokens=tokens,
-                             service_tier=service_tier, at=occurred_at,
-                             model_label=f"model {model.name!r}")
+        rows = self._current().model_prices(model.pk)
+        lines = price_tokens(rows, tokens=tokens, service_tier=service_tier, at=occurred_at,
+                             model_label=f"model {model.name!r}",
+                             current=self._in_force(model.pk, rows, occurred_at))
         return make_quote(lines, markup=self._markup(occurred_at), rate=self._rate(occurred_at))
 
     def quote_meter(self, *, meter: Meter, quantity: Decimal, occurred_at: datetime) -> Quote:
@@ -334,6 +338,21 @@ class PriceBook:
         priced = line(bucket=meter.code, quantity=quantity, unit_price=row.price_per_unit_usd,
                       per=METER_PER, price_id=row.pk)
         return make_quote([priced], markup=self._markup(occurred_at), rate=self._rate(occurred_at))
+
+    def _in_force(self, model_id: int, rows: list[ModelPrice], at: datetime) -> list:
+        """in_force(rows, at), memoised per price period: between two consecutive start or
+        end times of the model's rows the same rows are in force, so the events of a batch
+        (all within 35 days) share a handful of answers instead of scanning per event."""
+        memo = self._tables.periods.get(model_id)
+        if memo is None:
+            bounds = {r.starts_at for r in rows} | {r.ends_at for r in rows if r.ends_at}
+            memo = self._tables.periods[model_id] = (sorted(bounds), {})
+        bounds, by_period = memo
+        period = bisect_right(bounds, at)
+        current = by_period.get(period)
+        if current is None:
+            current = by_period[period] = in_force(rows, at)
+        return current
 
     # rate and markup
 
