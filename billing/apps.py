@@ -10,6 +10,8 @@ class BillingConfig(AppConfig):
         from billing.alerts import services as alerts
         from billing.ledger.book import open_account_of_new_organization
         from billing.ledger.listeners import BALANCE_LISTENERS
+        from billing.ledger.watch import settings_saved
+        from billing.pricing.price_cache import PRICE_MODELS
         from billing.pricing.resolution import catalogue_changed
         from billing.topups import runner as topups
 
@@ -20,8 +22,13 @@ class BillingConfig(AppConfig):
         for listener in (topups.balance_changed, alerts.balance_changed):
             if listener not in BALANCE_LISTENERS:
                 BALANCE_LISTENERS.append(listener)
+        # The account's watch level follows the alert and auto-topup settings.
+        for sender in ("billing.AlertSettings", "billing.AutoTopupSettings"):
+            post_save.connect(settings_saved, sender=sender,
+                              dispatch_uid=f"billing.watch_level.{sender}")
         # Every process caches the model-name rules; any change to them gives a new version.
-        for sender in ("billing.AIModel", "billing.AIProvider"):
+        # The price cache shares that version (billing/pricing/price_cache.py).
+        for sender in ("billing.AIModel", "billing.AIProvider", *PRICE_MODELS):
             for signal in (post_save, post_delete):
                 signal.connect(catalogue_changed, sender=sender,
                                dispatch_uid=f"billing.catalogue_changed.{sender}.{id(signal)}")

@@ -9,6 +9,7 @@ adapts it. Callers fall back to the ORM on other databases (`copy_usable`).
 import json
 
 from django.db import connection, models
+from django.db.models import F, Lookup, Q
 
 
 class JsonText(str):
@@ -43,3 +44,22 @@ def copy_rows(model: type[models.Model], fields, rows) -> None:
         with cursor.cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
+
+
+class AnyOf(Lookup):
+    """`column = ANY(%s)`, the values as one array parameter (PostgreSQL): for a batch's
+    1,000 keys, far cheaper to build than `__in`, which prepares every value apart."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", [*lhs_params, list(self.rhs)]
+
+
+def one_of(field_name: str, values: list) -> Q | AnyOf:
+    """A filter: the field's value is one of `values`."""
+    if copy_usable():
+        return AnyOf(F(field_name), values)
+    return Q(**{f"{field_name}__in": values})

@@ -21,7 +21,8 @@ from django.utils import timezone
 from billing import money
 from billing.ledger import listeners, writers
 from billing.ledger.actor import Actor
-from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of
+from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of, metadata_json
+from billing.ledger.drafts import draft_entry
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits, LedgerError
 from billing.models import (
     DEFAULT_PRIORITY,
@@ -49,6 +50,7 @@ def burn_order(grants: Iterable[CreditGrant]) -> list[CreditGrant]:
 class _Pending:
     entry: LedgerEntry
     allocations: list[tuple[CreditGrant, Decimal]] = field(default_factory=list)
+    metadata_text: str | None = None  # chain.metadata_json of the entry's metadata
 
 
 class Book:
@@ -93,6 +95,12 @@ class Book:
             self._keys[entry.idempotency_key] = entry
         self._absent |= set(keys) - set(self._keys)
 
+    def know_keys(self, *, found: dict[str, LedgerEntry], absent: Iterable[str]) -> None:
+        """Keys a caller already looked up (with the lock held): `found` entries by key, and
+        the `absent` keys, except those found, known not to exist yet."""
+        self._keys.update(found)
+        self._absent |= {k for k in absent if k not in found}
+
     def _existing(self, idempotency_key: str, fingerprint: str) -> Posting | None:
         if idempotency_key in self._keys:
             entry = self._keys[idempotency_key]
@@ -118,32 +126,33 @@ class Book:
                               "credits, more than the ledger holds")
         self.balance = self.balance + amount
         self._seq += 1
-        entry = LedgerEntry(
-            account=self.account,
+        entry = draft_entry(
+            related={"account": self.account, "actor_user": actor.by_user,
+                     "actor_api_key": actor.by_api_key, "reverses": reverses},
             seq=self._seq,
             kind=kind,
             amount=amount,
             balance_after=self.balance,
             actor_type=actor.type,
-            actor_user=actor.by_user,
-            actor_api_key=actor.by_api_key,
             actor_label=actor.label[:254],
             reason=reason,
             idempotency_key=idempotency_key,
             fingerprint=fingerprint,
-            reverses=reverses,
             metadata=metadata or {},
             created_at=self.now,
             key_id=self._key_id,
         )
         # The allocations are hashed with the entry; new grants already have their ids.
+        metadata_text = metadata_json(entry.metadata)
         entry.hash = entry_hash(entry, self._last_hash,
-                                [(grant.pk, delta) for grant, delta in allocations])
+                                [(grant.pk, delta) for grant, delta in allocations],
+                                metadata_text=metadata_text)
         self._last_hash = entry.hash
         for grant, delta in allocations:
             grant.remaining += delta
             self._dirty_grants[id(grant)] = grant
-        self._pending.append(_Pending(entry=entry, allocations=list(allocations)))
+        self._pending.append(_Pending(entry=entry, allocations=list(allocations),
+                                      metadata_text=metadata_text))
         self._keys[idempotency_key] = entry
         return entry
 
@@ -307,30 +316,33 @@ class Book:
 
     # -- writing out -----------------------------------------------------------------------
 
-    def _write_grants_and_account(self, dirty: list[CreditGrant]) -> None:
-        if len(dirty) > 3:
-            CreditGrant.objects.bulk_update(dirty, ["remaining", "expired_at"])
-        else:  # the usual single charge: plain UPDATEs are cheaper than bulk_update's CASE
-            for grant in dirty:
-                CreditGrant.objects.filter(pk=grant.pk).update(
-                    remaining=grant.remaining, expired_at=grant.expired_at
-                )
-        CreditAccount.objects.filter(pk=self.account.pk).update(
-            balance=self.balance, last_hash=self._last_hash, entry_count=self._seq,
-            updated_at=self.now,
-        )
+    def _account_row(self) -> dict:
+        return {"id": self.account.pk, "balance": self.balance, "last_hash": self._last_hash,
+                "entry_count": self._seq, "updated_at": self.now}
 
-    def flush(self) -> None:
+    def writes_in_one_statement(self) -> bool:
+        """Whether `flush` will write everything in one statement, so that it can take
+        further writes with it (`flush(attached=...)`): a small book on PostgreSQL with
+        at least one entry (the attached writes may read the new entries' ids)."""
+        return (bool(self._pending) and not writers.use_copy(len(self._pending))
+                and writers.use_one_statement())
+
+    def flush(self, *, attached=()) -> None:
+        """Write the postings. `attached`: (sql, params) written by the same statement,
+        only when `writes_in_one_statement()` (see writers.write_in_one_statement)."""
+        if attached and not self.writes_in_one_statement():
+            raise LedgerError("attached writes need a book written in one statement")
         if not self._pending and not self._dirty_grants:
             return
         dirty = list(self._dirty_grants.values())
         if writers.use_copy(len(self._pending)):
             writers.copy_entries(self._pending)
-            self._write_grants_and_account(dirty)
+            writers.write_grants_and_account(self._account_row(), dirty)
         elif writers.use_one_statement():
             writers.write_in_one_statement(
                 account=self.account, pending=self._pending, dirty_grants=dirty,
                 balance=self.balance, last_hash=self._last_hash, seq=self._seq, now=self.now,
+                attached=attached,
             )
         else:
             LedgerEntry.objects.bulk_create([p.entry for p in self._pending])
@@ -338,7 +350,7 @@ class Book:
                 GrantAllocation(entry=p.entry, grant=grant, amount=delta)
                 for p in self._pending for grant, delta in p.allocations
             ])
-            self._write_grants_and_account(dirty)
+            writers.write_grants_and_account(self._account_row(), dirty)
         self.account.balance = self.balance
         self.account.last_hash = self._last_hash
         self.account.entry_count = self._seq
@@ -385,4 +397,4 @@ def open_book(*, organization, now: datetime | None = None):
         yield book
         book.flush()
         if book.balance != before:
-            listeners.announce(organization, before, book.balance)
+            listeners.announce(organization, before, book.balance, account.watch_level)

@@ -33,10 +33,18 @@ class UnknownChainKey(LookupError):
     """An entry names a key id that LEDGER_CHAIN_KEYS does not hold."""
 
 
+_keys_of: tuple[object, dict[str, bytes]] | None = None  # (the setting's value, its keys)
+
+
 def chain_keys() -> dict[str, bytes]:
-    keys = {key_id: secret.encode() for key_id, secret in settings.LEDGER_CHAIN_KEYS.items()}
+    global _keys_of
+    configured = settings.LEDGER_CHAIN_KEYS
+    if _keys_of is not None and _keys_of[0] is configured:  # once per setting, not per entry
+        return _keys_of[1]
+    keys = {key_id: secret.encode() for key_id, secret in configured.items()}
     if not keys:
         raise ImproperlyConfigured("LEDGER_CHAIN_KEYS holds no key")
+    _keys_of = (configured, keys)
     return keys
 
 
@@ -53,10 +61,24 @@ def sign(message: str, *, key_id: str) -> str:
         key = chain_keys()[key_id]
     except KeyError:
         raise UnknownChainKey(f"no chain key with id {key_id!r}") from None
-    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+    keyed = _keyed.get(key)
+    if keyed is None:  # the key's HMAC state, set up once and copied per message
+        keyed = _keyed[key] = hmac.new(key, digestmod=hashlib.sha256)
+    signer = keyed.copy()
+    signer.update(message.encode())
+    return signer.hexdigest()
 
 
-def _fields(entry: LedgerEntry) -> list[str]:
+_keyed: dict[bytes, hmac.HMAC] = {}
+
+
+def metadata_json(metadata: dict) -> str:
+    """The canonical JSON of an entry's metadata: hashed, and also what a bulk write
+    stores (valid JSON for the jsonb column), so it is encoded once per entry."""
+    return json.dumps(metadata, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _fields(entry: LedgerEntry, metadata_text: str | None = None) -> list[str]:
     return [
         str(entry.account_id),
         str(entry.seq),
@@ -71,7 +93,7 @@ def _fields(entry: LedgerEntry) -> list[str]:
         entry.idempotency_key,
         entry.fingerprint,
         str(entry.reverses_id or ""),
-        json.dumps(entry.metadata, sort_keys=True, separators=(",", ":"), default=str),
+        metadata_json(entry.metadata) if metadata_text is None else metadata_text,
         entry.created_at.astimezone(UTC).isoformat(timespec="microseconds"),
     ]
 
@@ -83,13 +105,15 @@ def allocations_text(allocations: Iterable[tuple[int, Decimal]]) -> str:
 
 
 def entry_hash(entry: LedgerEntry, previous_hash: str,
-               allocations: Iterable[tuple[int, Decimal]] = ()) -> str:
-    """The entry's hash as its own key id says: keyed (v2) when it has one, else v1."""
+               allocations: Iterable[tuple[int, Decimal]] = (),
+               metadata_text: str | None = None) -> str:
+    """The entry's hash as its own key id says: keyed (v2) when it has one, else v1.
+    `metadata_text`: metadata_json(entry.metadata), when the caller has it already."""
     if not entry.key_id:
         return hashlib.sha256(
-            "\x1f".join([UNKEYED_VERSION, *_fields(entry), previous_hash]).encode()
+            "\x1f".join([UNKEYED_VERSION, *_fields(entry, metadata_text), previous_hash]).encode()
         ).hexdigest()
-    message = "\x1f".join([KEYED_VERSION, entry.key_id, *_fields(entry),
+    message = "\x1f".join([KEYED_VERSION, entry.key_id, *_fields(entry, metadata_text),
                            allocations_text(allocations), previous_hash])
     return sign(message, key_id=entry.key_id)
 

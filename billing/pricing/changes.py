@@ -26,6 +26,7 @@ from billing.models.pricing import (
     UsageBucket,
 )
 from billing.pricing.daily_windows import InvalidWindow, parse_window
+from billing.pricing.resolution import catalogue_changed
 
 
 class PriceChangeError(ValueError):
@@ -139,7 +140,7 @@ def _close_and_open(series: QuerySet, new: Model, *, now: datetime | None) -> Mo
         list(series.select_for_update().order_by("pk").only("pk"))
         check_change(series, starts_at=new.starts_at)
         series.filter(ends_at__isnull=True).update(ends_at=new.starts_at)
-        new.save(force_insert=True)
+        new.save(force_insert=True)  # its post_save signal bumps the price caches' version
     return new
 
 
@@ -173,4 +174,6 @@ def end_model_price(*, model: AIModel, bucket: str, ends_at: datetime, service_t
             raise PriceChangeError(
                 f"the open row starts at {open_row.starts_at.isoformat()}: end it later"
             )
-        return series.filter(pk=open_row.pk).update(ends_at=ends_at)
+        closed = series.filter(pk=open_row.pk).update(ends_at=ends_at)
+        catalogue_changed()  # update() sends no signal: tell the price caches
+        return closed

@@ -17,6 +17,7 @@ from billing.models.pricing import (
     PlanMarkup,
     PriceSource,
 )
+from billing.pricing.resolution import catalogue_changed
 
 # 1 credit = 1 US cent of marked-up cost: easy to read on an invoice, and six
 # decimal places still resolve a single cheap token.
@@ -60,6 +61,8 @@ def seed_meters() -> tuple[int, int]:
         for code, _, _, price, _ in INITIAL_METERS if meters[code].pk not in priced
     ]
     MeterPrice.objects.bulk_create(prices)
+    if new or prices:  # bulk_create sends no signal: tell the price caches
+        catalogue_changed()
     return len(new), len(prices)
 
 
@@ -75,4 +78,6 @@ def seed_rate_and_markups() -> tuple[int, int]:
         for plan, multiplier in INITIAL_MARKUPS.items() if plan not in have
     ]
     PlanMarkup.objects.bulk_create(markups)
+    if markups:  # bulk_create sends no signal: tell the price caches
+        catalogue_changed()
     return rates_added, len(markups)

@@ -8,6 +8,7 @@ rounds the event's credits once. Nothing here writes.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,14 +19,19 @@ from billing.models.pricing import (
     AIModel,
     CreditRate,
     Meter,
-    MeterPrice,
     ModelPrice,
     PlanMarkup,
     ServiceTier,
     UsageBucket,
 )
 from billing.pricing.daily_windows import window_contains
-from billing.pricing.resolution import Catalogue, UnknownModel, current_catalogue
+from billing.pricing.price_cache import PriceTables, tables_for
+from billing.pricing.resolution import (
+    Catalogue,
+    UnknownModel,
+    catalogue_version,
+    current_catalogue,
+)
 
 TOKENS_PER = 1_000_000
 METER_PER = 1
@@ -191,14 +197,16 @@ def select_model_price(rows: Sequence[ModelPrice], *, bucket: str, service_tier:
 
 
 def price_tokens(rows: Sequence[ModelPrice], *, tokens: TokenCounts, service_tier: str,
-                 at: datetime, model_label: str = "the model") -> tuple[PricedLine, ...]:
+                 at: datetime, model_label: str = "the model",
+                 current: Sequence[ModelPrice] | None = None) -> tuple[PricedLine, ...]:
     """One line per bucket with tokens, plus the model's per-request fee when it has one.
 
     Tokens in a bucket the model does not price (nor its parent bucket: output tokens of
     an embedding model) are refused with PricingError("no_price"), never charged at zero.
+    `current`: in_force(rows, at), when the caller has it already.
     """
     counts = split_tokens(tokens)
-    current = in_force(rows, at)
+    current = in_force(rows, at) if current is None else current
     if not current:
         raise PricingError("no_price", "model",
                            f"{model_label} has no token price in force at {at.isoformat()} "
@@ -257,8 +265,9 @@ def make_quote(lines: Sequence[PricedLine], *, markup: PlanMarkup, rate: CreditR
 
 
 class PriceBook:
-    """Prices for one batch of events of one plan; each model, meter, rate and markup
-    series is read once, so a batch of 1,000 events costs a handful of queries.
+    """Prices for one batch of events of one plan: the process's price tables and model
+    rules (billing.pricing.price_cache), checked current by one query when first needed,
+    and each name, model or meter resolved once per batch.
 
     Not shared between batches: a price change is seen by the next batch.
     """
@@ -266,21 +275,24 @@ class PriceBook:
     def __init__(self, *, plan: str):
         self.plan = plan
         self._catalogue: Catalogue | None = None
+        self._tables: PriceTables | None = None
         self._models: dict[tuple[str, str], AIModel | PricingError] = {}
         self._meters: dict[str, Meter | PricingError] = {}
-        self._model_prices: dict[int, list[ModelPrice]] = {}
-        self._meter_prices: dict[int, list[MeterPrice]] = {}
-        self._rates: list[CreditRate] | None = None
-        self._markups: list[PlanMarkup] | None = None
+
+    def _current(self) -> PriceTables:
+        if self._tables is None:
+            version = catalogue_version()  # one read validates the rules and the prices
+            self._tables = tables_for(version)
+            self._catalogue = current_catalogue(version=version)
+        return self._tables
 
     # resources
 
     def resolve_model(self, *, name: str, provider: str = "") -> AIModel:
-        """The model a name resolves to (billing.pricing.resolution); one query per batch."""
+        """The model a name resolves to (billing.pricing.resolution); no query once cached."""
         key = ((name or "").strip().lower(), (provider or "").strip().lower())
         if key not in self._models:
-            if self._catalogue is None:
-                self._catalogue = current_catalogue()
+            self._current()
             try:
                 model = self._catalogue.resolve(*key)
             except UnknownModel as error:
@@ -293,7 +305,7 @@ class PriceBook:
     def resolve_meter(self, *, code: str) -> Meter:
         code = (code or "").strip()
         if code not in self._meters:
-            meter = Meter.objects.filter(code=code).first()
+            meter = self._current().meter(code)
             if meter is None or not meter.active:
                 state = "unknown" if meter is None else "inactive"
                 self._meters[code] = PricingError("unknown_meter", "meter",
@@ -309,22 +321,17 @@ class PriceBook:
         _check_moment(occurred_at)
         if service_tier not in SERVICE_TIERS:
             raise ValueError(f"service_tier must be one of {sorted(SERVICE_TIERS)}")
-        if model.pk not in self._model_prices:
-            rows = ModelPrice.objects.filter(model_id=model.pk).order_by()
-            self._model_prices[model.pk] = list(rows)
-        lines = price_tokens(self._model_prices[model.pk], tokens=tokens,
-                             service_tier=service_tier, at=occurred_at,
-                             model_label=f"model {model.name!r}")
+        rows = self._current().model_prices(model.pk)
+        lines = price_tokens(rows, tokens=tokens, service_tier=service_tier, at=occurred_at,
+                             model_label=f"model {model.name!r}",
+                             current=self._in_force(model.pk, rows, occurred_at))
         return make_quote(lines, markup=self._markup(occurred_at), rate=self._rate(occurred_at))
 
     def quote_meter(self, *, meter: Meter, quantity: Decimal, occurred_at: datetime) -> Quote:
         _check_moment(occurred_at)
         if not isinstance(quantity, Decimal) or not quantity.is_finite() or quantity < 0:
             raise ValueError("quantity must be a finite, non-negative Decimal")
-        if meter.pk not in self._meter_prices:
-            rows = MeterPrice.objects.filter(meter_id=meter.pk).order_by()
-            self._meter_prices[meter.pk] = list(rows)
-        row = single_in_force(self._meter_prices[meter.pk], occurred_at)
+        row = single_in_force(self._current().meter_prices(meter.pk), occurred_at)
         if row is None:
             raise PricingError("no_price", "meter",
                                f"no price for {meter.code} in force at {occurred_at.isoformat()}")
@@ -332,20 +339,31 @@ class PriceBook:
                       per=METER_PER, price_id=row.pk)
         return make_quote([priced], markup=self._markup(occurred_at), rate=self._rate(occurred_at))
 
+    def _in_force(self, model_id: int, rows: list[ModelPrice], at: datetime) -> list:
+        """in_force(rows, at), memoised per price period: between two consecutive start or
+        end times of the model's rows the same rows are in force, so the events of a batch
+        (all within 35 days) share a handful of answers instead of scanning per event."""
+        memo = self._tables.periods.get(model_id)
+        if memo is None:
+            bounds = {r.starts_at for r in rows} | {r.ends_at for r in rows if r.ends_at}
+            memo = self._tables.periods[model_id] = (sorted(bounds), {})
+        bounds, by_period = memo
+        period = bisect_right(bounds, at)
+        current = by_period.get(period)
+        if current is None:
+            current = by_period[period] = in_force(rows, at)
+        return current
+
     # rate and markup
 
     def _rate(self, at: datetime) -> CreditRate:
-        if self._rates is None:
-            self._rates = list(CreditRate.objects.all())
-        rate = single_in_force(self._rates, at)
+        rate = single_in_force(self._current().rates(), at)
         if rate is None:
             raise PricingError("no_price", "", f"no credit rate in force at {at.isoformat()}")
         return rate
 
     def _markup(self, at: datetime) -> PlanMarkup:
-        if self._markups is None:
-            self._markups = list(PlanMarkup.objects.filter(plan=self.plan))
-        markup = single_in_force(self._markups, at)
+        markup = single_in_force(self._current().markups(self.plan), at)
         if markup is None:
             raise PricingError("no_price", "",
                                f"no markup for the {self.plan} plan in force at {at.isoformat()}")

@@ -253,11 +253,21 @@ def _spell_out_compact_date(ref: str) -> str:
 _cached: Catalogue | None = None
 
 
-def current_catalogue() -> Catalogue:
-    """The catalogue as of now: one query when nothing changed, three when something did."""
+def catalogue_version():
+    """The one-row version every process cache checks (None before the row exists)."""
+    return ModelCatalogueVersion.objects.values_list("version", flat=True).first()
+
+
+_UNREAD = object()
+
+
+def current_catalogue(*, version=_UNREAD) -> Catalogue:
+    """The catalogue as of now: one query when nothing changed, three when something did.
+    A caller that has just read `catalogue_version()` passes it (one query per batch)."""
     global _cached
     # The version is read first: a change committed while loading makes the next call reload.
-    version = ModelCatalogueVersion.objects.values_list("version", flat=True).first()
+    if version is _UNREAD:
+        version = catalogue_version()
     cached = _cached
     if cached is not None and version is not None and cached.version == version:
         return cached
@@ -275,6 +285,9 @@ def load_catalogue(*, version=None) -> Catalogue:
 
 
 def catalogue_changed(**_ignored) -> None:
-    """Give the catalogue a fresh version (in the caller's transaction, if any)."""
+    """Give the catalogue a fresh version (in the caller's transaction, if any).
+
+    Also the price cache's version (billing.pricing.price_cache): every change to
+    prices, meters, the credit rate or markups calls it too."""
     if not ModelCatalogueVersion.objects.update(version=uuid.uuid4()):
         ModelCatalogueVersion.objects.create(version=uuid.uuid4())

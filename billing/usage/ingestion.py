@@ -21,7 +21,7 @@ from billing import money
 from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits
-from billing.models.usage import UsageEvent, UsageType
+from billing.models.usage import UsageType
 from billing.pricing.quotes import PriceBook, PricingError, TokenCounts
 from billing.usage.events import (
     MAX_EVENTS,
@@ -32,8 +32,9 @@ from billing.usage.events import (
     problem,
     read_events,
 )
+from billing.usage.known_keys import PriorEvent, known_keys
 from billing.usage.rollup import RollupBatch
-from billing.usage.storage import encode_breakdown, insert_events
+from billing.usage.storage import encode_breakdown, insert_events, insert_statement
 
 CHARGED, DUPLICATE, REJECTED = "charged", "duplicate", "rejected"
 MAX_USD = Decimal(10) ** (money.USD_FIELD["max_digits"] - money.USD_FIELD["decimal_places"])
@@ -188,7 +189,7 @@ def _members_by_email(organization, emails: set[str]) -> dict[str, User]:
     return {user.email.lower(): user for user in users}
 
 
-def _same_payload(prior: UsageEvent, event: Event) -> bool:
+def _same_payload(prior: PriorEvent, event: Event) -> bool:
     if prior.fingerprint != event.fingerprint:
         return False
     # An occurred_at the client left out (either time) is not compared.
@@ -204,15 +205,14 @@ def _charge(organization, events: list[Event], *, users, api_key, actor, now,
     rollup = RollupBatch(organization.pk)
     # Rows are drafted before the lock; only the entry and balance are filled in under it.
     drafts = [_usage_row(organization, event, users, api_key, now) for event in events]
+    keys = [e.key for e in events]
     with open_book(organization=organization, now=charge_at) as book:
         # Under the lock, so a concurrent request with the same key has committed or waits.
-        prior = {
-            e.idempotency_key: e for e in UsageEvent.objects.filter(
-                organization=organization, idempotency_key__in=[e.key for e in events]
-            ).only("idempotency_key", "fingerprint", "occurred_at", "occurred_at_sent",
-                   "credits", "balance_after")
-        }
-        book.prefetch_keys([LEDGER_PREFIX + e.key for e in events if e.key not in prior])
+        prior, ledger_known = known_keys(organization_id=organization.pk,
+                                         account_id=book.account.pk, keys=keys,
+                                         ledger_prefix=LEDGER_PREFIX)
+        book.know_keys(found=ledger_known,
+                       absent=[LEDGER_PREFIX + k for k in keys if k not in prior])
         for event, row in zip(events, drafts, strict=True):
             if event.key in prior:
                 results.append(_replay(prior[event.key], event))
@@ -247,16 +247,28 @@ def _charge(organization, events: list[Event], *, users, api_key, actor, now,
             charged.append((row, entry))
             _add_to_rollup(rollup, event)
         if charged:
-            book.flush()  # entries get their ids
-            for row, entry in charged:
-                row["entry_id"] = entry.pk if entry is not None else None
-            insert_events([row for row, _ in charged])
-            rollup.save()
+            _write(book, charged, rollup)
         balance = book.balance
     return BatchResult(results=results, balance=balance)
 
 
-def _replay(prior: UsageEvent, event: Event) -> EventResult:
+def _write(book, charged: list[tuple[dict, object]], rollup: RollupBatch) -> None:
+    """The events and the rollup, with the book's entries: in the book's own single
+    statement when it is small (one round trip under the lock), else after it."""
+    rows = [row for row, _ in charged]
+    if book.writes_in_one_statement():
+        seqs = [entry.seq if entry is not None else None for _, entry in charged]
+        book.flush(attached=[insert_statement(rows, entry_seqs=seqs),
+                             rollup.upsert_statement()])
+        return
+    book.flush()  # entries get their ids
+    for row, entry in charged:
+        row["entry_id"] = entry.pk if entry is not None else None
+    insert_events(rows)
+    rollup.save()
+
+
+def _replay(prior: PriorEvent, event: Event) -> EventResult:
     if _same_payload(prior, event):
         return EventResult(event.key, DUPLICATE, prior.credits, prior.balance_after)
     return _rejected(

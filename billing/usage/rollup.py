@@ -53,31 +53,36 @@ class RollupBatch:
         totals.cost_usd += cost_usd
         totals.credits += credits
 
-    def save(self) -> int:
-        """Upsert the sums; returns the number of rollup rows touched."""
-        if not self.rows:
-            return 0
+    def _upsert(self, items) -> tuple[str, list]:
+        """One INSERT ... ON CONFLICT DO UPDATE adding `items` to the stored totals."""
         table = connection.ops.quote_name(DailyUsage._meta.db_table)
         columns = ", ".join(DIMENSIONS + MEASURES)
         conflict = ", ".join(DIMENSIONS)
         updates = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in MEASURES)
+        placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"]
+                                 * len(items))
+        params = []
+        for (day, usage_type, resource, operation, user_label), t in items:
+            params += [
+                self.organization_id, day, usage_type, resource, operation, user_label,
+                t.event_count, t.quantity, t.input_tokens, t.output_tokens,
+                t.cost_usd, t.credits,
+            ]
+        return (f"INSERT INTO {table} ({columns}) VALUES {placeholders} "
+                f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}", params)
+
+    def upsert_statement(self) -> tuple[str, list]:
+        """The whole batch as one statement, for a caller that writes it inside a larger
+        one (a small book's single statement, billing/ledger/writers.py)."""
+        return self._upsert(sorted(self.rows.items()))
+
+    def save(self) -> int:
+        """Upsert the sums; returns the number of rollup rows touched."""
+        if not self.rows:
+            return 0
         # Sorted, so two transactions touching the same rows lock them in one order.
         items = sorted(self.rows.items())
         with connection.cursor() as cursor:
             for start in range(0, len(items), CHUNK):
-                chunk = items[start:start + CHUNK]
-                placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"]
-                                         * len(chunk))
-                params = []
-                for (day, usage_type, resource, operation, user_label), t in chunk:
-                    params += [
-                        self.organization_id, day, usage_type, resource, operation, user_label,
-                        t.event_count, t.quantity, t.input_tokens, t.output_tokens,
-                        t.cost_usd, t.credits,
-                    ]
-                cursor.execute(
-                    f"INSERT INTO {table} ({columns}) VALUES {placeholders} "
-                    f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
-                    params,
-                )
+                cursor.execute(*self._upsert(items[start:start + CHUNK]))
         return len(items)

@@ -8,10 +8,13 @@ encoded by `encode_breakdown` before the account lock is taken).
 
 from __future__ import annotations
 
+from django.db import connection
+
 from billing import bulk
 from billing.models.usage import UsageEvent
 
 FIELDS = [f for f in UsageEvent._meta.concrete_fields if not f.primary_key]
+_ENTRY = UsageEvent._meta.get_field("entry")
 
 
 def encode_breakdown(breakdown: dict):
@@ -26,3 +29,21 @@ def insert_events(rows: list[dict]) -> None:
         bulk.copy_rows(UsageEvent, FIELDS, ([row[f.attname] for f in FIELDS] for row in rows))
     else:
         UsageEvent.objects.bulk_create([UsageEvent(**row) for row in rows], batch_size=500)
+
+
+def insert_statement(rows: list[dict], *, entry_seqs: list[int | None]) -> tuple[str, list]:
+    """One INSERT of the events (PostgreSQL), for a small book's single statement
+    (billing/ledger/writers.py): each event's entry is found among the statement's new
+    entries `e(id, seq)` by its seq (None: a free event, no entry)."""
+    fields = [f for f in FIELDS if f is not _ENTRY]
+    quote = connection.ops.quote_name
+    row_sql = "(" + ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields) + ", %s::bigint)"
+    params = []
+    for row, seq in zip(rows, entry_seqs, strict=True):
+        params += [row[f.attname] for f in fields]
+        params.append(seq)
+    columns = ", ".join(quote(f.column) for f in fields)
+    names = ", ".join(f"c{i}" for i in range(len(fields)))
+    return (f"INSERT INTO {quote(UsageEvent._meta.db_table)} ({columns}, {quote(_ENTRY.column)}) "
+            f"SELECT {names}, e.id FROM (VALUES {', '.join([row_sql] * len(rows))}) "
+            f"AS v({names}, entry_seq) LEFT JOIN e ON e.seq = v.entry_seq", params)

@@ -1,0 +1,32 @@
+"""New ledger entries, drafted in Python before they are written in bulk.
+
+A 1,000-event batch drafts 1,000 entries under the account lock; Django's
+Model.__init__ (signals, a descriptor call per field and per foreign key) was
+a third of that posting time. `draft_entry` makes the same unsaved object
+directly: every column set, each foreign key's id and cached object as the
+descriptors would leave them, a fresh ModelState (adding, no database).
+"""
+
+from django.db.models.base import ModelState
+
+from billing.models import LedgerEntry
+
+# Each column's default as __init__ would give it (callable defaults: the caller passes
+# those columns, created_at and metadata, every time).
+_DEFAULTS = {f.attname: None if f.has_default() and callable(f.default) else f.get_default()
+             for f in LedgerEntry._meta.concrete_fields}
+
+
+def draft_entry(*, related: dict, **values) -> LedgerEntry:
+    """An unsaved LedgerEntry like `LedgerEntry(**related, **values)`: `related` maps
+    foreign key names to their objects (or None), `values` the other columns."""
+    entry = LedgerEntry.__new__(LedgerEntry)
+    columns = entry.__dict__
+    columns.update(_DEFAULTS, **values)
+    state = entry._state = ModelState()
+    for name, obj in related.items():
+        state.fields_cache[name] = obj
+        if obj is not None:
+            columns[f"{name}_id"] = obj.pk
+            state.db = state.db or obj._state.db  # as the descriptor sets it
+    return entry

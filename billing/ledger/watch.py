@@ -1,0 +1,50 @@
+"""The watch level: the highest balance anyone listens below (docs/ledger.md, "Listeners").
+
+After a posting that lowered the balance, the balance listeners (auto-topup's
+trigger, the low-balance alerts) each read their settings to decide that
+nothing needs doing: two queries after almost every charge. The account row
+keeps instead the highest level any listener watches (the warning and
+critical levels, the threshold of an enabled auto-topup; null when none is
+set), read for free with the account lock; a posting that leaves the balance
+at or above it tells no one. Rises are always told (they re-arm alerts).
+
+The level is recomputed whenever alert or auto-topup settings are saved (a
+post_save receiver, billing/apps.py), in the same transaction, on the account
+row: a posting either sees the new level or committed before the settings did,
+as when the listeners read the settings themselves. A level left too high (a
+save that bypassed the receiver) only costs the old reads; every write that
+can raise a level goes through save().
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from billing.models import AlertSettings, AutoTopupSettings, CreditAccount
+
+
+def watch_level_of(*, organization_id: int) -> Decimal | None:
+    alerts = (AlertSettings.objects.filter(organization_id=organization_id)
+              .values_list("warning_level", "critical_level").first()) or ()
+    threshold = (AutoTopupSettings.objects.filter(organization_id=organization_id, enabled=True)
+                 .values_list("threshold", flat=True).first())
+    levels = [level for level in (*alerts, threshold) if level is not None]
+    return max(levels) if levels else None
+
+
+def refresh_watch_level(*, organization_id: int) -> None:
+    CreditAccount.objects.filter(organization_id=organization_id).update(
+        watch_level=watch_level_of(organization_id=organization_id))
+
+
+def settings_saved(sender, instance, raw=False, **kwargs) -> None:
+    """post_save receiver for AlertSettings and AutoTopupSettings."""
+    if not raw:
+        refresh_watch_level(organization_id=instance.organization_id)
+
+
+def worth_announcing(*, before: Decimal, after: Decimal, watch_level: Decimal | None) -> bool:
+    """Whether the listeners can have anything to do after a move from `before` to `after`."""
+    if after >= before:
+        return True
+    return watch_level is not None and after < watch_level
