@@ -44,6 +44,8 @@ VERIFY_TESTS = [
     "tests/billing/ledger/test_verify.py",
     "tests/billing/ledger/test_immutability.py",
     "tests/billing/ledger/test_verify_ledger_command.py",
+    "tests/billing/ledger/test_keyed_chain.py",
+    "tests/billing/ledger/test_digests.py",
 ]
 PURCHASE_TESTS = [
     "tests/billing/purchases/test_fulfilment.py",
@@ -81,6 +83,8 @@ MODULES = {
     "billing.stripe.webhooks": ["tests/billing/stripe/test_webhook_view.py"],
     "billing.topups.attempts": TOPUP_TESTS,
     "billing.topups.settlement": TOPUP_TESTS,
+    "billing.ledger.digests": VERIFY_TESTS,
+    "billing.disputes.chargebacks": ["tests/billing/disputes/test_chargebacks.py"],
 }
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",
