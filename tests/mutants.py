@@ -56,6 +56,7 @@ PURCHASE_TESTS = [
 USAGE_TESTS = [
     "tests/billing/usage/test_events.py",
     "tests/billing/usage/test_ingestion.py",
+    "tests/billing/usage/test_refusal_messages.py",
     "tests/billing/usage/test_rollup.py",
     "tests/billing/api/test_usage_events.py",
 ]

@@ -224,3 +224,57 @@ def test_reversing_a_small_positive_adjustment_takes_it_back_at_the_given_time(o
     assert posting.entry.amount == D("-0.5") and posting.entry.created_at == when
     assert balance(org) == 0
     assert_ledger_ok(org)
+
+
+# -- what staff read when a correction is refused --------------------------------------------
+
+@pytest.mark.parametrize("reason, message", [
+    ("", "an adjustment needs a reason"),
+    ("bad\x00byte", "the reason must not contain NUL characters"),
+    ("x" * 1001, "the reason must be at most 1000 characters"),
+])
+def test_an_adjustment_refused_for_its_reason_says_why(org, reason, message):
+    with pytest.raises(LedgerError) as caught:
+        adjust_credits(organization=org, credits=1, reason=reason, actor=SYSTEM)
+    assert str(caught.value) == message
+    assert not LedgerEntry.objects.exists()
+
+
+def test_a_reason_of_the_longest_length_is_kept_whole(org):
+    posting = adjust_credits(organization=org, credits=1, reason="x" * 1000, actor=SYSTEM)
+    assert posting.entry.reason == "x" * 1000
+
+
+def test_refused_reversals_and_negative_adjustments_say_why(org):
+    grant(org, 5)
+    usage = consume(org, 2, key="usage:1").entry
+    with pytest.raises(LedgerError) as caught:
+        reverse_entry(entry=usage, reason=" ", actor=SYSTEM)
+    assert str(caught.value) == "a reversal needs a reason"
+    with pytest.raises(LedgerError) as caught:
+        adjust_credits(organization=org, credits="-1", reason="x", actor=SYSTEM,
+                       grant_kind=GrantKind.PROMOTIONAL)
+    assert str(caught.value) == "expiry and grant kind apply to positive adjustments only"
+    with pytest.raises(NotReversible) as caught:
+        reverse_entry(entry=_money_entry(org, EntryKind.REFUND), reason="no", actor=SYSTEM)
+    assert str(caught.value) == ("Refund entries are not reversed: use a refund or an "
+                                 "adjustment with a reason")
+    assert LedgerEntry.objects.count() == 3
+
+
+def test_reversing_twice_answers_with_the_first_reversal(org):
+    grant(org, 5)
+    usage = consume(org, 2, key="usage:1").entry
+    first = reverse_entry(entry=usage, reason="double charge", actor=SYSTEM)
+    again = reverse_entry(entry=usage, reason="another reason", actor=SYSTEM)
+    assert not first.replayed and again.replayed
+    assert again.entry == first.entry and again.entry.reason == "double charge"
+    assert balance(org) == D(5) and LedgerEntry.objects.count() == 3
+
+
+def _money_entry(org, kind):
+    from billing.ledger.book import open_book
+
+    with open_book(organization=org) as book:
+        return book.grant(amount=D(1), grant_kind=GrantKind.PAID, entry_kind=kind,
+                          actor=SYSTEM, reason="money", idempotency_key=f"m:{kind}").entry
