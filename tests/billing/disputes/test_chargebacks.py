@@ -224,7 +224,8 @@ def test_a_second_dispute_takes_only_what_is_left(org, paid):
 
 
 def test_refunded_credits_are_not_disputed_again(org, paid):
-    refund = webhooks.process_event(event("charge.refunded", charge_object(paid, amount_refunded=2250)))
+    refunded = charge_object(paid, amount_refunded=2250)
+    refund = webhooks.process_event(event("charge.refunded", refunded))
     assert refund.status == 200, refund.message
     record = apply_dispute_created(dispute=dispute_object(paid))
     assert record.credits_taken == Decimal("2750") and balance(org) == 0
