@@ -62,6 +62,7 @@ USAGE_TESTS = [
 ]
 TOPUP_TESTS = [  # the hypothesis state machine is left out, as for the ledger
     "tests/billing/topups/test_settlement.py",
+    "tests/billing/topups/test_attempts.py",
     "tests/billing/topups/test_runner.py",
     "tests/billing/topups/test_cards.py",
     "tests/billing/topups/test_run_auto_topups_command.py",
