@@ -126,7 +126,7 @@ def test_verify_against_a_named_digest(history, capsys):
 def test_the_signed_content_is_canonical_json_of_the_day_and_heads():
     """What the signature covers, pinned: an auditor recomputes it from these bytes, and a
     digest signed before a deploy must still verify after it."""
-    heads = {"12": [3, "bb"], "2": [5, "aa"]}
+    heads = {"2": [5, "aa"], "12": [3, "bb"]}  # keys sorted as text, whatever the order
     text = '{"day":"2026-11-01","heads":{"12":[3,"bb"],"2":[5,"aa"]}}'
     assert content(date(2026, 11, 1), heads) == text
     digest = LedgerDigest(day=date(2026, 11, 1), heads=heads, key_id="k1", signature="5ig")
