@@ -278,3 +278,41 @@ def _money_entry(org, kind):
     with open_book(organization=org) as book:
         return book.grant(amount=D(1), grant_kind=GrantKind.PAID, entry_kind=kind,
                           actor=SYSTEM, reason="money", idempotency_key=f"m:{kind}").entry
+
+
+def test_a_reversal_is_fingerprinted_by_the_entry_it_reverses_alone(org):
+    """A retried reversal may carry another reason, actor or time: its fingerprint (stored,
+    and compared if the key is ever looked up past) depends on the reversed entry only."""
+    from billing.ledger.chain import fingerprint_of
+
+    grant(org, 5)
+    usage = consume(org, 2, key="usage:1").entry
+    added = adjust_credits(organization=org, credits=1, reason="typo", actor=SYSTEM).entry
+    for entry in (usage, added):  # a restore and a take-back
+        reversal = reverse_entry(entry=entry, reason="why", actor=SYSTEM).entry
+        assert reversal.fingerprint == fingerprint_of("reverse", entry.pk)
+
+
+def test_a_positive_adjustment_of_less_than_a_credit_may_carry_a_kind_and_expiry(org):
+    expires_at = timezone.now() + timedelta(days=1)
+    posting = adjust_credits(organization=org, credits="0.5", reason="goodwill", actor=SYSTEM,
+                             grant_kind=GrantKind.PROMOTIONAL, expires_at=expires_at)
+    assert (posting.grant.kind, posting.grant.amount, posting.grant.expires_at) == (
+        GrantKind.PROMOTIONAL, D("0.5"), expires_at)
+
+
+def test_an_adjustment_is_posted_at_the_given_time(org):
+    when = timezone.now() - timedelta(hours=2)
+    for credits in ("2", "-1"):
+        entry = adjust_credits(organization=org, credits=credits, reason="x", actor=SYSTEM,
+                               now=when).entry
+        assert entry.created_at == when
+
+
+def test_reversing_a_small_adjustment_takes_from_its_own_grant_first(org):
+    other = grant(org, 10, kind=GrantKind.PROMOTIONAL).grant  # burns first normally
+    small = adjust_credits(organization=org, credits="0.5", reason="typo", actor=SYSTEM)
+    reverse_entry(entry=small.entry, reason="typo", actor=SYSTEM)
+    other.refresh_from_db()
+    small.grant.refresh_from_db()
+    assert (other.remaining, small.grant.remaining) == (D(10), 0)
