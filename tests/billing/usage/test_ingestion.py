@@ -478,3 +478,11 @@ def test_a_pricing_problem_of_no_field_is_refused_at_the_model_or_the_meter(org,
         {"index": 1, "field": "meter", "message": f"{message} in force at {at.isoformat()}"},
     ]
     assert not UsageEvent.objects.exists() and balance(org) == 1000
+
+
+def test_a_provider_is_compared_whatever_its_case(org):
+    funded(org)
+    first = record_usage(organization=org, events=[ai_event("p", provider="OpenAI")])
+    again = record_usage(organization=org, events=[ai_event("p", provider="openai")])
+    assert statuses(first) == ["charged"] and statuses(again) == ["duplicate"]
+    assert UsageEvent.objects.get().provider == "openai"

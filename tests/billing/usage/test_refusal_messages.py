@@ -68,6 +68,8 @@ REFUSALS = [
      "must be exact: send a decimal string, not a float"),
     (gpu_event("k", quantity="abc"), "quantity", "'abc' is not a decimal number"),
     (gpu_event("k", quantity="9" * 80), "quantity", f"'{'9' * 64}' is not a decimal number"),
+    (gpu_event("k", quantity="0" * 64 + "1"), "quantity",  # 65 characters, though only 1
+     f"'{'0' * 64}' is not a decimal number"),
     (gpu_event("k", quantity="0"), "quantity", "must be greater than 0"),
     (gpu_event("k", quantity="-1"), "quantity", "must be greater than 0"),
     (gpu_event("k", quantity="1e14"), "quantity", "must be less than 100000000000000"),
@@ -115,3 +117,14 @@ def test_refusals_of_the_batch_itself(org):
         "index": 2, "field": "idempotency_key",
         "message": "repeats the key of event 0 in this request"}]
     assert not UsageEvent.objects.exists()
+
+
+def test_problems_of_the_request_itself_come_first(org):
+    seed_prices()
+    funded(org)
+    unknown = {"index": None, "field": "extra", "message": "is not a field of the request"}
+    with pytest.raises(InvalidEvents) as caught:
+        record_usage(organization=org, now=NOW, request_problems=[unknown], events=[
+            ai_event("a", input_tokens=-1), ai_event("b"), gpu_event("c", quantity="0")])
+    assert [(d["index"], d["field"]) for d in caught.value.details] == [
+        (None, "extra"), (0, "input_tokens"), (2, "quantity")]
