@@ -8,12 +8,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing.models import Dispute, DisputeStatus, EntryKind, PurchaseStatus
+from billing.disputes.chargebacks import apply_dispute_closed, apply_dispute_created
+from billing.models import (
+    CreditPackage,
+    Dispute,
+    DisputeStatus,
+    EntryKind,
+    GrantKind,
+    Purchase,
+    PurchaseStatus,
+)
 from billing.purchases import fulfilment
+from billing.purchases.errors import PurchaseError
 from billing.stripe import webhooks
-from tests.billing.postings import consume
+from tests.billing.postings import consume, grant
 from tests.billing.purchase_fixtures import assert_ledger_ok, balance, entries, pending_purchase
-from tests.billing.stripe_stub import event, session_object
+from tests.billing.stripe_stub import charge_object, event, session_object
 
 pytestmark = pytest.mark.django_db
 _ids = itertools.count(1)
@@ -130,3 +140,105 @@ def test_purchase_status_is_untouched_by_a_dispute(paid):
     deliver("charge.dispute.created", dispute_object(paid))
     paid.refresh_from_db()
     assert paid.status == PurchaseStatus.PAID and paid.credits_disputed == Decimal("5500")
+
+
+# -- deterministic: what is recorded, taken and given back --------------------------------
+
+def test_the_dispute_is_recorded_as_stripe_sent_it(org, paid):
+    Purchase.objects.filter(pk=paid.pk).update(stripe_charge_id="ch_9")
+    dispute = {**dispute_object(paid), "charge": {"id": "ch_9", "object": "charge"},
+               "payment_intent": None, "currency": "USD", "reason": "r" * 150}
+    record = apply_dispute_created(dispute=dispute)  # found by its charge alone
+    assert (record.purchase, record.charge_id, record.amount_minor, record.currency,
+            record.reason) == (paid, "ch_9", 4500, "usd", "r" * 100)
+    taken = record.taken_entry
+    assert taken.reason == "Dispute of 45.00 USD on Growth"
+    assert taken.metadata == {"purchase_id": paid.pk, "dispute": "dp_1"}
+    assert taken.idempotency_key == "dispute:dp_1" and taken.actor_label == "system:stripe-dispute"
+
+
+def test_a_dispute_without_currency_or_reason_takes_the_purchases_and_none(paid):
+    dispute = {k: v for k, v in dispute_object(paid).items() if k not in ("currency", "reason")}
+    record = apply_dispute_created(dispute=dispute)
+    assert (record.currency, record.reason) == ("usd", "")
+
+
+def test_a_dispute_without_an_amount_takes_nothing(org, paid):
+    dispute = {k: v for k, v in dispute_object(paid).items() if k != "amount"}
+    record = apply_dispute_created(dispute=dispute)
+    assert (record.amount_minor, record.credits_taken, record.taken_entry) == (0, 0, None)
+    assert balance(org) == Decimal("5500") and not entries(org, kind=EntryKind.DISPUTE)
+
+
+def test_the_purchases_own_grants_are_taken_first(org, paid):
+    promotional = grant(org, 100, kind=GrantKind.PROMOTIONAL).grant  # burns first otherwise
+    apply_dispute_created(dispute=dispute_object(paid, amount=900))  # 1,100 credits
+    promotional.refresh_from_db()
+    paid.paid_grant.refresh_from_db()
+    assert promotional.remaining == 100 and paid.paid_grant.remaining == Decimal("3900")
+
+
+def test_won_gives_back_to_the_grants_it_took_from_and_links_the_entries(org, paid):
+    bonus = paid.bonus_grant
+    apply_dispute_created(dispute=dispute_object(paid))
+    record = apply_dispute_closed(dispute=dispute_object(paid, status="won"))
+    record.refresh_from_db()
+    paid.refresh_from_db()
+    restored = record.restored_entry
+    assert restored is not None and restored.reverses == record.taken_entry
+    assert (restored.kind, restored.amount) == (EntryKind.DISPUTE, Decimal("5500"))
+    assert restored.metadata == {"purchase_id": paid.pk, "dispute": "dp_1"}
+    assert restored.reason == "Dispute dp_1 won"
+    assert record.closed_at is not None and record.status == DisputeStatus.WON
+    assert paid.credits_disputed == 0
+    for g in (paid.paid_grant, bonus):
+        g.refresh_from_db()
+        assert g.remaining == g.amount  # back where they were, no new grant
+    assert entries(org).count() == 4
+    assert_ledger_ok(org)
+
+
+def test_less_than_a_credit_is_taken_and_given_back_to_its_grant(org, admin_user):
+    tiny = CreditPackage.objects.create(name="Tiny", base_credits=Decimal("1"),
+                                        price_minor=1000, currency="usd")
+    purchase = pending_purchase(org, tiny, admin_user)
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
+    purchase.refresh_from_db()
+    record = apply_dispute_created(dispute=dispute_object(purchase, amount=500))
+    assert record.credits_taken == Decimal("0.5") and balance(org) == Decimal("0.5")
+    apply_dispute_closed(dispute=dispute_object(purchase, amount=500, status="won"))
+    purchase.paid_grant.refresh_from_db()
+    assert purchase.paid_grant.remaining == 1 and balance(org) == 1
+    assert_ledger_ok(org)
+
+
+def test_a_second_dispute_takes_only_what_is_left(org, paid):
+    first = apply_dispute_created(dispute=dispute_object(paid, amount=3000))
+    second = apply_dispute_created(dispute=dispute_object(paid, dispute_id="dp_2",
+                                                          amount=3000))
+    paid.refresh_from_db()
+    assert first.credits_taken == Decimal("3666.666667")
+    assert second.credits_taken == Decimal("5500") - first.credits_taken
+    assert paid.credits_disputed == Decimal("5500") and balance(org) == 0
+    assert_ledger_ok(org)
+
+
+def test_refunded_credits_are_not_disputed_again(org, paid):
+    refunded = charge_object(paid, amount_refunded=2250)
+    refund = webhooks.process_event(event("charge.refunded", refunded))
+    assert refund.status == 200, refund.message
+    record = apply_dispute_created(dispute=dispute_object(paid))
+    assert record.credits_taken == Decimal("2750") and balance(org) == 0
+    full = apply_dispute_created(dispute=dispute_object(paid, dispute_id="dp_2"))
+    assert (full.credits_taken, full.taken_entry) == (0, None)  # nothing left to take
+    assert_ledger_ok(org)
+
+
+def test_a_dispute_before_its_payment_was_fulfilled_is_refused(org, admin_user, package):
+    purchase = pending_purchase(org, package, admin_user)
+    Purchase.objects.filter(pk=purchase.pk).update(stripe_payment_intent_id=f"pi_{purchase.pk}")
+    with pytest.raises(PurchaseError) as caught:
+        apply_dispute_created(dispute=dispute_object(purchase))
+    assert str(caught.value) == (f"dispute of purchase {purchase.pk} arrived before its "
+                                 "payment was fulfilled")
+    assert not Dispute.objects.exists()

@@ -224,3 +224,95 @@ def test_reversing_a_small_positive_adjustment_takes_it_back_at_the_given_time(o
     assert posting.entry.amount == D("-0.5") and posting.entry.created_at == when
     assert balance(org) == 0
     assert_ledger_ok(org)
+
+
+# -- what staff read when a correction is refused --------------------------------------------
+
+@pytest.mark.parametrize("reason, message", [
+    ("", "an adjustment needs a reason"),
+    ("bad\x00byte", "the reason must not contain NUL characters"),
+    ("x" * 1001, "the reason must be at most 1000 characters"),
+])
+def test_an_adjustment_refused_for_its_reason_says_why(org, reason, message):
+    with pytest.raises(LedgerError) as caught:
+        adjust_credits(organization=org, credits=1, reason=reason, actor=SYSTEM)
+    assert str(caught.value) == message
+    assert not LedgerEntry.objects.exists()
+
+
+def test_a_reason_of_the_longest_length_is_kept_whole(org):
+    posting = adjust_credits(organization=org, credits=1, reason="x" * 1000, actor=SYSTEM)
+    assert posting.entry.reason == "x" * 1000
+
+
+def test_refused_reversals_and_negative_adjustments_say_why(org):
+    grant(org, 5)
+    usage = consume(org, 2, key="usage:1").entry
+    with pytest.raises(LedgerError) as caught:
+        reverse_entry(entry=usage, reason=" ", actor=SYSTEM)
+    assert str(caught.value) == "a reversal needs a reason"
+    with pytest.raises(LedgerError) as caught:
+        adjust_credits(organization=org, credits="-1", reason="x", actor=SYSTEM,
+                       grant_kind=GrantKind.PROMOTIONAL)
+    assert str(caught.value) == "expiry and grant kind apply to positive adjustments only"
+    with pytest.raises(NotReversible) as caught:
+        reverse_entry(entry=_money_entry(org, EntryKind.REFUND), reason="no", actor=SYSTEM)
+    assert str(caught.value) == ("Refund entries are not reversed: use a refund or an "
+                                 "adjustment with a reason")
+    assert LedgerEntry.objects.count() == 3
+
+
+def test_reversing_twice_answers_with_the_first_reversal(org):
+    grant(org, 5)
+    usage = consume(org, 2, key="usage:1").entry
+    first = reverse_entry(entry=usage, reason="double charge", actor=SYSTEM)
+    again = reverse_entry(entry=usage, reason="another reason", actor=SYSTEM)
+    assert not first.replayed and again.replayed
+    assert again.entry == first.entry and again.entry.reason == "double charge"
+    assert balance(org) == D(5) and LedgerEntry.objects.count() == 3
+
+
+def _money_entry(org, kind):
+    from billing.ledger.book import open_book
+
+    with open_book(organization=org) as book:
+        return book.grant(amount=D(1), grant_kind=GrantKind.PAID, entry_kind=kind,
+                          actor=SYSTEM, reason="money", idempotency_key=f"m:{kind}").entry
+
+
+def test_a_reversal_is_fingerprinted_by_the_entry_it_reverses_alone(org):
+    """A retried reversal may carry another reason, actor or time: its fingerprint (stored,
+    and compared if the key is ever looked up past) depends on the reversed entry only."""
+    from billing.ledger.chain import fingerprint_of
+
+    grant(org, 5)
+    usage = consume(org, 2, key="usage:1").entry
+    added = adjust_credits(organization=org, credits=1, reason="typo", actor=SYSTEM).entry
+    for entry in (usage, added):  # a restore and a take-back
+        reversal = reverse_entry(entry=entry, reason="why", actor=SYSTEM).entry
+        assert reversal.fingerprint == fingerprint_of("reverse", entry.pk)
+
+
+def test_a_positive_adjustment_of_less_than_a_credit_may_carry_a_kind_and_expiry(org):
+    expires_at = timezone.now() + timedelta(days=1)
+    posting = adjust_credits(organization=org, credits="0.5", reason="goodwill", actor=SYSTEM,
+                             grant_kind=GrantKind.PROMOTIONAL, expires_at=expires_at)
+    assert (posting.grant.kind, posting.grant.amount, posting.grant.expires_at) == (
+        GrantKind.PROMOTIONAL, D("0.5"), expires_at)
+
+
+def test_an_adjustment_is_posted_at_the_given_time(org):
+    when = timezone.now() - timedelta(hours=2)
+    for credits in ("2", "-1"):
+        entry = adjust_credits(organization=org, credits=credits, reason="x", actor=SYSTEM,
+                               now=when).entry
+        assert entry.created_at == when
+
+
+def test_reversing_a_small_adjustment_takes_from_its_own_grant_first(org):
+    other = grant(org, 10, kind=GrantKind.PROMOTIONAL).grant  # burns first normally
+    small = adjust_credits(organization=org, credits="0.5", reason="typo", actor=SYSTEM)
+    reverse_entry(entry=small.entry, reason="typo", actor=SYSTEM)
+    other.refresh_from_db()
+    small.grant.refresh_from_db()
+    assert (other.remaining, small.grant.remaining) == (D(10), 0)

@@ -1,7 +1,9 @@
 """The daily digest of chain heads: recorded once a day, mailed to staff, and the proof
 that cut-off history is found."""
 
-from datetime import UTC, datetime
+import hashlib
+import time
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -9,11 +11,20 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from billing import tasks
-from billing.ledger.digests import fingerprint, record_digest
+from billing.ledger import digests
+from billing.ledger.digests import (
+    check_account,
+    content,
+    find_digest,
+    fingerprint,
+    mail_staff,
+    record_digest,
+)
 from billing.ledger.verify import verify_ledger
 from billing.models import CreditAccount, LedgerDigest, LedgerEntry
 from billing.schedules import SCHEDULES
 from tests.billing.postings import consume, grant
+from tests.conftest import make_member, make_org
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +119,151 @@ def test_verify_against_a_named_digest(history, capsys):
         call_command("verify_ledger", "--digest", "2019-01-01")
     with pytest.raises(CommandError, match="no ledger digest"):
         call_command("verify_ledger", "--digest", "yesterday\x00")
+
+
+# -- deterministic, on SQLite too: what is signed, found, mailed and proved -----------------
+
+def test_the_signed_content_is_canonical_json_of_the_day_and_heads():
+    """What the signature covers, pinned: an auditor recomputes it from these bytes, and a
+    digest signed before a deploy must still verify after it."""
+    heads = {"2": [5, "aa"], "12": [3, "bb"]}  # keys sorted as text, whatever the order
+    text = '{"day":"2026-11-01","heads":{"12":[3,"bb"],"2":[5,"aa"]}}'
+    assert content(date(2026, 11, 1), heads) == text
+    digest = LedgerDigest(day=date(2026, 11, 1), heads=heads, key_id="k1", signature="5ig")
+    assert fingerprint(digest) == hashlib.sha256(f"{text}|5ig".encode()).hexdigest()
+
+
+def test_a_digest_holds_every_account_with_entries_at_the_given_time(org, other_org):
+    grant(org, 10)  # one entry is enough
+    grant(other_org, 5)
+    consume(other_org, 1, key="usage:1")
+    make_org("quiet")  # no entries: nothing to prove
+    CreditAccount.objects.get_or_create(organization=make_org("opened"))
+    at = datetime(2026, 11, 1, 23, 30, tzinfo=UTC)
+    digest, created = record_digest(now=at)
+    accounts = {a.organization.slug: a for a in CreditAccount.objects.select_related(
+        "organization")}
+    assert created and digest.created_at == at and digest.day == date(2026, 11, 1)
+    assert digest.heads == {
+        str(accounts["acme"].pk): [1, accounts["acme"].last_hash],
+        str(accounts["globex"].pk): [2, accounts["globex"].last_hash],
+    }
+    assert LedgerDigest.objects.get().heads == digest.heads
+
+
+def test_the_day_is_utc_whatever_the_server_zone(org, monkeypatch):
+    grant(org, 1)
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:  # 02:30 UTC on the 2nd is still the 1st in New York
+        digest, _ = record_digest(now=datetime(2026, 11, 2, 2, 30, tzinfo=UTC))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert digest.day == date(2026, 11, 2)
+
+
+def test_a_run_that_loses_the_race_answers_with_the_winners_digest(
+        org, monkeypatch, staff, django_capture_on_commit_callbacks):
+    """Two runs check for today's digest at once; the second to insert gets the first's."""
+    grant(org, 1)
+    at = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    real_key_id = digests.current_key_id
+    winner = {}
+
+    def key_id_after_a_concurrent_run():
+        key_id = real_key_id()  # between our check and our insert, another run records
+        winner["digest"] = LedgerDigest.objects.create(
+            day=at.date(), created_at=at, heads={}, key_id=key_id,
+            signature=digests.sign(content(at.date(), {}), key_id=key_id))
+        return key_id
+
+    monkeypatch.setattr(digests, "current_key_id", key_id_after_a_concurrent_run)
+    with django_capture_on_commit_callbacks(execute=True):
+        digest, created = record_digest(now=at)
+    assert (digest, created) == (winner["digest"], False)
+    assert LedgerDigest.objects.count() == 1 and not mail.outbox  # the winner mails
+
+
+def test_a_digest_is_found_by_latest_day_or_id():
+    older, newer = (LedgerDigest.objects.create(day=day, heads={}, key_id="k", signature="s")
+                    for day in (date(2026, 11, 1), date(2026, 11, 2)))
+    assert find_digest("latest") == newer
+    assert find_digest(str(older.pk)) == older
+    assert find_digest("2026-11-01") == older
+    assert find_digest(str(newer.pk + 100)) is None
+    assert find_digest("2026-13-01") is None and find_digest("Latest") is None
+
+
+def test_the_mail_goes_to_active_staff_with_an_address_and_says_how_to_check(org, staff):
+    make_member(org, "member@acme.test")  # not staff
+    for email, active in (("gone@acme.test", False), ("", True)):
+        other = make_member(org, email or "blank@acme.test")
+        other.email, other.is_staff, other.is_active = email, True, active
+        other.save()
+    grant(org, 1)
+    digest, _ = record_digest(now=datetime(2026, 11, 1, tzinfo=UTC))
+    assert mail_staff(digest) == 1
+    [message] = mail.outbox
+    assert message.to == [staff.email]
+    assert message.subject == "Ledger digest 2026-11-01: 1 accounts"
+    assert message.body == (
+        "The ledger digest of 2026-11-01 (UTC) was recorded: 1 accounts.\n\n"
+        f"Fingerprint: {fingerprint(digest)}\n"
+        f"Signed with key: {digest.key_id}\n\n"
+        "Keep this mail. To prove the ledger still holds this history, run\n"
+        "    python manage.py verify_ledger --digest 2026-11-01\n"
+        "and compare the fingerprint it prints with the one above.\n"
+    )
+
+
+def test_without_staff_to_mail_nothing_is_sent(org):
+    grant(org, 1)
+    digest, _ = record_digest(now=datetime(2026, 11, 1, tzinfo=UTC))
+    assert mail_staff(digest) == 0 and not mail.outbox
+
+
+def test_each_account_is_proved_against_the_digest_at_its_position(org, other_org):
+    for each in (org, other_org):  # same lengths: the same positions in both accounts
+        grant(each, 10)
+        consume(each, 1, key="usage:1")
+    digest, _ = record_digest(now=datetime(2026, 11, 1, tzinfo=UTC))
+    mine, theirs = (CreditAccount.objects.get(organization=o) for o in (org, other_org))
+    assert check_account(digest, mine).ok and check_account(digest, theirs).ok
+    consume(org, 1, key="usage:2")  # history that grew since is still the same history
+    mine.refresh_from_db()
+    assert check_account(digest, mine).ok
+    newcomer = CreditAccount.objects.get(organization=make_org("newcomer"))
+    assert check_account(digest, newcomer).ok  # opened after the digest: nothing to prove
+
+
+def test_a_shorter_or_rewritten_history_is_named(org):
+    grant(org, 10)
+    consume(org, 1, key="usage:1")
+    digest, _ = record_digest(now=datetime(2026, 11, 1, tzinfo=UTC))
+    account = CreditAccount.objects.get(organization=org)
+    account.entry_count = 1  # as read after the newest entry was cut off
+    assert check_account(digest, account) == digests.HeadCheck(
+        False, "the digest of 2026-11-01 saw 2 entries, the account now counts 1: entries "
+               "were removed")
+    account.refresh_from_db()
+    for heads in ({str(account.pk): [2, "0" * 64]},  # entry 2 is not the one it saw
+                  {str(account.pk): [3, account.last_hash]}):  # no entry 3, count forged
+        account.entry_count = 3
+        seen = LedgerDigest(day=date(2026, 11, 1), heads=heads, key_id="k", signature="s")
+        position = heads[str(account.pk)][0]
+        assert check_account(seen, account) == digests.HeadCheck(
+            False, f"entry {position} differs from the digest of 2026-11-01: the history it "
+                   "saw was rewritten or removed")
+
+
+def test_verify_names_an_account_of_the_digest_that_no_longer_exists(org):
+    grant(org, 1)
+    digest, _ = record_digest(now=datetime(2026, 11, 1, tzinfo=UTC))
+    gone = LedgerDigest(day=digest.day + timedelta(days=1), heads={**digest.heads,
+                        "999999": [1, "0" * 64]}, key_id=digest.key_id, signature="")
+    gone.signature = digests.sign(content(gone.day, gone.heads), key_id=gone.key_id)
+    gone.save()
+    report = verify_ledger()
+    assert [str(p) for p in report.problems] == [
+        "[*] invariant 7: account 999999 of the digest of 2026-11-02 no longer exists"]

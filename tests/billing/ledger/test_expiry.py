@@ -5,9 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from billing.ledger import expiry
 from billing.ledger.expiry import expire_credits
 from billing.models import CreditGrant, EntryKind, LedgerEntry
 from tests.billing.postings import D, assert_ledger_ok, grant
+from tests.conftest import make_org
 
 pytestmark = pytest.mark.django_db
 
@@ -35,3 +37,26 @@ def test_one_org_only_and_nothing_before_its_time(org, other_org):
     assert expire_credits(now=start + timedelta(minutes=59)) == 0
     assert expire_credits(organization=org, now=start + timedelta(hours=1)) == 1
     assert LedgerEntry.objects.filter(kind=EntryKind.EXPIRY).get().account.organization == org
+
+
+def test_only_accounts_with_a_grant_due_are_opened(org, other_org, monkeypatch):
+    """Opening a book locks the account: a run must not lock accounts whose grants are all
+    expired already or not yet due, which would hold up their usage for nothing."""
+    start = timezone.now() - timedelta(days=3)
+    grant(org, 2, expires_at=start + timedelta(hours=1), now=start)
+    grant(other_org, 4, expires_at=start + timedelta(hours=1), now=start)
+    later = make_org("later")
+    grant(later, 5, expires_at=start + timedelta(days=5), now=start)
+    grant(later, 6, now=start)  # never expires
+    assert expire_credits(organization=other_org, now=start + timedelta(hours=1)) == 1
+
+    opened = []
+    real_open_book = expiry.open_book
+
+    def open_book(*, organization, now):
+        opened.append(organization.slug)
+        return real_open_book(organization=organization, now=now)
+
+    monkeypatch.setattr(expiry, "open_book", open_book)
+    assert expire_credits(now=start + timedelta(days=1)) == 1
+    assert opened == ["acme"]  # not other_org (expired already) nor later (not due)

@@ -4,9 +4,18 @@ keys rotate by id."""
 import hashlib
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
-from billing.ledger.chain import UNKEYED_VERSION, _fields, entry_hash
+from billing.ledger.chain import (
+    UNKEYED_VERSION,
+    UnknownChainKey,
+    _fields,
+    chain_keys,
+    current_key_id,
+    entry_hash,
+    sign,
+)
 from billing.ledger.verify import verify_ledger
 from billing.models import GrantAllocation, LedgerEntry
 from tests.billing.postings import consume, grant
@@ -84,3 +93,19 @@ def test_keys_rotate_by_id(org, settings, entries):
     settings.LEDGER_CHAIN_KEYS = {"k2": "the-next-key"}  # the old key dropped too early
     problems = verify_ledger(organization=org).problems
     assert any(f"unknown chain key {old_id!r}" in p.message for p in problems)
+
+
+def test_a_missing_or_unknown_key_says_which_setting_to_fix(settings):
+    """What an operator reads when the keys are misconfigured: the setting to fix, by name."""
+    settings.LEDGER_CHAIN_KEYS = {"k1": "secret"}
+    settings.LEDGER_CHAIN_KEY_ID = "k9"
+    with pytest.raises(ImproperlyConfigured) as caught:
+        current_key_id()
+    assert str(caught.value) == "LEDGER_CHAIN_KEY_ID 'k9' is not in LEDGER_CHAIN_KEYS"
+    with pytest.raises(UnknownChainKey) as caught:
+        sign("message", key_id="k9")
+    assert str(caught.value) == "no chain key with id 'k9'"
+    settings.LEDGER_CHAIN_KEYS = {}
+    with pytest.raises(ImproperlyConfigured) as caught:
+        chain_keys()
+    assert str(caught.value) == "LEDGER_CHAIN_KEYS holds no key"

@@ -194,3 +194,50 @@ def test_exact_sums_on_every_backend(org):
         grant(org, "0.1", key=f"test:tenth:{i}")
     assert CreditAccount.objects.get(organization=org).balance == Decimal(1)
     assert verify_ledger(organization=org).ok
+
+
+# -- each problem as an operator reads it: the organisation, the invariant, the entry --------
+
+def test_problems_read_in_full_with_their_organisation(org, ledger):
+    _, entries = ledger
+    forge(entries[1].pk, reason="forged")  # a hashed column: the hash no longer matches
+    forge(entries[2].pk, balance_after=D("4.5"))
+    CreditAccount.objects.filter(organization=org).update(entry_count=4)
+    assert [str(p) for p in verify_ledger(organization=org).problems] == [
+        f"[acme] invariant 7 (entry #{entries[1].pk}): hash does not match its contents, "
+        "allocations and predecessor: altered",
+        f"[acme] invariant 2 (entry #{entries[2].pk}): balance_after 4.500000 but running "
+        "sum is 5.000000",
+        "[acme] invariant 7: account chain head does not match last entry",
+    ]
+
+
+def test_a_balance_under_one_credit_must_be_held_by_the_live_grants(org):
+    g = grant(org, "0.5").grant
+    assert verify_ledger(organization=org).ok
+    CreditGrant.objects.filter(pk=g.pk).update(remaining=D("0.6"), amount=D("0.6"))
+    assert ("1", "balance 0.500000 but live grants hold 0.600000") in problems(org)
+
+
+def test_a_digest_that_fails_its_signature_or_a_history_it_no_longer_matches(org, ledger):
+    from datetime import date
+
+    from billing.ledger.digests import content, record_digest, sign
+    from billing.models import LedgerDigest
+
+    digest, _ = record_digest()
+    CreditAccount.objects.filter(organization=org).update(entry_count=2)  # cut off, it seems
+    found = [str(p) for p in verify_ledger(digest=digest).problems]
+    assert (f"[acme] invariant 7: the digest of {digest.day} saw 3 entries, the account now "
+            "counts 2: entries were removed") in found
+    CreditAccount.objects.filter(organization=org).update(entry_count=3)
+    day = date(2026, 1, 1)
+    altered = LedgerDigest.objects.create(day=day, heads={}, key_id=digest.key_id,
+                                          signature=sign(content(day, {"1": [1, "x"]}),
+                                                         key_id=digest.key_id))
+    assert [str(p) for p in verify_ledger(digest=altered).problems] == [
+        "[*] invariant 7: digest of 2026-01-01 does not match its signature: altered"]
+    unknown = LedgerDigest.objects.create(day=date(2026, 1, 2), heads={}, key_id="gone",
+                                          signature="0" * 64)
+    assert [str(p) for p in verify_ledger(digest=unknown).problems] == [
+        "[*] invariant 7: digest of 2026-01-02 is signed with an unknown key 'gone'"]

@@ -117,6 +117,10 @@ def test_sessions_of_other_products_are_ignored(org):
 @pytest.mark.parametrize("metadata", [
     {},  # another product's session whose client_reference_id happens to be our purchase id
     {"purchase_id": "PLACEHOLDER", "organization": "someone-else"},
+    # Half our reference: both halves are needed to claim a purchase.
+    {"purchase_id": "PLACEHOLDER"},
+    {"purchase_id": "PLACEHOLDER", "organization": ""},
+    {"organization": "acme"},
 ])
 def test_an_unclaimed_purchase_is_matched_only_by_our_metadata(org, admin_user, package,
                                                                 metadata):
@@ -153,6 +157,18 @@ def test_expanded_session_fills_receipt_and_charge(org, admin_user, package):
     assert purchase.receipt_url == "https://invoice.stripe.test/in_1"
     assert (purchase.stripe_invoice_id, purchase.stripe_charge_id) == ("in_1", "ch_9")
     assert purchase.stripe_payment_intent_id == "pi_9"
+
+
+@pytest.mark.parametrize("invoice", [None, "in_3"])
+def test_without_an_invoice_link_the_receipt_is_the_charges(org, admin_user, package, invoice):
+    purchase = pending_purchase(org, package, admin_user)
+    session = session_object(purchase, invoice=invoice, payment_intent={
+        "id": "pi_3", "latest_charge": {"id": "ch_3",
+                                        "receipt_url": "https://pay.stripe.test/receipts/ch_3"}})
+    fulfilment.fulfil_checkout_session(session=session)
+    purchase.refresh_from_db()
+    assert purchase.receipt_url == "https://pay.stripe.test/receipts/ch_3"
+    assert (purchase.stripe_invoice_id, purchase.stripe_charge_id) == (invoice or "", "ch_3")
 
 
 def test_receipt_filled_by_a_later_delivery(org, admin_user, package):
@@ -256,3 +272,27 @@ def test_a_second_delivery_answers_with_its_purchase(org, admin_user, package):
     fulfilment.fulfil_checkout_session(session=session_object(purchase))
     again = fulfilment.fulfil_checkout_session(session=session_object(purchase))
     assert again.purchase == purchase and not again.granted
+
+
+def test_grants_already_in_the_ledger_are_linked_not_granted_again(org, admin_user, package):
+    """The ledger answers a replayed grant without its grant object: fulfilment finds the paid
+    and the bonus grant from the entries' metadata (a purchase row restored from a backup
+    taken between the grant and the mark)."""
+    purchase = pending_purchase(org, package, admin_user)
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
+    purchase.refresh_from_db()
+    first = (purchase.entry, purchase.paid_grant, purchase.bonus_entry, purchase.bonus_grant)
+    type(purchase).objects.filter(pk=purchase.pk).update(
+        entry=None, paid_grant=None, bonus_entry=None, bonus_grant=None,
+        status=PurchaseStatus.PENDING, paid_at=None)
+
+    result = fulfilment.fulfil_checkout_session(session=session_object(purchase))
+
+    assert not result.granted
+    purchase.refresh_from_db()
+    assert (purchase.entry, purchase.paid_grant, purchase.bonus_entry,
+            purchase.bonus_grant) == first
+    assert purchase.bonus_grant.parent == purchase.paid_grant
+    assert purchase.status == PurchaseStatus.PAID
+    assert entries(org).count() == 2 and balance(org) == Decimal("5500")
+    assert_ledger_ok(org)

@@ -13,10 +13,12 @@ from billing.ledger.corrections import adjust_credits
 from billing.models import (
     AIModel,
     CreditAccount,
+    CreditRate,
     DailyUsage,
     EntryKind,
     LedgerEntry,
     Meter,
+    PlanMarkup,
     UsageEvent,
 )
 from billing.pricing.changes import (
@@ -455,3 +457,32 @@ def test_the_entry_names_its_event_and_a_keyless_charge_is_the_usage_job(org):
                                     "resource": "compute.gpu_seconds"}
     assert event.entry.actor_label == "system:usage" and event.entry.actor_api_key is None
     assert event.name_sent == ""  # a meter event sends no model name
+
+
+@pytest.mark.parametrize("missing, message", [
+    (PlanMarkup.objects.filter(plan="professional"), "no markup for the professional plan"),
+    (CreditRate.objects.all(), "no credit rate"),
+])
+def test_a_pricing_problem_of_no_field_is_refused_at_the_model_or_the_meter(org, missing,
+                                                                            message):
+    """No markup or credit rate in force concerns no field of the event: the refusal names
+    the event's model or meter, what the caller can look up, with the pricing's message."""
+    funded(org)
+    missing.all().delete()
+    at = (timezone.now() - timedelta(hours=1)).replace(microsecond=0)
+    with pytest.raises(InvalidEvents) as caught:
+        record_usage(organization=org, events=[ai_event("a", occurred_at=at.isoformat()),
+                                               gpu_event("b", occurred_at=at.isoformat())])
+    assert caught.value.details == [
+        {"index": 0, "field": "model", "message": f"{message} in force at {at.isoformat()}"},
+        {"index": 1, "field": "meter", "message": f"{message} in force at {at.isoformat()}"},
+    ]
+    assert not UsageEvent.objects.exists() and balance(org) == 1000
+
+
+def test_a_provider_is_compared_whatever_its_case(org):
+    funded(org)
+    first = record_usage(organization=org, events=[ai_event("p", provider="OpenAI")])
+    again = record_usage(organization=org, events=[ai_event("p", provider="openai")])
+    assert statuses(first) == ["charged"] and statuses(again) == ["duplicate"]
+    assert UsageEvent.objects.get().provider == "openai"
