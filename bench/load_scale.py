@@ -50,8 +50,10 @@ def database_url(admin_url: str, name: str) -> str:
 
 def setup_django(db_url: str) -> None:
     """Django in this process with ingest_bench's environment (the chain key derives from its
-    SECRET_KEY, so every bench script and manage.py child signs and verifies alike)."""
-    os.environ.update(ingest_bench.app_env(db_url), DATABASE_STATEMENT_TIMEOUT_MS="0")
+    SECRET_KEY, so every bench script and manage.py child signs and verifies alike), and the
+    test settings' static storage and hosts, for in-process page requests as reports_bench."""
+    os.environ.update(ingest_bench.app_env(db_url), DATABASE_STATEMENT_TIMEOUT_MS="0",
+                      DJANGO_SETTINGS_MODULE="config.test_settings")
     import django
 
     django.setup()
