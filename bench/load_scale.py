@@ -26,6 +26,7 @@ import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -149,68 +150,40 @@ def generate(job) -> dict:
         ALLOCATION_COLUMNS,
         ENTRY_COLUMNS,
         EVENT_VARYING,
-        GRANT_COLUMNS,
-        ROLLUP_COLUMNS,
         Ids,
+        copy_statement,
         event_constant_columns,
         generate_org,
-        grant_rows,
-        rollup_rows,
+        write_results,
     )
 
     from billing.usage.storage import FIELDS
 
     db_url, plans, ids, first, last, seed, label = job
-    event_columns = EVENT_VARYING + event_constant_columns(FIELDS)
-    connections = [psycopg.connect(db_url) for _ in range(3)]
-    for conn in connections:
-        conn.execute("SET synchronous_commit = off")
+    streams = [("billing_usageevent", EVENT_VARYING + event_constant_columns(FIELDS)),
+               ("billing_ledgerentry", ENTRY_COLUMNS),
+               ("billing_grantallocation", ALLOCATION_COLUMNS)]
+    connections = [psycopg.connect(db_url) for _ in streams]
     started = time.perf_counter()
-    done, total = 0, sum(p.events for p in plans)
+    total = sum(p.events for p in plans)
+    progress = Progress(label, total, started)
     results = []
-    with (connections[0].cursor().copy(_copy("billing_usageevent", event_columns)) as events,
-          connections[1].cursor().copy(_copy("billing_ledgerentry", ENTRY_COLUMNS)) as entries,
-          connections[2].cursor().copy(_copy("billing_grantallocation", ALLOCATION_COLUMNS))
-          as allocations):
-        buffers = {"e": [], "l": [], "a": []}
-
-        def writer(name, copy):
-            buffer = buffers[name]
-
-            def write(line):
-                buffer.append(line)
-                if len(buffer) >= 20_000:
-                    copy.write("".join(buffer))
-                    buffer.clear()
-            return write
-
-        write_event, write_entry = writer("e", events), writer("l", entries)
-        write_allocation = writer("a", allocations)
-        next_report = 0
+    with ExitStack() as stack:
+        writers = []
+        for conn, (table, columns) in zip(connections, streams, strict=True):
+            conn.execute("SET synchronous_commit = off")
+            copy = stack.enter_context(conn.cursor().copy(copy_statement(table, columns)))
+            writers.append(BufferedCopy(copy))
+            stack.callback(writers[-1].flush)  # runs before the COPY ends
         for n, plan in enumerate(plans):
             result = generate_org(plan, TEMPLATES, ids, first=first, last=last, seed=seed + n,
-                                  write_event=write_event, write_entry=write_entry,
-                                  write_allocation=write_allocation)
+                                  write_event=writers[0].write, write_entry=writers[1].write,
+                                  write_allocation=writers[2].write,
+                                  progress=progress.add if len(plans) == 1 else None)
             results.append((plan, result))
-            done += plan.events
-            if done >= next_report or n == len(plans) - 1:
-                rate = done / (time.perf_counter() - started)
-                print(f"  [{label}] {done:,} / {total:,} events, {rate:,.0f} events/s",
-                      flush=True)
-                next_report = done + max(total // 10, 1)
-        for name, copy in (("e", events), ("l", entries), ("a", allocations)):
-            copy.write("".join(buffers[name]))
-    conn = connections[1]
-    with conn.cursor().copy(_copy("billing_creditgrant", GRANT_COLUMNS)) as copy:
-        for plan, result in results:
-            copy.write("".join(grant_rows(plan, result)))
-    with conn.cursor().copy(_copy("billing_dailyusage", ROLLUP_COLUMNS)) as copy:
-        for plan, result in results:
-            copy.write("".join(rollup_rows(plan, result, TEMPLATES)))
-    conn.cursor().executemany(
-        "UPDATE billing_creditaccount SET balance = %s, last_hash = %s, entry_count = %s, "
-        "updated_at = now() WHERE id = %s",
-        [(r.balance, r.last_hash, r.entry_count, p.account_id) for p, r in results])
+            if len(plans) > 1:
+                progress.add(plan.events)
+    write_results(connections[1].cursor(), results, TEMPLATES)
     for conn in connections:
         conn.commit()
         conn.close()
@@ -218,8 +191,36 @@ def generate(job) -> dict:
             "ids": Ids(**vars(ids))}
 
 
-def _copy(table: str, columns: list[str]) -> str:
-    return f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+class BufferedCopy:
+    """Lines gathered and sent to COPY 20,000 at a time."""
+
+    def __init__(self, copy):
+        self.copy, self.lines = copy, []
+
+    def write(self, line: str) -> None:
+        self.lines.append(line)
+        if len(self.lines) >= 20_000:
+            self.flush()
+
+    def flush(self) -> None:
+        self.copy.write("".join(self.lines))
+        self.lines.clear()
+
+
+class Progress:
+    """Prints a generator's events done and its rate, every tenth of its total."""
+
+    def __init__(self, label: str, total: int, started: float):
+        self.label, self.total, self.started = label, total, started
+        self.done, self.next = 0, max(total // 10, 1)
+
+    def add(self, events: int) -> None:
+        self.done += events
+        if self.done >= self.next or self.done >= self.total:
+            rate = self.done / (time.perf_counter() - self.started)
+            print(f"  [{self.label}] {self.done:,} / {self.total:,} events, {rate:,.0f} events/s",
+                  flush=True)
+            self.next = self.done + max(self.total // 10, 1)
 
 
 def id_ranges(plans, starts):

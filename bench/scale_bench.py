@@ -188,8 +188,19 @@ def page_phases(args, keys) -> None:
             "p99 < 10 ms", "", None, p95 < 10)
 
 
+def csv_month(args) -> datetime:
+    """--csv-month, else the big org's first full month (the smallest: the history grows)."""
+    if args.csv_month:
+        return datetime.strptime(args.csv_month, "%Y-%m")
+    from billing.models import UsageEvent
+
+    first = (UsageEvent.objects.filter(organization__slug=load_scale.BIG_SLUG)
+             .order_by("occurred_at").values_list("occurred_at", flat=True).first())
+    return (first.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
 def csv_phase(args) -> None:
-    month = (datetime.now(UTC).replace(day=1) - timedelta(days=1))  # the last full month
+    month = csv_month(args)
     command = [PYTHON, str(ROOT / "bench" / "csv_memory.py"), "--database", args.database,
                "--admin-url", args.admin_url, "--year", str(month.year), "--month",
                str(month.month)]
@@ -240,6 +251,8 @@ def main() -> int:
     parser.add_argument("--skip-csv", action="store_true")
     parser.add_argument("--skip-verify", action="store_true")
     parser.add_argument("--import-events", type=int, default=1_000_000)
+    parser.add_argument("--csv-month", help="YYYY-MM of the big org's CSV export "
+                        "(default: its first full month)")
     parser.add_argument("--batch-events", type=int, default=100_000)
     parser.add_argument("--single-events", type=int, default=2_000)
     parser.add_argument("--floor-requests", type=int, default=4_000)

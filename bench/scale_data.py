@@ -43,6 +43,7 @@ ROLLUP_COLUMNS = ["organization_id", "day", "usage_type", "resource", "operation
                   "event_count", "quantity", "input_tokens", "output_tokens", "cost_usd",
                   "credits"]
 TOPUP_LABEL = "system:bench-loader"
+PROGRESS_EVERY = 250_000
 
 
 def copy_text(value) -> str:
@@ -60,17 +61,17 @@ def copy_text(value) -> str:
     return text
 
 
-def random_event(rng: random.Random, index: int) -> dict:
+def random_event(rng: random.Random, index: int, models: dict, meters: list) -> dict:
     if rng.random() < 0.8:
         input_tokens = rng.randint(200, 6000)
         return {"idempotency_key": f"t{index}", "type": "ai_tokens",
-                "model": rng.choices(list(MODELS), weights=list(MODELS.values()))[0],
+                "model": rng.choices(list(models), weights=list(models.values()))[0],
                 "operation": rng.choice(OPERATIONS), "user": rng.choice(USERS),
                 "input_tokens": input_tokens,
                 "cached_input_tokens": rng.randint(0, input_tokens // 2),
                 "output_tokens": rng.randint(20, 900)}
     return {"idempotency_key": f"t{index}", "type": "infrastructure",
-            "meter": rng.choice(METERS), "quantity": f"{rng.uniform(0.5, 500):.3f}",
+            "meter": rng.choice(meters), "quantity": f"{rng.uniform(0.5, 500):.3f}",
             "operation": rng.choice(OPERATIONS)}
 
 
@@ -96,11 +97,11 @@ def event_constant_columns(fields) -> list[str]:
 
 
 def price_templates(*, count: int, plan: str, first: datetime, last: datetime, seed: int,
-                    event_fields) -> list[Template]:
+                    event_fields, models: dict = MODELS, meters: list = METERS) -> list[Template]:
     """`count` event templates priced as ingestion prices them; refuses prices that change
     between `first` and `last` (an event is charged at the price in force when it occurred)."""
     rng = random.Random(seed)
-    raw = [random_event(rng, i) for i in range(count)]
+    raw = [random_event(rng, i, models, meters) for i in range(count)]
     early = ingestion.read_and_price([dict(e) for e in raw], plan=plan, now=first)
     late = ingestion.read_and_price([dict(e) for e in raw], plan=plan, now=last)
     changed = [e.resource for e, f in zip(early, late, strict=True)
@@ -174,9 +175,10 @@ class OrgResult:
 
 
 def generate_org(org: OrgPlan, templates: list[Template], ids: Ids, *, first: datetime,
-                 last: datetime, seed: int, write_event, write_entry,
-                 write_allocation) -> OrgResult:
-    """Generate one org's history and hand each row's COPY text to the writers."""
+                 last: datetime, seed: int, write_event, write_entry, write_allocation,
+                 progress=None) -> OrgResult:
+    """Generate one org's history and hand each row's COPY text to the writers;
+    `progress(n)` is called every PROGRESS_EVERY events."""
     rng = random.Random(seed)
     key_id = current_key_id()
     avg = sum(t.credits for t in templates) / len(templates)
@@ -232,6 +234,8 @@ def generate_org(org: OrgPlan, templates: list[Template], ids: Ids, *, first: da
                     f"{entry_id}\t{template.constant_text}\n")
         ids.event += 1
         counts[(occurred.date(), index)] += 1
+        if progress is not None and i % PROGRESS_EVERY == PROGRESS_EVERY - 1:
+            progress(PROGRESS_EVERY)
     remaining = {grant_id: left for grant_id, left in live}
     for grant in result.grants:
         grant[2] = remaining.get(grant[0], Decimal(0))
@@ -300,3 +304,22 @@ def rollup_rows(org: OrgPlan, result: OrgResult, templates: list[Template]):
         values = [org.organization_id, day, usage_type, resource, operation, user_label, *row]
         yield "\t".join(copy_text(v) for v in values) + "\n"
 
+
+
+def write_results(cursor, results: list[tuple[OrgPlan, OrgResult]], templates) -> None:
+    """After the events: the grants, the rollups and each account's balance and chain head,
+    through a psycopg cursor."""
+    with cursor.copy(copy_statement("billing_creditgrant", GRANT_COLUMNS)) as copy:
+        for plan, result in results:
+            copy.write("".join(grant_rows(plan, result)))
+    with cursor.copy(copy_statement("billing_dailyusage", ROLLUP_COLUMNS)) as copy:
+        for plan, result in results:
+            copy.write("".join(rollup_rows(plan, result, templates)))
+    cursor.executemany(
+        "UPDATE billing_creditaccount SET balance = %s, last_hash = %s, entry_count = %s, "
+        "updated_at = now() WHERE id = %s",
+        [(r.balance, r.last_hash, r.entry_count, p.account_id) for p, r in results])
+
+
+def copy_statement(table: str, columns: list[str]) -> str:
+    return f"COPY {table} ({', '.join(columns)}) FROM STDIN"
