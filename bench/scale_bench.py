@@ -189,14 +189,10 @@ def page_phases(args, keys) -> None:
 
 
 def csv_month(args) -> datetime:
-    """--csv-month, else the big org's first full month (the smallest: the history grows)."""
+    """--csv-month, else the last full month (the big org's busiest: its history grows)."""
     if args.csv_month:
         return datetime.strptime(args.csv_month, "%Y-%m")
-    from billing.models import UsageEvent
-
-    first = (UsageEvent.objects.filter(organization__slug=load_scale.BIG_SLUG)
-             .order_by("occurred_at").values_list("occurred_at", flat=True).first())
-    return (first.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return (datetime.now(UTC).replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
 def csv_phase(args) -> None:
@@ -252,7 +248,7 @@ def main() -> int:
     parser.add_argument("--skip-verify", action="store_true")
     parser.add_argument("--import-events", type=int, default=1_000_000)
     parser.add_argument("--csv-month", help="YYYY-MM of the big org's CSV export "
-                        "(default: its first full month)")
+                        "(default: the last full month, its busiest)")
     parser.add_argument("--batch-events", type=int, default=100_000)
     parser.add_argument("--single-events", type=int, default=2_000)
     parser.add_argument("--floor-requests", type=int, default=4_000)
