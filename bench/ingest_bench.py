@@ -46,6 +46,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
+import web_floor
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -576,12 +577,15 @@ def run_app(args, env, keys, results, batch_events, single_events):
     port = free_port()
     print(f"gunicorn on :{port} ({args.workers} workers x {args.threads} threads)…", flush=True)
     log = Path(tempfile.gettempdir()) / "ingest_bench_gunicorn.log"
-    proc = start_gunicorn(env, port, args.workers, args.threads, log)
+    proc = start_gunicorn(web_floor.server_env(env), port, args.workers, args.threads, log)
     print(f"  (server log: {log})", flush=True)
     try:
         # Warm every worker's connection and price cache paths.
         http_batches(port, keys["bench-batch"], args.workers, BATCH * args.workers, seed=1,
                      prefix="warm")
+        for clients in web_floor.CLIENT_COUNTS:  # the same server's floor, for the ratios
+            results[f"floor_{clients}"] = web_floor.measure(port, keys["bench-batch"], clients,
+                                                            max(800, single_events)).rate
         settle(env["DATABASE_URL"])
         results["http_batch"] = http_batches(port, keys["bench-batch"], args.batch_clients,
                                              batch_events, seed=args.seed)
@@ -679,6 +683,11 @@ def main() -> int:
     for what, rate, ratio, target in rows:
         shown_ratio = f"{ratio:.2f}" if ratio is not None else "-"
         print(f"| {what} | {rate:,.0f} events/s | {shown_ratio} | {target} |")
+    for clients in web_floor.CLIENT_COUNTS:
+        floor, single_rate = results[f"floor_{clients}"], results[f"http_single_{clients}"]
+        print(f"| web floor, {clients} clients | {floor:,.0f} requests/s | - | |")
+        print(f"| HTTP single events, {clients} clients: ratio to the web floor | "
+              f"{single_rate / floor:.2f} | - | >= 0.5 x the web floor |")
     print(f"| import_usage peak RSS | {peak_kb / 1024:,.0f} MB | - | < 200 MB |")
     print(f"| floor stand-in: GET /api/v1/usage-events/<key>, 32 clients | "
           f"{run_async.floor:,.0f} requests/s | - | (auth + one indexed lookup) |")
