@@ -34,7 +34,7 @@ import ingest_bench
 import load_scale
 import scale_checks
 import web_floor
-from reports_bench import timed
+from reports_bench import quantile, timed
 
 PYTHON, ROOT = ingest_bench.PYTHON, ingest_bench.ROOT
 PHASES: dict[str, float] = {}
@@ -181,15 +181,17 @@ def page_phases(args, keys) -> None:
     }
     for name, url in pages.items():
         timed(client, url, 2)
-        median, p95 = timed(client, url, args.repeat)
+        times = timed(client, url, args.repeat)
+        median, p95 = quantile(times, 0.5), quantile(times, 0.95)
         row(f"{name}, big org (in-process)", f"median {median:.0f} ms, p95 {p95:.0f} ms",
             "< 100 ms server time", "", None, p95 < 100)
     for slug, who in ((big, "big org"), ("small-0000", "a small org")):
         api = Client(headers={"Authorization": f"Bearer {keys[slug]}"})
         timed(api, "/api/v1/balance", 3)
-        median, p95 = timed(api, "/api/v1/balance", args.repeat * 5)
-        row(f"balance API, {who} (in-process)", f"median {median:.1f} ms, p95 {p95:.1f} ms",
-            "p99 < 10 ms", "", None, p95 < 10)
+        times = timed(api, "/api/v1/balance", args.repeat * 20)
+        median, p99 = quantile(times, 0.5), quantile(times, 0.99)
+        row(f"balance API, {who} (in-process)", f"median {median:.1f} ms, p99 {p99:.1f} ms",
+            "p99 < 10 ms", "", None, p99 < 10)
 
 
 def csv_month(args) -> datetime:
