@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -417,6 +418,9 @@ def http_async(base_url: str, raw_key: str, clients: int, total: int, *, db_url:
     port = int(base_url.rsplit(":", 1)[1].split("/")[0])
     rng = random.Random(seed)
     per = total // clients
+    # Keys of this call only: the queue's rows are read back by key, and a database
+    # measured again (scale_bench --reuse) holds the rows of earlier runs.
+    prefix = f"{prefix}{uuid.uuid4().hex[:8]}-"
     bodies = [[json.dumps({"events": [make_event(rng, f"{prefix}{clients}-{i}-{n}")]}).encode()
                for n in range(per)] for i in range(clients)]
     before = Client(port, raw_key).balance()
