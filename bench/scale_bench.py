@@ -274,7 +274,8 @@ def main() -> int:
     if args.redis_url:
         env["REDIS_URL"] = args.redis_url
     started = datetime.now(UTC)
-    print(f"{started:%Y-%m-%d %H:%M} UTC; machine: 2 cores shared with other builds")
+    print(f"{started:%Y-%m-%d %H:%M} UTC; {os.cpu_count()} cores; load average "
+          f"{os.getloadavg()[0]:.1f} (say whether the machine was shared)")
     if not args.reuse:
         with phase("load"):
             loaded = load_scale.load(args)
