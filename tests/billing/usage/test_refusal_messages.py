@@ -128,3 +128,16 @@ def test_problems_of_the_request_itself_come_first(org):
             ai_event("a", input_tokens=-1), ai_event("b"), gpu_event("c", quantity="0")])
     assert [(d["index"], d["field"]) for d in caught.value.details] == [
         (None, "extra"), (0, "input_tokens"), (2, "quantity")]
+
+
+def test_an_event_no_column_can_hold_is_refused_at_its_own_index_and_field(org):
+    seed_prices()
+    funded(org)
+    with pytest.raises(InvalidEvents) as caught:
+        record_usage(organization=org, now=NOW,
+                     events=[ai_event("a"), gpu_event("b", meter="bandwidth.egress_gb",
+                                                         quantity="99999999999999")])
+    assert caught.value.details == [{
+        "index": 1, "field": "quantity",
+        "message": "costs more than 100,000,000,000,000.00 credits, more than one event may cost"}]
+    assert not UsageEvent.objects.exists()
