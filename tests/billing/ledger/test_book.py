@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
 from billing.ledger.corrections import adjust_credits, reverse_entry
 from billing.ledger.errors import (
@@ -16,6 +17,7 @@ from billing.ledger.errors import (
 )
 from billing.models import CreditAccount, CreditGrant, EntryKind, GrantKind, LedgerEntry
 from tests.billing.postings import SYSTEM, D, assert_ledger_ok, consume, grant
+from tests.billing.usage_fixtures import api_key_for
 
 pytestmark = pytest.mark.django_db
 
@@ -410,3 +412,31 @@ def test_prefetched_keys_are_the_accounts_own(org, other_org):
         posting = book.consume(amount=D(3), actor=SYSTEM, reason="u",
                                idempotency_key="usage:shared")
     assert not posting.replayed and balance(other_org) == D(7)
+
+
+def test_an_entry_names_the_api_key_that_posted_it(org):
+    key = api_key_for(org).api_key
+    grant(org, 10)
+    with open_book(organization=org) as book:
+        book.consume(amount=D(1), actor=Actor.api_key(key), reason="test usage",
+                     idempotency_key="usage:by-key")
+    entry = LedgerEntry.objects.get(idempotency_key="usage:by-key")
+    assert entry.actor_api_key_id == key.pk
+    assert entry.actor_user_id is None
+
+
+def test_a_grant_expiring_at_this_very_moment_is_refused_with_the_reason(org):
+    now = timezone.now()
+    with pytest.raises(LedgerError, match="^a grant cannot expire in the past$"):
+        with open_book(organization=org, now=now) as book:
+            book.grant(amount=D(1), grant_kind=GrantKind.ADJUSTMENT,
+                       entry_kind=EntryKind.ADJUSTMENT, actor=SYSTEM, reason="test",
+                       idempotency_key="grant:now", expires_at=now)
+    assert CreditGrant.objects.count() == 0
+
+
+def test_a_balance_past_the_column_is_refused_with_its_limit(org):
+    grant(org, "99999999999999")
+    with pytest.raises(LedgerError, match=r"^the balance would pass 100,000,000,000,000\.00 "):
+        grant(org, 1)
+    assert CreditAccount.objects.get(organization=org).balance == D("99999999999999")
