@@ -49,6 +49,7 @@ def report_price_differences_task() -> int:
 def charge_queued_usage_task(organization_id: int) -> int:
     """Woken by an accepted asynchronous request: drain the org's queue, then any org
     whose events have waited too long (a killed worker's, a lost wake-up's)."""
+    queue.pace(organization_id)
     queue.clear_wake_flag(organization_id)
     drained = queue_charging.drain(organization_id=organization_id)
     if drained.out_of_time:
