@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from accounts.models import User
-from billing import money
+from billing import bulk, money
 from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits
@@ -32,7 +32,12 @@ from billing.usage.events import (
     problem,
     read_events,
 )
-from billing.usage.known_keys import PriorEvent, known_keys
+from billing.usage.known_keys import (
+    PriorEvent,
+    known_keys,
+    known_keys_from_rows,
+    known_keys_statement,
+)
 from billing.usage.rollup import RollupBatch
 from billing.usage.storage import encode_breakdown, insert_events, insert_statement
 
@@ -206,11 +211,16 @@ def _charge(organization, events: list[Event], *, users, api_key, actor, now,
     # Rows are drafted before the lock; only the entry and balance are filled in under it.
     drafts = [_usage_row(organization, event, users, api_key, now) for event in events]
     keys = [e.key for e in events]
-    with open_book(organization=organization, now=charge_at) as book:
-        # Under the lock, so a concurrent request with the same key has committed or waits.
-        prior, ledger_known = known_keys(organization_id=organization.pk,
-                                         account_id=book.account.pk, keys=keys,
-                                         ledger_prefix=LEDGER_PREFIX)
+    # Under the lock, so a concurrent request with the same key has committed or waits:
+    # on PostgreSQL read with the lock itself, else once it is held.
+    with_lock = bulk.copy_usable()
+    reads = [known_keys_statement(organization_id=organization.pk, keys=keys,
+                                  ledger_prefix=LEDGER_PREFIX)] if with_lock else []
+    with open_book(organization=organization, now=charge_at, reads=reads) as book:
+        prior, ledger_known = (
+            known_keys_from_rows(book.read_rows[0]) if with_lock else
+            known_keys(organization_id=organization.pk, account_id=book.account.pk, keys=keys,
+                       ledger_prefix=LEDGER_PREFIX))
         book.know_keys(found=ledger_known,
                        absent=[LEDGER_PREFIX + k for k in keys if k not in prior])
         for event, row in zip(events, drafts, strict=True):
