@@ -17,6 +17,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import members_by_email
 from billing import bulk, money
 from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
@@ -188,10 +189,7 @@ def _beyond_columns(event: Event) -> dict | None:
 
 
 def _members_by_email(organization, emails: set[str]) -> dict[str, User]:
-    if not emails:
-        return {}
-    users = User.objects.filter(email__in=emails, memberships__organization=organization)
-    return {user.email.lower(): user for user in users}
+    return members_by_email(organization_id=organization.pk, emails=emails)
 
 
 def _same_payload(prior: PriorEvent, event: Event) -> bool:
