@@ -46,9 +46,10 @@ def test_one_event_is_written_by_one_statement_and_nothing_runs_after_commit(org
     queries = [q["sql"] for q in captured.captured_queries]
     # One round trip takes the lock and reads the grants and the known keys after it.
     lock_and_reads, write = from_the_lock(queries)
-    lock, grants, known = lock_and_reads.split("; ")
+    lock, grants, known, users = lock_and_reads.split("; ")
     assert lock.endswith("FOR UPDATE") and "billing_creditgrant" in grants
     assert "billing_usageevent" in known and "billing_ledgerentry" in known
+    assert "accounts_user" in users  # the user named, read with the lock
     for table in ("billing_ledgerentry", "billing_grantallocation", "billing_creditgrant",
                   "billing_creditaccount", "billing_usageevent", "billing_dailyusage"):
         assert f'"{table}"' in write or f"{table} " in write, table
