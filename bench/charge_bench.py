@@ -11,7 +11,9 @@ times, as the median of several calls:
 - one single-event POST /api/v1/usage-events through Django's test client;
 - `import_lines` (import_usage's service) of N generated lines.
 
-`--profile batch|single|http|import` prints cProfile's top functions instead.
+`--profile batch|single|http|import` prints cProfile's top functions instead;
+`--only single,http` times only those scenarios; `--queries` prints the SQL of
+one single-event HTTP request.
 
     DATABASE_URL=postgres://... .venv/bin/python bench/charge_bench.py
     DATABASE_URL=postgres://... .venv/bin/python bench/charge_bench.py --profile batch
@@ -137,14 +139,21 @@ def main() -> int:
     parser.add_argument("--singles", type=int, default=200, help="single-event calls timed")
     parser.add_argument("--import-lines", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only", default="batch,single,http,import",
+                        help="comma-separated scenarios to time")
+    parser.add_argument("--queries", action="store_true",
+                        help="print the SQL of one single-event HTTP request")
     args = parser.parse_args()
     org, key = fresh_org()
     events = Events(args.seed)
     run = scenarios(org, key, events, args.import_lines)
     for name in ("batch", "single", "http"):  # warm the caches and the connection
         run[name]()
+    if args.queries:
+        print_queries(run["http"])
+        return 0
     if args.profile:
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)  # CPU: waits on the database excluded
         count = {"batch": 3, "single": 200, "http": 200, "import": 1}[args.profile]
         profiler.enable()
         for _ in range(count):
@@ -156,17 +165,29 @@ def main() -> int:
         stats.sort_stats("cumulative").print_stats(30)
         print(out.getvalue())
         return 0
-    print(summary("record_usage, 1,000 events", timed(run["batch"], args.repeat), 1000))
-    print(summary("record_usage, 1 event", timed(run["single"], args.singles), 1))
-    print(summary("HTTP single event (test client)", timed(run["http"], args.singles), 1))
-    print(
-        summary(
-            f"import_lines, {args.import_lines:,} events",
-            timed(run["import"], 1),
-            args.import_lines,
-        )
-    )
+    only = set(args.only.split(","))
+    if "batch" in only:
+        print(summary("record_usage, 1,000 events", timed(run["batch"], args.repeat), 1000))
+    if "single" in only:
+        print(summary("record_usage, 1 event", timed(run["single"], args.singles), 1))
+    if "http" in only:
+        print(summary("HTTP single event (test client)", timed(run["http"], args.singles), 1))
+    if "import" in only:
+        print(summary(f"import_lines, {args.import_lines:,} events",
+                      timed(run["import"], 1), args.import_lines))
     return 0
+
+
+def print_queries(request) -> None:
+    """The statements one request sends, in order (transaction control included)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        request()
+    print(f"{len(captured.captured_queries)} statements:")
+    for query in captured.captured_queries:
+        print(f"  [{query['time']} s] {query['sql'][:220]}")
 
 
 if __name__ == "__main__":

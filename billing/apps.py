@@ -8,7 +8,7 @@ class BillingConfig(AppConfig):
 
     def ready(self):
         from billing.alerts import services as alerts
-        from billing.ledger.book import open_account_of_new_organization
+        from billing.ledger.account_lock import open_account_of_new_organization
         from billing.ledger.listeners import BALANCE_LISTENERS
         from billing.ledger.watch import settings_saved
         from billing.pricing.price_cache import PRICE_MODELS

@@ -20,6 +20,11 @@ from django.utils import timezone
 
 from billing import money
 from billing.ledger import listeners, writers
+from billing.ledger.account_lock import (  # noqa: F401 (ensure_account: also imported from here)
+    ensure_account,
+    lock_account,
+    open_account_of_new_organization,
+)
 from billing.ledger.actor import Actor
 from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of, metadata_json
 from billing.ledger.drafts import draft_entry
@@ -56,13 +61,16 @@ class _Pending:
 class Book:
     """The open ledger of one account, valid inside `open_book` only."""
 
-    def __init__(self, account: CreditAccount, now: datetime):
+    def __init__(self, account: CreditAccount, now: datetime,
+                 grants: list[CreditGrant] | None = None):
+        """`grants`: the live grants when read with the lock (else loaded when needed)."""
         self.account = account
         self.now = now
         self.balance: Decimal = account.balance
         self._last_hash = account.last_hash
         self._seq = account.entry_count
-        self._grants: list[CreditGrant] | None = None
+        self._grants: list[CreditGrant] | None = None if grants is None else burn_order(grants)
+        self.read_rows: list[list[tuple]] = []
         self._dirty_grants: dict[int, CreditGrant] = {}
         self._pending: list[_Pending] = []
         self._keys: dict[str, LedgerEntry] = {}
@@ -358,43 +366,18 @@ class Book:
         self._dirty_grants.clear()
 
 
-def ensure_account(*, organization) -> CreditAccount:
-    """The org's credit account, created if it has none: the only code that creates one.
-
-    Runs when an organisation is created (so staff can adjust it at once) and on
-    the first posting of an org that predates billing or skipped signals.
-    """
-    # get_or_create creates in a savepoint and re-reads when a concurrent creator won.
-    account, _ = CreditAccount.objects.get_or_create(organization=organization)
-    return account
-
-
-def open_account_of_new_organization(sender, instance, created, raw=False, **kwargs) -> None:
-    """post_save receiver for accounts.Organization (connected in billing/apps.py)."""
-    if created and not raw:
-        ensure_account(organization=instance)
-
-
-def _locked_account(organization) -> CreditAccount:
-    """The org's account row, locked; created on first use."""
-    locked = CreditAccount.objects.select_for_update().filter(organization_id=organization.pk)
-    account = locked.order_by().first()
-    if account is None:
-        ensure_account(organization=organization)
-        account = locked.order_by().first()
-    return account
-
-
 @contextmanager
-def open_book(*, organization, now: datetime | None = None):
-    """Lock the org's account for one short transaction and yield its Book."""
+def open_book(*, organization, now: datetime | None = None, reads=()):
+    """Lock the org's account for one short transaction and yield its Book. `reads`:
+    (sql, params) answered with the lock (account_lock.lock_account), in `book.read_rows`."""
     with transaction.atomic():
-        account = _locked_account(organization)
+        locked = lock_account(organization, reads=reads)
         # The clock is read once the lock is held: a caller that waited for it must not
         # act at an earlier moment (e.g. draw on a grant that expired meanwhile).
-        book = Book(account, now or timezone.now())
+        book = Book(locked.account, now or timezone.now(), grants=locked.grants)
+        book.read_rows = locked.read_rows
         before = book.balance
         yield book
         book.flush()
         if book.balance != before:
-            listeners.announce(organization, before, book.balance, account.watch_level)
+            listeners.announce(organization, before, book.balance, locked.account.watch_level)

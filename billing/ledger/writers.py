@@ -70,58 +70,77 @@ def _entry_row(pending, fields) -> list:
     return [metadata if f.attname == "metadata" else columns[f.attname] for f in fields]
 
 
-def _values(rows, casts) -> tuple[str, list]:
-    row_sql = "(" + ", ".join(f"%s::{c}" for c in casts) + ")"
-    params = [value for row in rows for value in row]
-    return ", ".join([row_sql] * len(rows)), params
-
-
 def write_in_one_statement(*, account: CreditAccount, pending, dirty_grants, balance,
                            last_hash, seq, now, attached=()) -> None:
     """`attached`: (sql, params) of further writes made by the same statement (the usage
     events and their rollup); each may read the new entries' ids as `e(id, seq)`."""
-    q = connection.ops.quote_name
-    params: list = []
-    ctes = []
     entries = [p.entry for p in pending]
+    params: list = [value for p in pending for value in _entry_row(p, ENTRY_FIELDS)]
+    allocations = [(p.entry.seq, grant.pk, delta) for p in pending
+                   for grant, delta in p.allocations]
+    for allocation in allocations:
+        params += allocation
+    for _, attached_params in attached:
+        params += attached_params
+    for grant in dirty_grants:
+        params += (grant.pk, grant.remaining, grant.expired_at)
+    params += [balance, last_hash, seq, now, account.pk]
+    sql = _one_statement_sql(len(entries), len(allocations),
+                             tuple(sql for sql, _ in attached), len(dirty_grants))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = dict((seq_, id_) for id_, seq_ in cursor.fetchall()) if entries else {}
+    for entry in entries:
+        _saved_as(entry, ids[entry.seq])
+
+
+# The statement's text depends only on its shape (how many entries, allocations and grants,
+# and the attached statements' text): built once per shape, not per charge.
+_ONE_STATEMENT_SQL: dict[tuple, str] = {}
+
+
+def _one_statement_sql(entries: int, allocations: int, attached: tuple[str, ...],
+                       dirty_grants: int) -> str:
+    key = (entries, allocations, attached, dirty_grants)
+    sql = _ONE_STATEMENT_SQL.get(key)
+    if sql is not None:
+        return sql
+    q = connection.ops.quote_name
+    ctes = []
     if entries:
         columns = ", ".join(q(f.column) for f in ENTRY_FIELDS)
         row = "(" + ", ".join("%s::jsonb" if f.attname == "metadata" else "%s"
                               for f in ENTRY_FIELDS) + ")"
         ctes.append(f"e AS (INSERT INTO {q(LedgerEntry._meta.db_table)} ({columns}) "
-                    f"VALUES {', '.join([row] * len(entries))} RETURNING id, seq)")
-        params += [value for p in pending for value in _entry_row(p, ENTRY_FIELDS)]
-        allocations = [(p.entry.seq, grant.pk, delta) for p in pending
-                       for grant, delta in p.allocations]
+                    f"VALUES {', '.join([row] * entries)} RETURNING id, seq)")
         if allocations:
-            values, values_params = _values(allocations, ("bigint", "bigint", "numeric"))
             ctes.append(
                 f"a AS (INSERT INTO {q(GrantAllocation._meta.db_table)} "
                 f"(entry_id, grant_id, amount) SELECT e.id, v.grant_id, v.amount "
-                f"FROM (VALUES {values}) AS v(seq, grant_id, amount) JOIN e ON e.seq = v.seq)")
-            params += values_params
-    for number, (sql, attached_params) in enumerate(attached):
-        ctes.append(f"w{number} AS ({sql})")
-        params += attached_params
+                f"FROM (VALUES {_values(allocations, ('bigint', 'bigint', 'numeric'))}) "
+                f"AS v(seq, grant_id, amount) JOIN e ON e.seq = v.seq)")
+    for number, attached_sql in enumerate(attached):
+        ctes.append(f"w{number} AS ({attached_sql})")
     if dirty_grants:
-        values, values_params = _values(
-            [(g.pk, g.remaining, g.expired_at) for g in dirty_grants],
-            ("bigint", "numeric", "timestamptz"))
+        values = _values(dirty_grants, ("bigint", "numeric", "timestamptz"))
         ctes.append(
             f"g AS (UPDATE {q(CreditGrant._meta.db_table)} AS g SET remaining = v.remaining, "
             f"expired_at = v.expired_at FROM (VALUES {values}) AS v(id, remaining, expired_at) "
             f"WHERE g.id = v.id)")
-        params += values_params
     ctes.append(
         f"acc AS (UPDATE {q(CreditAccount._meta.db_table)} SET balance = %s, last_hash = %s, "
         f"entry_count = %s, updated_at = %s WHERE id = %s)")
-    params += [balance, last_hash, seq, now, account.pk]
     final = "SELECT id, seq FROM e" if entries else "SELECT NULL, NULL"
-    with connection.cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(ctes)} {final}", params)
-        ids = dict((seq_, id_) for id_, seq_ in cursor.fetchall()) if entries else {}
-    for entry in entries:
-        _saved_as(entry, ids[entry.seq])
+    sql = f"WITH {', '.join(ctes)} {final}"
+    if len(_ONE_STATEMENT_SQL) >= 256:  # shapes are few; a bound all the same
+        _ONE_STATEMENT_SQL.clear()
+    _ONE_STATEMENT_SQL[key] = sql
+    return sql
+
+
+def _values(count: int, casts) -> str:
+    row_sql = "(" + ", ".join(f"%s::{c}" for c in casts) + ")"
+    return ", ".join([row_sql] * count)
 
 
 def _saved_as(entry: LedgerEntry, pk: int) -> None:

@@ -38,6 +38,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.db import connection
+
 from billing.models.pricing import AIModel, AIProvider, ModelCatalogueVersion
 from billing.pricing.match_rules import InvalidRule, Predicate, compile_rule
 
@@ -254,8 +256,17 @@ _cached: Catalogue | None = None
 
 
 def catalogue_version():
-    """The one-row version every process cache checks (None before the row exists)."""
-    return ModelCatalogueVersion.objects.values_list("version", flat=True).first()
+    """The one-row version every process cache checks (None before the row exists).
+    Read by every batch: on PostgreSQL as raw SQL, no ORM query compiled each time."""
+    if connection.vendor != "postgresql":
+        return ModelCatalogueVersion.objects.values_list("version", flat=True).first()
+    with connection.cursor() as cursor:
+        cursor.execute(_VERSION_SQL)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+_VERSION_SQL = f"SELECT version FROM {ModelCatalogueVersion._meta.db_table} ORDER BY id LIMIT 1"
 
 
 _UNREAD = object()

@@ -17,7 +17,8 @@ from decimal import Decimal
 from django.utils import timezone
 
 from accounts.models import User
-from billing import money
+from accounts.selectors import members_by_email, members_from_rows, members_statement
+from billing import bulk, money
 from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits
@@ -32,7 +33,12 @@ from billing.usage.events import (
     problem,
     read_events,
 )
-from billing.usage.known_keys import PriorEvent, known_keys
+from billing.usage.known_keys import (
+    PriorEvent,
+    known_keys,
+    known_keys_from_rows,
+    known_keys_statement,
+)
 from billing.usage.rollup import RollupBatch
 from billing.usage.storage import encode_breakdown, insert_events, insert_statement
 
@@ -117,11 +123,14 @@ def record_usage(*, organization, events: list[dict], api_key=None, actor: Actor
         raise TooManyEvents(f"{len(events)} events: at most {MAX_EVENTS} per request")
     parsed = read_and_price(events, plan=organization.plan, now=now,
                             request_problems=request_problems)
-    users = _members_by_email(organization, {e.user_label for e in parsed if e.user_label})
+    emails = {e.user_label for e in parsed if e.user_label}
+    # On PostgreSQL the users named are read with the account lock (_charge): no round
+    # trip of their own.
+    users = None if bulk.copy_usable() else _members_by_email(organization, emails)
     if actor is None:
         actor = Actor.api_key(api_key) if api_key is not None else Actor.system("usage")
-    return _charge(organization, parsed, users=users, api_key=api_key, actor=actor, now=now,
-                   charge_at=charge_at)
+    return _charge(organization, parsed, users=users, emails=emails, api_key=api_key,
+                   actor=actor, now=now, charge_at=charge_at)
 
 
 def estimate_usage(*, organization, events: list[dict], now: datetime | None = None) -> Decimal:
@@ -183,10 +192,15 @@ def _beyond_columns(event: Event) -> dict | None:
 
 
 def _members_by_email(organization, emails: set[str]) -> dict[str, User]:
-    if not emails:
-        return {}
-    users = User.objects.filter(email__in=emails, memberships__organization=organization)
-    return {user.email.lower(): user for user in users}
+    return members_by_email(organization_id=organization.pk, emails=emails)
+
+
+def _name_users(drafts: list[dict], users: dict[str, User]) -> None:
+    """The user of each drafted row, once the members were read with the lock."""
+    for row in drafts:
+        if row["user_label"]:
+            user = users.get(row["user_label"])
+            row["user_id"] = user.pk if user else None
 
 
 def _same_payload(prior: PriorEvent, event: Event) -> bool:
@@ -198,19 +212,29 @@ def _same_payload(prior: PriorEvent, event: Event) -> bool:
     return True
 
 
-def _charge(organization, events: list[Event], *, users, api_key, actor, now,
+def _charge(organization, events: list[Event], *, users, emails, api_key, actor, now,
             charge_at: datetime | None) -> BatchResult:
+    """`users`: the members named by email, or None to read them with the lock."""
     results: list[EventResult] = []
     charged: list[tuple[dict, object]] = []  # (usage row, ledger entry or None)
     rollup = RollupBatch(organization.pk)
     # Rows are drafted before the lock; only the entry and balance are filled in under it.
-    drafts = [_usage_row(organization, event, users, api_key, now) for event in events]
+    drafts = [_usage_row(organization, event, users or {}, api_key, now) for event in events]
     keys = [e.key for e in events]
-    with open_book(organization=organization, now=charge_at) as book:
-        # Under the lock, so a concurrent request with the same key has committed or waits.
-        prior, ledger_known = known_keys(organization_id=organization.pk,
-                                         account_id=book.account.pk, keys=keys,
-                                         ledger_prefix=LEDGER_PREFIX)
+    # Under the lock, so a concurrent request with the same key has committed or waits:
+    # on PostgreSQL read with the lock itself, else once it is held.
+    with_lock = bulk.copy_usable()
+    reads = [known_keys_statement(organization_id=organization.pk, keys=keys,
+                                  ledger_prefix=LEDGER_PREFIX)] if with_lock else []
+    if users is None and emails:
+        reads.append(members_statement(organization_id=organization.pk, emails=emails))
+    with open_book(organization=organization, now=charge_at, reads=reads) as book:
+        prior, ledger_known = (
+            known_keys_from_rows(book.read_rows[0]) if with_lock else
+            known_keys(organization_id=organization.pk, account_id=book.account.pk, keys=keys,
+                       ledger_prefix=LEDGER_PREFIX))
+        if users is None and emails:
+            _name_users(drafts, members_from_rows(book.read_rows[1]))
         book.know_keys(found=ledger_known,
                        absent=[LEDGER_PREFIX + k for k in keys if k not in prior])
         for event, row in zip(events, drafts, strict=True):

@@ -35,15 +35,31 @@ def insert_statement(rows: list[dict], *, entry_seqs: list[int | None]) -> tuple
     """One INSERT of the events (PostgreSQL), for a small book's single statement
     (billing/ledger/writers.py): each event's entry is found among the statement's new
     entries `e(id, seq)` by its seq (None: a free event, no entry)."""
-    fields = [f for f in FIELDS if f is not _ENTRY]
-    quote = connection.ops.quote_name
-    row_sql = "(" + ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields) + ", %s::bigint)"
+    attnames = _INSERT_ATTNAMES
     params = []
     for row, seq in zip(rows, entry_seqs, strict=True):
-        params += [row[f.attname] for f in fields]
+        params += [row[name] for name in attnames]
         params.append(seq)
-    columns = ", ".join(quote(f.column) for f in fields)
-    names = ", ".join(f"c{i}" for i in range(len(fields)))
-    return (f"INSERT INTO {quote(UsageEvent._meta.db_table)} ({columns}, {quote(_ENTRY.column)}) "
-            f"SELECT {names}, e.id FROM (VALUES {', '.join([row_sql] * len(rows))}) "
-            f"AS v({names}, entry_seq) LEFT JOIN e ON e.seq = v.entry_seq", params)
+    return _insert_sql(len(rows)), params
+
+
+_INSERT_FIELDS = [f for f in FIELDS if f is not _ENTRY]
+_INSERT_ATTNAMES = [f.attname for f in _INSERT_FIELDS]
+_INSERT_SQL: dict[int, str] = {}  # by row count: the text is the same for every batch
+
+
+def _insert_sql(count: int) -> str:
+    sql = _INSERT_SQL.get(count)
+    if sql is None:
+        fields, quote = _INSERT_FIELDS, connection.ops.quote_name
+        row_sql = ("(" + ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields)
+                   + ", %s::bigint)")
+        columns = ", ".join(quote(f.column) for f in fields)
+        names = ", ".join(f"c{i}" for i in range(len(fields)))
+        sql = (f"INSERT INTO {quote(UsageEvent._meta.db_table)} ({columns}, "
+               f"{quote(_ENTRY.column)}) SELECT {names}, e.id FROM "
+               f"(VALUES {', '.join([row_sql] * count)}) AS v({names}, entry_seq) "
+               f"LEFT JOIN e ON e.seq = v.entry_seq")
+        if len(_INSERT_SQL) < 64:  # small books only reach here: a few sizes in practice
+            _INSERT_SQL[count] = sql
+    return sql

@@ -262,3 +262,29 @@ def test_openapi_schema_says_unknown_fields_are_refused(client):
     event = body["properties"]["events"]["items"]
     assert body["additionalProperties"] is False and event["additionalProperties"] is False
     assert set(event["properties"]) == set().union(*FIELDS.values())
+
+
+@pytest.mark.postgres
+def test_a_single_event_sends_six_statements_and_two_after_the_lock(client, key, org):
+    """The charge path's round trips (docs/architecture.md, "A usage event"): the key, the
+    catalogue version, then the transaction: the lock with the grants, the known keys
+    and the user named, one write, the end. (SAVEPOINT: the test runs in a transaction.)"""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.conftest import make_member
+
+    ana = make_member(org, "ana@acme.test")
+    post(client, key, {"events": [ai_event("warm"), gpu_event("warm-gpu")]})  # caches, last_used
+    with CaptureQueriesContext(connection) as captured:
+        response = post(client, key, {"events": [ai_event("one", user="ana@acme.test")]})
+    assert response.status_code == 200 and response.json()["results"][0]["status"] == "charged"
+    statements = [q["sql"] for q in captured.captured_queries]
+    assert len(statements) == 6, "\n".join(statements)
+    api_key, version, begin, lock, write, end = statements
+    assert "accounts_apikey" in api_key and "modelcatalogueversion" in version
+    assert begin.startswith("SAVEPOINT") and "FOR UPDATE" in lock
+    for table in ("billing_creditgrant", "billing_usageevent", "accounts_user"):
+        assert table in lock, table
+    assert write.startswith("WITH e AS (INSERT") and end.startswith("RELEASE SAVEPOINT")
+    assert UsageEvent.objects.get(idempotency_key="one").user == ana

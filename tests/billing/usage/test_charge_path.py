@@ -29,10 +29,11 @@ def ends_the_transaction(sql: str) -> bool:
     return sql == "COMMIT" or sql.startswith("RELEASE SAVEPOINT")  # the test's own atomic
 
 
-def under_the_lock(queries: list[str]) -> list[str]:
-    start = next(i for i, q in enumerate(queries) if q.endswith("FOR UPDATE"))
+def from_the_lock(queries: list[str]) -> list[str]:
+    """The statement that takes the lock, and those sent until the transaction ends."""
+    start = next(i for i, q in enumerate(queries) if "FOR UPDATE" in q)
     end = next(i for i, q in enumerate(queries) if ends_the_transaction(q))
-    return queries[start + 1:end]
+    return queries[start:end]
 
 
 def test_one_event_is_written_by_one_statement_and_nothing_runs_after_commit(org):
@@ -43,9 +44,12 @@ def test_one_event_is_written_by_one_statement_and_nothing_runs_after_commit(org
         result = record_usage(organization=org, events=[ai_event("one", user="ana@acme.test",
                                                                  operation="chat")])
     queries = [q["sql"] for q in captured.captured_queries]
-    known, grants, write = under_the_lock(queries)
+    # One round trip takes the lock and reads the grants and the known keys after it.
+    lock_and_reads, write = from_the_lock(queries)
+    lock, grants, known, users = lock_and_reads.split("; ")
+    assert lock.endswith("FOR UPDATE") and "billing_creditgrant" in grants
     assert "billing_usageevent" in known and "billing_ledgerentry" in known
-    assert "billing_creditgrant" in grants
+    assert "accounts_user" in users  # the user named, read with the lock
     for table in ("billing_ledgerentry", "billing_grantallocation", "billing_creditgrant",
                   "billing_creditaccount", "billing_usageevent", "billing_dailyusage"):
         assert f'"{table}"' in write or f"{table} " in write, table

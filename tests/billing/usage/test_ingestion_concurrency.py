@@ -114,3 +114,59 @@ def test_a_batch_that_waited_for_the_lock_charges_at_the_moment_it_got_it():
     expiry = LedgerEntry.objects.get(account__organization=org, kind=EntryKind.EXPIRY)
     assert expiry.created_at >= expires_at and not UsageEvent.objects.exists()
     assert_ledger_ok(org)
+
+
+def test_a_request_that_waited_for_the_lock_reads_what_the_holder_committed():
+    """The grants and known keys travel with the lock (billing/ledger/account_lock.py) but
+    are read after it is granted: a request queued behind a holder that adds a grant and
+    uses the request's key sees both (a read taken before the wait would miss them: no
+    grant to draw on, and the key charged twice)."""
+    import threading
+    import time
+
+    from billing.ledger.actor import Actor
+    from billing.ledger.book import open_book
+    from billing.models import GrantKind
+    from billing.usage.ingestion import record_usage
+    from tests.concurrency import run_together
+
+    seed_prices()
+    org = make_org("queued")
+    holding, asking = threading.Event(), threading.Event()
+
+    def hold_the_lock():
+        with open_book(organization=org) as book:
+            holding.set()
+            book.grant(amount=Decimal(100), grant_kind=GrantKind.ADJUSTMENT,
+                       entry_kind=EntryKind.ADJUSTMENT, actor=Actor.system("test"),
+                       reason="test grant", idempotency_key="test:late-grant")
+            assert asking.wait(10)
+            time.sleep(0.5)  # the other request is now queued on the lock
+
+    def charge(key):
+        assert holding.wait(10)
+        asking.set()
+        return record_usage(organization=org, events=[gpu_event(key)])
+
+    _, result = run_together([hold_the_lock, lambda: charge("fresh")])
+    assert not isinstance(result, Exception), result
+    assert result.results[0].status == "charged"  # drawn on the grant added meanwhile
+    assert CreditAccount.objects.get(organization=org).balance == 100 - GPU_CREDITS
+
+    holding.clear()
+    asking.clear()
+
+    def hold_and_use_the_key():
+        with open_book(organization=org) as book:
+            holding.set()
+            book.consume(amount=GPU_CREDITS, actor=Actor.system("test"), reason="test usage",
+                         idempotency_key="usage:taken", fingerprint="another payload")
+            assert asking.wait(10)
+            time.sleep(0.5)
+
+    _, result = run_together([hold_and_use_the_key, lambda: charge("taken")])
+    assert not isinstance(result, Exception), result
+    assert result.results[0].status == "rejected"  # the key's entry was seen, not written twice
+    assert result.results[0].error["code"] == "idempotency_conflict"
+    assert CreditAccount.objects.get(organization=org).balance == 100 - 2 * GPU_CREDITS
+    assert_ledger_ok(org)
