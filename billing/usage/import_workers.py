@@ -96,7 +96,11 @@ def import_lines_in_workers(*, organization, lines: Iterable[str], workers: int,
                 merger.collect(results, pool)
         while merger.pending():
             merger.collect(results, pool)
-    except BaseException:  # Ctrl-C, or ImportStopped: nothing more may be charged
+    except ImportStopped:
+        _stop(pool)
+        merger.collect_reported(results)  # what the workers committed before they stopped
+        raise
+    except BaseException:  # Ctrl-C: nothing more may be charged
         _stop(pool)
         raise
     for process in pool:
@@ -157,6 +161,9 @@ class _Merger:
         if message[0] == "failed":
             _, name, details = message
             raise ImportStopped(f"{name} failed:\n{details}", self.report)
+        self._add(message)
+
+    def _add(self, message) -> None:
         _, index, last_line, part, pid, peak_kb = message
         self.peaks_kb[pid] = peak_kb
         self.waiting[index] = (last_line, part)
@@ -167,6 +174,16 @@ class _Merger:
             self.merged += 1
             if self.progress:
                 self.progress(self.report)
+
+    def collect_reported(self, results) -> None:
+        """The results already sent, once every worker has stopped."""
+        while True:
+            try:
+                message = results.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                return
+            if message[0] == "done":
+                self._add(message)
 
     def _check(self, pool) -> None:
         for process in pool:
@@ -205,8 +222,8 @@ def _work(organization, actor, chunk_size, batches, results, turn) -> None:
             part = charge_lines(organization=organization, lines=batch, actor=actor,
                                 chunk_size=chunk_size, before_lock=partial(turn.wait, index))
             turn.wait(index)  # a batch with nothing to charge still takes its turn
-            turn.pass_on(index)
             results.put(("done", index, batch[-1][0], part, os.getpid(), _peak_kb()))
+            turn.pass_on(index)
     except BaseException:
         results.put(("failed", multiprocessing.current_process().name, traceback.format_exc()))
         sys.exit(1)  # reported above; the parent stops the others
