@@ -84,6 +84,9 @@ def test_rejections_are_counted(tmp_path, org):
 @pytest.mark.parametrize("args, message", [
     (["--org", "nope"], "no organisation"),
     (["--org", "acme", "--chunk-size", "1001"], "--chunk-size"),
+    (["--org", "acme", "--workers", "0"], "--workers must be at least 1"),
+    # SQLite has one writer; on PostgreSQL this test's transaction is invisible to workers.
+    (["--org", "acme", "--workers", "2"], "--workers above 1"),
 ])
 def test_bad_arguments(tmp_path, org, args, message):
     path = write_lines(tmp_path, [ai_event("a")])
