@@ -3,7 +3,9 @@
 The file is read line by line and sent in chunks of 1,000 events, so memory
 does not grow with the file. Bad lines are reported and skipped (the service
 refuses a chunk whole, so the chunk is sent again without them); re-running
-the same file is safe: recorded events come back as duplicates.
+the same file is safe: recorded events come back as duplicates. This module
+charges in the calling process; import_workers.py shares the same steps
+(`charge_lines`) among worker processes.
 """
 
 from __future__ import annotations
