@@ -26,6 +26,7 @@ import queue
 import resource
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
@@ -198,14 +199,22 @@ class _Turn:
     def __init__(self, context):
         self.current = context.Value("q", 0, lock=False)
         self.changed = context.Condition()
+        self.taken_at = None  # in a worker: when its batch got the turn
 
     def wait(self, index: int) -> None:
         with self.changed:
             while self.current.value != index:
                 self.changed.wait(POLL_SECONDS)
                 _exit_if_orphaned()
+        if self.taken_at is None:
+            self.taken_at = time.perf_counter()
+
+    def held(self) -> float:
+        """Seconds since this worker's batch got the turn."""
+        return time.perf_counter() - self.taken_at
 
     def pass_on(self, index: int) -> None:
+        self.taken_at = None
         with self.changed:
             self.current.value = index + 1
             self.changed.notify_all()
@@ -222,6 +231,7 @@ def _work(organization, actor, chunk_size, batches, results, turn) -> None:
             part = charge_lines(organization=organization, lines=batch, actor=actor,
                                 chunk_size=chunk_size, before_lock=partial(turn.wait, index))
             turn.wait(index)  # a batch with nothing to charge still takes its turn
+            part.turn_seconds = turn.held()
             results.put(("done", index, batch[-1][0], part, os.getpid(), _peak_kb()))
             turn.pass_on(index)
     except BaseException:

@@ -35,11 +35,14 @@ class ImportReport:
     # are found in stages (JSON while reading, then shape, then prices, then charging), not
     # in line order, but are reported in it.
     noted: list[tuple[int, str]] = field(default_factory=list)
-    peaks_kb: list[int] = field(default_factory=list)  # peak RSS of each process (workers)
+    # With workers: the peak RSS of each process, and how long the batches held their turn
+    # at the account lock (serial: an import cannot take less time than this).
+    peaks_kb: list[int] = field(default_factory=list)
+    turn_seconds: float = 0.0
 
     def add(self, other: ImportReport) -> None:
         """Count in the report of the lines that follow these (`lines` is the caller's)."""
-        for name in ("charged", "duplicate", "rejected", "invalid", "credits"):
+        for name in ("charged", "duplicate", "rejected", "invalid", "credits", "turn_seconds"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for code, count in other.rejections.items():
             self.rejections[code] = self.rejections.get(code, 0) + count

@@ -68,6 +68,9 @@ class Command(BaseCommand):
         if report.peaks_kb and options["verbosity"] > 1:
             parent, *workers = (f"{kb / 1024:,.0f} MB" for kb in report.peaks_kb)
             self.stderr.write(f"peak RSS: parent {parent}; workers {', '.join(workers)}")
+            elapsed = time.monotonic() - meter.started
+            self.stderr.write(f"turn at the account lock held {report.turn_seconds:,.1f} s "
+                              f"of {elapsed:,.1f} s ({report.turn_seconds / elapsed:.0%})")
         self._summary(report)
         if not report.complete:
             raise CommandError("some lines were not recorded (see above); fix them and re-run")

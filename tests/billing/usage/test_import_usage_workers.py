@@ -76,7 +76,8 @@ def test_two_workers_charge_in_file_order_with_the_report_of_one_process(tmp_pat
     assert (out_2, err_2, str(error_2)) == (out_1, err_1, str(error_1))
     assert charged(shared) == charged(alone)  # same events, same balances after each
     assert_ledger_ok(shared)
-    out, _, _ = run(path, "--org", "shared", "--workers", "2", "--chunk-size", "2")
+    out, err, _ = run(path, "--org", "shared", "--workers", "2", "--chunk-size", "2", "-v", "2")
+    assert "peak RSS: parent" in err and "turn at the account lock held" in err, err
     assert " 0 charged" in out and CreditAccount.objects.get(organization=shared).balance == (
         CreditAccount.objects.get(organization=alone).balance)
 
@@ -146,6 +147,7 @@ def test_reads_ahead_only_a_few_batches(tmp_path):
     report = import_lines_in_workers(organization=org, lines=lines(), workers=2, chunk_size=5,
                                      progress=lambda r: seen.append((r.lines, len(read))))
     assert report.charged == 200 and report.lines == 200 and len(report.peaks_kb) == 3
+    assert report.turn_seconds > 0
     first_batch_lines, read_by_then = seen[0]
     assert first_batch_lines == 5 and read_by_then <= 8 * 5, seen[:3]
     assert [lines for lines, _ in seen] == list(range(5, 201, 5))  # progress in file order
