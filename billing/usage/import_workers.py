@@ -70,8 +70,8 @@ def import_lines_in_workers(*, organization, lines: Iterable[str], workers: int,
                             actor: Actor | None = None, chunk_size: int = MAX_EVENTS,
                             progress: Callable[[ImportReport], None] | None = None
                             ) -> ImportReport:
-    """As import_lines, with `workers` processes; the report is the same. `report.peaks_kb`
-    holds the peak RSS of this process and of each worker."""
+    """As import_lines, with `workers` processes; the report is the same, plus the peak RSS
+    of this process and of each worker (`peaks_kb`) and the turns' total (`turn_seconds`)."""
     actor = actor or Actor.system("import_usage")
     context = multiprocessing.get_context("fork")  # the children share the caller's settings
     batches = context.Queue(maxsize=workers)  # bounded: how far this process reads ahead
