@@ -3,7 +3,9 @@
 The file is read line by line and sent in chunks of 1,000 events, so memory
 does not grow with the file. Bad lines are reported and skipped (the service
 refuses a chunk whole, so the chunk is sent again without them); re-running
-the same file is safe: recorded events come back as duplicates.
+the same file is safe: recorded events come back as duplicates. This module
+charges in the calling process; import_workers.py shares the same steps
+(`charge_lines`) among worker processes.
 """
 
 from __future__ import annotations
@@ -33,6 +35,21 @@ class ImportReport:
     # are found in stages (JSON while reading, then shape, then prices, then charging), not
     # in line order, but are reported in it.
     noted: list[tuple[int, str]] = field(default_factory=list)
+    # With workers: the peak RSS of each process, and how long the batches held their turn
+    # at the account lock (serial: an import cannot take less time than this).
+    peaks_kb: list[int] = field(default_factory=list)
+    turn_seconds: float = 0.0
+
+    def add(self, other: ImportReport) -> None:
+        """Count in the report of the lines that follow these (`lines` is the caller's)."""
+        for name in ("charged", "duplicate", "rejected", "invalid", "credits", "turn_seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for code, count in other.rejections.items():
+            self.rejections[code] = self.rejections.get(code, 0) + count
+        for line_no, message in other.noted:
+            self.note(line_no, message)
+        if other.balance is not None:
+            self.balance = other.balance
 
     def note(self, line_no: int, message: str) -> None:
         self.noted.append((line_no, message))
@@ -49,11 +66,16 @@ class ImportReport:
         return not (self.invalid or self.rejected)
 
 
-def _read(lines: Iterable[str], report: ImportReport) -> Iterator[tuple[int, object]]:
+def numbered(lines: Iterable[str], report: ImportReport) -> Iterator[tuple[int, str]]:
+    """The non-blank lines with their line numbers; `report.lines` counts every line read."""
     for line_no, line in enumerate(lines, start=1):
         report.lines = line_no
-        if not line.strip():
-            continue
+        if line.strip():
+            yield line_no, line
+
+
+def _parse(lines: Iterable[tuple[int, str]], report: ImportReport) -> Iterator[tuple[int, object]]:
+    for line_no, line in lines:
         try:
             yield line_no, loads(line)
         except (ValueError, RecursionError) as error:
@@ -80,21 +102,34 @@ def _chunks(items: Iterator, size: int) -> Iterator[list]:
 def import_lines(*, organization, lines: Iterable[str], actor: Actor | None = None,
                  chunk_size: int = MAX_EVENTS,
                  progress: Callable[[ImportReport], None] | None = None) -> ImportReport:
+    """The whole file in this process (import_workers.py shares the work among several)."""
     actor = actor or Actor.system("import_usage")
     report = ImportReport()
-    for chunk in _chunks(_read(lines, report), chunk_size):
+    for chunk in _chunks(_parse(numbered(lines, report), report), chunk_size):
         _send(organization, chunk, actor, report)
         if progress:
             progress(report)
     return report
 
 
-def _send(organization, chunk: list[tuple[int, object]], actor, report: ImportReport) -> None:
+def charge_lines(*, organization, lines: list[tuple[int, str]], actor: Actor, chunk_size: int,
+                 before_lock: Callable[[], None] | None = None) -> ImportReport:
+    """A run of numbered lines charged as import_lines would; the report of these lines only
+    (`lines` unset). `before_lock` is called before each chunk takes the account lock."""
+    report = ImportReport()
+    for chunk in _chunks(_parse(lines, report), chunk_size):
+        _send(organization, chunk, actor, report, before_lock=before_lock)
+    return report
+
+
+def _send(organization, chunk: list[tuple[int, object]], actor, report: ImportReport,
+          before_lock: Callable[[], None] | None = None) -> None:
     # Validation runs in stages (shape, then prices), so a chunk may need a few passes.
     while chunk:
         try:
             result = record_usage(
-                organization=organization, events=[event for _, event in chunk], actor=actor
+                organization=organization, events=[event for _, event in chunk], actor=actor,
+                before_lock=before_lock,
             )
         except InvalidEvents as error:
             bad = {}

@@ -10,6 +10,7 @@ daily rollup are written in bulk.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -105,7 +106,8 @@ class BatchResult:
 
 def record_usage(*, organization, events: list[dict], api_key=None, actor: Actor | None = None,
                  now: datetime | None = None, request_problems: list[dict] = (),
-                 received_at: datetime | None = None) -> BatchResult:
+                 received_at: datetime | None = None,
+                 before_lock: Callable[[], None] | None = None) -> BatchResult:
     """Record a batch of 1 to 1,000 events for one org (docs/api.md, "Report usage").
 
     Raises PlanNotEligible, TooManyEvents or InvalidEvents (nothing recorded; with the
@@ -114,6 +116,8 @@ def record_usage(*, organization, events: list[dict], api_key=None, actor: Actor
     the account lock is held, so a batch that waited acts at the moment it got the lock.
     `received_at` (the asynchronous queue) is when the events arrived: they are validated
     and stored as of then, but charged at the moment the lock is held, like `now=None`.
+    `before_lock` is called once the batch is valid and priced, just before the lock is
+    taken (import_usage's workers wait there for their turn, to charge in file order).
     """
     charge_at = now
     now = now or received_at or timezone.now()
@@ -130,7 +134,7 @@ def record_usage(*, organization, events: list[dict], api_key=None, actor: Actor
     if actor is None:
         actor = Actor.api_key(api_key) if api_key is not None else Actor.system("usage")
     return _charge(organization, parsed, users=users, emails=emails, api_key=api_key,
-                   actor=actor, now=now, charge_at=charge_at)
+                   actor=actor, now=now, charge_at=charge_at, before_lock=before_lock)
 
 
 def estimate_usage(*, organization, events: list[dict], now: datetime | None = None) -> Decimal:
@@ -213,7 +217,7 @@ def _same_payload(prior: PriorEvent, event: Event) -> bool:
 
 
 def _charge(organization, events: list[Event], *, users, emails, api_key, actor, now,
-            charge_at: datetime | None) -> BatchResult:
+            charge_at: datetime | None, before_lock: Callable[[], None] | None) -> BatchResult:
     """`users`: the members named by email, or None to read them with the lock."""
     results: list[EventResult] = []
     charged: list[tuple[dict, object]] = []  # (usage row, ledger entry or None)
@@ -228,6 +232,8 @@ def _charge(organization, events: list[Event], *, users, emails, api_key, actor,
                                   ledger_prefix=LEDGER_PREFIX)] if with_lock else []
     if users is None and emails:
         reads.append(members_statement(organization_id=organization.pk, emails=emails))
+    if before_lock is not None:
+        before_lock()
     with open_book(organization=organization, now=charge_at, reads=reads) as book:
         prior, ledger_known = (
             known_keys_from_rows(book.read_rows[0]) if with_lock else

@@ -8,6 +8,12 @@ from accounts.management.lookup import organization_or_error
 from accounts.management.text import counted
 from billing import money
 from billing.usage.events import MAX_EVENTS
+from billing.usage.import_workers import (
+    ImportStopped,
+    default_workers,
+    import_lines_in_workers,
+    workers_refused,
+)
 from billing.usage.importer import import_lines
 from billing.usage.ingestion import PlanNotEligible
 
@@ -24,13 +30,18 @@ class Command(BaseCommand):
         parser.add_argument("--chunk-size", type=int, default=MAX_EVENTS,
                             help=f"events per batch (1 to {MAX_EVENTS})")
         parser.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+        parser.add_argument(
+            "--workers", type=int,
+            help="processes sharing the work, charging in file order (default: the number "
+                 "of cores on PostgreSQL, 1 on SQLite; 1 = all in this process)")
 
-    def handle(self, *args, file, org, chunk_size, no_progress, **options):
+    def handle(self, *args, file, org, chunk_size, no_progress, workers, **options):
         organization = organization_or_error(org)
         if not organization.billing_enabled:
             raise CommandError(f"{org}: {PlanNotEligible.code}: the plan has no credits billing")
         if not 1 <= chunk_size <= MAX_EVENTS:
             raise CommandError(f"--chunk-size must be between 1 and {MAX_EVENTS}")
+        workers = _workers(workers)
         try:
             stream = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115
         except OSError as error:
@@ -38,13 +49,33 @@ class Command(BaseCommand):
         size = os.fstat(stream.fileno()).st_size if file != "-" else 0
         meter = _Progress(self.stderr, size=size, enabled=not no_progress)
         try:
-            report = import_lines(
-                organization=organization, lines=meter.lines(stream), progress=meter.update
-            )
+            if workers == 1:
+                report = import_lines(organization=organization, lines=meter.lines(stream),
+                                      chunk_size=chunk_size, progress=meter.update)
+            else:
+                report = import_lines_in_workers(
+                    organization=organization, lines=meter.lines(stream), workers=workers,
+                    chunk_size=chunk_size, progress=meter.update)
+        except ImportStopped as stopped:
+            meter.done(stopped.report)
+            self._summary(stopped.report)
+            raise CommandError(f"stopped: {stopped}\nThe lines counted above are recorded; "
+                               "re-run to record the rest.") from None
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
         meter.done(report)
+        if report.peaks_kb and options["verbosity"] > 1:
+            parent, *workers = (f"{kb / 1024:,.0f} MB" for kb in report.peaks_kb)
+            self.stderr.write(f"peak RSS: parent {parent}; workers {', '.join(workers)}")
+            elapsed = time.monotonic() - meter.started
+            self.stderr.write(f"turn at the account lock held {report.turn_seconds:,.1f} s "
+                              f"of {elapsed:,.1f} s ({report.turn_seconds / elapsed:.0%})")
+        self._summary(report)
+        if not report.complete:
+            raise CommandError("some lines were not recorded (see above); fix them and re-run")
+
+    def _summary(self, report):
         for problem in report.problems:
             self.stderr.write(f"  {problem}")
         hidden = report.invalid + report.rejected - len(report.problems)
@@ -58,8 +89,17 @@ class Command(BaseCommand):
             f"{counted(report.invalid, 'invalid line')}. Balance "
             f"{money.display(report.balance) if report.balance is not None else 'unchanged'}."
         )
-        if not report.complete:
-            raise CommandError("some lines were not recorded (see above); fix them and re-run")
+
+
+def _workers(asked: int | None) -> int:
+    refused = workers_refused()
+    if asked is None:
+        return 1 if refused else default_workers()
+    if asked < 1:
+        raise CommandError("--workers must be at least 1")
+    if asked > 1 and refused:
+        raise CommandError(f"--workers above 1 {refused}: use --workers 1")
+    return asked
 
 
 class _Progress:

@@ -3,12 +3,14 @@
 import json
 from decimal import Decimal
 from io import StringIO
+from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import Plan
 from billing.models import CreditAccount, UsageEvent
+from billing.usage import importer
 from tests.billing.usage_fixtures import (
     AI_CREDITS,
     GPU_CREDITS,
@@ -84,6 +86,9 @@ def test_rejections_are_counted(tmp_path, org):
 @pytest.mark.parametrize("args, message", [
     (["--org", "nope"], "no organisation"),
     (["--org", "acme", "--chunk-size", "1001"], "--chunk-size"),
+    (["--org", "acme", "--workers", "0"], "--workers must be at least 1"),
+    # SQLite has one writer; on PostgreSQL this test's transaction is invisible to workers.
+    (["--org", "acme", "--workers", "2"], "--workers above 1"),
 ])
 def test_bad_arguments(tmp_path, org, args, message):
     path = write_lines(tmp_path, [ai_event("a")])
@@ -130,3 +135,11 @@ def test_one_line_file_reads_in_the_singular_and_progress_ends_once(tmp_path, or
     assert out.startswith("1 line: 1 charged") and "0 invalid lines" in out
     progress = [line for line in err.splitlines() if "events/s" in line]
     assert len(progress) == 1 and "100.0%" in progress[0] and "1 line," in progress[0], err
+
+
+def test_chunk_size_sets_the_events_per_batch(tmp_path, org):
+    funded(org)
+    path = write_lines(tmp_path, [ai_event(f"a{i}") for i in range(25)])
+    with mock.patch.object(importer, "record_usage", wraps=importer.record_usage) as record:
+        run(path, "--org", "acme", "--chunk-size", "10", "--workers", "1")
+    assert [len(call.kwargs["events"]) for call in record.call_args_list] == [10, 10, 5]
