@@ -169,7 +169,9 @@ def test_bad_request_shapes(client, key, body, field):
 
 
 OLD = (timezone.now() - timedelta(days=36)).isoformat()
-AHEAD = (timezone.now() + timedelta(minutes=10)).isoformat()
+# A day ahead: computed when the module is collected, it must stay past the 5-minute
+# limit however long the suite runs before this test.
+AHEAD = (timezone.now() + timedelta(days=1)).isoformat()
 
 
 @pytest.mark.parametrize("event, field", [
