@@ -51,7 +51,7 @@ def charge_queued_usage_task(organization_id: int) -> int:
     whose events have waited too long (a killed worker's, a lost wake-up's)."""
     queue.pace(organization_id)
     queue.clear_wake_flag(organization_id)
-    drained = queue_charging.drain(organization_id=organization_id)
+    drained = queue_charging.drain(organization_id=organization_id, until_empty=False)
     if drained.out_of_time:
         queue.wake_worker(organization_id)
     return drained.events + queue_charging.charge_stale()

@@ -61,13 +61,14 @@ class Drained:
     batches: int = 0
     statuses: dict = field(default_factory=dict)
     out_of_time: bool = False  # stopped with events perhaps left: the caller wakes a successor
+    caught_up: bool = False  # the last batch took every event queued when it read the queue
 
 
 def charge_next_batch(*, organization_id: int, wait: bool = False,
-                      statuses: dict | None = None) -> int | None:
+                      progress: Drained | None = None) -> int | None:
     """Charge the org's next batch: the number of events decided (0: the queue is empty),
     or None when another worker holds the org (with `wait`: held it past the database's
-    lock timeout)."""
+    lock timeout). `progress` gets the results' statuses and whether the batch caught up."""
     try:
         with transaction.atomic():
             if not _lock(organization_id, wait=wait):
@@ -77,8 +78,11 @@ def charge_next_batch(*, organization_id: int, wait: bool = False,
             ).order_by("id").values_list("id", "idempotency_key", "payload", "api_key_id",
                                          "received_at")[:MAX_EVENTS]]
             if not rows:
+                if progress is not None:
+                    progress.caught_up = True
                 return 0
             batch = _without_repeated_keys(rows)
+            caught_up = len(batch) == len(rows) < MAX_EVENTS
             organization = Organization.objects.get(pk=organization_id)
             results: dict[int, EventResult] = {}
             for run in _runs(batch):
@@ -88,18 +92,24 @@ def charge_next_batch(*, organization_id: int, wait: bool = False,
         if wait and isinstance(error.__cause__, LockNotAvailable):
             return None  # rolled back whole; the rows stay queued
         raise
-    if statuses is not None:
+    if progress is not None:
+        progress.caught_up = caught_up
         for result in results.values():
-            statuses[result.status] = statuses.get(result.status, 0) + 1
+            progress.statuses[result.status] = progress.statuses.get(result.status, 0) + 1
     return len(batch)
 
 
 def drain(*, organization_id: int, wait: bool = True,
-          seconds: float | None = DRAIN_SECONDS) -> Drained:
+          seconds: float | None = DRAIN_SECONDS, until_empty: bool = True) -> Drained:
     """Charge the org's queue until it is empty (or `seconds` have passed; None: no limit,
     for the command). With `wait`, a
     busy org is waited for (the database wakes the waiter when the holder commits); without,
-    it is left to the worker that holds it."""
+    it is left to the worker that holds it.
+
+    Without `until_empty` (a woken task) it stops once a batch has taken everything
+    queued when it read the queue: what arrived since was accepted after the task
+    cleared the org's wake flag, so those requests have woken a successor, which the
+    pacing lets gather them into one batch instead of chasing them a few at a time."""
     drained = Drained()
     deadline = None if seconds is None else time.monotonic() + seconds
     lock_deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait else 0)
@@ -108,7 +118,7 @@ def drain(*, organization_id: int, wait: bool = True,
             drained.out_of_time = True
             break
         done = charge_next_batch(organization_id=organization_id, wait=wait,
-                                 statuses=drained.statuses)
+                                 progress=drained)
         if done is None:
             if time.monotonic() >= lock_deadline:
                 break
@@ -117,6 +127,8 @@ def drain(*, organization_id: int, wait: bool = True,
             break
         drained.events += done
         drained.batches += 1
+        if drained.caught_up and not until_empty:
+            break
     return drained
 
 

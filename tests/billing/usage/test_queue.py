@@ -93,7 +93,7 @@ def test_requests_during_the_wait_enqueue_nothing_and_are_charged_by_the_waiting
     queue.pace(5)  # a drain of org 5 began just now
     tasks.charge_queued_usage_task(5)
     assert redis_broker.queue_size() == 1  # only the first request's task
-    assert drained == [{"organization_id": 5}]
+    assert drained == [{"organization_id": 5, "until_empty": False}]
 
 
 def test_the_orm_broker_never_waits(settings, monkeypatch):

@@ -198,3 +198,35 @@ def test_the_sweep_goes_on_past_an_org_whose_batch_fails(org, other_org, monkeyp
     monkeypatch.setattr(queue_charging, "_charge_run", failing_for_org)
     assert charge_stale() == 1
     assert rows(org)[0].status == "queued" and rows(other_org)[0].status == "charged"
+
+
+def test_a_woken_task_stops_once_a_batch_took_all_it_saw(org, monkeypatch):
+    """Events accepted during its batch have woken a successor (the flag was cleared):
+    left to it, to be gathered by the pacing, instead of chased a few at a time."""
+    from billing.usage import queue_charging
+
+    funded(org)
+    accept(org, gpu_event("a"), gpu_event("b"))
+    charge = queue_charging.record_usage
+
+    def arriving_meanwhile(**kwargs):
+        if not QueuedUsageEvent.objects.filter(idempotency_key="late").exists():
+            accept(org, gpu_event("late"))
+        return charge(**kwargs)
+
+    monkeypatch.setattr(queue_charging, "record_usage", arriving_meanwhile)
+    drained = drain(organization_id=org.pk, until_empty=False)
+    assert (drained.events, drained.batches, drained.caught_up) == (2, 1, True)
+    assert [r.status for r in rows(org)] == ["charged", "charged", "queued"]
+    assert drain(organization_id=org.pk).events == 1  # the successor (or a sweep) takes it
+
+
+def test_a_batch_cut_before_a_repeated_key_has_not_caught_up(org):
+    """The events after the cut were accepted before the task cleared its flag: no
+    successor was woken for them, so the task goes on."""
+    funded(org)
+    accept(org, gpu_event("a"))
+    accept(org, gpu_event("a", quantity="120.50"))
+    drained = drain(organization_id=org.pk, until_empty=False)
+    assert (drained.events, drained.batches) == (2, 2)
+    assert [r.status for r in rows(org)] == ["charged", "duplicate"]
