@@ -22,6 +22,7 @@ from decimal import Decimal
 from billing import money
 from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of
 from billing.usage import ingestion
+from billing.usage.storage import COLUMNS
 
 MODELS = {"gpt-4o-mini": 5, "gpt-4o": 2, "gpt-4.1-mini": 2, "claude-3-5-haiku-latest": 1,
           "claude-sonnet-4-0": 1}
@@ -112,7 +113,8 @@ def price_templates(*, count: int, plan: str, first: datetime, last: datetime, s
     constant = event_constant_columns(event_fields)
     templates = []
     for event in late:
-        row = ingestion._usage_row(_NoOrg, event, {}, None, last)
+        row = dict(zip(COLUMNS, ingestion._usage_row(_NoOrg, event, {}, None, last),
+                       strict=True))
         templates.append(Template(
             type=event.type, resource=event.resource, operation=event.operation,
             user_label=event.user_label, quantity=event.quantity, input_tokens=event.tokens[0],

@@ -7,9 +7,33 @@ directly: every column set, each foreign key's id and cached object as the
 descriptors would leave them, a fresh ModelState (adding, no database).
 """
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
 from django.db.models.base import ModelState
 
-from billing.models import LedgerEntry
+from billing.models import CreditGrant, LedgerEntry
+
+
+@dataclass
+class Posting:
+    entry: LedgerEntry
+    grant: CreditGrant | None = None
+    replayed: bool = False
+
+
+@dataclass
+class Pending:
+    """An entry drafted in a book, waiting for the book's flush."""
+
+    entry: LedgerEntry
+    allocations: list[tuple[CreditGrant, Decimal]] = field(default_factory=list)
+    metadata_text: str | None = None  # chain.metadata_json of the entry's metadata
+
+
+def burn_order(grants: Iterable[CreditGrant]) -> list[CreditGrant]:
+    return sorted(grants, key=CreditGrant.burn_order_key)
 
 # Each column's default as __init__ would give it (callable defaults: the caller passes
 # those columns, created_at and metadata, every time).

@@ -32,7 +32,7 @@ def use_one_statement() -> bool:
 
 
 def copy_entries(pending) -> None:
-    """Insert the entries and allocations of `pending` (list of _Pending) by COPY."""
+    """Insert the entries and allocations of `pending` (list of drafts.Pending) by COPY."""
     entries = [p.entry for p in pending]
     with connection.cursor() as cursor:
         cursor.execute(

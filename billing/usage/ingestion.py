@@ -10,16 +10,20 @@ daily rollup are written in bulk.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from accounts.models import User
 from billing import money
 from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
+from billing.ledger.chain import metadata_json
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits
 from billing.models.usage import UsageType
 from billing.pricing.quotes import PriceBook, PricingError, TokenCounts
@@ -34,7 +38,13 @@ from billing.usage.events import (
 )
 from billing.usage.known_keys import PriorEvent, known_keys
 from billing.usage.rollup import RollupBatch
-from billing.usage.storage import encode_breakdown, insert_events, insert_statement
+from billing.usage.storage import (
+    BALANCE_AFTER,
+    ENTRY_ID,
+    encode_breakdown,
+    insert_events,
+    insert_statement,
+)
 
 CHARGED, DUPLICATE, REJECTED = "charged", "duplicate", "rejected"
 MAX_USD = Decimal(10) ** (money.USD_FIELD["max_digits"] - money.USD_FIELD["decimal_places"])
@@ -77,6 +87,17 @@ class EventResult:
             "error": self.error,
         }
 
+    def json_text(self) -> str:
+        """json.dumps(self.as_json()) as the API encodes it, written out (a batch answers
+        1,000 of these; tests/billing/usage/test_charge_path.py holds the two equal)."""
+        credits = "null" if self.credits is None else f'"{money.canonical(self.credits)}"'
+        balance = ("null" if self.balance_after is None
+                   else f'"{money.canonical(self.balance_after)}"')
+        error = "null" if self.error is None else json.dumps(self.error, cls=DjangoJSONEncoder)
+        return (f'{{"idempotency_key": {_json_text(self.idempotency_key)}, "status": '
+                f'{_json_text(self.status)}, "credits": {credits}, "balance_after": {balance}, '
+                f'"error": {error}}}')
+
 
 @dataclass(frozen=True)
 class BatchResult:
@@ -95,6 +116,11 @@ class BatchResult:
             "results": [r.as_json() for r in self.results],
             "balance": money.canonical(self.balance),
         }
+
+    def json_text(self) -> str:
+        """The text of JsonResponse(self.as_json()), without the dicts."""
+        results = ", ".join([r.json_text() for r in self.results])
+        return f'{{"results": [{results}], "balance": "{money.canonical(self.balance)}"}}'
 
 
 def record_usage(*, organization, events: list[dict], api_key=None, actor: Actor | None = None,
@@ -198,13 +224,35 @@ def _same_payload(prior: PriorEvent, event: Event) -> bool:
     return True
 
 
+@dataclass(slots=True)
+class _Draft:
+    """What an event's charge needs, worked out before the lock is taken."""
+
+    row: list  # the usage row (storage.COLUMNS); balance_after and entry_id set when charged
+    reason: str
+    metadata: dict
+    metadata_text: str  # chain.metadata_json(metadata)
+    rollup_key: tuple
+
+
+def _draft(organization, event: Event, users, api_key, now) -> _Draft:
+    return _Draft(
+        row=_usage_row(organization, event, users, api_key, now), reason=_reason(event),
+        metadata=_entry_metadata(event),
+        metadata_text=_metadata_head(event.type, event.resource) + _json_text(event.key) + "}",
+        rollup_key=RollupBatch.key_of(
+            occurred_at=event.occurred_at, usage_type=event.type, resource=event.resource,
+            operation=event.operation, user_label=event.user_label),
+    )
+
+
 def _charge(organization, events: list[Event], *, users, api_key, actor, now,
             charge_at: datetime | None) -> BatchResult:
     results: list[EventResult] = []
-    charged: list[tuple[dict, object]] = []  # (usage row, ledger entry or None)
+    charged: list[tuple[list, object]] = []  # (usage row, ledger entry or None)
     rollup = RollupBatch(organization.pk)
-    # Rows are drafted before the lock; only the entry and balance are filled in under it.
-    drafts = [_usage_row(organization, event, users, api_key, now) for event in events]
+    # Drafted before the lock; under it only the entry and the balance are worked out.
+    drafts = [_draft(organization, event, users, api_key, now) for event in events]
     keys = [e.key for e in events]
     with open_book(organization=organization, now=charge_at) as book:
         # Under the lock, so a concurrent request with the same key has committed or waits.
@@ -213,7 +261,7 @@ def _charge(organization, events: list[Event], *, users, api_key, actor, now,
                                          ledger_prefix=LEDGER_PREFIX)
         book.know_keys(found=ledger_known,
                        absent=[LEDGER_PREFIX + k for k in keys if k not in prior])
-        for event, row in zip(events, drafts, strict=True):
+        for event, draft in zip(events, drafts, strict=True):
             if event.key in prior:
                 results.append(_replay(prior[event.key], event))
                 continue
@@ -221,9 +269,9 @@ def _charge(organization, events: list[Event], *, users, api_key, actor, now,
             try:
                 if credits > 0:
                     posting = book.consume(
-                        amount=credits, actor=actor, reason=_reason(event),
+                        amount=credits, actor=actor, reason=draft.reason,
                         idempotency_key=LEDGER_PREFIX + event.key, fingerprint=event.fingerprint,
-                        metadata=_entry_metadata(event),
+                        metadata=draft.metadata, metadata_text=draft.metadata_text,
                     )
                     if posting.replayed:  # an entry without its event: answer as the ledger did
                         results.append(EventResult(
@@ -242,17 +290,18 @@ def _charge(organization, events: list[Event], *, users, api_key, actor, now,
             except IdempotencyConflict as error:
                 results.append(_rejected(event, "idempotency_conflict", str(error)))
                 continue
-            row["balance_after"] = book.balance
+            draft.row[BALANCE_AFTER] = book.balance
             results.append(EventResult(event.key, CHARGED, credits, book.balance))
-            charged.append((row, entry))
-            _add_to_rollup(rollup, event)
+            charged.append((draft.row, entry))
+            rollup.add_to(draft.rollup_key, event.quantity, event.tokens[0], event.tokens[1],
+                          event.quote.cost_usd, credits)
         if charged:
             _write(book, charged, rollup)
         balance = book.balance
     return BatchResult(results=results, balance=balance)
 
 
-def _write(book, charged: list[tuple[dict, object]], rollup: RollupBatch) -> None:
+def _write(book, charged: list[tuple[list, object]], rollup: RollupBatch) -> None:
     """The events and the rollup, with the book's entries: in the book's own single
     statement when it is small (one round trip under the lock), else after it."""
     rows = [row for row, _ in charged]
@@ -263,7 +312,7 @@ def _write(book, charged: list[tuple[dict, object]], rollup: RollupBatch) -> Non
         return
     book.flush()  # entries get their ids
     for row, entry in charged:
-        row["entry_id"] = entry.pk if entry is not None else None
+        row[ENTRY_ID] = entry.pk if entry is not None else None
     insert_events(rows)
     rollup.save()
 
@@ -290,33 +339,30 @@ def _entry_metadata(event: Event) -> dict:
     return {"usage_key": event.key, "type": event.type, "resource": event.resource}
 
 
-def _add_to_rollup(rollup: RollupBatch, event: Event) -> None:
-    rollup.add(
-        occurred_at=event.occurred_at, usage_type=event.type, resource=event.resource,
-        operation=event.operation, user_label=event.user_label, quantity=event.quantity,
-        input_tokens=event.tokens[0], output_tokens=event.tokens[1],
-        cost_usd=event.quote.cost_usd, credits=event.quote.credits,
-    )
+_json_text = json.encoder.encode_basestring_ascii  # what json.dumps does to one string
 
 
-def _usage_row(organization, event: Event, users, api_key, now) -> dict:
-    """The event's column values; balance_after and entry_id are set when it is charged."""
+@lru_cache(maxsize=1024)
+def _metadata_head(usage_type: str, resource: str) -> str:
+    """metadata_json of an entry's metadata up to its usage key (the keys sort last)."""
+    text = metadata_json({"usage_key": "", "type": usage_type, "resource": resource})
+    return text.removesuffix('""}')
+
+
+def _usage_row(organization, event: Event, users, api_key, now) -> list:
+    """The event's column values in storage.COLUMNS order; balance_after and entry_id
+    (the last two) are set when it is charged."""
     quote = event.quote
     user = users.get(event.user_label)
-    return {
-        "organization_id": organization.pk, "idempotency_key": event.key, "type": event.type,
-        "ai_model_id": event.ai_model.pk if event.ai_model else None,
-        "meter_id": event.meter.pk if event.meter else None, "resource": event.resource,
-        "name_sent": event.name if event.ai_model else "",
-        "provider": event.provider, "service_tier": event.service_tier,
-        "input_tokens": event.tokens[0], "output_tokens": event.tokens[1],
-        "cached_input_tokens": event.tokens[2], "cache_write_tokens": event.tokens[3],
-        "reasoning_tokens": event.tokens[4], "quantity": event.quantity,
-        "operation": event.operation, "user_id": user.pk if user else None,
-        "user_label": event.user_label, "api_key_id": api_key.pk if api_key else None,
-        "occurred_at": event.occurred_at, "occurred_at_sent": event.occurred_at_sent,
-        "received_at": now, "fingerprint": event.fingerprint,
-        "breakdown": encode_breakdown(quote.breakdown()), "cost_usd": quote.cost_usd,
-        "markup": quote.markup, "credits_per_usd": quote.credits_per_usd,
-        "credits": quote.credits, "balance_after": None, "entry_id": None,
-    }
+    tokens = event.tokens
+    return [
+        organization.pk, event.key, event.type,
+        event.ai_model.pk if event.ai_model else None,
+        event.meter.pk if event.meter else None, event.resource,
+        event.name if event.ai_model else "", event.provider, event.service_tier,
+        tokens[0], tokens[1], tokens[2], tokens[3], tokens[4], event.quantity,
+        event.operation, user.pk if user else None, event.user_label,
+        api_key.pk if api_key else None, event.occurred_at, event.occurred_at_sent, now,
+        event.fingerprint, encode_breakdown(quote), quote.cost_usd, quote.markup,
+        quote.credits_per_usd, quote.credits, None, None,
+    ]
