@@ -21,7 +21,7 @@ from billing import money
 from billing.ledger import listeners, writers
 from billing.ledger.actor import Actor
 from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of, metadata_json
-from billing.ledger.drafts import Pending, Posting, burn_order, draft_entry
+from billing.ledger.drafts import EntryTemplate, Pending, Posting, burn_order
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits, LedgerError
 from billing.models import (
     DEFAULT_PRIORITY,
@@ -51,6 +51,7 @@ class Book:
         self._key_id = current_key_id()
         # The clock is fixed for the book: once expire_due ran, only a new grant can expire.
         self._expiry_done = False
+        self._template: tuple[Actor, EntryTemplate] | None = None  # the last actor's
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -110,22 +111,19 @@ class Book:
                               "credits, more than the ledger holds")
         self.balance = self.balance + amount
         self._seq += 1
-        entry = draft_entry(
-            related={"account": self.account, "actor_user": actor.by_user,
-                     "actor_api_key": actor.by_api_key, "reverses": reverses},
-            seq=self._seq,
-            kind=kind,
-            amount=amount,
-            balance_after=self.balance,
-            actor_type=actor.type,
-            actor_label=actor.label[:254],
-            reason=reason,
-            idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
-            metadata=metadata or {},
-            created_at=self.now,
-            key_id=self._key_id,
-        )
+        if self._template is None or self._template[0] is not actor or reverses is not None:
+            template = (actor, EntryTemplate({
+                "account": self.account, "actor_user": actor.by_user,
+                "actor_api_key": actor.by_api_key, "reverses": reverses}))
+            self._template = template if reverses is None else self._template
+        else:
+            template = self._template
+        entry = template[1].draft({
+            "seq": self._seq, "kind": kind, "amount": amount, "balance_after": self.balance,
+            "actor_type": actor.type, "actor_label": actor.label[:254], "reason": reason,
+            "idempotency_key": idempotency_key, "fingerprint": fingerprint,
+            "metadata": metadata or {}, "created_at": self.now, "key_id": self._key_id,
+        })
         # The allocations are hashed with the entry; new grants already have their ids.
         if metadata_text is None:  # else the caller's, worked out before the lock
             metadata_text = metadata_json(entry.metadata)

@@ -44,13 +44,30 @@ _DEFAULTS = {f.attname: None if f.has_default() and callable(f.default) else f.g
 def draft_entry(*, related: dict, **values) -> LedgerEntry:
     """An unsaved LedgerEntry like `LedgerEntry(**related, **values)`: `related` maps
     foreign key names to their objects (or None), `values` the other columns."""
-    entry = LedgerEntry.__new__(LedgerEntry)
-    columns = entry.__dict__
-    columns.update(_DEFAULTS, **values)
-    state = entry._state = ModelState()
-    for name, obj in related.items():
-        state.fields_cache[name] = obj
-        if obj is not None:
-            columns[f"{name}_id"] = obj.pk
-            state.db = state.db or obj._state.db  # as the descriptor sets it
-    return entry
+    return EntryTemplate(related).draft(values)
+
+
+class EntryTemplate:
+    """What draft_entry works out from an entry's related objects (their ids, the cached
+    objects, the database), kept by a book for its next entries with the same ones."""
+
+    __slots__ = ("related", "_ids", "_db")
+
+    def __init__(self, related: dict):
+        self.related = related
+        self._ids, self._db = {}, None
+        for name, obj in related.items():
+            if obj is not None:
+                self._ids[f"{name}_id"] = obj.pk
+                self._db = self._db or obj._state.db  # as the descriptor sets it
+
+    def draft(self, values: dict) -> LedgerEntry:
+        entry = LedgerEntry.__new__(LedgerEntry)
+        columns = entry.__dict__
+        columns.update(_DEFAULTS)
+        columns.update(values)
+        columns.update(self._ids)
+        state = entry._state = ModelState()
+        state.fields_cache = dict(self.related)  # each entry its own cache, as __init__
+        state.db = self._db
+        return entry

@@ -17,7 +17,9 @@ from functools import lru_cache
 
 def plain(value: Decimal) -> str:
     """Exact text without exponent or trailing zeros: 2.5000000000 -> "2.5", 1E+2 -> "100"."""
-    return format(value.normalize(), "f")
+    value = value.normalize()
+    text = str(value)  # the same digits as format(value, "f") unless it uses an exponent
+    return text if "E" not in text else format(value, "f")
 
 
 def breakdown_json(quote) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from billing import money
 from billing.models.pricing import (
@@ -75,8 +75,7 @@ class PricingError(Exception):
         super().__init__(self.message)
 
 
-@dataclass(frozen=True)
-class TokenCounts:
+class TokenCounts(NamedTuple):
     """Totals include their parts, as OpenAI and genai-prices report them."""
 
     input_tokens: int
@@ -86,8 +85,7 @@ class TokenCounts:
     reasoning_tokens: int = 0
 
 
-@dataclass(frozen=True)
-class PricedLine:
+class PricedLine(NamedTuple):  # NamedTuple, not a frozen dataclass: 3x cheaper to make
     bucket: str  # a token bucket, or the meter code
     quantity: Decimal
     unit_price_usd: Decimal  # per `per` units
@@ -106,8 +104,7 @@ class PricedLine:
         }
 
 
-@dataclass(frozen=True)
-class Quote:
+class Quote(NamedTuple):
     lines: tuple[PricedLine, ...]
     cost_usd: Decimal  # unrounded sum of the lines
     markup: Decimal
@@ -232,8 +229,9 @@ def price_tokens(rows: Sequence[ModelPrice], *, tokens: TokenCounts, service_tie
         if row is None:
             raise PricingError("no_price", TOKEN_FIELD_OF_BUCKET[bucket], _unpriced(
                 model_label, bucket, current, at))
-        lines.append(line(bucket=bucket, quantity=Decimal(count),
-                          unit_price=row.price_per_million_usd, per=TOKENS_PER, price_id=row.pk))
+        quantity, unit_price = Decimal(count), row.price_per_million_usd
+        lines.append(PricedLine(bucket, quantity, unit_price, TOKENS_PER, row.pk,
+                                quantity * unit_price / TOKENS_PER))  # as line() does
     fee = pick(UsageBucket.REQUEST)
     if fee is not None:
         lines.append(line(bucket=UsageBucket.REQUEST, quantity=Decimal(1),
@@ -258,13 +256,11 @@ def line(*, bucket: str, quantity: Decimal, unit_price: Decimal, per: int,
 
 
 def make_quote(lines: Sequence[PricedLine], *, markup: PlanMarkup, rate: CreditRate) -> Quote:
-    cost = sum((ln.cost_usd for ln in lines), Decimal(0))
-    return Quote(
-        lines=tuple(lines), cost_usd=cost,
-        markup=markup.multiplier, markup_id=markup.pk,
-        credits_per_usd=rate.credits_per_usd, rate_id=rate.pk,
-        credits=money.round_credits(cost * markup.multiplier * rate.credits_per_usd),
-    )
+    cost = Decimal(0)
+    for ln in lines:
+        cost += ln.cost_usd
+    return Quote(tuple(lines), cost, markup.multiplier, markup.pk, rate.credits_per_usd,
+                 rate.pk, money.round_credits(cost * markup.multiplier * rate.credits_per_usd))
 
 
 # --- the per-batch cache -----------------------------------------------------------------------
