@@ -7,6 +7,9 @@ adapts it. Callers fall back to the ORM on other databases (`copy_usable`).
 """
 
 import json
+import re
+from datetime import date, datetime
+from decimal import Decimal
 
 from django.db import connection, models
 from django.db.models import F, Lookup, Q
@@ -44,6 +47,57 @@ def copy_rows(model: type[models.Model], fields, rows) -> None:
         with cursor.cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
+
+
+def copy_text(model: type[models.Model], fields, lines: list[str]) -> None:
+    """COPY rows already written in COPY's text format (`text_row`), each ending in a
+    newline: a caller can encode its rows before it takes a lock, and only send them
+    while it holds it."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    statement = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(statement) as copy:
+            for start in range(0, len(lines), 1000):
+                copy.write("".join(lines[start:start + 1000]))
+
+
+_SPECIAL = re.compile(r"[\\\t\n\r]")
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _text_of_str(value: str) -> str:
+    return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
+
+
+# COPY's text format per Python type, as PostgreSQL reads it back: the same values as
+# psycopg's write_row (tests/billing/test_bulk.py round-trips tabs, newlines, backslashes,
+# Unicode, Decimals with exponents and timestamps).
+_TEXT_OF = {
+    str: _text_of_str, JsonText: _text_of_str, int: str, Decimal: str,
+    datetime: datetime.isoformat, date: date.isoformat,
+    bool: lambda value: "t" if value else "f", type(None): lambda value: "\\N",
+}
+
+
+# Subclasses (a TextChoices member, a test's datetime) by the first base they are.
+_BASES = (bool, int, str, Decimal, datetime, date)
+
+
+def _text_of(value) -> str:
+    encode = _TEXT_OF.get(type(value))
+    if encode is None:
+        base = next((t for t in _BASES if isinstance(value, t)), None)
+        if base is None:
+            raise TypeError(f"no COPY text for {type(value).__name__}")
+        encode = _TEXT_OF[base]
+    return encode(value)
+
+
+def text_row(values) -> str:
+    """Values (str, JSON text, int, Decimal, datetime, date, bool or None) as one line of
+    COPY's text format, without its newline."""
+    return "\t".join([_text_of(value) for value in values])
 
 
 class AnyOf(Lookup):

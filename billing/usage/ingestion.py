@@ -41,7 +41,9 @@ from billing.usage.rollup import RollupBatch
 from billing.usage.storage import (
     BALANCE_AFTER,
     ENTRY_ID,
+    copy_text_head,
     encode_breakdown,
+    encodes_for_copy,
     insert_events,
     insert_statement,
 )
@@ -233,26 +235,31 @@ class _Draft:
     metadata: dict
     metadata_text: str  # chain.metadata_json(metadata)
     rollup_key: tuple
+    copy_text: str | None  # the row's COPY text up to balance_after, for a large batch
 
 
-def _draft(organization, event: Event, users, api_key, now) -> _Draft:
+def _draft(organization, event: Event, users, api_key, now, *, encode: bool) -> _Draft:
+    row = _usage_row(organization, event, users, api_key, now)
     return _Draft(
-        row=_usage_row(organization, event, users, api_key, now), reason=_reason(event),
-        metadata=_entry_metadata(event),
+        row=row, reason=_reason(event), metadata=_entry_metadata(event),
         metadata_text=_metadata_head(event.type, event.resource) + _json_text(event.key) + "}",
         rollup_key=RollupBatch.key_of(
             occurred_at=event.occurred_at, usage_type=event.type, resource=event.resource,
             operation=event.operation, user_label=event.user_label),
+        copy_text=copy_text_head(row) if encode else None,
     )
 
 
 def _charge(organization, events: list[Event], *, users, api_key, actor, now,
             charge_at: datetime | None) -> BatchResult:
     results: list[EventResult] = []
-    charged: list[tuple[list, object]] = []  # (usage row, ledger entry or None)
+    charged: list[tuple[_Draft, object]] = []  # (the event's draft, ledger entry or None)
     rollup = RollupBatch(organization.pk)
-    # Drafted before the lock; under it only the entry and the balance are worked out.
-    drafts = [_draft(organization, event, users, api_key, now) for event in events]
+    # Drafted before the lock (a large batch's rows encoded for COPY too); under the lock
+    # only the entries and the balance are worked out.
+    encode = encodes_for_copy(len(events))
+    drafts = [_draft(organization, event, users, api_key, now, encode=encode)
+              for event in events]
     keys = [e.key for e in events]
     with open_book(organization=organization, now=charge_at) as book:
         # Under the lock, so a concurrent request with the same key has committed or waits.
@@ -292,7 +299,7 @@ def _charge(organization, events: list[Event], *, users, api_key, actor, now,
                 continue
             draft.row[BALANCE_AFTER] = book.balance
             results.append(EventResult(event.key, CHARGED, credits, book.balance))
-            charged.append((draft.row, entry))
+            charged.append((draft, entry))
             rollup.add_to(draft.rollup_key, event.quantity, event.tokens[0], event.tokens[1],
                           event.quote.cost_usd, credits)
         if charged:
@@ -301,19 +308,19 @@ def _charge(organization, events: list[Event], *, users, api_key, actor, now,
     return BatchResult(results=results, balance=balance)
 
 
-def _write(book, charged: list[tuple[list, object]], rollup: RollupBatch) -> None:
+def _write(book, charged: list[tuple[_Draft, object]], rollup: RollupBatch) -> None:
     """The events and the rollup, with the book's entries: in the book's own single
     statement when it is small (one round trip under the lock), else after it."""
-    rows = [row for row, _ in charged]
+    rows = [draft.row for draft, _ in charged]
     if book.writes_in_one_statement():
         seqs = [entry.seq if entry is not None else None for _, entry in charged]
         book.flush(attached=[insert_statement(rows, entry_seqs=seqs),
                              rollup.upsert_statement()])
         return
     book.flush()  # entries get their ids
-    for row, entry in charged:
+    for row, entry in zip(rows, (entry for _, entry in charged), strict=True):
         row[ENTRY_ID] = entry.pk if entry is not None else None
-    insert_events(rows)
+    insert_events(rows, heads=[draft.copy_text for draft, _ in charged])
     rollup.save()
 
 

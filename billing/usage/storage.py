@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
 from billing import bulk
+from billing.ledger import writers
 from billing.models.usage import UsageEvent
 
 # The order of a row's values; the two set once the event is charged come last.
@@ -39,11 +40,28 @@ def encode_breakdown(quote):
     return bulk.JsonText(quote.breakdown_json()) if bulk.copy_usable() else quote.breakdown()
 
 
-def insert_events(rows: list[list]) -> None:
-    """Insert usage events given as lists of values in COLUMNS order."""
+def encodes_for_copy(events: int) -> bool:
+    """Whether a batch of this many events encodes its rows for COPY before the lock:
+    one that large is written by COPY unless most of it turns out to be duplicates."""
+    return events >= writers.COPY_THRESHOLD and bulk.copy_usable()
+
+
+def copy_text_head(row: list) -> str:
+    """A row's COPY text up to balance_after: the two values set under the lock are
+    appended there (`insert_events`)."""
+    return bulk.text_row(row[:BALANCE_AFTER])
+
+
+def insert_events(rows: list[list], *, heads: list[str | None] = ()) -> None:
+    """Insert usage events given as lists of values in COLUMNS order; `heads`: their
+    copy_text_head, when they have it."""
     if not rows:
         return
-    if bulk.copy_usable():
+    if heads and None not in heads and bulk.copy_usable():
+        bulk.copy_text(UsageEvent, FIELDS, [
+            f"{head}\t{bulk.text_row(row[BALANCE_AFTER:])}\n"
+            for head, row in zip(heads, rows, strict=True)])
+    elif bulk.copy_usable():
         bulk.copy_rows(UsageEvent, FIELDS, rows)
     else:
         UsageEvent.objects.bulk_create([UsageEvent(**dict(zip(COLUMNS, row, strict=True)))
