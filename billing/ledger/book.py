@@ -179,11 +179,11 @@ class Book:
 
     def expire_due(self, *, actor: Actor | None = None) -> list[Posting]:
         """Post an expiry entry for each live grant whose expiry has passed."""
-        actor = actor or Actor.system("expire_credits")
         postings, grants = [], self.live_grants()
         if self._expiry_done:
             return postings
         self._expiry_done = True
+        actor = actor or Actor.system("expire_credits")
         for grant in list(grants):
             if grant.expires_at is None or grant.expires_at > self.now:
                 continue

@@ -114,8 +114,9 @@ def _moment_text(moment: datetime) -> str:
 
 def allocations_text(allocations: Iterable[tuple[int, Decimal]]) -> str:
     """Canonical text of an entry's allocations: (grant id, amount), in grant id order."""
-    return ";".join(f"{grant_id}:{money.canonical(amount)}"
-                    for grant_id, amount in sorted(allocations))
+    if not isinstance(allocations, list) or len(allocations) > 1:  # one needs no sorting
+        allocations = sorted(allocations)
+    return ";".join([f"{grant_id}:{money.canonical(amount)}" for grant_id, amount in allocations])
 
 
 def entry_hash(entry: LedgerEntry, previous_hash: str,

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing import money
+from billing.bulk import copy_usable
 from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
 from billing.ledger.chain import metadata_json
@@ -238,8 +239,9 @@ class _Draft:
     copy_text: str | None  # the row's COPY text up to balance_after, for a large batch
 
 
-def _draft(organization, event: Event, users, api_key, now, *, encode: bool) -> _Draft:
-    row = _usage_row(organization, event, users, api_key, now)
+def _draft(organization, event: Event, users, api_key, now, *, encode: bool,
+           as_text: bool) -> _Draft:
+    row = _usage_row(organization, event, users, api_key, now, as_text=as_text)
     return _Draft(
         row=row, reason=_reason(event), metadata=_entry_metadata(event),
         metadata_text=_metadata_head(event.type, event.resource) + _json_text(event.key) + "}",
@@ -257,8 +259,8 @@ def _charge(organization, events: list[Event], *, users, api_key, actor, now,
     rollup = RollupBatch(organization.pk)
     # Drafted before the lock (a large batch's rows encoded for COPY too); under the lock
     # only the entries and the balance are worked out.
-    encode = encodes_for_copy(len(events))
-    drafts = [_draft(organization, event, users, api_key, now, encode=encode)
+    encode, as_text = encodes_for_copy(len(events)), copy_usable()
+    drafts = [_draft(organization, event, users, api_key, now, encode=encode, as_text=as_text)
               for event in events]
     keys = [e.key for e in events]
     with open_book(organization=organization, now=charge_at) as book:
@@ -356,9 +358,13 @@ def _metadata_head(usage_type: str, resource: str) -> str:
     return text.removesuffix('""}')
 
 
-def _usage_row(organization, event: Event, users, api_key, now) -> list:
+def _usage_row(organization, event: Event, users, api_key, now, *,
+               as_text: bool | None = None) -> list:
     """The event's column values in storage.COLUMNS order; balance_after and entry_id
-    (the last two) are set when it is charged."""
+    (the last two) are set when it is charged. `as_text`: bulk.copy_usable(), when the
+    caller has it already."""
+    if as_text is None:
+        as_text = copy_usable()
     quote = event.quote
     user = users.get(event.user_label)
     tokens = event.tokens
@@ -370,6 +376,6 @@ def _usage_row(organization, event: Event, users, api_key, now) -> list:
         tokens[0], tokens[1], tokens[2], tokens[3], tokens[4], event.quantity,
         event.operation, user.pk if user else None, event.user_label,
         api_key.pk if api_key else None, event.occurred_at, event.occurred_at_sent, now,
-        event.fingerprint, encode_breakdown(quote), quote.cost_usd, quote.markup,
+        event.fingerprint, encode_breakdown(quote, as_text=as_text), quote.cost_usd, quote.markup,
         quote.credits_per_usd, quote.credits, None, None,
     ]

@@ -35,9 +35,10 @@ FIELDS = [_BY_NAME[name] for name in COLUMNS]
 _ENTRY = UsageEvent._meta.get_field("entry")
 
 
-def encode_breakdown(quote):
-    """The quote's breakdown as the column takes it: JSON text for COPY, else the dict."""
-    return bulk.JsonText(quote.breakdown_json()) if bulk.copy_usable() else quote.breakdown()
+def encode_breakdown(quote, *, as_text: bool):
+    """The quote's breakdown as the column takes it: JSON text for PostgreSQL's raw
+    statements (`as_text`, bulk.copy_usable()), else the dict."""
+    return bulk.JsonText(quote.breakdown_json()) if as_text else quote.breakdown()
 
 
 def encodes_for_copy(events: int) -> bool:
