@@ -41,6 +41,10 @@ def parse_credits(value, *, allow_negative: bool = False, allow_zero: bool = Fal
     Any text at all gets InvalidAmount, never another error: exponents Decimal
     cannot hold, NUL characters and lone surrogates included.
     """
+    if type(value) is Decimal and value.is_finite() and 0 < value < MAX_CREDITS:
+        rounded = round_credits(value)  # the usual case (a batch's 1,000 charges), at once
+        if rounded == value:
+            return rounded
     if isinstance(value, float | bool):
         raise InvalidAmount("credits must be a decimal string or integer, never a float")
     shown = str(value)[:40]

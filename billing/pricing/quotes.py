@@ -139,7 +139,7 @@ def split_tokens(t: TokenCounts) -> dict[str, int]:
     for field in ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
                   "reasoning_tokens"):
         value = getattr(t, field)
-        if not isinstance(value, int) or isinstance(value, bool):
+        if type(value) is not int and (not isinstance(value, int) or isinstance(value, bool)):
             raise PricingError("invalid_tokens", field, f"{field} must be a whole number")
         if value < 0:
             raise PricingError("invalid_tokens", field, f"{field} must not be negative")

@@ -230,8 +230,9 @@ def parse_event(raw, index: int, *, now: datetime, problems: list) -> Event | No
         message = "is required" if kind is None else "must be ai_tokens or infrastructure"
         problems.append(problem(index, "type", message))
         return None
-    for name in sorted(set(raw) - FIELDS[kind]):
-        problems.append(problem(index, str(name)[:60], f"is not a field of {kind} events"))
+    if extra := raw.keys() - FIELDS[kind]:
+        for name in sorted(extra):
+            problems.append(problem(index, str(name)[:60], f"is not a field of {kind} events"))
 
     operation = _text(raw, "operation", problems, index)
     user = _text(raw, "user", problems, index, lower=True)
@@ -276,7 +277,9 @@ def _parse_token_counts(raw: dict, index: int, problems: list) -> tuple:
     counts = {}
     for name in TOKEN_FIELDS:
         value = raw.get(name)
-        if value is None:
+        if type(value) is int and 0 <= value <= MAX_TOKENS:  # the usual case, as parse_tokens
+            counts[name] = value
+        elif value is None:
             if name in ("input_tokens", "output_tokens"):
                 problems.append(problem(index, name, "is required"))
             counts[name] = 0

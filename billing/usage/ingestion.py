@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
+from typing import NamedTuple
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
@@ -71,8 +72,7 @@ class TooManyEvents(UsageRefused):
     code = "too_many_events"
 
 
-@dataclass(frozen=True, slots=True)
-class EventResult:
+class EventResult(NamedTuple):  # not a frozen dataclass: made 1,000 times under the lock
     idempotency_key: str
     status: str
     credits: Decimal | None = None
