@@ -358,6 +358,6 @@ def fingerprint(event: Event) -> str:
     texts = ",".join([_json_text(part) for part in (
         event.type, event.resource, event.provider, event.service_tier, event.operation,
         event.user_label)])
-    tokens = ",".join([str(count) for count in event.tokens])
+    tokens = ",".join(map(int.__repr__, event.tokens))  # as json.dumps writes an int
     text = f'["usage-v1",{texts},[{tokens}],{_json_text(quantity)}]'
     return hashlib.sha256(text.encode()).hexdigest()
