@@ -88,7 +88,9 @@ def _moment_text(moment: datetime) -> str:
 # psycopg's write_row (tests/billing/test_bulk.py round-trips tabs, newlines, backslashes,
 # Unicode, Decimals with exponents and timestamps). Text is escaped by text_row.
 _TEXT_OF = {
-    str: str, JsonText: str, int: str, Decimal: str, datetime: _moment_text,
+    # str.__str__ and int.__repr__: a subclass (a TextChoices member) by its value.
+    str: str.__str__, JsonText: str.__str__, int: int.__repr__, Decimal: str,
+    datetime: _moment_text,
     date: date.isoformat, bool: lambda value: "t" if value else "f",
     type(None): lambda value: "\\N",
 }
