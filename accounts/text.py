@@ -10,6 +10,8 @@ def text_problem(value: str) -> str | None:
     """Why `value` cannot be stored as text, or None when it can."""
     if "\x00" in value:
         return "must not contain NUL characters"
+    if value.isascii():  # no surrogate can be there: skip encoding it (batches check 4,000)
+        return None
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

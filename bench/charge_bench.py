@@ -9,11 +9,13 @@ times, as the median of several calls:
 - `record_usage` with 1,000 events (the mix of bench/ingest_bench.py);
 - `record_usage` with one event;
 - one single-event POST /api/v1/usage-events through Django's test client;
+- one 1,000-event POST /api/v1/usage-events through the test client (JSON parsing,
+  validation and the 1,000 results' encoding on top of `record_usage`);
 - `import_lines` (import_usage's service) of N generated lines.
 
-`--profile batch|single|http|import` prints cProfile's top functions instead;
-`--only single,http` times only those scenarios; `--queries` prints the SQL of
-one single-event HTTP request.
+`--profile batch|single|http|http-batch|import` prints cProfile's top functions (by
+CPU time) instead; `--only single,http` times only those scenarios; `--queries`
+prints the SQL of one single-event HTTP request.
 
     DATABASE_URL=postgres://... .venv/bin/python bench/charge_bench.py
     DATABASE_URL=postgres://... .venv/bin/python bench/charge_bench.py --profile batch
@@ -124,22 +126,30 @@ def scenarios(org, key, events: Events, import_lines_count: int):
         )
         assert response.status_code == 200, response.content[:300]
 
+    def http_batch():
+        body = json.dumps({"events": events.take(1000)})
+        response = client.post(
+            "/api/v1/usage-events", body, content_type="application/json", **auth
+        )
+        assert response.status_code == 200, response.content[:300]
+
     def imported():
         lines = (json.dumps(e) + "\n" for e in events.take(import_lines_count))
         report = import_lines(organization=org, lines=lines)
         assert report.charged == import_lines_count, report
 
-    return {"batch": batch, "single": single, "http": http, "import": imported}
+    return {"batch": batch, "single": single, "http": http, "http-batch": http_batch,
+            "import": imported}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", choices=["batch", "single", "http", "import"])
+    parser.add_argument("--profile", choices=["batch", "single", "http", "http-batch", "import"])
     parser.add_argument("--repeat", type=int, default=7, help="1,000-event calls timed")
     parser.add_argument("--singles", type=int, default=200, help="single-event calls timed")
     parser.add_argument("--import-lines", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--only", default="batch,single,http,import",
+    parser.add_argument("--only", default="batch,single,http,http-batch,import",
                         help="comma-separated scenarios to time")
     parser.add_argument("--queries", action="store_true",
                         help="print the SQL of one single-event HTTP request")
@@ -147,14 +157,15 @@ def main() -> int:
     org, key = fresh_org()
     events = Events(args.seed)
     run = scenarios(org, key, events, args.import_lines)
-    for name in ("batch", "single", "http"):  # warm the caches and the connection
+    for name in ("batch", "single", "http", "http-batch"):  # warm the caches and the connection
         run[name]()
     if args.queries:
         print_queries(run["http"])
         return 0
     if args.profile:
         profiler = cProfile.Profile(time.process_time)  # CPU: waits on the database excluded
-        count = {"batch": 3, "single": 200, "http": 200, "import": 1}[args.profile]
+        count = {"batch": 3, "single": 200, "http": 200, "http-batch": 3,
+                 "import": 1}[args.profile]
         profiler.enable()
         for _ in range(count):
             run[args.profile]()
@@ -172,6 +183,9 @@ def main() -> int:
         print(summary("record_usage, 1 event", timed(run["single"], args.singles), 1))
     if "http" in only:
         print(summary("HTTP single event (test client)", timed(run["http"], args.singles), 1))
+    if "http-batch" in only:
+        print(summary("HTTP 1,000 events (test client)", timed(run["http-batch"], args.repeat),
+                      1000))
     if "import" in only:
         print(summary(f"import_lines, {args.import_lines:,} events",
                       timed(run["import"], 1), args.import_lines))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
@@ -112,7 +112,8 @@ def post_usage_events(request: HttpRequest):
         return _invalid(error.details)
     except UsageRefused as error:
         return error_response(error.status, error.code, str(error))
-    return JsonResponse(result.as_json())
+    # The text of JsonResponse(result.as_json()), written without 1,000 dicts.
+    return HttpResponse(result.json_text(), content_type="application/json")
 
 
 @api.get("/usage-events/{key}", response={200: EventResultOut, 404: ErrorOut, **ERRORS},

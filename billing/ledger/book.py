@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -27,7 +26,7 @@ from billing.ledger.account_lock import (  # noqa: F401 (ensure_account: also im
 )
 from billing.ledger.actor import Actor
 from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of, metadata_json
-from billing.ledger.drafts import draft_entry
+from billing.ledger.drafts import EntryTemplate, Pending, Posting, burn_order
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits, LedgerError
 from billing.models import (
     DEFAULT_PRIORITY,
@@ -38,24 +37,6 @@ from billing.models import (
     GrantKind,
     LedgerEntry,
 )
-
-
-@dataclass
-class Posting:
-    entry: LedgerEntry
-    grant: CreditGrant | None = None
-    replayed: bool = False
-
-
-def burn_order(grants: Iterable[CreditGrant]) -> list[CreditGrant]:
-    return sorted(grants, key=CreditGrant.burn_order_key)
-
-
-@dataclass
-class _Pending:
-    entry: LedgerEntry
-    allocations: list[tuple[CreditGrant, Decimal]] = field(default_factory=list)
-    metadata_text: str | None = None  # chain.metadata_json of the entry's metadata
 
 
 class Book:
@@ -72,10 +53,13 @@ class Book:
         self._grants: list[CreditGrant] | None = None if grants is None else burn_order(grants)
         self.read_rows: list[list[tuple]] = []
         self._dirty_grants: dict[int, CreditGrant] = {}
-        self._pending: list[_Pending] = []
+        self._pending: list[Pending] = []
         self._keys: dict[str, LedgerEntry] = {}
         self._absent: set[str] = set()  # keys known not to exist yet (see prefetch_keys)
         self._key_id = current_key_id()
+        # The clock is fixed for the book: once expire_due ran, only a new grant can expire.
+        self._expiry_done = False
+        self._template: tuple[Actor, EntryTemplate] | None = None  # the last actor's
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -128,30 +112,29 @@ class Book:
 
     def _post(self, *, kind, amount: Decimal, actor: Actor, reason: str, idempotency_key: str,
               fingerprint: str, metadata: dict | None, reverses: LedgerEntry | None = None,
-              allocations: list[tuple[CreditGrant, Decimal]] = ()) -> LedgerEntry:
+              allocations: list[tuple[CreditGrant, Decimal]] = (),
+              metadata_text: str | None = None) -> LedgerEntry:
         if abs(self.balance + amount) >= money.MAX_CREDITS:
             raise LedgerError(f"the balance would pass {money.display(money.MAX_CREDITS)} "
                               "credits, more than the ledger holds")
         self.balance = self.balance + amount
         self._seq += 1
-        entry = draft_entry(
-            related={"account": self.account, "actor_user": actor.by_user,
-                     "actor_api_key": actor.by_api_key, "reverses": reverses},
-            seq=self._seq,
-            kind=kind,
-            amount=amount,
-            balance_after=self.balance,
-            actor_type=actor.type,
-            actor_label=actor.label[:254],
-            reason=reason,
-            idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
-            metadata=metadata or {},
-            created_at=self.now,
-            key_id=self._key_id,
-        )
+        if self._template is None or self._template[0] is not actor or reverses is not None:
+            template = (actor, EntryTemplate({
+                "account": self.account, "actor_user": actor.by_user,
+                "actor_api_key": actor.by_api_key, "reverses": reverses}))
+            self._template = template if reverses is None else self._template
+        else:
+            template = self._template
+        entry = template[1].draft({
+            "seq": self._seq, "kind": kind, "amount": amount, "balance_after": self.balance,
+            "actor_type": actor.type, "actor_label": actor.label[:254], "reason": reason,
+            "idempotency_key": idempotency_key, "fingerprint": fingerprint,
+            "metadata": metadata or {}, "created_at": self.now, "key_id": self._key_id,
+        })
         # The allocations are hashed with the entry; new grants already have their ids.
-        metadata_text = metadata_json(entry.metadata)
+        if metadata_text is None:  # else the caller's, worked out before the lock
+            metadata_text = metadata_json(entry.metadata)
         entry.hash = entry_hash(entry, self._last_hash,
                                 [(grant.pk, delta) for grant, delta in allocations],
                                 metadata_text=metadata_text)
@@ -159,7 +142,7 @@ class Book:
         for grant, delta in allocations:
             grant.remaining += delta
             self._dirty_grants[id(grant)] = grant
-        self._pending.append(_Pending(entry=entry, allocations=list(allocations),
+        self._pending.append(Pending(entry=entry, allocations=list(allocations),
                                       metadata_text=metadata_text))
         self._keys[idempotency_key] = entry
         return entry
@@ -193,6 +176,7 @@ class Book:
         grant.save()  # its id is needed by allocations and by the caller's links
         self.live_grants().append(grant)
         self._grants = burn_order(self._grants)
+        self._expiry_done = False
         entry = self._post(
             kind=entry_kind, amount=amount, actor=actor, reason=reason,
             idempotency_key=idempotency_key, fingerprint=fingerprint,
@@ -203,9 +187,12 @@ class Book:
 
     def expire_due(self, *, actor: Actor | None = None) -> list[Posting]:
         """Post an expiry entry for each live grant whose expiry has passed."""
+        postings, grants = [], self.live_grants()
+        if self._expiry_done:
+            return postings
+        self._expiry_done = True
         actor = actor or Actor.system("expire_credits")
-        postings = []
-        for grant in list(self.live_grants()):
+        for grant in list(grants):
             if grant.expires_at is None or grant.expires_at > self.now:
                 continue
             grant.expired_at = self.now
@@ -226,10 +213,12 @@ class Book:
     def _draw(self, amount: Decimal, preferred: Iterable[CreditGrant] = ()):
         """Allocations taking `amount` from preferred grants, then burn-down order."""
         allocations, left = [], amount
-        by_id = {g.pk: g for g in self.live_grants()}
-        # The book's own copies, and only live ones: a stale or expired grant is never drawn.
-        ordered = [by_id[g.pk] for g in preferred if g.pk in by_id]
-        ordered += [g for g in self.live_grants() if g.pk not in {p.pk for p in ordered}]
+        ordered = self.live_grants()
+        if preferred:
+            by_id = {g.pk: g for g in ordered}
+            # The book's own copies, and only live ones: a stale or expired grant is never drawn.
+            first = [by_id[g.pk] for g in preferred if g.pk in by_id]
+            ordered = first + [g for g in ordered if g.pk not in {p.pk for p in first}]
         for grant in ordered:
             if left <= 0:
                 break
@@ -241,7 +230,8 @@ class Book:
 
     def consume(self, *, amount: Decimal, actor: Actor, reason: str, idempotency_key: str,
                 metadata: dict | None = None, fingerprint: str | None = None,
-                entry_kind: str = EntryKind.USAGE) -> Posting:
+                entry_kind: str = EntryKind.USAGE, metadata_text: str | None = None) -> Posting:
+        """`metadata_text`: chain.metadata_json(metadata), when the caller has it already."""
         amount = money.parse_credits(amount)
         fingerprint = fingerprint or fingerprint_of("consume", entry_kind, money.canonical(amount))
         if (existing := self._existing(idempotency_key, fingerprint)) is not None:
@@ -258,7 +248,7 @@ class Book:
         entry = self._post(
             kind=entry_kind, amount=-amount, actor=actor, reason=reason,
             idempotency_key=idempotency_key, fingerprint=fingerprint, metadata=metadata,
-            allocations=allocations,
+            allocations=allocations, metadata_text=metadata_text,
         )
         return Posting(entry=entry)
 
@@ -314,6 +304,7 @@ class Book:
             )
             new_grant.save()
             self._grants = burn_order([*self.live_grants(), new_grant])
+            self._expiry_done = False
             allocations.append((new_grant, left))
         entry = self._post(
             kind=entry_kind, amount=amount, actor=actor, reason=reason,

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -94,14 +94,29 @@ def _fields(entry: LedgerEntry, metadata_text: str | None = None) -> list[str]:
         entry.fingerprint,
         str(entry.reverses_id or ""),
         metadata_json(entry.metadata) if metadata_text is None else metadata_text,
-        entry.created_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        _moment_text(entry.created_at),
     ]
+
+
+_last_moment: tuple[datetime, str] | None = None
+
+
+def _moment_text(moment: datetime) -> str:
+    """A creation time as hashed; a book's entries share one moment, formatted once."""
+    global _last_moment
+    last = _last_moment
+    if last is not None and last[0] is moment:
+        return last[1]
+    text = moment.astimezone(UTC).isoformat(timespec="microseconds")
+    _last_moment = (moment, text)
+    return text
 
 
 def allocations_text(allocations: Iterable[tuple[int, Decimal]]) -> str:
     """Canonical text of an entry's allocations: (grant id, amount), in grant id order."""
-    return ";".join(f"{grant_id}:{money.canonical(amount)}"
-                    for grant_id, amount in sorted(allocations))
+    if not isinstance(allocations, list) or len(allocations) > 1:  # one needs no sorting
+        allocations = sorted(allocations)
+    return ";".join([f"{grant_id}:{money.canonical(amount)}" for grant_id, amount in allocations])
 
 
 def entry_hash(entry: LedgerEntry, previous_hash: str,

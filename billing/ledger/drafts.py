@@ -7,9 +7,33 @@ directly: every column set, each foreign key's id and cached object as the
 descriptors would leave them, a fresh ModelState (adding, no database).
 """
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
 from django.db.models.base import ModelState
 
-from billing.models import LedgerEntry
+from billing.models import CreditGrant, LedgerEntry
+
+
+@dataclass
+class Posting:
+    entry: LedgerEntry
+    grant: CreditGrant | None = None
+    replayed: bool = False
+
+
+@dataclass
+class Pending:
+    """An entry drafted in a book, waiting for the book's flush."""
+
+    entry: LedgerEntry
+    allocations: list[tuple[CreditGrant, Decimal]] = field(default_factory=list)
+    metadata_text: str | None = None  # chain.metadata_json of the entry's metadata
+
+
+def burn_order(grants: Iterable[CreditGrant]) -> list[CreditGrant]:
+    return sorted(grants, key=CreditGrant.burn_order_key)
 
 # Each column's default as __init__ would give it (callable defaults: the caller passes
 # those columns, created_at and metadata, every time).
@@ -20,13 +44,30 @@ _DEFAULTS = {f.attname: None if f.has_default() and callable(f.default) else f.g
 def draft_entry(*, related: dict, **values) -> LedgerEntry:
     """An unsaved LedgerEntry like `LedgerEntry(**related, **values)`: `related` maps
     foreign key names to their objects (or None), `values` the other columns."""
-    entry = LedgerEntry.__new__(LedgerEntry)
-    columns = entry.__dict__
-    columns.update(_DEFAULTS, **values)
-    state = entry._state = ModelState()
-    for name, obj in related.items():
-        state.fields_cache[name] = obj
-        if obj is not None:
-            columns[f"{name}_id"] = obj.pk
-            state.db = state.db or obj._state.db  # as the descriptor sets it
-    return entry
+    return EntryTemplate(related).draft(values)
+
+
+class EntryTemplate:
+    """What draft_entry works out from an entry's related objects (their ids, the cached
+    objects, the database), kept by a book for its next entries with the same ones."""
+
+    __slots__ = ("related", "_ids", "_db")
+
+    def __init__(self, related: dict):
+        self.related = related
+        self._ids, self._db = {}, None
+        for name, obj in related.items():
+            if obj is not None:
+                self._ids[f"{name}_id"] = obj.pk
+                self._db = self._db or obj._state.db  # as the descriptor sets it
+
+    def draft(self, values: dict) -> LedgerEntry:
+        entry = LedgerEntry.__new__(LedgerEntry)
+        columns = entry.__dict__
+        columns.update(_DEFAULTS)
+        columns.update(values)
+        columns.update(self._ids)
+        state = entry._state = ModelState()
+        state.fields_cache = dict(self.related)  # each entry its own cache, as __init__
+        state.db = self._db
+        return entry

@@ -20,6 +20,8 @@ COPY_THRESHOLD = 50
 
 ENTRY_FIELDS = [f for f in LedgerEntry._meta.concrete_fields if not f.primary_key]
 ENTRY_FIELDS_WITH_ID = list(LedgerEntry._meta.concrete_fields)
+ENTRY_NAMES = tuple(f.attname for f in ENTRY_FIELDS)
+ENTRY_NAMES_WITH_ID = tuple(f.attname for f in ENTRY_FIELDS_WITH_ID)
 ALLOCATION_FIELDS = [GrantAllocation._meta.get_field(n) for n in ("entry", "grant", "amount")]
 
 
@@ -32,7 +34,7 @@ def use_one_statement() -> bool:
 
 
 def copy_entries(pending) -> None:
-    """Insert the entries and allocations of `pending` (list of _Pending) by COPY."""
+    """Insert the entries and allocations of `pending` (list of drafts.Pending) by COPY."""
     entries = [p.entry for p in pending]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -43,7 +45,7 @@ def copy_entries(pending) -> None:
     for entry, entry_id in zip(entries, ids, strict=True):
         _saved_as(entry, entry_id)
     bulk.copy_rows(LedgerEntry, ENTRY_FIELDS_WITH_ID,
-                   (_entry_row(p, ENTRY_FIELDS_WITH_ID) for p in pending))
+                   (_entry_row(p, ENTRY_NAMES_WITH_ID) for p in pending))
     bulk.copy_rows(GrantAllocation, ALLOCATION_FIELDS,
                    ((p.entry.pk, grant.pk, delta) for p in pending
                     for grant, delta in p.allocations))
@@ -62,12 +64,14 @@ def write_grants_and_account(account: dict, dirty: list[CreditGrant]) -> None:
     CreditAccount.objects.filter(pk=account.pop("id")).update(**account)
 
 
-def _entry_row(pending, fields) -> list:
+def _entry_row(pending, names: tuple[str, ...]) -> list:
     """An entry's column values; the metadata as the JSON text its hash was computed on."""
     columns = pending.entry.__dict__
-    metadata = (bulk.JsonText(pending.metadata_text) if pending.metadata_text is not None
-                else bulk.json_text(pending.entry.metadata))
-    return [metadata if f.attname == "metadata" else columns[f.attname] for f in fields]
+    row = [columns[name] for name in names]
+    row[names.index("metadata")] = (
+        bulk.JsonText(pending.metadata_text) if pending.metadata_text is not None
+        else bulk.json_text(pending.entry.metadata))
+    return row
 
 
 def write_in_one_statement(*, account: CreditAccount, pending, dirty_grants, balance,
@@ -75,7 +79,7 @@ def write_in_one_statement(*, account: CreditAccount, pending, dirty_grants, bal
     """`attached`: (sql, params) of further writes made by the same statement (the usage
     events and their rollup); each may read the new entries' ids as `e(id, seq)`."""
     entries = [p.entry for p in pending]
-    params: list = [value for p in pending for value in _entry_row(p, ENTRY_FIELDS)]
+    params: list = [value for p in pending for value in _entry_row(p, ENTRY_NAMES)]
     allocations = [(p.entry.seq, grant.pk, delta) for p in pending
                    for grant, delta in p.allocations]
     for allocation in allocations:

@@ -10,21 +10,26 @@ daily rollup are written in bulk.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import members_by_email, members_from_rows, members_statement
-from billing import bulk, money
+from billing import money
+from billing.bulk import copy_usable
 from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits
 from billing.models.usage import UsageType
 from billing.pricing.quotes import PriceBook, PricingError, TokenCounts
+from billing.usage.drafts import Draft, draft_event, json_text, name_users
 from billing.usage.events import (
     MAX_EVENTS,
     Event,
@@ -41,7 +46,13 @@ from billing.usage.known_keys import (
     known_keys_statement,
 )
 from billing.usage.rollup import RollupBatch
-from billing.usage.storage import encode_breakdown, insert_events, insert_statement
+from billing.usage.storage import (
+    BALANCE_AFTER,
+    ENTRY_ID,
+    encodes_for_copy,
+    insert_events,
+    insert_statement,
+)
 
 CHARGED, DUPLICATE, REJECTED = "charged", "duplicate", "rejected"
 MAX_USD = Decimal(10) ** (money.USD_FIELD["max_digits"] - money.USD_FIELD["decimal_places"])
@@ -65,8 +76,7 @@ class TooManyEvents(UsageRefused):
     code = "too_many_events"
 
 
-@dataclass(frozen=True, slots=True)
-class EventResult:
+class EventResult(NamedTuple):  # not a frozen dataclass: made 1,000 times under the lock
     idempotency_key: str
     status: str
     credits: Decimal | None = None
@@ -83,6 +93,17 @@ class EventResult:
             ),
             "error": self.error,
         }
+
+    def json_text(self) -> str:
+        """json.dumps(self.as_json()) as the API encodes it, written out (a batch answers
+        1,000 of these; tests/billing/usage/test_charge_path.py holds the two equal)."""
+        credits = "null" if self.credits is None else f'"{money.canonical(self.credits)}"'
+        balance = ("null" if self.balance_after is None
+                   else f'"{money.canonical(self.balance_after)}"')
+        error = "null" if self.error is None else json.dumps(self.error, cls=DjangoJSONEncoder)
+        return (f'{{"idempotency_key": {json_text(self.idempotency_key)}, "status": '
+                f'{json_text(self.status)}, "credits": {credits}, "balance_after": {balance}, '
+                f'"error": {error}}}')
 
 
 @dataclass(frozen=True)
@@ -102,6 +123,11 @@ class BatchResult:
             "results": [r.as_json() for r in self.results],
             "balance": money.canonical(self.balance),
         }
+
+    def json_text(self) -> str:
+        """The text of JsonResponse(self.as_json()), without the dicts."""
+        results = ", ".join([r.json_text() for r in self.results])
+        return f'{{"results": [{results}], "balance": "{money.canonical(self.balance)}"}}'
 
 
 def record_usage(*, organization, events: list[dict], api_key=None, actor: Actor | None = None,
@@ -128,9 +154,10 @@ def record_usage(*, organization, events: list[dict], api_key=None, actor: Actor
     parsed = read_and_price(events, plan=organization.plan, now=now,
                             request_problems=request_problems)
     emails = {e.user_label for e in parsed if e.user_label}
-    # On PostgreSQL the users named are read with the account lock (_charge): no round
-    # trip of their own.
-    users = None if bulk.copy_usable() else _members_by_email(organization, emails)
+    # A small batch on PostgreSQL reads the users named with the account lock (_charge): no
+    # round trip of its own. A large one encodes its rows, users included, before the lock.
+    users = (None if copy_usable() and not encodes_for_copy(len(parsed))
+             else _members_by_email(organization, emails))
     if actor is None:
         actor = Actor.api_key(api_key) if api_key is not None else Actor.system("usage")
     return _charge(organization, parsed, users=users, emails=emails, api_key=api_key,
@@ -199,14 +226,6 @@ def _members_by_email(organization, emails: set[str]) -> dict[str, User]:
     return members_by_email(organization_id=organization.pk, emails=emails)
 
 
-def _name_users(drafts: list[dict], users: dict[str, User]) -> None:
-    """The user of each drafted row, once the members were read with the lock."""
-    for row in drafts:
-        if row["user_label"]:
-            user = users.get(row["user_label"])
-            row["user_id"] = user.pk if user else None
-
-
 def _same_payload(prior: PriorEvent, event: Event) -> bool:
     if prior.fingerprint != event.fingerprint:
         return False
@@ -220,30 +239,32 @@ def _charge(organization, events: list[Event], *, users, emails, api_key, actor,
             charge_at: datetime | None, before_lock: Callable[[], None] | None) -> BatchResult:
     """`users`: the members named by email, or None to read them with the lock."""
     results: list[EventResult] = []
-    charged: list[tuple[dict, object]] = []  # (usage row, ledger entry or None)
+    charged: list[tuple[Draft, object]] = []  # (the event's draft, ledger entry or None)
     rollup = RollupBatch(organization.pk)
-    # Rows are drafted before the lock; only the entry and balance are filled in under it.
-    drafts = [_usage_row(organization, event, users or {}, api_key, now) for event in events]
+    # Drafted before the lock (a large batch's rows encoded for COPY too); under the lock
+    # only the entries and the balance are worked out.
+    encode, as_text = encodes_for_copy(len(events)), copy_usable()
+    drafts = [draft_event(organization, event, users or {}, api_key, now, encode=encode,
+                     as_text=as_text) for event in events]
     keys = [e.key for e in events]
     # Under the lock, so a concurrent request with the same key has committed or waits:
     # on PostgreSQL read with the lock itself, else once it is held.
-    with_lock = bulk.copy_usable()
     reads = [known_keys_statement(organization_id=organization.pk, keys=keys,
-                                  ledger_prefix=LEDGER_PREFIX)] if with_lock else []
+                                  ledger_prefix=LEDGER_PREFIX)] if as_text else []
     if users is None and emails:
         reads.append(members_statement(organization_id=organization.pk, emails=emails))
     if before_lock is not None:
         before_lock()
     with open_book(organization=organization, now=charge_at, reads=reads) as book:
         prior, ledger_known = (
-            known_keys_from_rows(book.read_rows[0]) if with_lock else
+            known_keys_from_rows(book.read_rows[0]) if as_text else
             known_keys(organization_id=organization.pk, account_id=book.account.pk, keys=keys,
                        ledger_prefix=LEDGER_PREFIX))
         if users is None and emails:
-            _name_users(drafts, members_from_rows(book.read_rows[1]))
+            name_users(drafts, members_from_rows(book.read_rows[1]))
         book.know_keys(found=ledger_known,
                        absent=[LEDGER_PREFIX + k for k in keys if k not in prior])
-        for event, row in zip(events, drafts, strict=True):
+        for event, draft in zip(events, drafts, strict=True):
             if event.key in prior:
                 results.append(_replay(prior[event.key], event))
                 continue
@@ -251,9 +272,9 @@ def _charge(organization, events: list[Event], *, users, emails, api_key, actor,
             try:
                 if credits > 0:
                     posting = book.consume(
-                        amount=credits, actor=actor, reason=_reason(event),
+                        amount=credits, actor=actor, reason=draft.reason,
                         idempotency_key=LEDGER_PREFIX + event.key, fingerprint=event.fingerprint,
-                        metadata=_entry_metadata(event),
+                        metadata=draft.metadata, metadata_text=draft.metadata_text,
                     )
                     if posting.replayed:  # an entry without its event: answer as the ledger did
                         results.append(EventResult(
@@ -272,29 +293,30 @@ def _charge(organization, events: list[Event], *, users, emails, api_key, actor,
             except IdempotencyConflict as error:
                 results.append(_rejected(event, "idempotency_conflict", str(error)))
                 continue
-            row["balance_after"] = book.balance
+            draft.row[BALANCE_AFTER] = book.balance
             results.append(EventResult(event.key, CHARGED, credits, book.balance))
-            charged.append((row, entry))
-            _add_to_rollup(rollup, event)
+            charged.append((draft, entry))
+            rollup.add_to(draft.rollup_key, event.quantity, event.tokens[0], event.tokens[1],
+                          event.quote.cost_usd, credits)
         if charged:
             _write(book, charged, rollup)
         balance = book.balance
     return BatchResult(results=results, balance=balance)
 
 
-def _write(book, charged: list[tuple[dict, object]], rollup: RollupBatch) -> None:
+def _write(book, charged: list[tuple[Draft, object]], rollup: RollupBatch) -> None:
     """The events and the rollup, with the book's entries: in the book's own single
     statement when it is small (one round trip under the lock), else after it."""
-    rows = [row for row, _ in charged]
+    rows = [draft.row for draft, _ in charged]
     if book.writes_in_one_statement():
         seqs = [entry.seq if entry is not None else None for _, entry in charged]
         book.flush(attached=[insert_statement(rows, entry_seqs=seqs),
                              rollup.upsert_statement()])
         return
     book.flush()  # entries get their ids
-    for row, entry in charged:
-        row["entry_id"] = entry.pk if entry is not None else None
-    insert_events(rows)
+    for row, entry in zip(rows, (entry for _, entry in charged), strict=True):
+        row[ENTRY_ID] = entry.pk if entry is not None else None
+    insert_events(rows, heads=[draft.copy_text for draft, _ in charged])
     rollup.save()
 
 
@@ -309,44 +331,3 @@ def _replay(prior: PriorEvent, event: Event) -> EventResult:
 
 def _rejected(event: Event, code: str, message: str) -> EventResult:
     return EventResult(event.key, REJECTED, error={"code": code, "message": message})
-
-
-def _reason(event: Event) -> str:
-    return f"{event.resource} · {event.operation}" if event.operation else event.resource
-
-
-def _entry_metadata(event: Event) -> dict:
-    # Small on purpose (it is hashed per entry); the full breakdown is on the UsageEvent.
-    return {"usage_key": event.key, "type": event.type, "resource": event.resource}
-
-
-def _add_to_rollup(rollup: RollupBatch, event: Event) -> None:
-    rollup.add(
-        occurred_at=event.occurred_at, usage_type=event.type, resource=event.resource,
-        operation=event.operation, user_label=event.user_label, quantity=event.quantity,
-        input_tokens=event.tokens[0], output_tokens=event.tokens[1],
-        cost_usd=event.quote.cost_usd, credits=event.quote.credits,
-    )
-
-
-def _usage_row(organization, event: Event, users, api_key, now) -> dict:
-    """The event's column values; balance_after and entry_id are set when it is charged."""
-    quote = event.quote
-    user = users.get(event.user_label)
-    return {
-        "organization_id": organization.pk, "idempotency_key": event.key, "type": event.type,
-        "ai_model_id": event.ai_model.pk if event.ai_model else None,
-        "meter_id": event.meter.pk if event.meter else None, "resource": event.resource,
-        "name_sent": event.name if event.ai_model else "",
-        "provider": event.provider, "service_tier": event.service_tier,
-        "input_tokens": event.tokens[0], "output_tokens": event.tokens[1],
-        "cached_input_tokens": event.tokens[2], "cache_write_tokens": event.tokens[3],
-        "reasoning_tokens": event.tokens[4], "quantity": event.quantity,
-        "operation": event.operation, "user_id": user.pk if user else None,
-        "user_label": event.user_label, "api_key_id": api_key.pk if api_key else None,
-        "occurred_at": event.occurred_at, "occurred_at_sent": event.occurred_at_sent,
-        "received_at": now, "fingerprint": event.fingerprint,
-        "breakdown": encode_breakdown(quote.breakdown()), "cost_usd": quote.cost_usd,
-        "markup": quote.markup, "credits_per_usd": quote.credits_per_usd,
-        "credits": quote.credits, "balance_after": None, "entry_id": None,
-    }

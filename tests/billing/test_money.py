@@ -3,6 +3,8 @@
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from billing import money
 from billing.money import InvalidAmount
@@ -94,6 +96,13 @@ def test_parse_credits_negative_and_zero_only_when_allowed():
 ])
 def test_canonical_is_fixed_six_places(value, expected):
     assert money.canonical(value) == expected
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=Decimal("-1e14"),
+                   max_value=Decimal("1e14")))
+def test_canonical_is_the_six_place_format_of_the_rounded_value(value):
+    # canonical() prints with str(), which is faster; the hashes need exactly this text.
+    assert money.canonical(value) == f"{money.round_credits(value):.6f}"
 
 
 @pytest.mark.parametrize(("value", "expected"), [

@@ -440,3 +440,25 @@ def test_a_balance_past_the_column_is_refused_with_its_limit(org):
     with pytest.raises(LedgerError, match=r"^the balance would pass 100,000,000,000,000\.00 "):
         grant(org, 1)
     assert CreditAccount.objects.get(organization=org).balance == D("99999999999999")
+
+
+def test_entries_after_a_reversal_keep_their_own_actor_and_reverse_nothing(org):
+    """A book reuses what it worked out for an actor's entries; a reversal's link to the
+    entry it reverses, and another actor's ids, must not leak into later entries."""
+    grant(org, "10", key="test:start")
+    used = consume(org, "2", key="use:1").entry
+    api_key = api_key_for(org).api_key
+    with open_book(organization=org) as book:
+        book.consume(amount=D("1"), actor=SYSTEM, reason="use", idempotency_key="use:2")
+        book.restore(amount=D("2"), actor=SYSTEM, reason="back", idempotency_key="back:1",
+                     to_grants=[], reverses=used)
+        book.consume(amount=D("1"), actor=SYSTEM, reason="use", idempotency_key="use:3")
+        book.consume(amount=D("1"), actor=Actor.api_key(api_key), reason="use",
+                     idempotency_key="use:4")
+        book.consume(amount=D("1"), actor=SYSTEM, reason="use", idempotency_key="use:5")
+    entries = {e.idempotency_key: e for e in LedgerEntry.objects.filter(account__organization=org)}
+    assert entries["back:1"].reverses_id == used.pk
+    assert [entries[k].reverses_id for k in ("use:2", "use:3", "use:4", "use:5")] == [None] * 4
+    assert entries["use:4"].actor_api_key_id == api_key.pk
+    assert entries["use:5"].actor_api_key_id is None and entries["use:3"].actor_api_key_id is None
+    assert_ledger_ok(org)

@@ -1,19 +1,22 @@
 """The charge path's shape: a small batch written in one statement under the lock, and a
 large one charging exactly what each event is quoted."""
 
+import json
 import random
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from billing.models import CreditAccount, CreditGrant, DailyUsage, GrantKind, LedgerEntry
 from billing.models.usage import UsageEvent
-from billing.usage.ingestion import estimate_usage, record_usage
+from billing.usage.ingestion import estimate_usage, read_and_price, record_usage
 from tests.billing.postings import assert_ledger_ok, grant
+from tests.billing.usage.test_events import reference_fingerprint
 from tests.billing.usage_fixtures import AI_CREDITS, GPU_CREDITS, ai_event, gpu_event, seed_prices
 from tests.conftest import make_member
 
@@ -118,3 +121,58 @@ def test_a_mixed_batch_of_1000_charges_each_event_its_own_quote(org):
     assert sum(DailyUsage.objects.filter(organization=org).values_list("credits", flat=True),
                Decimal(0)) == total
     assert_ledger_ok(org)
+
+
+def test_every_stored_column_of_a_large_batch_is_what_the_per_event_path_gives(org):
+    """A batch large enough for COPY (its rows encoded before the lock) stores, per event,
+    the quote, breakdown, fingerprint and text a lone event is given, tricky text included."""
+    grant(org, "100000", key="test:start")
+    make_member(org, "ana@acme.test")
+    rng = random.Random(5)
+    now = timezone.now()
+    texts = ["", "chat", "tab\there", "new\nline", "back\\slash", "ünïcødé ✓", 'q"s', "\\."]
+    events = []
+    for i in range(120):
+        extra = {"operation": rng.choice(texts), "user": rng.choice(texts + ["ana@acme.test"])}
+        if i % 3:
+            tokens = rng.randint(0, 9000)
+            events.append(ai_event(f"k{i}", input_tokens=tokens, output_tokens=rng.randint(0, 900),
+                                   cached_input_tokens=rng.randint(0, tokens), **extra))
+        else:
+            events.append(gpu_event(f"k{i}", quantity=f"{rng.uniform(0.000001, 90):.6f}",
+                                    occurred_at=(now - timedelta(hours=i)).isoformat(), **extra))
+    result = record_usage(organization=org, events=events, now=now)
+    assert [r.status for r in result.results] == ["charged"] * 120
+    stored = {e.idempotency_key: e for e in UsageEvent.objects.filter(organization=org)
+              .select_related("entry", "user")}
+    for sent in events:
+        [alone] = read_and_price([dict(sent)], plan=org.plan, now=now)
+        row = stored[sent["idempotency_key"]]
+        quote = alone.quote
+        assert row.breakdown == quote.breakdown()
+        assert (row.cost_usd, row.markup, row.credits_per_usd, row.credits) == (
+            quote.cost_usd, quote.markup, quote.credits_per_usd, quote.credits)
+        assert row.fingerprint == reference_fingerprint(alone) == alone.fingerprint
+        assert (row.operation, row.user_label, row.resource, row.quantity) == (
+            alone.operation, alone.user_label, alone.resource, alone.quantity)
+        assert (row.input_tokens, row.output_tokens, row.cached_input_tokens) == alone.tokens[:3]
+        assert (row.occurred_at, row.received_at) == (alone.occurred_at, now)
+        member = alone.user_label == "ana@acme.test"
+        assert (row.user.email if row.user else None) == ("ana@acme.test" if member else None)
+        assert row.entry.metadata == {"usage_key": alone.key, "type": alone.type,
+                                      "resource": alone.resource}
+        assert (row.entry.amount, row.entry.balance_after) == (-row.credits, row.balance_after)
+    assert_ledger_ok(org)
+
+
+def test_the_batch_answer_text_is_the_json_of_its_results(org):
+    grant(org, "1", key="test:start")
+    record_usage(organization=org, events=[gpu_event("seen", quantity="1")])
+    result = record_usage(organization=org, events=[
+        gpu_event("seen", quantity="1"),  # duplicate
+        gpu_event("seen-2", quantity="1", operation="tab\there ü"),
+        gpu_event("too-dear", quantity="100000"),  # rejected
+        ai_event("free", input_tokens=0, output_tokens=0),
+    ])
+    assert [r.status for r in result.results] == ["duplicate", "charged", "rejected", "charged"]
+    assert result.json_text() == json.dumps(result.as_json(), cls=DjangoJSONEncoder)

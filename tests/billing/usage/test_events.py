@@ -1,10 +1,13 @@
 """billing.usage.events: validation and normalisation of usage events (no database)."""
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
+from billing import money
 from billing.usage.events import InvalidEvents, fingerprint, loads, parse_events, parse_quantity
 from tests.billing.usage_fixtures import ai_event, gpu_event
 
@@ -214,3 +217,24 @@ def test_a_quantity_must_be_below_the_column_size():
 
 def test_a_bad_provider_is_reported_at_its_event():
     assert problems([ai_event("a"), ai_event("b", provider=5)]) == [(1, "provider")]
+
+
+def reference_fingerprint(event) -> str:
+    """The fingerprint as json.dumps writes its parts (stored fingerprints are these)."""
+    parts = ["usage-v1", event.type, event.resource, event.provider, event.service_tier,
+             event.operation, event.user_label, list(event.tokens),
+             money.canonical(event.quantity) if event.type == "infrastructure" else ""]
+    return hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode()).hexdigest()
+
+
+@pytest.mark.parametrize("text", ["", "chat", "tab\there", "new\nline", "back\\slash",
+                                  'quote"s', "ünïcødé ✓", "emoji \U0001F600", "\r\x01"])
+def test_fingerprint_text_is_the_json_of_the_parts(text):
+    ai, gpu = parse_events([
+        ai_event("a", operation=text, user=text or "u", provider="openai",
+                 service_tier="flex", cached_input_tokens=10, reasoning_tokens=3),
+        gpu_event("b", operation=text, quantity="1E+1"),
+    ], now=NOW)
+    for event in (ai, gpu):
+        event.resource = f"res {text}"
+        assert fingerprint(event) == reference_fingerprint(event)

@@ -1,0 +1,50 @@
+"""A quote's breakdown as JSON text, built without the dict (docs/decisions.md, "Pricing").
+
+Every charged event stores its breakdown; a batch used to build 1,000 dicts
+of dicts and encode each with json.dumps. The parts that depend only on a
+price row, the markup or the credit rate are encoded once and cached; per
+event only the quantities, costs and credits are formatted. The text is
+exactly json.dumps(quote.breakdown(), default=str) (tests/billing/pricing/
+test_breakdown_text.py holds the two equal).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from functools import lru_cache
+
+
+def plain(value: Decimal) -> str:
+    """Exact text without exponent or trailing zeros: 2.5000000000 -> "2.5", 1E+2 -> "100"."""
+    value = value.normalize()
+    text = str(value)  # the same digits as format(value, "f") unless it uses an exponent
+    return text if "E" not in text else format(value, "f")
+
+
+def breakdown_json(quote) -> str:
+    """The text of quotes.Quote.breakdown() (a Quote; not imported: quotes imports this)."""
+    lines = ", ".join([
+        f'{head}{plain(line.quantity)}{tail}{plain(line.cost_usd)}"}}'
+        for line in quote.lines
+        for head, tail in (_line_text(line.bucket, line.unit_price_usd, line.per,
+                                      line.price_id),)
+    ])
+    terms = _terms_text(quote.markup, quote.markup_id, quote.credits_per_usd, quote.rate_id)
+    return (f'{{"lines": [{lines}], "cost_usd": "{plain(quote.cost_usd)}", {terms}'
+            f'"credits": "{quote.credits}"}}')
+
+
+# Keys are price rows' values: Decimals equal in value give the same plain() text.
+@lru_cache(maxsize=4096)
+def _line_text(bucket: str, unit_price: Decimal, per: int, price_id: int) -> tuple[str, str]:
+    """A line's JSON around its quantity and its cost, which vary per event."""
+    return (f'{{"bucket": {json.dumps(bucket)}, "quantity": "',
+            f'", "unit_price_usd": "{plain(unit_price)}", "per": {json.dumps(per)}, '
+            f'"price_id": {json.dumps(price_id)}, "cost_usd": "')
+
+
+@lru_cache(maxsize=1024)
+def _terms_text(markup: Decimal, markup_id: int, credits_per_usd: Decimal, rate_id: int) -> str:
+    return (f'"markup": "{plain(markup)}", "markup_id": {json.dumps(markup_id)}, '
+            f'"credits_per_usd": "{plain(credits_per_usd)}", "rate_id": {json.dumps(rate_id)}, ')
