@@ -18,11 +18,13 @@ from django.core.management import CommandError, call_command
 from billing.models import CreditAccount, UsageEvent
 from billing.usage import ingestion
 from billing.usage.import_workers import import_lines_in_workers
+from billing.usage.storage import COLUMNS
 from tests.billing.postings import assert_ledger_ok
 from tests.billing.usage_fixtures import AI_CREDITS, ai_event, funded, gpu_event, seed_prices
 from tests.conftest import make_org
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+KEY = COLUMNS.index("idempotency_key")  # in a drafted usage row
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +93,7 @@ def test_a_worker_failing_under_the_lock_leaves_a_committed_prefix_and_a_rerun_c
 
     def write_then_fail(book, rows, rollup):
         real_write(book, rows, rollup)  # written under the lock, not committed
-        if any(row["idempotency_key"] == "k13" for row, _ in rows):
+        if any(draft.row[KEY] == "k13" for draft, _ in rows):
             if failure == "killed":
                 os.kill(os.getpid(), signal.SIGKILL)
             raise RuntimeError("disk on fire")
@@ -119,7 +121,7 @@ def test_ctrl_c_stops_the_workers_and_rolls_back_the_open_batch(tmp_path):
 
     def write_then_interrupt(book, rows, rollup):
         real_write(book, rows, rollup)
-        if any(row["idempotency_key"] == "k13" for row, _ in rows):
+        if any(draft.row[KEY] == "k13" for draft, _ in rows):
             os.kill(os.getppid(), signal.SIGINT)  # the operator's Ctrl-C reaches the parent
             time.sleep(30)  # still holding the lock, uncommitted, when it is stopped
 
