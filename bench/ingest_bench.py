@@ -471,7 +471,8 @@ def write_jsonl(path: Path, count: int, seed: int) -> None:
 
 def run_import(env: dict, path: Path, slug: str) -> tuple[float, int, str]:
     """(events/s, peak RSS in kB, summary line) of `manage.py import_usage` as a child."""
-    command = [PYTHON, "manage.py", "import_usage", str(path), "--org", slug]
+    # -v 2: each process's peak RSS and the lock's share, when it runs workers.
+    command = [PYTHON, "manage.py", "import_usage", str(path), "--org", slug, "-v", "2"]
     started = time.perf_counter()
     if Path("/usr/bin/time").exists():
         proc = subprocess.run(["/usr/bin/time", "-v", *command], cwd=ROOT, env=env,
@@ -490,6 +491,8 @@ def run_import(env: dict, path: Path, slug: str) -> tuple[float, int, str]:
     progress = [line for line in proc.stderr.splitlines() if "events/s" in line]
     if progress:
         summary += f" | last progress line: {progress[-1].strip()}"
+    summary += "".join(f" | {line.strip()}" for line in proc.stderr.splitlines()
+                       if line.startswith(("peak RSS:", "turn at the account lock")))
     return count_lines(path) / elapsed, peak, summary
 
 
