@@ -1,5 +1,6 @@
 """A small price catalogue and event builders shared by the usage tests."""
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -69,3 +70,11 @@ def rollup_row(org, day, credits, **dims):
               "user_label": "", **dims}
     return DailyUsage.objects.create(organization=org, day=day, event_count=1,
                                      credits=Decimal(credits), **values)
+
+
+def write_lines(tmp_path, lines, name="usage.jsonl") -> str:
+    """A JSON-lines file for import_usage: dicts as JSON, strings as they are (bad lines)."""
+    path = tmp_path / name
+    path.write_text("\n".join(line if isinstance(line, str) else json.dumps(line)
+                              for line in lines) + "\n")
+    return str(path)

@@ -1,6 +1,5 @@
 """manage.py import_usage FILE --org SLUG."""
 
-import json
 from decimal import Decimal
 from io import StringIO
 from unittest import mock
@@ -18,6 +17,7 @@ from tests.billing.usage_fixtures import (
     funded,
     gpu_event,
     seed_prices,
+    write_lines,
 )
 from tests.conftest import make_org
 
@@ -27,13 +27,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def prices(db):
     seed_prices()
-
-
-def write_lines(tmp_path, lines):
-    path = tmp_path / "usage.jsonl"
-    path.write_text("\n".join(line if isinstance(line, str) else json.dumps(line)
-                              for line in lines) + "\n")
-    return str(path)
 
 
 def run(*args):

@@ -20,7 +20,14 @@ from billing.usage import ingestion
 from billing.usage.import_workers import import_lines_in_workers
 from billing.usage.storage import COLUMNS
 from tests.billing.postings import assert_ledger_ok
-from tests.billing.usage_fixtures import AI_CREDITS, ai_event, funded, gpu_event, seed_prices
+from tests.billing.usage_fixtures import (
+    AI_CREDITS,
+    ai_event,
+    funded,
+    gpu_event,
+    seed_prices,
+    write_lines,
+)
 from tests.conftest import make_org
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -30,13 +37,6 @@ KEY = COLUMNS.index("idempotency_key")  # in a drafted usage row
 @pytest.fixture(autouse=True)
 def prices(db):
     seed_prices()
-
-
-def write_lines(tmp_path, lines, name="usage.jsonl"):
-    path = tmp_path / name
-    path.write_text("\n".join(line if isinstance(line, str) else json.dumps(line)
-                              for line in lines) + "\n")
-    return str(path)
 
 
 def run(*args):
