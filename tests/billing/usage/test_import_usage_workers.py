@@ -118,17 +118,24 @@ def test_ctrl_c_stops_the_workers_and_rolls_back_the_open_batch(tmp_path):
     org = funded(make_org("acme"), 1000)
     path = write_lines(tmp_path, [ai_event(f"k{i:02}") for i in range(40)])
     real_write = ingestion._write
+    # Ctrl-C as an operator's shell delivers it, whatever an earlier test of this process
+    # left installed (the signal module's own handler raises KeyboardInterrupt).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def write_then_interrupt(book, rows, rollup):
         real_write(book, rows, rollup)
         if any(draft.row[KEY] == "k13" for draft, _ in rows):
-            os.kill(os.getppid(), signal.SIGINT)  # the operator's Ctrl-C reaches the parent
-            time.sleep(30)  # still holding the lock, uncommitted, when it is stopped
+            for _ in range(30):  # still holding the lock, uncommitted, when it is stopped
+                os.kill(os.getppid(), signal.SIGINT)  # the operator's Ctrl-C, until it lands
+                time.sleep(1)
 
     started = time.monotonic()
-    with mock.patch.object(ingestion, "_write", write_then_interrupt), \
-            pytest.raises(KeyboardInterrupt):
-        run(path, "--org", "acme", "--workers", "2", "--chunk-size", "4")
+    try:
+        with mock.patch.object(ingestion, "_write", write_then_interrupt), \
+                pytest.raises(KeyboardInterrupt):
+            run(path, "--org", "acme", "--workers", "2", "--chunk-size", "4")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - started < 20
     assert UsageEvent.objects.count() == 12
     assert CreditAccount.objects.get().balance == 1000 - 12 * AI_CREDITS
