@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from billing import money
@@ -52,6 +52,8 @@ class Book:
         self._seq = account.entry_count
         self._grants: list[CreditGrant] | None = None if grants is None else burn_order(grants)
         self.read_rows: list[list[tuple]] = []
+        # Set by open_book: its transaction is the outermost, so a last write may commit it.
+        self.owns_transaction = False
         self._dirty_grants: dict[int, CreditGrant] = {}
         self._pending: list[Pending] = []
         self._keys: dict[str, LedgerEntry] = {}
@@ -326,9 +328,12 @@ class Book:
         return (bool(self._pending) and not writers.use_copy(len(self._pending))
                 and writers.use_one_statement())
 
-    def flush(self, *, attached=()) -> None:
+    def flush(self, *, attached=(), last: bool = False) -> None:
         """Write the postings. `attached`: (sql, params) written by the same statement,
-        only when `writes_in_one_statement()` (see writers.write_in_one_statement)."""
+        only when `writes_in_one_statement()` (see writers.write_in_one_statement).
+        `last`: the caller writes nothing more in this book's transaction, so when the
+        book owns it, its COMMIT goes with that one statement (no round trip of its own
+        under the lock; open_book's commit then finds nothing to do)."""
         if attached and not self.writes_in_one_statement():
             raise LedgerError("attached writes need a book written in one statement")
         if not self._pending and not self._dirty_grants:
@@ -341,7 +346,7 @@ class Book:
             writers.write_in_one_statement(
                 account=self.account, pending=self._pending, dirty_grants=dirty,
                 balance=self.balance, last_hash=self._last_hash, seq=self._seq, now=self.now,
-                attached=attached,
+                attached=attached, commit=last and self.owns_transaction,
             )
         else:
             LedgerEntry.objects.bulk_create([p.entry for p in self._pending])
@@ -367,6 +372,7 @@ def open_book(*, organization, now: datetime | None = None, reads=()):
         # act at an earlier moment (e.g. draw on a grant that expired meanwhile).
         book = Book(locked.account, now or timezone.now(), grants=locked.grants)
         book.read_rows = locked.read_rows
+        book.owns_transaction = len(connection.atomic_blocks) == 1
         before = book.balance
         yield book
         book.flush()

@@ -6,7 +6,8 @@
 - Small books on PostgreSQL (the usual single charge): one statement of
   data-modifying CTEs writes the entries, allocations, grants and account
   row, and what the caller attaches (the usage events and their rollup), so
-  the account lock is held for one round trip instead of six.
+  the account lock is held for one round trip instead of six; when nothing
+  follows it, the transaction's COMMIT is sent in the same query.
 - Elsewhere (SQLite, the demo): the ORM's bulk_create and updates.
 """
 
@@ -75,9 +76,12 @@ def _entry_row(pending, names: tuple[str, ...]) -> list:
 
 
 def write_in_one_statement(*, account: CreditAccount, pending, dirty_grants, balance,
-                           last_hash, seq, now, attached=()) -> None:
+                           last_hash, seq, now, attached=(), commit: bool = False) -> None:
     """`attached`: (sql, params) of further writes made by the same statement (the usage
-    events and their rollup); each may read the new entries' ids as `e(id, seq)`."""
+    events and their rollup); each may read the new entries' ids as `e(id, seq)`.
+    `commit`: end the transaction in the same query (Book.flush's `last`). Its COMMIT
+    runs only if the write succeeded: an error stops the query string there, and the
+    caller's atomic block rolls back as usual."""
     entries = [p.entry for p in pending]
     params: list = [value for p in pending for value in _entry_row(p, ENTRY_NAMES)]
     allocations = [(p.entry.seq, grant.pk, delta) for p in pending
@@ -91,6 +95,8 @@ def write_in_one_statement(*, account: CreditAccount, pending, dirty_grants, bal
     params += [balance, last_hash, seq, now, account.pk]
     sql = _one_statement_sql(len(entries), len(allocations),
                              tuple(sql for sql, _ in attached), len(dirty_grants))
+    if commit:
+        sql += "; COMMIT"  # one simple-protocol query: psycopg binds client-side
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         ids = dict((seq_, id_) for id_, seq_ in cursor.fetchall()) if entries else {}

@@ -311,7 +311,7 @@ def _write(book, charged: list[tuple[Draft, object]], rollup: RollupBatch) -> No
     if book.writes_in_one_statement():
         seqs = [entry.seq if entry is not None else None for _, entry in charged]
         book.flush(attached=[insert_statement(rows, entry_seqs=seqs),
-                             rollup.upsert_statement()])
+                             rollup.upsert_statement()], last=True)
         return
     book.flush()  # entries get their ids
     for row, entry in zip(rows, (entry for _, entry in charged), strict=True):

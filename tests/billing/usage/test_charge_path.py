@@ -6,6 +6,7 @@ import random
 from datetime import timedelta
 from decimal import Decimal
 
+import psycopg
 import pytest
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
@@ -176,3 +177,48 @@ def test_the_batch_answer_text_is_the_json_of_its_results(org):
     ])
     assert [r.status for r in result.results] == ["duplicate", "charged", "rejected", "charged"]
     assert result.json_text() == json.dumps(result.as_json(), cls=DjangoJSONEncoder)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_any_transaction_the_write_carries_its_commit(org, monkeypatch):
+    grant(org, "100", key="test:start")
+    record_usage(organization=org, events=[gpu_event("warm")])
+    status_at_commit = []
+    real_commit = connection._commit
+
+    def commit():  # what Django's own commit finds: an open transaction, or none (idle)
+        status_at_commit.append(connection.connection.info.transaction_status)
+        real_commit()
+
+    monkeypatch.setattr(connection, "_commit", commit)
+    with CaptureQueriesContext(connection) as captured:
+        record_usage(organization=org, events=[ai_event("one")])
+    queries = [q["sql"] for q in captured.captured_queries]
+    after_lock = queries[next(i for i, q in enumerate(queries) if "FOR UPDATE" in q) + 1:]
+    # The lock's holder makes one round trip more: the write, committed in the same query.
+    # Django still records its commit, which finds the transaction over and sends nothing.
+    assert after_lock[0].endswith("; COMMIT") and after_lock[1:] == ["COMMIT"], after_lock
+    assert status_at_commit == [psycopg.pq.TransactionStatus.IDLE]
+    assert UsageEvent.objects.filter(idempotency_key="one").exists()
+    assert CreditAccount.objects.get(organization=org).balance == (
+        Decimal("100") - GPU_CREDITS - AI_CREDITS)
+    assert_ledger_ok(org)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_that_fails_with_its_commit_attached_commits_nothing(org, monkeypatch):
+    from billing.usage.rollup import RollupBatch
+
+    grant(org, "100", key="test:start")
+    monkeypatch.setattr(RollupBatch, "upsert_statement", lambda self: (
+        "UPDATE billing_creditaccount SET updated_at = now() WHERE id = 1 / 0", []))
+    with pytest.raises(Exception, match="division by zero"):
+        record_usage(organization=org, events=[ai_event("one")])
+    monkeypatch.undo()
+    assert not UsageEvent.objects.exists() and not LedgerEntry.objects.filter(
+        kind="usage").exists()
+    assert CreditAccount.objects.get(organization=org).balance == Decimal("100")
+    # The connection is usable, and the key free: the event is charged when sent again.
+    assert record_usage(organization=org, events=[ai_event("one")]).results[0].status == (
+        "charged")
+    assert_ledger_ok(org)

@@ -91,14 +91,16 @@ def test_a_worker_failing_under_the_lock_leaves_a_committed_prefix_and_a_rerun_c
     path = write_lines(tmp_path, [ai_event(f"k{i:02}") for i in range(40)])
     real_write = ingestion._write
 
-    def write_then_fail(book, rows, rollup):
-        real_write(book, rows, rollup)  # written under the lock, not committed
+    def fail_under_the_lock(book, rows, rollup):
+        # Charged in the book, the lock held, nothing committed. (A small batch's write
+        # commits with its statement, so the failure comes just before it.)
         if any(draft.row[KEY] == "k13" for draft, _ in rows):
             if failure == "killed":
                 os.kill(os.getpid(), signal.SIGKILL)
             raise RuntimeError("disk on fire")
+        real_write(book, rows, rollup)
 
-    with mock.patch.object(ingestion, "_write", write_then_fail):
+    with mock.patch.object(ingestion, "_write", fail_under_the_lock):
         out, _, error = run(path, "--org", "acme", "--workers", "2", "--chunk-size", "4")
     assert "died" in str(error) if failure == "killed" else "disk on fire" in str(error)
     assert "re-run" in str(error)
@@ -122,16 +124,16 @@ def test_ctrl_c_stops_the_workers_and_rolls_back_the_open_batch(tmp_path):
     # left installed (the signal module's own handler raises KeyboardInterrupt).
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    def write_then_interrupt(book, rows, rollup):
-        real_write(book, rows, rollup)
+    def interrupt_under_the_lock(book, rows, rollup):
         if any(draft.row[KEY] == "k13" for draft, _ in rows):
-            for _ in range(30):  # still holding the lock, uncommitted, when it is stopped
+            for _ in range(30):  # charged in the book, holding the lock, when it is stopped
                 os.kill(os.getppid(), signal.SIGINT)  # the operator's Ctrl-C, until it lands
                 time.sleep(1)
+        real_write(book, rows, rollup)
 
     started = time.monotonic()
     try:
-        with mock.patch.object(ingestion, "_write", write_then_interrupt), \
+        with mock.patch.object(ingestion, "_write", interrupt_under_the_lock), \
                 pytest.raises(KeyboardInterrupt):
             run(path, "--org", "acme", "--workers", "2", "--chunk-size", "4")
     finally:
