@@ -14,6 +14,7 @@
 from django.db import connection
 
 from billing import bulk
+from billing.ledger import prepared
 from billing.models import CreditAccount, CreditGrant, GrantAllocation, LedgerEntry
 
 # Below this, one INSERT ... RETURNING is fewer round trips than nextval + COPY.
@@ -95,9 +96,10 @@ def write_in_one_statement(*, account: CreditAccount, pending, dirty_grants, bal
     params += [balance, last_hash, seq, now, account.pk]
     sql = _one_statement_sql(len(entries), len(allocations),
                              tuple(sql for sql, _ in attached), len(dirty_grants))
-    if commit:
-        sql += "; COMMIT"  # one simple-protocol query: psycopg binds client-side
     with connection.cursor() as cursor:
+        sql = prepared.statement(cursor, sql, len(params))
+        if commit:
+            sql += "; COMMIT"  # one simple-protocol query: psycopg binds client-side
         cursor.execute(sql, params)
         ids = dict((seq_, id_) for id_, seq_ in cursor.fetchall()) if entries else {}
     for entry in entries:

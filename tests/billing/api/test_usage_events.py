@@ -270,7 +270,8 @@ def test_openapi_schema_says_unknown_fields_are_refused(client):
 def test_a_single_event_sends_six_statements_and_two_after_the_lock(client, key, org):
     """The charge path's round trips (docs/architecture.md, "A usage event"): the key, the
     catalogue version, then the transaction: the lock with the grants, the known keys
-    and the user named, one write, the end. (SAVEPOINT: the test runs in a transaction.)"""
+    and the user named, one write (prepared on the connection once), the end. (SAVEPOINT:
+    the test runs in a transaction.)"""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -278,6 +279,7 @@ def test_a_single_event_sends_six_statements_and_two_after_the_lock(client, key,
 
     ana = make_member(org, "ana@acme.test")
     post(client, key, {"events": [ai_event("warm"), gpu_event("warm-gpu")]})  # caches, last_used
+    post(client, key, {"events": [ai_event("warm-one")]})  # prepares the one-event write
     with CaptureQueriesContext(connection) as captured:
         response = post(client, key, {"events": [ai_event("one", user="ana@acme.test")]})
     assert response.status_code == 200 and response.json()["results"][0]["status"] == "charged"
@@ -288,5 +290,5 @@ def test_a_single_event_sends_six_statements_and_two_after_the_lock(client, key,
     assert begin.startswith("SAVEPOINT") and "FOR UPDATE" in lock
     for table in ("billing_creditgrant", "billing_usageevent", "accounts_user"):
         assert table in lock, table
-    assert write.startswith("WITH e AS (INSERT") and end.startswith("RELEASE SAVEPOINT")
+    assert write.startswith("EXECUTE ") and end.startswith("RELEASE SAVEPOINT")
     assert UsageEvent.objects.get(idempotency_key="one").user == ana
