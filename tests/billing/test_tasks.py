@@ -16,6 +16,7 @@ from django_q.models import Task
 
 from billing.models import TopupAttempt, TopupStatus
 from tests.billing.purchase_fixtures import assert_ledger_ok, balance
+from tests.billing.redis_fixtures import REDIS_TEST_URL
 from tests.billing.topup_fixtures import (
     intent_requests,
     save_stripe_card,
@@ -26,7 +27,6 @@ from tests.billing.topup_fixtures import (
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
 
 
 def database_url() -> str:
@@ -107,16 +107,6 @@ def test_a_qcluster_on_the_orm_broker_runs_an_enqueued_topup(low_org, stripe_stu
     run_cluster_until_topped_up(low_org, stripe_stub, worker_env(stripe_stub))
 
 
-def test_a_qcluster_on_redis_runs_an_enqueued_topup(low_org, stripe_stub):
-    redis = pytest.importorskip("redis")
-    client = redis.from_url(REDIS_TEST_URL)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip(f"no Redis at {REDIS_TEST_URL}")
-    client.flushdb()
-    try:
-        run_cluster_until_topped_up(low_org, stripe_stub,
-                                    worker_env(stripe_stub, REDIS_URL=REDIS_TEST_URL))
-    finally:
-        client.flushdb()
+def test_a_qcluster_on_redis_runs_an_enqueued_topup(low_org, stripe_stub, redis_db):
+    run_cluster_until_topped_up(low_org, stripe_stub,
+                                worker_env(stripe_stub, REDIS_URL=REDIS_TEST_URL))

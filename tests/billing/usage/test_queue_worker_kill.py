@@ -21,26 +21,13 @@ from django.db import connection, transaction
 from billing.models import CreditAccount, LedgerEntry, QueuedUsageEvent, UsageEvent
 from billing.usage.queue import accept_usage
 from tests.billing.postings import assert_ledger_ok
+from tests.billing.redis_fixtures import REDIS_TEST_URL
 from tests.billing.usage_fixtures import GPU_CREDITS, api_key_for, funded, gpu_event, seed_prices
 from tests.conftest import make_org
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[3]
-REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
 EVENTS = 40
-
-
-@pytest.fixture
-def redis_db():
-    redis = pytest.importorskip("redis")
-    client = redis.from_url(REDIS_TEST_URL)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip(f"no Redis at {REDIS_TEST_URL}")
-    client.flushdb()
-    yield client
-    client.flushdb()
 
 
 def worker_env() -> dict:
