@@ -6,16 +6,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.db import connection
 from django_q.models import Task
 
 from billing.models import TopupAttempt, TopupStatus
 from tests.billing.purchase_fixtures import assert_ledger_ok, balance
+from tests.billing.qcluster import ROOT, process_env, wait_for
+from tests.billing.redis_fixtures import REDIS_TEST_URL
 from tests.billing.topup_fixtures import (
     intent_requests,
     save_stripe_card,
@@ -25,45 +24,18 @@ from tests.billing.topup_fixtures import (
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
-REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def worker_env(stub, **extra) -> dict:
-    from django.conf import settings
-
-    # Workers sign ledger entries: they hold the web's chain keys (docs/operate.md).
-    chain_keys = ",".join(f"{key_id}={secret}"
-                          for key_id, secret in settings.LEDGER_CHAIN_KEYS.items())
-    return {
-        "LEDGER_CHAIN_KEYS": chain_keys, "LEDGER_CHAIN_KEY_ID": settings.LEDGER_CHAIN_KEY_ID,
-        "PATH": os.environ.get("PATH", ""), "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "False", "SECRET_KEY": "q" * 50, "DATABASE_URL": database_url(),
-        "PAYMENTS_PROVIDER": "stripe", "STRIPE_SECRET_KEY": "sk_test_stub",
-        "STRIPE_WEBHOOK_SECRET": "whsec_test", "STRIPE_API_BASE": stub.url,
-        "SECURE_SSL_REDIRECT": "False", "EMAIL_URL": "consolemail://", "Q_WORKERS": "1",
-        "LOG_LEVEL": "WARNING", **extra,
-    }
+    return process_env(
+        PAYMENTS_PROVIDER="stripe", STRIPE_SECRET_KEY="sk_test_stub",
+        STRIPE_WEBHOOK_SECRET="whsec_test", STRIPE_API_BASE=stub.url,
+        EMAIL_URL="consolemail://", **extra)
 
 
 def manage(*args, env) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
-
-
-def wait_for(predicate, timeout=120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 def run_cluster_until_topped_up(org, stub, env):
@@ -78,7 +50,8 @@ def run_cluster_until_topped_up(org, stub, env):
         assert enqueued.returncode == 0, enqueued.stderr
         done = wait_for(lambda: TopupAttempt.objects.filter(
             organization=org, status=TopupStatus.SUCCEEDED).exists()
-            and Task.objects.filter(func="billing.tasks.run_auto_topup_task").exists())
+            and Task.objects.filter(func="billing.tasks.run_auto_topup_task").exists(),
+            timeout=120.0, every=0.5)
     finally:
         os.killpg(cluster.pid, signal.SIGTERM)
         try:
@@ -107,16 +80,6 @@ def test_a_qcluster_on_the_orm_broker_runs_an_enqueued_topup(low_org, stripe_stu
     run_cluster_until_topped_up(low_org, stripe_stub, worker_env(stripe_stub))
 
 
-def test_a_qcluster_on_redis_runs_an_enqueued_topup(low_org, stripe_stub):
-    redis = pytest.importorskip("redis")
-    client = redis.from_url(REDIS_TEST_URL)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip(f"no Redis at {REDIS_TEST_URL}")
-    client.flushdb()
-    try:
-        run_cluster_until_topped_up(low_org, stripe_stub,
-                                    worker_env(stripe_stub, REDIS_URL=REDIS_TEST_URL))
-    finally:
-        client.flushdb()
+def test_a_qcluster_on_redis_runs_an_enqueued_topup(low_org, stripe_stub, redis_db):
+    run_cluster_until_topped_up(low_org, stripe_stub,
+                                worker_env(stripe_stub, REDIS_URL=REDIS_TEST_URL))

@@ -6,14 +6,6 @@ from tests.billing.postings import D, assert_ledger_ok, consume, grant
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client, admin_user):
-    admin_user.is_staff = admin_user.is_superuser = True
-    admin_user.save()
-    client.force_login(admin_user)
-    return client
-
-
 def test_accounts_list_shows_balances(staff_client, org):
     grant(org, 42)
     body = staff_client.get("/admin/billing/creditaccount/").content.decode()

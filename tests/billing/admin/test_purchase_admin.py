@@ -21,14 +21,6 @@ CHANGELIST = "/admin/billing/purchase/"
 
 
 @pytest.fixture
-def staff_client(client, admin_user):
-    admin_user.is_staff = admin_user.is_superuser = True
-    admin_user.save()
-    client.force_login(admin_user)
-    return client
-
-
-@pytest.fixture
 def paid(org, admin_user, package):
     purchase = pending_purchase(org, package, admin_user)
     fulfilment.fulfil_checkout_session(session=session_object(purchase))

@@ -11,14 +11,6 @@ from billing.topups import cards
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client, admin_user):
-    admin_user.is_staff = admin_user.is_superuser = True
-    admin_user.save()
-    client.force_login(admin_user)
-    return client
-
-
 def topup_form(org, package, **extra):
     return {"organization": org.pk, "enabled": "on", "threshold": "1000",
             "package": package.pk, "mode": "fixed", "target_balance": "",

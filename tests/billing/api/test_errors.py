@@ -16,17 +16,15 @@ from billing.faults.transient import RETRY_AFTER_SECONDS
 from billing.models import CreditAccount, DailyUsage, LedgerEntry, UsageEvent
 from billing.usage.ingestion import record_usage
 from tests.billing.faults.outage import account_locked, database_timeouts, dead_port
-from tests.billing.usage_fixtures import GPU_CREDITS, api_key_for, funded, gpu_event, seed_prices
+from tests.billing.usage_fixtures import GPU_CREDITS, gpu_event
 from tests.wsgi_calls import call
 
 URL = "/api/v1/usage-events"
 
 
 @pytest.fixture
-def key(org):
-    seed_prices()
-    funded(org, 100)
-    return api_key_for(org)
+def funding():
+    return 100  # the balances asserted below start from it
 
 
 def post(key, events):

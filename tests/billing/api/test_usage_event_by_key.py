@@ -13,23 +13,16 @@ from tests.billing.usage_fixtures import (
     api_key_for,
     funded,
     gpu_event,
-    seed_prices,
 )
 from tests.conftest import make_org
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("prices")]
 URL = "/api/v1/usage-events"
 
 
-@pytest.fixture(autouse=True)
-def prices(db):
-    return seed_prices()
-
-
 @pytest.fixture
-def key(org):
-    funded(org, 10)
-    return api_key_for(org)
+def funding():
+    return 10  # room for one GPU event: the next is refused for credits
 
 
 def send(client, key, *events, mode="async"):

@@ -16,23 +16,11 @@ from tests.billing.usage_fixtures import (
     api_key_for,
     funded,
     gpu_event,
-    seed_prices,
 )
 from tests.conftest import make_org
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("prices")]
 URL = "/api/v1/usage-events"
-
-
-@pytest.fixture(autouse=True)
-def prices(db):
-    return seed_prices()
-
-
-@pytest.fixture
-def key(org):
-    funded(org)
-    return api_key_for(org)
 
 
 def post(client, key, body, *, raw=False):

@@ -7,21 +7,15 @@ import pytest
 
 from billing.models import CreditAccount, LedgerEntry, UsageEvent
 from billing.usage.queue_charging import drain
-from tests.billing.usage_fixtures import GPU_CREDITS, api_key_for, funded, gpu_event, seed_prices
+from tests.billing.usage_fixtures import GPU_CREDITS, gpu_event
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("prices")]
 URL = "/api/v1/usage-events"
 
 
-@pytest.fixture(autouse=True)
-def prices(db):
-    return seed_prices()
-
-
 @pytest.fixture
-def key(org):
-    funded(org, 100)
-    return api_key_for(org)
+def funding():
+    return 100  # charged_once() checks the balance against it
 
 
 def send(client, key, event, mode):

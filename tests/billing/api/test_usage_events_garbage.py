@@ -12,17 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billing.models import CreditAccount, DailyUsage, LedgerEntry, UsageEvent
-from tests.billing.usage_fixtures import ai_event, api_key_for, funded, gpu_event, seed_prices
+from tests.billing.usage_fixtures import ai_event, gpu_event
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/usage-events"
-
-
-@pytest.fixture
-def key(org):
-    seed_prices()
-    funded(org)
-    return api_key_for(org)
 
 
 def post_raw(client, key, data: str):

@@ -1,38 +1,28 @@
 """The accept side's wake-up (billing.usage.queue): one waiting task per org on Redis, a
 new one once the task has started, and an accepted request whatever the broker does."""
 
-import os
-
 import pytest
 
 from billing.models import QueuedUsageEvent
 from billing.usage import queue
+from tests.billing.redis_fixtures import REDIS_TEST_URL
 from tests.billing.usage_fixtures import gpu_event, seed_prices
 
 pytestmark = pytest.mark.django_db
-REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture
-def redis_broker(monkeypatch, settings):
+def redis_broker(monkeypatch, settings, redis_db):
     """django-q2's real Redis broker on the test db, not in sync mode: tasks are queued."""
-    redis = pytest.importorskip("redis")
     from django_q.brokers.redis_broker import Redis
     from django_q.conf import Conf
 
-    client = redis.from_url(REDIS_TEST_URL)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip(f"no Redis at {REDIS_TEST_URL}")
-    client.flushdb()
     monkeypatch.setattr(Conf, "REDIS", REDIS_TEST_URL)
     monkeypatch.setattr(Conf, "SYNC", False)
     settings.REDIS_URL = REDIS_TEST_URL
     broker = Redis()
     monkeypatch.setitem(queue._brokers, "broker", broker)
-    yield broker
-    client.flushdb()
+    return broker
 
 
 def test_one_waiting_task_per_org_and_a_new_one_once_it_has_started(redis_broker):

@@ -11,9 +11,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
@@ -21,45 +19,20 @@ from django.db import connection, transaction
 from billing.models import CreditAccount, LedgerEntry, QueuedUsageEvent, UsageEvent
 from billing.usage.queue import accept_usage
 from tests.billing.postings import assert_ledger_ok
+from tests.billing.qcluster import ROOT, process_env, wait_for
+from tests.billing.redis_fixtures import REDIS_TEST_URL
 from tests.billing.usage_fixtures import GPU_CREDITS, api_key_for, funded, gpu_event, seed_prices
 from tests.conftest import make_org
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[3]
-REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
 EVENTS = 40
 
 
-@pytest.fixture
-def redis_db():
-    redis = pytest.importorskip("redis")
-    client = redis.from_url(REDIS_TEST_URL)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip(f"no Redis at {REDIS_TEST_URL}")
-    client.flushdb()
-    yield client
-    client.flushdb()
-
-
 def worker_env() -> dict:
-    from django.conf import settings
-
-    db = connection.settings_dict
-    chain_keys = ",".join(f"{key_id}={secret}"
-                          for key_id, secret in settings.LEDGER_CHAIN_KEYS.items())
-    return {
-        "PATH": os.environ.get("PATH", ""), "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "False", "SECRET_KEY": "q" * 50, "SECURE_SSL_REDIRECT": "False",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
-                        f"{db['PORT'] or 5432}/{db['NAME']}",
-        "REDIS_URL": REDIS_TEST_URL, "Q_WORKERS": "1", "LOG_LEVEL": "WARNING",
-        "LEDGER_CHAIN_KEYS": chain_keys, "LEDGER_CHAIN_KEY_ID": settings.LEDGER_CHAIN_KEY_ID,
-        "PAYMENTS_PROVIDER": "test", "ALLOW_TEST_PAYMENTS": "True",
+    return process_env(
+        REDIS_URL=REDIS_TEST_URL, PAYMENTS_PROVIDER="test", ALLOW_TEST_PAYMENTS="True",
         # The worker must wait on the test's row lock for as long as the test holds it.
-        "DATABASE_LOCK_TIMEOUT_MS": "0",
-    }
+        DATABASE_LOCK_TIMEOUT_MS="0")
 
 
 def start_cluster(env) -> subprocess.Popen:
@@ -84,15 +57,6 @@ def accept_in_a_process(org, key, env):
     done = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-
-
-def wait_for(predicate, timeout=30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def blocked_worker() -> tuple | None:
