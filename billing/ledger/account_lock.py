@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from billing import bulk
+from billing.ledger import prepared
 from billing.models import CreditAccount, CreditGrant
 
 _ACCOUNT_FIELDS = CreditAccount._meta.concrete_fields
@@ -33,21 +34,21 @@ def _columns(fields, alias: str) -> str:
     return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in fields)
 
 
-def _lock_sql() -> str:
-    """The lock and the live grants, by organisation (the account's id is not known yet).
+def _lock_statements() -> tuple[str, str]:
+    """The lock, and the live grants, by organisation (the account's id is not known yet).
     The grants are read unordered: the book applies the burn order in Python."""
     account = CreditAccount._meta.db_table
     grant = CreditGrant._meta.db_table
     return (
         f"SELECT {_columns(_ACCOUNT_FIELDS, 'a')} FROM {account} AS a "
-        f"WHERE a.organization_id = %s FOR UPDATE; "
+        f"WHERE a.organization_id = %s FOR UPDATE",
         f"SELECT {_columns(_GRANT_FIELDS, 'g')} FROM {grant} AS g "
         f"JOIN {account} AS a ON a.id = g.account_id "
-        f"WHERE a.organization_id = %s AND g.expired_at IS NULL"
+        f"WHERE a.organization_id = %s AND g.expired_at IS NULL",
     )
 
 
-_LOCK_SQL: str | None = None  # built once per process: the same text every time
+_LOCK_STATEMENTS: tuple[str, str] | None = None  # built once per process
 
 
 @dataclass
@@ -101,17 +102,18 @@ def lock_account(organization, *, reads=()) -> Locked:
 
 
 def _lock_and_read(organization_id: int, reads) -> Locked | None:
-    global _LOCK_SQL
-    if _LOCK_SQL is None:
-        _LOCK_SQL = _lock_sql()
-    sql = "; ".join([_LOCK_SQL, *(statement for statement, _ in reads)])
+    global _LOCK_STATEMENTS
+    if _LOCK_STATEMENTS is None:
+        _LOCK_STATEMENTS = _lock_statements()
     params = [organization_id, organization_id]
     for _, read_params in reads:
         params += read_params
     alias = connection.alias
     with connection.cursor() as cursor:
         # One simple-protocol query (psycopg binds the parameters client-side), one
-        # result set per statement.
+        # result set per statement; each prepared on the connection once.
+        sql = "; ".join(prepared.statement(cursor, statement) for statement in
+                        [*_LOCK_STATEMENTS, *(statement for statement, _ in reads)])
         cursor.execute(sql, params)
         account_row = cursor.fetchone()
         if account_row is None:

@@ -1,10 +1,11 @@
 """Statements prepared once per database connection (PostgreSQL's PREPARE / EXECUTE).
 
 Django's psycopg backend binds parameters client-side, so the server parses and
-plans every statement afresh. The charge path's one write (a handful of
-data-modifying CTEs, 60-odd values) costs PostgreSQL more to plan than to run,
-and it runs while the account lock is held. Prepared once on a connection, each
-charge sends `EXECUTE name(values)`: no parsing, and a cached plan.
+plans every statement afresh. The charge path's statements run while the
+account lock is held (the lock with its reads, and the one write: a handful of
+data-modifying CTEs with 60-odd values), and planning them cost PostgreSQL
+more than running them. Prepared once on a connection, each charge sends
+`EXECUTE name(values)`: no parsing of the statement, and a cached plan.
 
 Off when `DATABASE_PREPARED_STATEMENTS` is False: a pooler in transaction mode
 (PgBouncer) hands each transaction another server connection, where the
@@ -19,35 +20,47 @@ from weakref import WeakKeyDictionary
 
 from django.conf import settings
 
+# Each prepared statement keeps its plan in the server process. Batches of 2 to 49
+# events each have a write of their own shape: the first shapes a connection meets (a
+# busy org's single events among them) are prepared, the rest run as plain text.
+MAX_PER_CONNECTION = 32
+
 # The names prepared on each (psycopg) connection: a new connection starts empty.
 _PREPARED: WeakKeyDictionary = WeakKeyDictionary()
 _PLACEHOLDER = re.compile(r"%s")
-
-
-# Each prepared statement keeps its plan in the server process. Batches of 2 to 49
-# events each have a shape of their own: the first shapes a connection meets (a
-# busy org's single events among them) are prepared, the rest run as plain text.
-MAX_PER_CONNECTION = 32
+_FORMS: dict[str, tuple[str, str, str]] = {}  # sql -> (name, PREPARE text, EXECUTE text)
 
 
 def usable() -> bool:
     return settings.DATABASE_PREPARED_STATEMENTS
 
 
-def statement(cursor, sql: str, param_count: int) -> str:
-    """The statement to execute with `param_count` client-side bound parameters: `sql`
-    itself, or an EXECUTE of it prepared on this cursor's connection (prepared now if
-    it is not yet). `sql` takes its parameters as `%s`, with no literal `%` in it."""
+def statement(cursor, sql: str) -> str:
+    """What to execute for `sql` with its client-side bound parameters: `sql` itself, or
+    an EXECUTE of it prepared on this cursor's connection (now, if it is not yet). `sql`
+    takes its parameters as `%s`, and holds no literal `%`."""
     if not usable() or "%%" in sql:  # a literal % would be numbered as a parameter
         return sql
-    raw = cursor.cursor.connection
-    names = _PREPARED.setdefault(raw, set())
-    name = "billing_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+    name, prepare, execute = _forms(sql)
+    names = _PREPARED.setdefault(cursor.cursor.connection, set())
     if name not in names:
         if len(names) >= MAX_PER_CONNECTION:
             return sql
-        numbers = iter(range(1, param_count + 1))
-        numbered = _PLACEHOLDER.sub(lambda _: f"${next(numbers)}", sql)
-        cursor.execute(f"PREPARE {name} AS {numbered}")
+        cursor.execute(prepare)
         names.add(name)
-    return f"EXECUTE {name}({', '.join(['%s'] * param_count)})"
+    return execute
+
+
+def _forms(sql: str) -> tuple[str, str, str]:
+    forms = _FORMS.get(sql)
+    if forms is None:
+        name = "billing_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+        numbers = iter(range(1, sql.count("%s") + 1))
+        numbered = _PLACEHOLDER.sub(lambda _: f"${next(numbers)}", sql)
+        arguments = ", ".join(["%s"] * sql.count("%s"))
+        forms = (name, f"PREPARE {name} AS {numbered}",
+                 f"EXECUTE {name}({arguments})" if arguments else f"EXECUTE {name}")
+        if len(_FORMS) >= 512:  # statements are few; a bound all the same
+            _FORMS.clear()
+        _FORMS[sql] = forms
+    return forms

@@ -97,7 +97,7 @@ def write_in_one_statement(*, account: CreditAccount, pending, dirty_grants, bal
     sql = _one_statement_sql(len(entries), len(allocations),
                              tuple(sql for sql, _ in attached), len(dirty_grants))
     with connection.cursor() as cursor:
-        sql = prepared.statement(cursor, sql, len(params))
+        sql = prepared.statement(cursor, sql)
         if commit:
             sql += "; COMMIT"  # one simple-protocol query: psycopg binds client-side
         cursor.execute(sql, params)

@@ -263,6 +263,7 @@ def test_a_single_event_sends_six_statements_and_two_after_the_lock(client, key,
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from tests.billing.prepared_sql import sent
     from tests.conftest import make_member
 
     ana = make_member(org, "ana@acme.test")
@@ -271,12 +272,12 @@ def test_a_single_event_sends_six_statements_and_two_after_the_lock(client, key,
     with CaptureQueriesContext(connection) as captured:
         response = post(client, key, {"events": [ai_event("one", user="ana@acme.test")]})
     assert response.status_code == 200 and response.json()["results"][0]["status"] == "charged"
-    statements = [q["sql"] for q in captured.captured_queries]
+    statements = sent(captured)
     assert len(statements) == 6, "\n".join(statements)
     api_key, version, begin, lock, write, end = statements
     assert "accounts_apikey" in api_key and "modelcatalogueversion" in version
     assert begin.startswith("SAVEPOINT") and "FOR UPDATE" in lock
     for table in ("billing_creditgrant", "billing_usageevent", "accounts_user"):
         assert table in lock, table
-    assert write.startswith("EXECUTE ") and end.startswith("RELEASE SAVEPOINT")
+    assert write.startswith("WITH e AS (INSERT") and end.startswith("RELEASE SAVEPOINT")
     assert UsageEvent.objects.get(idempotency_key="one").user == ana

@@ -1,4 +1,5 @@
-"""The charge path's write, prepared once per connection (billing/ledger/prepared.py)."""
+"""The charge path's statements (the lock with its reads, the write), prepared once per
+connection (billing/ledger/prepared.py)."""
 
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ from billing.models import CreditAccount
 from billing.models.usage import UsageEvent
 from billing.usage.ingestion import record_usage
 from tests.billing.postings import assert_ledger_ok, grant
+from tests.billing.prepared_sql import as_written
 from tests.billing.usage_fixtures import AI_CREDITS, ai_event, seed_prices
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -20,6 +22,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 def funded(org):
     seed_prices()
     grant(org, "100", key="test:start")
+    connection.close()  # each test's charges start on a connection with nothing prepared
     return org
 
 
@@ -35,17 +38,24 @@ def prepares(queries: list[str]) -> int:
     return sum(q.startswith("PREPARE ") for q in queries)
 
 
+def executed(queries: list[str]) -> list[str]:
+    return [q for q in queries if q.startswith("EXECUTE ")]
+
+
 def executes(queries: list[str]) -> int:
-    return sum(q.startswith("EXECUTE ") for q in queries)
+    return len(executed(queries))
 
 
-def test_a_connection_prepares_the_write_once_and_a_new_connection_again(org):
+def test_a_connection_prepares_its_statements_once_and_a_new_connection_again(org):
     first, second = charge(org, "a"), charge(org, "b")
-    assert (prepares(first), executes(first)) == (1, 1)
-    assert (prepares(second), executes(second)) == (0, 1)
+    # The lock, the grants, the known keys; the write.
+    assert (prepares(first), executes(first)) == (4, 2)
+    assert (prepares(second), executes(second)) == (0, 2)
+    assert "FOR UPDATE" in as_written(executed(second)[0])
+    assert as_written(executed(second)[1]).startswith("WITH e AS (INSERT")
     connection.close()
     third = charge(org, "c")
-    assert (prepares(third), executes(third)) == (1, 1)
+    assert (prepares(third), executes(third)) == (4, 2)
     assert UsageEvent.objects.count() == 3
     assert CreditAccount.objects.get(organization=org).balance == Decimal(100) - 3 * AI_CREDITS
     assert_ledger_ok(org)
@@ -53,11 +63,11 @@ def test_a_connection_prepares_the_write_once_and_a_new_connection_again(org):
 
 def test_a_statement_prepared_in_a_rolled_back_transaction_stays_prepared(org):
     with pytest.raises(RuntimeError), transaction.atomic():
-        assert prepares(charge(org, "a")) == 1
+        assert prepares(charge(org, "a")) == 4
         raise RuntimeError("the caller's transaction fails after the charge")
     assert not UsageEvent.objects.exists()
     after = charge(org, "a")  # PostgreSQL keeps a prepared statement across a rollback
-    assert (prepares(after), executes(after)) == (0, 1)
+    assert (prepares(after), executes(after)) == (0, 2)
     assert_ledger_ok(org)
 
 

@@ -21,12 +21,12 @@ from billing.pricing.demo import demo_step as seed_price_catalogue
 from billing.purchases.demo import seed_packages_and_purchase
 from billing.topups.demo import seed_saved_card
 from tests.billing.portal.test_purchase_browser import header_balance
-from tests.billing.test_tasks import ROOT, database_url, wait_for
-from tests.browser import browser_page  # noqa: F401
+from tests.billing.qcluster import ROOT, database_url, wait_for
+from tests.browser import browser_marks, browser_page  # noqa: F401
 
 SCREENSHOTS = Path(ROOT) / "screenshots"  # git-ignored
 
-pytestmark = [pytest.mark.browser, pytest.mark.postgres]
+pytestmark = [*browser_marks, pytest.mark.postgres]
 
 
 def start_worker() -> subprocess.Popen:

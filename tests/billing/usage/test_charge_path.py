@@ -3,7 +3,6 @@ large one charging exactly what each event is quoted."""
 
 import json
 import random
-import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -18,6 +17,7 @@ from billing.models import CreditAccount, CreditGrant, DailyUsage, GrantKind, Le
 from billing.models.usage import UsageEvent
 from billing.usage.ingestion import estimate_usage, read_and_price, record_usage
 from tests.billing.postings import assert_ledger_ok, grant
+from tests.billing.prepared_sql import sent as sent_queries
 from tests.billing.usage.test_events import reference_fingerprint
 from tests.billing.usage_fixtures import AI_CREDITS, GPU_CREDITS, ai_event, gpu_event, seed_prices
 from tests.conftest import make_member
@@ -41,14 +41,6 @@ def from_the_lock(queries: list[str]) -> list[str]:
     return queries[start:end]
 
 
-def prepared_text(execute: str) -> str:
-    """The text of the statement an `EXECUTE name(...)` runs, as prepared on this connection."""
-    name = re.match(r"EXECUTE (\w+)\(", execute).group(1)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name = %s", [name])
-        return cursor.fetchone()[0]
-
-
 def test_one_event_is_written_by_one_statement_and_nothing_runs_after_commit(org):
     grant(org, "100", key="test:start")
     make_member(org, "ana@acme.test")
@@ -56,11 +48,9 @@ def test_one_event_is_written_by_one_statement_and_nothing_runs_after_commit(org
     with CaptureQueriesContext(connection) as captured:
         result = record_usage(organization=org, events=[ai_event("one", user="ana@acme.test",
                                                                  operation="chat")])
-    # A statement prepared on first use on this connection is no round trip of a charge.
-    queries = [q["sql"] for q in captured.captured_queries if not q["sql"].startswith("PREPARE")]
+    queries = sent_queries(captured)
     # One round trip takes the lock and reads the grants and the known keys after it.
-    lock_and_reads, execute = from_the_lock(queries)
-    write = prepared_text(execute)
+    lock_and_reads, write = from_the_lock(queries)
     lock, grants, known, users = lock_and_reads.split("; ")
     assert lock.endswith("FOR UPDATE") and "billing_creditgrant" in grants
     assert "billing_usageevent" in known and "billing_ledgerentry" in known
@@ -204,11 +194,11 @@ def test_outside_any_transaction_the_write_carries_its_commit(org, monkeypatch):
     monkeypatch.setattr(connection, "_commit", commit)
     with CaptureQueriesContext(connection) as captured:
         record_usage(organization=org, events=[ai_event("one")])
-    queries = [q["sql"] for q in captured.captured_queries]
+    queries = sent_queries(captured)
     after_lock = queries[next(i for i, q in enumerate(queries) if "FOR UPDATE" in q) + 1:]
     # The lock's holder makes one round trip more: the write, committed in the same query.
     # Django still records its commit, which finds the transaction over and sends nothing.
-    assert after_lock[0].startswith("EXECUTE ") and after_lock[0].endswith("; COMMIT")
+    assert after_lock[0].startswith("WITH e AS (INSERT") and after_lock[0].endswith("; COMMIT")
     assert after_lock[1:] == ["COMMIT"], after_lock
     assert status_at_commit == [psycopg.pq.TransactionStatus.IDLE]
     assert UsageEvent.objects.filter(idempotency_key="one").exists()
