@@ -19,6 +19,7 @@ import re
 from weakref import WeakKeyDictionary
 
 from django.conf import settings
+from psycopg.adapt import Transformer
 
 # Each prepared statement keeps its plan in the server process. Batches of 2 to 49
 # events each have a write of their own shape: the first shapes a connection meets (a
@@ -49,6 +50,21 @@ def statement(cursor, sql: str) -> str:
         cursor.execute(prepare)
         names.add(name)
     return execute
+
+
+def bound(cursor, sql: str, params: list) -> tuple[str, list | None]:
+    """(query, parameters) to execute `sql` with `params`: when it is prepared, its EXECUTE
+    with the values already written in as literals (and no parameters left), as psycopg's
+    client-side binding writes them. psycopg caches its parse of a query's placeholders
+    only up to 50 parameters, and re-parsing the write's 70-odd cost the app more than
+    anything else it does under the lock."""
+    query = statement(cursor, sql)
+    if query is sql or not params:
+        return query, params
+    literal, encoding = Transformer(cursor.cursor).as_literal, cursor.connection.info.encoding
+    values = ", ".join([literal(value).decode(encoding) if value is not None else "NULL"
+                        for value in params])
+    return f"{query[:query.index('(')]}({values})", None
 
 
 def _forms(sql: str) -> tuple[str, str, str]:

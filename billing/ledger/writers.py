@@ -97,9 +97,9 @@ def write_in_one_statement(*, account: CreditAccount, pending, dirty_grants, bal
     sql = _one_statement_sql(len(entries), len(allocations),
                              tuple(sql for sql, _ in attached), len(dirty_grants))
     with connection.cursor() as cursor:
-        sql = prepared.statement(cursor, sql)
+        sql, params = prepared.bound(cursor, sql, params)
         if commit:
-            sql += "; COMMIT"  # one simple-protocol query: psycopg binds client-side
+            sql += "; COMMIT"  # one simple-protocol query: the values are bound client-side
         cursor.execute(sql, params)
         ids = dict((seq_, id_) for id_, seq_ in cursor.fetchall()) if entries else {}
     for entry in entries:

@@ -83,3 +83,17 @@ def test_past_the_cap_a_connection_prepares_no_more(org, monkeypatch):
     queries = charge(org, "a")
     assert prepares(queries) == executes(queries) == 0
     assert UsageEvent.objects.filter(idempotency_key="a").exists()
+
+
+def test_values_bound_as_literals_are_stored_exactly(org):
+    """The write's values are written into its EXECUTE as literals (prepared.bound): quotes,
+    backslashes, percent signs and non-ASCII text reach the columns unchanged, and the
+    chain, hashed over the entry's reason before it was sent, still verifies."""
+    operation = "it's 100% \\d \"quoted\" naïve → ok"
+    with CaptureQueriesContext(connection) as captured:
+        record_usage(organization=org, events=[ai_event("odd", operation=operation)])
+    assert any(q["sql"].startswith("EXECUTE ") and "WITH e AS" not in q["sql"]
+               and "; COMMIT" in q["sql"] for q in captured.captured_queries)
+    event = UsageEvent.objects.select_related("entry").get(idempotency_key="odd")
+    assert event.operation == operation and event.entry.reason.endswith(f" · {operation}")
+    assert_ledger_ok(org)
