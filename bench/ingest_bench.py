@@ -51,7 +51,6 @@ import web_floor
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
-GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
 BATCH = 1000
 USERS = [f"user{i}@bench.test" for i in range(20)]
 OPERATIONS = ["chat.completion", "summarise", "classify", "agent.step", "embed"]
@@ -269,12 +268,14 @@ def free_port() -> int:
 
 
 def start_gunicorn(env: dict, port: int, workers: int, threads: int,
-                   log: Path) -> subprocess.Popen:
+                   log: Path, tree: Path = ROOT) -> subprocess.Popen:
+    """The app of checkout `tree` (its own .venv) under gunicorn, once it answers."""
     proc = subprocess.Popen(
-        [GUNICORN, "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+        [str(tree / ".venv" / "bin" / "gunicorn"), "config.wsgi:application",
+         "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
          "--log-level", "warning", "--backlog", "512"],
-        cwd=ROOT, env=env, start_new_session=True, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        cwd=tree, env=env, start_new_session=True, stdout=log.open("ab"), stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
