@@ -372,7 +372,10 @@ def open_book(*, organization, now: datetime | None = None, reads=()):
         # act at an earlier moment (e.g. draw on a grant that expired meanwhile).
         book = Book(locked.account, now or timezone.now(), grants=locked.grants)
         book.read_rows = locked.read_rows
-        book.owns_transaction = len(connection.atomic_blocks) == 1
+        # Outermost, and not inside a transaction begun by hand (autocommit off), whose
+        # owner commits it.
+        book.owns_transaction = (len(connection.atomic_blocks) == 1
+                                 and connection.commit_on_exit)
         before = book.balance
         yield book
         book.flush()

@@ -224,3 +224,20 @@ def test_a_write_that_fails_with_its_commit_attached_commits_nothing(org, monkey
     assert record_usage(organization=org, events=[ai_event("one")]).results[0].status == (
         "charged")
     assert_ledger_ok(org)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_a_transaction_begun_by_hand_the_write_leaves_the_commit_to_its_owner(org):
+    from django.db import transaction
+
+    grant(org, "100", key="test:start")
+    transaction.set_autocommit(False)
+    try:
+        with CaptureQueriesContext(connection) as captured:
+            record_usage(organization=org, events=[ai_event("one")])
+        assert not any(q["sql"].endswith("; COMMIT") for q in captured.captured_queries)
+        transaction.rollback()  # the owner's choice: nothing was committed behind its back
+    finally:
+        transaction.set_autocommit(True)
+    assert not UsageEvent.objects.exists()
+    assert CreditAccount.objects.get(organization=org).balance == Decimal("100")
