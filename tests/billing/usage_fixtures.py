@@ -78,3 +78,8 @@ def write_lines(tmp_path, lines, name="usage.jsonl") -> str:
     path.write_text("\n".join(line if isinstance(line, str) else json.dumps(line)
                               for line in lines) + "\n")
     return str(path)
+
+
+def statuses(result) -> list[str]:
+    """The statuses of a record_usage BatchResult, in order."""
+    return [r.status for r in result.results]

@@ -19,15 +19,11 @@ from billing.usage.ingestion import estimate_usage, read_and_price, record_usage
 from tests.billing.postings import assert_ledger_ok, grant
 from tests.billing.prepared_sql import sent as sent_queries
 from tests.billing.usage.test_events import reference_fingerprint
-from tests.billing.usage_fixtures import AI_CREDITS, GPU_CREDITS, ai_event, gpu_event, seed_prices
+from tests.billing.usage_fixtures import AI_CREDITS, GPU_CREDITS, ai_event, gpu_event
 from tests.conftest import make_member
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db, pytest.mark.usefixtures("prices")]
 
-
-@pytest.fixture(autouse=True)
-def prices(db):
-    return seed_prices()
 
 
 def ends_the_transaction(sql: str) -> bool:

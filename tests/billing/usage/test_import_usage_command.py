@@ -16,17 +16,12 @@ from tests.billing.usage_fixtures import (
     ai_event,
     funded,
     gpu_event,
-    seed_prices,
     write_lines,
 )
 from tests.conftest import make_org
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("prices")]
 
-
-@pytest.fixture(autouse=True)
-def prices(db):
-    seed_prices()
 
 
 def run(*args):

@@ -25,18 +25,14 @@ from tests.billing.usage_fixtures import (
     ai_event,
     funded,
     gpu_event,
-    seed_prices,
     write_lines,
 )
 from tests.conftest import make_org
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True),
+              pytest.mark.usefixtures("prices")]
 KEY = COLUMNS.index("idempotency_key")  # in a drafted usage row
 
-
-@pytest.fixture(autouse=True)
-def prices(db):
-    seed_prices()
 
 
 def run(*args):

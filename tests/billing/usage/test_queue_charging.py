@@ -7,11 +7,12 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from billing.models import CreditAccount, DailyUsage, LedgerEntry, QueuedUsageEvent, UsageEvent
+from billing.models import DailyUsage, LedgerEntry, QueuedUsageEvent, UsageEvent
 from billing.usage.ingestion import record_usage
 from billing.usage.queue import accept_usage
 from billing.usage.queue_charging import charge_next_batch, charge_stale, drain
 from tests.billing.postings import assert_ledger_ok
+from tests.billing.purchase_fixtures import balance
 from tests.billing.usage_fixtures import (
     AI_CREDITS,
     GPU_CREDITS,
@@ -19,15 +20,10 @@ from tests.billing.usage_fixtures import (
     api_key_for,
     funded,
     gpu_event,
-    seed_prices,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("prices")]
 
-
-@pytest.fixture(autouse=True)
-def prices(db):
-    return seed_prices()
 
 
 def accept(org, *events, **kwargs):
@@ -37,9 +33,6 @@ def accept(org, *events, **kwargs):
 def rows(org):
     return list(QueuedUsageEvent.objects.filter(organization=org).order_by("id"))
 
-
-def balance(org):
-    return CreditAccount.objects.get(organization=org).balance
 
 
 def test_events_are_charged_in_arrival_order_with_their_results_stored(org):
