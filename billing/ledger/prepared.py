@@ -64,7 +64,7 @@ def bound(cursor, sql: str, params: list) -> tuple[str, list | None]:
     literal, encoding = Transformer(cursor.cursor).as_literal, cursor.connection.info.encoding
     values = ", ".join([literal(value).decode(encoding) if value is not None else "NULL"
                         for value in params])
-    return f"{query[:query.index('(')]}({values})", None
+    return f"EXECUTE {_forms(sql)[0]}({values})", None
 
 
 def _forms(sql: str) -> tuple[str, str, str]:

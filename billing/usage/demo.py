@@ -6,8 +6,9 @@ from billing.ledger.actor import Actor
 from billing.ledger.corrections import adjust_credits
 from billing.ledger.selectors import account_of
 from billing.models import GrantKind, UsageEvent
+from billing.usage.events import chunks
 from billing.usage.ingestion import estimate_usage, record_usage
-from billing.usage.simulation import catalogue_for, chunks, generate
+from billing.usage.simulation import catalogue_for, generate
 
 DEMO_DAYS = 21
 DEMO_SEED = 2026

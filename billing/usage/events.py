@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 
 from accounts.text import text_problem
 from billing import money
@@ -361,3 +363,10 @@ def fingerprint(event: Event) -> str:
     tokens = ",".join(map(int.__repr__, event.tokens))  # as json.dumps writes an int
     text = f'["usage-v1",{texts},[{tokens}],{_json_text(quantity)}]'
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def chunks(items: Iterable, size: int = MAX_EVENTS) -> Iterator[list]:
+    """`items` in lists of `size` (the last may be shorter), read lazily."""
+    items = iter(items)
+    while chunk := list(islice(items, size)):
+        yield chunk

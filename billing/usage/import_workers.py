@@ -28,13 +28,13 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from functools import partial
 
 from django.db import connection, connections
 
 from billing.ledger.actor import Actor
-from billing.usage.events import MAX_EVENTS
+from billing.usage.events import MAX_EVENTS, chunks
 from billing.usage.importer import ImportReport, charge_lines, numbered
 
 MAX_WORKERS = 8  # the turn under the lock is serial: more workers only wait longer
@@ -87,7 +87,7 @@ def import_lines_in_workers(*, organization, lines: Iterable[str], workers: int,
     merger = _Merger(progress)
     read = ImportReport()  # counts the lines read so far
     try:
-        for index, batch in enumerate(_batches(numbered(lines, read), chunk_size)):
+        for index, batch in enumerate(chunks(numbered(lines, read), chunk_size)):
             while not _put(batches, (index, batch)):
                 merger.collect(results, pool)
             merger.sent += 1
@@ -110,17 +110,6 @@ def import_lines_in_workers(*, organization, lines: Iterable[str], workers: int,
     report.lines = read.lines
     report.peaks_kb = [_peak_kb(), *merger.peaks_kb.values()]
     return report
-
-
-def _batches(lines: Iterator[tuple[int, str]], size: int) -> Iterator[list[tuple[int, str]]]:
-    batch = []
-    for item in lines:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _put(batches, item) -> bool:

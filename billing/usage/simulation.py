@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import Membership
 from billing.models import AIModel, Meter
-from billing.usage.events import MAX_AGE, MAX_EVENTS
+from billing.usage.events import MAX_AGE
 
 MAX_DAYS = 34  # keeps the oldest simulated day inside the 35-day window
 # Well-known models first, when the catalogue has them.
@@ -135,14 +135,3 @@ def generate(organization, *, days: int, seed: int = 1, per_day: int = 200,
             moment = datetime.fromisoformat(event["occurred_at"])
             if oldest_allowed <= moment <= now:
                 yield event
-
-
-def chunks(events, size: int = MAX_EVENTS) -> Iterator[list[dict]]:
-    batch = []
-    for event in events:
-        batch.append(event)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -4,8 +4,9 @@ from accounts.management.lookup import organization_or_error
 from accounts.management.text import counted
 from billing import money
 from billing.ledger.actor import Actor
+from billing.usage.events import chunks
 from billing.usage.ingestion import CHARGED, DUPLICATE, REJECTED, PlanNotEligible, record_usage
-from billing.usage.simulation import MAX_DAYS, catalogue_for, chunks, generate
+from billing.usage.simulation import MAX_DAYS, catalogue_for, generate
 
 
 class Command(BaseCommand):
