@@ -59,8 +59,8 @@ from ingest_bench import make_event  # noqa: E402 (the same event mix as the HTT
 from accounts.services import create_api_key, create_organization  # noqa: E402
 from billing.ledger.actor import Actor  # noqa: E402
 from billing.ledger.corrections import adjust_credits  # noqa: E402
-from billing.usage.importer import import_lines  # noqa: E402
-from billing.usage.ingestion import record_usage  # noqa: E402
+from billing.usage.imports.lines import import_lines  # noqa: E402
+from billing.usage.ingestion.record import record_usage  # noqa: E402
 
 
 def fresh_org():

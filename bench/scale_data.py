@@ -21,8 +21,9 @@ from decimal import Decimal
 
 from billing import money
 from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of
-from billing.usage import drafts, ingestion
-from billing.usage.storage import COLUMNS
+from billing.usage.ingestion import charges as drafts
+from billing.usage.ingestion import record as ingestion
+from billing.usage.ingestion.rows import COLUMNS
 
 MODELS = {"gpt-4o-mini": 5, "gpt-4o": 2, "gpt-4.1-mini": 2, "claude-3-5-haiku-latest": 1,
           "claude-sonnet-4-0": 1}

@@ -27,7 +27,7 @@ import psycopg
 from psycopg import copy as psycopg_copy
 
 from billing.ledger import book as book_module
-from billing.usage import ingestion
+from billing.usage.ingestion import record as ingestion
 
 DATABASE_PARTS = ("statement", "COPY", "COMMIT")
 

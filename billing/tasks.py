@@ -10,7 +10,8 @@ from billing.ledger.digests import record_digest
 from billing.ledger.expiry import expire_credits
 from billing.pricing.price_report import report_price_differences
 from billing.topups import runner
-from billing.usage import queue, queue_charging
+from billing.usage.queue import charging as queue_charging
+from billing.usage.queue import intake as queue
 
 
 def expire_credits_task() -> int:

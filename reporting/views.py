@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.portal import org_view
 from billing.models.usage import UsageType
-from billing.usage.selectors import today_utc
+from billing.usage.rollup.selectors import today_utc
 from reporting import selectors
 
 DEFAULT_DAYS = 30

@@ -55,9 +55,9 @@ PURCHASE_TESTS = [
 ]
 USAGE_TESTS = [
     "tests/billing/usage/test_events.py",
-    "tests/billing/usage/test_ingestion.py",
-    "tests/billing/usage/test_refusal_messages.py",
-    "tests/billing/usage/test_rollup.py",
+    "tests/billing/usage/ingestion/test_record.py",
+    "tests/billing/usage/ingestion/test_refusal_messages.py",
+    "tests/billing/usage/rollup/test_totals.py",
     "tests/billing/api/test_usage_events.py",
 ]
 TOPUP_TESTS = [  # the hypothesis state machine is left out, as for the ledger
@@ -81,8 +81,8 @@ MODULES = {
     "billing.purchases.fulfilment": PURCHASE_TESTS,
     "billing.pricing.quotes": ["tests/billing/pricing/test_quotes.py"],
     "billing.usage.events": USAGE_TESTS,
-    "billing.usage.ingestion": USAGE_TESTS,
-    "billing.usage.rollup": USAGE_TESTS,
+    "billing.usage.ingestion.record": USAGE_TESTS,
+    "billing.usage.rollup.totals": USAGE_TESTS,
     "billing.stripe.webhooks": ["tests/billing/stripe/test_webhook_view.py"],
     "billing.topups.attempts": TOPUP_TESTS,
     "billing.topups.settlement": TOPUP_TESTS,

@@ -18,7 +18,7 @@ from billing import money
 from billing.alerts.notify import notify_admins
 from billing.ledger.selectors import account_of
 from billing.models import AlertSettings, Notification, NotificationKind
-from billing.usage.selectors import runway_days
+from billing.usage.rollup.selectors import runway_days
 
 LEVELS = (  # (kind, level field, armed field), highest level first
     (NotificationKind.WARNING, "warning_level", "warning_armed"),

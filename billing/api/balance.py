@@ -23,7 +23,7 @@ from billing.models import (
     DailyUsage,
 )
 from billing.topups import selectors as topup_selectors
-from billing.usage.selectors import BURN_DAYS, ZERO, burn_days, runway_at, today_utc
+from billing.usage.rollup.selectors import BURN_DAYS, ZERO, burn_days, runway_at, today_utc
 
 SNAPSHOT = f"""
 SELECT a.balance,

@@ -11,7 +11,7 @@ from pydantic import ConfigDict
 
 from billing.models import ServiceTier, UsageType
 from billing.usage.events import KEY_PATTERN, MAX_EVENTS, TEXT_LIMITS
-from billing.usage.ingestion import CHARGED, DUPLICATE, REJECTED
+from billing.usage.ingestion.record import CHARGED, DUPLICATE, REJECTED
 
 QUEUED = "queued"
 

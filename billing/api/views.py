@@ -33,9 +33,9 @@ from billing.api.schemas import (
 )
 from billing.faults.transient import describe, is_transient, logged_as_warning
 from billing.usage.events import MAX_EVENTS, InvalidEvents, loads
-from billing.usage.ingestion import PlanNotEligible, UsageRefused, record_usage
-from billing.usage.queue import accept_usage
-from billing.usage.queue_selectors import event_result
+from billing.usage.ingestion.record import PlanNotEligible, UsageRefused, record_usage
+from billing.usage.queue.intake import accept_usage
+from billing.usage.queue.selectors import event_result
 
 logger = logging.getLogger(__name__)
 

@@ -18,16 +18,17 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing import money
-from billing.ledger import listeners, writers
-from billing.ledger.account_lock import (  # noqa: F401 (ensure_account: also imported from here)
+from billing.ledger import listeners
+from billing.ledger.actor import Actor
+from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of, metadata_json
+from billing.ledger.errors import IdempotencyConflict, InsufficientCredits, LedgerError
+from billing.ledger.postings import EntryTemplate, Pending, Posting, burn_order
+from billing.ledger.store import postgres_writes as writers
+from billing.ledger.store.postgres_lock import (  # noqa: F401 (ensure_account: also imported from here)
     ensure_account,
     lock_account,
     open_account_of_new_organization,
 )
-from billing.ledger.actor import Actor
-from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of, metadata_json
-from billing.ledger.drafts import EntryTemplate, Pending, Posting, burn_order
-from billing.ledger.errors import IdempotencyConflict, InsufficientCredits, LedgerError
 from billing.models import (
     DEFAULT_PRIORITY,
     CreditAccount,

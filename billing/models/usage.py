@@ -121,7 +121,7 @@ class UsageEvent(models.Model):
 
 
 # The daily rollup: what runway, summaries and charts read instead of raw events. One row
-# per org, UTC day of occurred_at and dimension values, written by billing.usage.rollup in
+# per org, UTC day of occurred_at and dimension values, written by billing.usage.rollup.totals in
 # the transaction that charges the events it sums. Dimensions are never NULL (an empty
 # string for none) so the unique constraint really is unique.
 class DailyUsage(models.Model):

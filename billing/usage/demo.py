@@ -7,7 +7,7 @@ from billing.ledger.corrections import adjust_credits
 from billing.ledger.selectors import account_of
 from billing.models import GrantKind, UsageEvent
 from billing.usage.events import chunks
-from billing.usage.ingestion import estimate_usage, record_usage
+from billing.usage.ingestion.record import estimate_usage, record_usage
 from billing.usage.simulation import catalogue_for, generate
 
 DEMO_DAYS = 21

@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from billing.models import DailyUsage
-from billing.usage.selectors import month_spend, today_utc
+from billing.usage.rollup.selectors import month_spend, today_utc
 from reporting.summaries.months import current_month
 
 SPARK_DAYS = 30

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.portal import org_view
 from billing.ledger import selectors as ledger
-from billing.usage.selectors import runway_days
+from billing.usage.rollup.selectors import runway_days
 from reporting import charts
 from reporting.dashboard.selectors import SPARK_DAYS, daily_spend, spend_comparison
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from billing.usage.selectors import month_bounds, today_utc
+from billing.usage.rollup.selectors import month_bounds, today_utc
 
 FIRST_YEAR = 2000
 

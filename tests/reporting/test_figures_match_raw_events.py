@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from billing import money
 from billing.models import UsageEvent
-from billing.usage.ingestion import record_usage
+from billing.usage.ingestion.record import record_usage
 from tests.billing.usage_fixtures import funded, seed_prices
 from tests.conftest import Role, make_member, make_org
 

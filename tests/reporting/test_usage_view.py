@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.usage.ingestion import record_usage
+from billing.usage.ingestion.record import record_usage
 from tests.billing.usage_fixtures import ai_event, funded, gpu_event, seed_prices
 from tests.conftest import make_member
 

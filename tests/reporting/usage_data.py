@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from billing.usage.ingestion import record_usage
+from billing.usage.ingestion.record import record_usage
 from reporting.summaries.months import Month
 from tests.billing.usage_fixtures import ai_event, funded, gpu_event, seed_prices
 

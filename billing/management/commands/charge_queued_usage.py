@@ -3,8 +3,8 @@ from django.utils import timezone
 
 from accounts.management.lookup import optional_organization
 from accounts.management.text import counted
-from billing.usage.queue_charging import drain
-from billing.usage.queue_selectors import queue_depth
+from billing.usage.queue.charging import drain
+from billing.usage.queue.selectors import queue_depth
 
 
 class Command(BaseCommand):

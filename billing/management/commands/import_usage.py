@@ -8,14 +8,14 @@ from accounts.management.lookup import organization_or_error
 from accounts.management.text import counted
 from billing import money
 from billing.usage.events import MAX_EVENTS
-from billing.usage.import_workers import (
+from billing.usage.imports.lines import import_lines
+from billing.usage.imports.workers import (
     ImportStopped,
     default_workers,
     import_lines_in_workers,
     workers_refused,
 )
-from billing.usage.importer import import_lines
-from billing.usage.ingestion import PlanNotEligible
+from billing.usage.ingestion.record import PlanNotEligible
 
 
 class Command(BaseCommand):

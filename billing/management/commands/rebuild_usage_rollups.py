@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.management.lookup import optional_organization
-from billing.usage.rollup_rebuild import rebuild_rollups
-from billing.usage.selectors import month_bounds
+from billing.usage.rollup.rebuild import rebuild_rollups
+from billing.usage.rollup.selectors import month_bounds
 
 
 def month_range(text: str | None):

@@ -5,7 +5,13 @@ from accounts.management.text import counted
 from billing import money
 from billing.ledger.actor import Actor
 from billing.usage.events import chunks
-from billing.usage.ingestion import CHARGED, DUPLICATE, REJECTED, PlanNotEligible, record_usage
+from billing.usage.ingestion.record import (
+    CHARGED,
+    DUPLICATE,
+    REJECTED,
+    PlanNotEligible,
+    record_usage,
+)
 from billing.usage.simulation import MAX_DAYS, catalogue_for, generate
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from accounts.models import User
 from billing.models import DailyUsage, UsageEvent
-from billing.usage.ingestion import record_usage
+from billing.usage.ingestion.record import record_usage
 from tests.billing.usage_fixtures import ai_event, funded, seed_prices
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +38,7 @@ def test_the_rollup_is_listed_read_only(staff_client):
 
 def test_the_asynchronous_queue_is_listed_read_only(staff_client, org):
     from billing.models import QueuedUsageEvent
-    from billing.usage.queue import accept_usage
+    from billing.usage.queue.intake import accept_usage
 
     accept_usage(organization=org, events=[ai_event("queued-1")])
     listing = staff_client.get("/admin/billing/queuedusageevent/")

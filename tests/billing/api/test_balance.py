@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Plan
 from billing.ledger.corrections import adjust_credits
-from billing.usage.ingestion import record_usage
+from billing.usage.ingestion.record import record_usage
 from tests.billing.postings import SYSTEM
 from tests.billing.usage_fixtures import api_key_for, funded, gpu_event, seed_prices
 from tests.conftest import make_org

@@ -14,7 +14,7 @@ from django_q.tasks import async_task
 from billing.api import views
 from billing.faults.transient import RETRY_AFTER_SECONDS
 from billing.models import CreditAccount, DailyUsage, LedgerEntry, UsageEvent
-from billing.usage.ingestion import record_usage
+from billing.usage.ingestion.record import record_usage
 from tests.billing.faults.outage import account_locked, database_timeouts, dead_port
 from tests.billing.usage_fixtures import GPU_CREDITS, gpu_event
 from tests.wsgi_calls import call

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from accounts.models import Plan
-from billing.usage.queue_charging import drain
+from billing.usage.queue.charging import drain
 from tests.billing.usage_fixtures import (
     GPU_CREDITS,
     ai_event,

@@ -118,7 +118,7 @@ def test_mode_sync_and_no_mode_charge_now(client, key):
 def test_accepting_wakes_the_worker_after_commit(client, key, org, monkeypatch,
                                                  django_capture_on_commit_callbacks):
     woken = []
-    monkeypatch.setattr("billing.usage.queue.wake_worker", woken.append)
+    monkeypatch.setattr("billing.usage.queue.intake.wake_worker", woken.append)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         post(client, key, {"events": [gpu_event("a"), gpu_event("b")]})
     assert len(callbacks) == 1 and woken == [org.pk]

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from billing.models import CreditAccount, LedgerEntry, UsageEvent
-from billing.usage.queue_charging import drain
+from billing.usage.queue.charging import drain
 from tests.billing.usage_fixtures import GPU_CREDITS, gpu_event
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("prices")]

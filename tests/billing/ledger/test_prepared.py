@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from billing.ledger import prepared
 from billing.models import CreditAccount
 from billing.models.usage import UsageEvent
-from billing.usage.ingestion import record_usage
+from billing.usage.ingestion.record import record_usage
 from tests.billing.postings import assert_ledger_ok, grant
 from tests.billing.prepared_sql import as_written
 from tests.billing.usage_fixtures import AI_CREDITS, ai_event, seed_prices

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from billing.ledger.verify import verify_ledger
-from billing.usage.ingestion import record_usage
+from billing.usage.ingestion.record import record_usage
 from tests.billing.postings import grant
 from tests.billing.usage_fixtures import gpu_event, seed_prices
 from tests.concurrency import run_together

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.ledger.corrections import adjust_credits
-from billing.usage.ingestion import record_usage
+from billing.usage.ingestion.record import record_usage
 from tests.billing.postings import SYSTEM, D, consume, grant
 from tests.billing.usage_fixtures import AI_CREDITS, ai_event, funded, seed_prices
 

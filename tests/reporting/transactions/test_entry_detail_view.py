@@ -9,7 +9,7 @@ from billing.ledger.corrections import reverse_entry
 from billing.models import LedgerEntry
 from billing.purchases.fulfilment import fulfil_checkout_session
 from billing.purchases.local_provider import local_checkout_session
-from billing.usage.ingestion import record_usage
+from billing.usage.ingestion.record import record_usage
 from tests.billing.postings import SYSTEM, consume, grant
 from tests.billing.purchase_fixtures import pending_purchase
 from tests.billing.usage_fixtures import ai_event, api_key_for, funded, gpu_event, seed_prices

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from billing.ledger.corrections import adjust_credits
 from billing.models import LedgerEntry
-from billing.usage.ingestion import record_usage
+from billing.usage.ingestion.record import record_usage
 from tests.billing.postings import SYSTEM, D
 from tests.billing.usage_fixtures import ai_event, funded, seed_prices
 

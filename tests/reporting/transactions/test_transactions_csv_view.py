@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from billing.ledger.corrections import adjust_credits
 from billing.models import LedgerEntry
-from billing.usage.ingestion import record_usage
+from billing.usage.ingestion.record import record_usage
 from reporting.transactions.export import HEADER
 from tests.billing.postings import SYSTEM, D
 from tests.billing.usage_fixtures import ai_event, funded, gpu_event, seed_prices

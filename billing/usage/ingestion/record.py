@@ -1,0 +1,333 @@
+"""Usage ingestion: the one service the API, import_usage and simulate_usage call.
+
+A batch is validated and priced whole before anything is locked (one bad
+event refuses it all). Then, in one transaction holding the org's account
+lock once: known keys are answered from the stored events (duplicate or
+conflict), each new event is charged in order (one that cannot be paid is
+rejected and the rest go on), and the events, their ledger entries and the
+daily rollup are written in bulk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import NamedTuple
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.selectors import members_by_email, members_from_rows, members_statement
+from billing import money
+from billing.ledger.actor import Actor
+from billing.ledger.book import open_book
+from billing.ledger.errors import IdempotencyConflict, InsufficientCredits
+from billing.ledger.store.copy_format import copy_usable
+from billing.models.usage import UsageType
+from billing.pricing.quotes import PriceBook, PricingError, TokenCounts
+from billing.usage.events import (
+    MAX_EVENTS,
+    Event,
+    InvalidEvents,
+    fingerprint,
+    in_request_order,
+    problem,
+    read_events,
+)
+from billing.usage.ingestion.charges import Draft, draft_event, json_text, name_users
+from billing.usage.ingestion.known_keys import (
+    PriorEvent,
+    known_keys,
+    known_keys_from_rows,
+    known_keys_statement,
+)
+from billing.usage.ingestion.rows import (
+    BALANCE_AFTER,
+    ENTRY_ID,
+    encodes_for_copy,
+    insert_events,
+    insert_statement,
+)
+from billing.usage.rollup.totals import RollupBatch
+
+CHARGED, DUPLICATE, REJECTED = "charged", "duplicate", "rejected"
+MAX_USD = Decimal(10) ** (money.USD_FIELD["max_digits"] - money.USD_FIELD["decimal_places"])
+LEDGER_PREFIX = "usage:"
+
+
+class UsageRefused(Exception):
+    """The whole request is refused; nothing was recorded."""
+
+    status = 400
+    code = "usage_refused"
+
+
+class PlanNotEligible(UsageRefused):
+    status = 403
+    code = "plan_not_eligible"
+
+
+class TooManyEvents(UsageRefused):
+    status = 413
+    code = "too_many_events"
+
+
+class EventResult(NamedTuple):  # not a frozen dataclass: made 1,000 times under the lock
+    idempotency_key: str
+    status: str
+    credits: Decimal | None = None
+    balance_after: Decimal | None = None
+    error: dict | None = None
+
+    def as_json(self) -> dict:
+        return {
+            "idempotency_key": self.idempotency_key,
+            "status": self.status,
+            "credits": None if self.credits is None else money.canonical(self.credits),
+            "balance_after": (
+                None if self.balance_after is None else money.canonical(self.balance_after)
+            ),
+            "error": self.error,
+        }
+
+    def json_text(self) -> str:
+        """json.dumps(self.as_json()) as the API encodes it, written out (a batch answers
+        1,000 of these; tests/billing/usage/ingestion/test_charge_path.py holds the two equal)."""
+        credits = "null" if self.credits is None else f'"{money.canonical(self.credits)}"'
+        balance = ("null" if self.balance_after is None
+                   else f'"{money.canonical(self.balance_after)}"')
+        error = "null" if self.error is None else json.dumps(self.error, cls=DjangoJSONEncoder)
+        return (f'{{"idempotency_key": {json_text(self.idempotency_key)}, "status": '
+                f'{json_text(self.status)}, "credits": {credits}, "balance_after": {balance}, '
+                f'"error": {error}}}')
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    results: list[EventResult]
+    balance: Decimal
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def charged_credits(self) -> Decimal:
+        return sum((r.credits for r in self.results if r.status == CHARGED), Decimal(0))
+
+    def as_json(self) -> dict:
+        return {
+            "results": [r.as_json() for r in self.results],
+            "balance": money.canonical(self.balance),
+        }
+
+    def json_text(self) -> str:
+        """The text of JsonResponse(self.as_json()), without the dicts."""
+        results = ", ".join([r.json_text() for r in self.results])
+        return f'{{"results": [{results}], "balance": "{money.canonical(self.balance)}"}}'
+
+
+def record_usage(*, organization, events: list[dict], api_key=None, actor: Actor | None = None,
+                 now: datetime | None = None, request_problems: list[dict] = (),
+                 received_at: datetime | None = None,
+                 before_lock: Callable[[], None] | None = None) -> BatchResult:
+    """Record a batch of 1 to 1,000 events for one org (docs/api.md, "Report usage").
+
+    Raises PlanNotEligible, TooManyEvents or InvalidEvents (nothing recorded; with the
+    caller's `request_problems` among them); otherwise one result per event, in order.
+    `now` fixes the clock (tests, imports); without it the charges take their time once
+    the account lock is held, so a batch that waited acts at the moment it got the lock.
+    `received_at` (the asynchronous queue) is when the events arrived: they are validated
+    and stored as of then, but charged at the moment the lock is held, like `now=None`.
+    `before_lock` is called once the batch is valid and priced, just before the lock is
+    taken (import_usage's workers wait there for their turn, to charge in file order).
+    """
+    charge_at = now
+    now = now or received_at or timezone.now()
+    if not organization.billing_enabled:
+        raise PlanNotEligible(f"the {organization.get_plan_display()} plan has no credits billing")
+    if isinstance(events, list) and len(events) > MAX_EVENTS:
+        raise TooManyEvents(f"{len(events)} events: at most {MAX_EVENTS} per request")
+    parsed = read_and_price(events, plan=organization.plan, now=now,
+                            request_problems=request_problems)
+    emails = {e.user_label for e in parsed if e.user_label}
+    # A small batch on PostgreSQL reads the users named with the account lock (_charge): no
+    # round trip of its own. A large one encodes its rows, users included, before the lock.
+    users = (None if copy_usable() and not encodes_for_copy(len(parsed))
+             else _members_by_email(organization, emails))
+    if actor is None:
+        actor = Actor.api_key(api_key) if api_key is not None else Actor.system("usage")
+    return _charge(organization, parsed, users=users, emails=emails, api_key=api_key,
+                   actor=actor, now=now, charge_at=charge_at, before_lock=before_lock)
+
+
+def estimate_usage(*, organization, events: list[dict], now: datetime | None = None) -> Decimal:
+    """Credits the events would cost now, without recording anything (InvalidEvents if bad)."""
+    parsed = read_and_price(events, plan=organization.plan, now=now or timezone.now())
+    return sum((event.quote.credits for event in parsed), Decimal(0))
+
+
+def read_and_price(events, *, plan: str, now: datetime,
+                   request_problems: list[dict] = ()) -> list[Event]:
+    """The batch validated and priced; InvalidEvents lists every problem at once: those of
+    the request itself, the shape of each event, and unknown models, meters or prices."""
+    parsed, problems = read_events(events, now=now)
+    problems = [*request_problems, *problems, *_price(parsed, plan=plan)]
+    if problems:
+        raise InvalidEvents(in_request_order(problems))
+    return parsed
+
+
+def _price(events: list[Event], *, plan: str) -> list[dict]:
+    """Resolve and quote every event; the problems of those that cannot be priced."""
+    book = PriceBook(plan=plan)
+    problems = []
+    for event in events:
+        try:
+            if event.type == UsageType.AI_TOKENS:
+                event.ai_model = book.resolve_model(name=event.name, provider=event.provider)
+                event.resource = event.ai_model.name
+                event.quote = book.quote_tokens(
+                    model=event.ai_model, tokens=TokenCounts(*event.tokens),
+                    occurred_at=event.occurred_at, service_tier=event.service_tier,
+                )
+            else:
+                event.meter = book.resolve_meter(code=event.name)
+                event.resource = event.meter.code
+                event.quote = book.quote_meter(
+                    meter=event.meter, quantity=event.quantity, occurred_at=event.occurred_at
+                )
+        except PricingError as error:
+            default = "model" if event.type == UsageType.AI_TOKENS else "meter"
+            problems.append(problem(event.index, error.field or default, error.message))
+            continue
+        if too_costly := _beyond_columns(event):
+            problems.append(too_costly)
+            continue
+        event.fingerprint = fingerprint(event)
+    return problems
+
+
+def _beyond_columns(event: Event) -> dict | None:
+    """An event whose cost no credits or USD column can hold (a huge quantity of a
+    dear meter) is invalid input, refused like any other, not a database error."""
+    if event.quote.credits < money.MAX_CREDITS and event.quote.cost_usd < MAX_USD:
+        return None
+    field_name = "quantity" if event.type == UsageType.INFRASTRUCTURE else "input_tokens"
+    return problem(event.index, field_name,
+                   f"costs more than {money.display(money.MAX_CREDITS)} credits, "
+                   "more than one event may cost")
+
+
+def _members_by_email(organization, emails: set[str]) -> dict[str, User]:
+    return members_by_email(organization_id=organization.pk, emails=emails)
+
+
+def _same_payload(prior: PriorEvent, event: Event) -> bool:
+    if prior.fingerprint != event.fingerprint:
+        return False
+    # An occurred_at the client left out (either time) is not compared.
+    if prior.occurred_at_sent and event.occurred_at_sent:
+        return prior.occurred_at == event.occurred_at
+    return True
+
+
+def _charge(organization, events: list[Event], *, users, emails, api_key, actor, now,
+            charge_at: datetime | None, before_lock: Callable[[], None] | None) -> BatchResult:
+    """`users`: the members named by email, or None to read them with the lock."""
+    results: list[EventResult] = []
+    charged: list[tuple[Draft, object]] = []  # (the event's draft, ledger entry or None)
+    rollup = RollupBatch(organization.pk)
+    # Drafted before the lock (a large batch's rows encoded for COPY too); under the lock
+    # only the entries and the balance are worked out.
+    encode, as_text = encodes_for_copy(len(events)), copy_usable()
+    drafts = [draft_event(organization, event, users or {}, api_key, now, encode=encode,
+                     as_text=as_text) for event in events]
+    keys = [e.key for e in events]
+    # Under the lock, so a concurrent request with the same key has committed or waits:
+    # on PostgreSQL read with the lock itself, else once it is held.
+    reads = [known_keys_statement(organization_id=organization.pk, keys=keys,
+                                  ledger_prefix=LEDGER_PREFIX)] if as_text else []
+    if users is None and emails:
+        reads.append(members_statement(organization_id=organization.pk, emails=emails))
+    if before_lock is not None:
+        before_lock()
+    with open_book(organization=organization, now=charge_at, reads=reads) as book:
+        prior, ledger_known = (
+            known_keys_from_rows(book.read_rows[0]) if as_text else
+            known_keys(organization_id=organization.pk, account_id=book.account.pk, keys=keys,
+                       ledger_prefix=LEDGER_PREFIX))
+        if users is None and emails:
+            name_users(drafts, members_from_rows(book.read_rows[1]))
+        book.know_keys(found=ledger_known,
+                       absent=[LEDGER_PREFIX + k for k in keys if k not in prior])
+        for event, draft in zip(events, drafts, strict=True):
+            if event.key in prior:
+                results.append(_replay(prior[event.key], event))
+                continue
+            credits = event.quote.credits
+            try:
+                if credits > 0:
+                    posting = book.consume(
+                        amount=credits, actor=actor, reason=draft.reason,
+                        idempotency_key=LEDGER_PREFIX + event.key, fingerprint=event.fingerprint,
+                        metadata=draft.metadata, metadata_text=draft.metadata_text,
+                    )
+                    if posting.replayed:  # an entry without its event: answer as the ledger did
+                        results.append(EventResult(
+                            event.key, DUPLICATE, -posting.entry.amount,
+                            posting.entry.balance_after,
+                        ))
+                        continue
+                    entry = posting.entry
+                elif book.balance < 0:
+                    raise InsufficientCredits("the organisation is in debt: usage is paused")
+                else:
+                    entry = None  # free: recorded, but a ledger entry cannot be zero
+            except InsufficientCredits as error:
+                results.append(_rejected(event, "insufficient_credits", str(error)))
+                continue
+            except IdempotencyConflict as error:
+                results.append(_rejected(event, "idempotency_conflict", str(error)))
+                continue
+            draft.row[BALANCE_AFTER] = book.balance
+            results.append(EventResult(event.key, CHARGED, credits, book.balance))
+            charged.append((draft, entry))
+            rollup.add_to(draft.rollup_key, event.quantity, event.tokens[0], event.tokens[1],
+                          event.quote.cost_usd, credits)
+        if charged:
+            _write(book, charged, rollup)
+        balance = book.balance
+    return BatchResult(results=results, balance=balance)
+
+
+def _write(book, charged: list[tuple[Draft, object]], rollup: RollupBatch) -> None:
+    """The events and the rollup, with the book's entries: in the book's own single
+    statement when it is small (one round trip under the lock), else after it."""
+    rows = [draft.row for draft, _ in charged]
+    if book.writes_in_one_statement():
+        seqs = [entry.seq if entry is not None else None for _, entry in charged]
+        book.flush(attached=[insert_statement(rows, entry_seqs=seqs),
+                             rollup.upsert_statement()], last=True)
+        return
+    book.flush()  # entries get their ids
+    for row, entry in zip(rows, (entry for _, entry in charged), strict=True):
+        row[ENTRY_ID] = entry.pk if entry is not None else None
+    insert_events(rows, heads=[draft.copy_text for draft, _ in charged])
+    rollup.save()
+
+
+def _replay(prior: PriorEvent, event: Event) -> EventResult:
+    if _same_payload(prior, event):
+        return EventResult(event.key, DUPLICATE, prior.credits, prior.balance_after)
+    return _rejected(
+        event, "idempotency_conflict",
+        f"idempotency key {event.key!r} was already used for a different event",
+    )
+
+
+def _rejected(event: Event, code: str, message: str) -> EventResult:
+    return EventResult(event.key, REJECTED, error={"code": code, "message": message})
