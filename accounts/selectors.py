@@ -32,37 +32,16 @@ def settings_history(organization: Organization):
     return SettingsChange.objects.filter(organization=organization).select_related("actor")
 
 
-def members_by_email(*, organization_id: int, emails: set[str]) -> dict[str, User]:
-    """{lower-cased email: user} of the org's members among `emails` (matched as given).
-
-    On the charge path of every usage event that names a user: on PostgreSQL raw SQL
-    whose text is built once (`members_statement`, which the charge path may also send
-    with another query), no ORM query compiled per request."""
-    if not emails:
-        return {}
-    if connection.vendor != "postgresql":
-        users = User.objects.filter(email__in=emails, memberships__organization_id=organization_id)
-        return {user.email.lower(): user for user in users}
-    with connection.cursor() as cursor:
-        cursor.execute(*members_statement(organization_id=organization_id, emails=emails))
-        return members_from_rows(cursor.fetchall())
-
-
-def members_statement(*, organization_id: int, emails: set[str]) -> tuple[str, list]:
-    """`members_by_email` as one PostgreSQL statement (sql, params); its rows go to
-    `members_from_rows`."""
-    global _MEMBERS_SQL
-    if _MEMBERS_SQL is None:
-        user, membership = User._meta.db_table, Membership._meta.db_table
-        _MEMBERS_SQL = (f"SELECT u.id, u.email FROM {user} AS u JOIN {membership} AS m "
-                        f"ON m.user_id = u.id WHERE m.organization_id = %s AND u.email = ANY(%s)")
-    return _MEMBERS_SQL, [organization_id, sorted(emails)]
+def members_named(*, organization_id: int, emails: set[str]):
+    """(id, email) of the org's members among `emails` (matched as given), unordered; its
+    rows go to `members_from_rows`."""
+    return (User.objects.filter(memberships__organization_id=organization_id,
+                                email__in=sorted(emails))
+            .order_by().values_list("id", "email"))
 
 
 def members_from_rows(rows) -> dict[str, User]:
-    """The users carry their id and email only (the other fields are deferred)."""
+    """{lower-cased email: user}; the users carry their id and email only (the other fields
+    are deferred)."""
     return {email.lower(): User.from_db(connection.alias, ["id", "email"], (pk, email))
             for pk, email in rows}
-
-
-_MEMBERS_SQL: str | None = None

@@ -157,7 +157,7 @@ def generate(job) -> dict:
         write_results,
     )
 
-    from billing.usage.ingestion.rows import FIELDS
+    from billing.usage.ingestion.charges import FIELDS
 
     db_url, plans, ids, first, last, seed, label = job
     streams = [("billing_usageevent", EVENT_VARYING + event_constant_columns(FIELDS)),
@@ -251,7 +251,7 @@ def load(args) -> dict:
     from django.db import connections
     from scale_data import Ids
 
-    from billing.usage.ingestion.rows import FIELDS
+    from billing.usage.ingestion.charges import FIELDS
 
     call_command("migrate", verbosity=0)
     call_command("sync_model_prices", stdout=open(os.devnull, "w"))  # noqa: SIM115

@@ -205,7 +205,7 @@ def main() -> None:
 
     from accounts.models import ApiKey, Membership, Organization, Role, User
     from accounts.services import API_KEY_PREFIX, create_api_key, digest_api_key
-    from billing.ledger.book import ensure_account
+    from billing.ledger.credit_accounts import ensure_account
     from billing.models import AIModel, LedgerEntry
 
     call_command("migrate", verbosity=0)

@@ -21,9 +21,9 @@ from decimal import Decimal
 
 from billing import money
 from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of
-from billing.usage.ingestion import charges as drafts
+from billing.usage.ingestion import charges
 from billing.usage.ingestion import record as ingestion
-from billing.usage.ingestion.rows import COLUMNS
+from billing.usage.ingestion.charges import COLUMNS
 
 MODELS = {"gpt-4o-mini": 5, "gpt-4o": 2, "gpt-4.1-mini": 2, "claude-3-5-haiku-latest": 1,
           "claude-sonnet-4-0": 1}
@@ -114,7 +114,7 @@ def price_templates(*, count: int, plan: str, first: datetime, last: datetime, s
     constant = event_constant_columns(event_fields)
     templates = []
     for event in late:
-        row = dict(zip(COLUMNS, drafts.usage_row(_NoOrg, event, {}, None, last),
+        row = dict(zip(COLUMNS, charges.usage_row(_NoOrg, event, None, last),
                        strict=True))
         templates.append(Template(
             type=event.type, resource=event.resource, operation=event.operation,
@@ -122,8 +122,8 @@ def price_templates(*, count: int, plan: str, first: datetime, last: datetime, s
             output_tokens=event.tokens[1], cost_usd=event.quote.cost_usd,
             credits=event.quote.credits,
             constant_text="\t".join(copy_text(row[name]) for name in constant),
-            reason=drafts.reason(event), fingerprint=event.fingerprint,
-            entry_tail=f"{copy_text(drafts.reason(event))}\t{event.fingerprint}\t\\N",
+            reason=charges.reason(event), fingerprint=event.fingerprint,
+            entry_tail=f"{copy_text(charges.reason(event))}\t{event.fingerprint}\t\\N",
         ))
     return templates
 

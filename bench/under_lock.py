@@ -93,8 +93,6 @@ def _kind(sql) -> str:
                          ("billing_creditaccount", "account row")):
         if marker in text:
             return kind
-    if text.startswith("EXECUTE "):  # the prepared lock statement: its text is not sent
-        return "the lock with its reads"
     return text[:40]
 
 

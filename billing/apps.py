@@ -8,8 +8,8 @@ class BillingConfig(AppConfig):
 
     def ready(self):
         from billing.alerts import services as alerts
+        from billing.ledger.credit_accounts import open_account_of_new_organization
         from billing.ledger.listeners import BALANCE_LISTENERS
-        from billing.ledger.store.postgres_lock import open_account_of_new_organization
         from billing.ledger.watch import settings_saved
         from billing.pricing.price_cache import PRICE_MODELS
         from billing.pricing.resolution import catalogue_changed

@@ -1,10 +1,10 @@
-"""Posting services: every ledger entry, grant and balance change goes through a Book.
+"""The ledger's rules: every entry, grant and balance change goes through a Book.
 
-Every change happens inside `open_book`, which locks the organisation's
-account row in one short transaction, applies postings in Python against the
-running balance and the chain head kept on that row, and writes them in bulk
-when the block ends. A batch therefore takes the lock once and never reads
-the ledger back. No network call belongs inside a book: use on_commit.
+`open_book` locks the organisation's account in one short transaction; the book
+applies postings in Python (burn-down, fingerprints, the chain, the balance)
+against the running balance and chain head kept on the account row, and its
+store writes them in bulk when the block ends (docs/ledger.md). No network call
+belongs inside a book: use on_commit.
 """
 
 from __future__ import annotations
@@ -18,23 +18,18 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing import money
-from billing.ledger import listeners
+from billing.ledger import listeners, store
 from billing.ledger.actor import Actor
 from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of, metadata_json
+from billing.ledger.credit_accounts import ensure_account
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits, LedgerError
-from billing.ledger.postings import EntryTemplate, Pending, Posting, burn_order
-from billing.ledger.store import postgres_writes as writers
-from billing.ledger.store.postgres_lock import (  # noqa: F401 (ensure_account: also imported from here)
-    ensure_account,
-    lock_account,
-    open_account_of_new_organization,
-)
+from billing.ledger.postings import EntryFactory, Pending, Posting, burn_order
+from billing.ledger.store.base import Changes, Locked
+from billing.ledger.store.hooks import AddedTotals, LinkedRows, LockRead
 from billing.models import (
     DEFAULT_PRIORITY,
-    CreditAccount,
     CreditGrant,
     EntryKind,
-    GrantAllocation,
     GrantKind,
     LedgerEntry,
 )
@@ -43,58 +38,49 @@ from billing.models import (
 class Book:
     """The open ledger of one account, valid inside `open_book` only."""
 
-    def __init__(self, account: CreditAccount, now: datetime,
-                 grants: list[CreditGrant] | None = None):
-        """`grants`: the live grants when read with the lock (else loaded when needed)."""
-        self.account = account
+    def __init__(self, locked: Locked, now: datetime, *, keys: Iterable[str] = ()):
+        """`locked`: what the store read with the lock; `keys`: the ledger keys it looked
+        up (those it did not find are known not to exist yet)."""
+        self._store = store.current()
+        self.account = locked.account
         self.now = now
-        self.balance: Decimal = account.balance
-        self._last_hash = account.last_hash
-        self._seq = account.entry_count
-        self._grants: list[CreditGrant] | None = None if grants is None else burn_order(grants)
-        self.read_rows: list[list[tuple]] = []
-        # Set by open_book: its transaction is the outermost, so a last write may commit it.
-        self.owns_transaction = False
+        self.balance: Decimal = locked.account.balance
+        self._last_hash = locked.account.last_hash
+        self._seq = locked.account.entry_count
+        self._grants: list[CreditGrant] = burn_order(locked.grants)
+        self._rows = locked.rows
         self._dirty_grants: dict[int, CreditGrant] = {}
         self._pending: list[Pending] = []
-        self._keys: dict[str, LedgerEntry] = {}
-        self._absent: set[str] = set()  # keys known not to exist yet (see prefetch_keys)
+        self._keys: dict[str, LedgerEntry] = dict(locked.entries)
+        # Keys known not to exist yet (see prefetch_keys).
+        self._absent: set[str] = {key for key in keys if key not in self._keys}
+        self._linked: list[LinkedRows] = []
+        self._totals: list[AddedTotals] = []
         self._key_id = current_key_id()
         # The clock is fixed for the book: once expire_due ran, only a new grant can expire.
         self._expiry_done = False
-        self._template: tuple[Actor, EntryTemplate] | None = None  # the last actor's
+        self._factory: tuple[Actor, EntryFactory] | None = None  # the last actor's
 
     # -- reading ---------------------------------------------------------------------------
 
+    def rows(self, read: LockRead) -> list[tuple]:
+        """The rows of a read taken with the lock (open_book's `reads`)."""
+        return self._rows[read]
+
     def live_grants(self) -> list[CreditGrant]:
-        """Live grants in burn-down order (loaded once per book)."""
-        if self._grants is None:
-            # order_by(): the burn order is applied here, in Python, not by the database.
-            self._grants = burn_order(
-                CreditGrant.objects.filter(account=self.account, expired_at__isnull=True)
-                .order_by()
-            )
+        """Live grants in burn-down order."""
         return self._grants
 
     def find(self, idempotency_key: str) -> LedgerEntry | None:
-        if idempotency_key in self._keys:
-            return self._keys[idempotency_key]
-        return LedgerEntry.objects.filter(
-            account=self.account, idempotency_key=idempotency_key
-        ).first()
+        if idempotency_key not in self._keys:
+            self.prefetch_keys([idempotency_key])
+        return self._keys.get(idempotency_key)
 
     def prefetch_keys(self, keys: Iterable[str]) -> None:
         """Load the entries of many keys in one query (batch callers)."""
         keys = [k for k in keys if k not in self._keys]
-        for entry in LedgerEntry.objects.filter(account=self.account, idempotency_key__in=keys):
-            self._keys[entry.idempotency_key] = entry
+        self._keys.update(self._store.entries_by_key(self.account, keys))
         self._absent |= set(keys) - set(self._keys)
-
-    def know_keys(self, *, found: dict[str, LedgerEntry], absent: Iterable[str]) -> None:
-        """Keys a caller already looked up (with the lock held): `found` entries by key, and
-        the `absent` keys, except those found, known not to exist yet."""
-        self._keys.update(found)
-        self._absent |= {k for k in absent if k not in found}
 
     def _existing(self, idempotency_key: str, fingerprint: str) -> Posting | None:
         if idempotency_key in self._keys:
@@ -122,14 +108,14 @@ class Book:
                               "credits, more than the ledger holds")
         self.balance = self.balance + amount
         self._seq += 1
-        if self._template is None or self._template[0] is not actor or reverses is not None:
-            template = (actor, EntryTemplate({
+        if self._factory is None or self._factory[0] is not actor or reverses is not None:
+            factory = (actor, EntryFactory({
                 "account": self.account, "actor_user": actor.by_user,
                 "actor_api_key": actor.by_api_key, "reverses": reverses}))
-            self._template = template if reverses is None else self._template
+            self._factory = factory if reverses is None else self._factory
         else:
-            template = self._template
-        entry = template[1].draft({
+            factory = self._factory
+        entry = factory[1].make({
             "seq": self._seq, "kind": kind, "amount": amount, "balance_after": self.balance,
             "actor_type": actor.type, "actor_label": actor.label[:254], "reason": reason,
             "idempotency_key": idempotency_key, "fingerprint": fingerprint,
@@ -176,7 +162,7 @@ class Book:
             debt_repaid=repaid, priority=priority, expires_at=expires_at, parent=parent,
             created_at=self.now,
         )
-        grant.save()  # its id is needed by allocations and by the caller's links
+        self._store.insert_grant(grant)  # its id is hashed with the entry
         self.live_grants().append(grant)
         self._grants = burn_order(self._grants)
         self._expiry_done = False
@@ -305,7 +291,7 @@ class Book:
                 account=self.account, kind=GrantKind.ADJUSTMENT, amount=left, remaining=0,
                 created_at=self.now,
             )
-            new_grant.save()
+            self._store.insert_grant(new_grant)
             self._grants = burn_order([*self.live_grants(), new_grant])
             self._expiry_done = False
             allocations.append((new_grant, left))
@@ -318,67 +304,46 @@ class Book:
 
     # -- writing out -----------------------------------------------------------------------
 
-    def _account_row(self) -> dict:
-        return {"id": self.account.pk, "balance": self.balance, "last_hash": self._last_hash,
-                "entry_count": self._seq, "updated_at": self.now}
+    def write_with_entries(self, *hooks: LinkedRows | AddedTotals) -> None:
+        """Rows of an area written with this book's entries (billing/ledger/store/hooks.py):
+        a LinkedRows row may point at an entry posted in this book."""
+        for hook in hooks:
+            (self._linked if isinstance(hook, LinkedRows) else self._totals).append(hook)
 
-    def writes_in_one_statement(self) -> bool:
-        """Whether `flush` will write everything in one statement, so that it can take
-        further writes with it (`flush(attached=...)`): a small book on PostgreSQL with
-        at least one entry (the attached writes may read the new entries' ids)."""
-        return (bool(self._pending) and not writers.use_copy(len(self._pending))
-                and writers.use_one_statement())
-
-    def flush(self, *, attached=(), last: bool = False) -> None:
-        """Write the postings. `attached`: (sql, params) written by the same statement,
-        only when `writes_in_one_statement()` (see writers.write_in_one_statement).
-        `last`: the caller writes nothing more in this book's transaction, so when the
-        book owns it, its COMMIT goes with that one statement (no round trip of its own
-        under the lock; open_book's commit then finds nothing to do)."""
-        if attached and not self.writes_in_one_statement():
-            raise LedgerError("attached writes need a book written in one statement")
-        if not self._pending and not self._dirty_grants:
+    def flush(self, *, last: bool = False) -> None:
+        """Write what was posted, and the areas' rows, through the store. `last`: nothing
+        follows in the book's transaction, which it owns (the store may end it)."""
+        if not (self._pending or self._dirty_grants or self._linked or self._totals):
             return
-        dirty = list(self._dirty_grants.values())
-        if writers.use_copy(len(self._pending)):
-            writers.copy_entries(self._pending)
-            writers.write_grants_and_account(self._account_row(), dirty)
-        elif writers.use_one_statement():
-            writers.write_in_one_statement(
-                account=self.account, pending=self._pending, dirty_grants=dirty,
-                balance=self.balance, last_hash=self._last_hash, seq=self._seq, now=self.now,
-                attached=attached, commit=last and self.owns_transaction,
-            )
-        else:
-            LedgerEntry.objects.bulk_create([p.entry for p in self._pending])
-            GrantAllocation.objects.bulk_create([
-                GrantAllocation(entry=p.entry, grant=grant, amount=delta)
-                for p in self._pending for grant, delta in p.allocations
-            ])
-            writers.write_grants_and_account(self._account_row(), dirty)
+        self._store.write(Changes(
+            account=self.account, pending=self._pending, grants=list(self._dirty_grants.values()),
+            balance=self.balance, last_hash=self._last_hash, entry_count=self._seq,
+            now=self.now, linked=self._linked, totals=self._totals, last=last))
         self.account.balance = self.balance
         self.account.last_hash = self._last_hash
         self.account.entry_count = self._seq
-        self._pending.clear()
-        self._dirty_grants.clear()
+        self._pending, self._dirty_grants, self._linked, self._totals = [], {}, [], []
 
 
 @contextmanager
-def open_book(*, organization, now: datetime | None = None, reads=()):
-    """Lock the org's account for one short transaction and yield its Book. `reads`:
-    (sql, params) answered with the lock (account_lock.lock_account), in `book.read_rows`."""
+def open_book(*, organization, now: datetime | None = None, keys: Iterable[str] = (),
+              reads: Iterable[LockRead] = ()):
+    """Lock the org's account for one short transaction and yield its Book. `keys`: ledger
+    keys the caller expects to post (their entries are read with the lock); `reads`:
+    queries answered with the lock, in `book.rows(read)`."""
+    keys, reads = list(keys), list(reads)
+    chosen = store.current()
     with transaction.atomic():
-        locked = lock_account(organization, reads=reads)
+        locked = chosen.lock(organization.pk, keys=keys, reads=reads)
+        if locked is None:
+            ensure_account(organization=organization)
+            locked = chosen.lock(organization.pk, keys=keys, reads=reads)
         # The clock is read once the lock is held: a caller that waited for it must not
         # act at an earlier moment (e.g. draw on a grant that expired meanwhile).
-        book = Book(locked.account, now or timezone.now(), grants=locked.grants)
-        book.read_rows = locked.read_rows
-        # Outermost, and not inside a transaction begun by hand (autocommit off), whose
-        # owner commits it.
-        book.owns_transaction = (len(connection.atomic_blocks) == 1
-                                 and connection.commit_on_exit)
+        book = Book(locked, now or timezone.now(), keys=keys)
         before = book.balance
         yield book
-        book.flush()
+        # Outermost, and not inside a transaction begun by hand (autocommit off).
+        book.flush(last=len(connection.atomic_blocks) == 1 and connection.commit_on_exit)
         if book.balance != before:
             listeners.announce(organization, before, book.balance, locked.account.watch_level)

@@ -94,14 +94,14 @@ def _fields(entry: LedgerEntry, metadata_text: str | None = None) -> list[str]:
         entry.fingerprint,
         str(entry.reverses_id or ""),
         metadata_json(entry.metadata) if metadata_text is None else metadata_text,
-        _moment_text(entry.created_at),
+        hashed_moment(entry.created_at),
     ]
 
 
 _last_moment: tuple[datetime, str] | None = None
 
 
-def _moment_text(moment: datetime) -> str:
+def hashed_moment(moment: datetime) -> str:
     """A creation time as hashed; a book's entries share one moment, formatted once."""
     global _last_moment
     last = _last_moment

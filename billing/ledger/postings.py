@@ -1,10 +1,8 @@
-"""New ledger entries, drafted in Python before they are written in bulk.
+"""What a book posts: new entries made in Python before they are written in bulk.
 
-A 1,000-event batch drafts 1,000 entries under the account lock; Django's
-Model.__init__ (signals, a descriptor call per field and per foreign key) was
-a third of that posting time. `draft_entry` makes the same unsaved object
-directly: every column set, each foreign key's id and cached object as the
-descriptors would leave them, a fresh ModelState (adding, no database).
+A 1,000-event batch makes 1,000 entries under the account lock, and Django's
+Model.__init__ (signals, a descriptor call per field) was a large share of that
+time; `EntryFactory` makes the same unsaved object directly.
 """
 
 from collections.abc import Iterable
@@ -25,11 +23,11 @@ class Posting:
 
 @dataclass
 class Pending:
-    """An entry drafted in a book, waiting for the book's flush."""
+    """An entry posted in a book, waiting for the book's flush."""
 
     entry: LedgerEntry
     allocations: list[tuple[CreditGrant, Decimal]] = field(default_factory=list)
-    metadata_text: str | None = None  # chain.metadata_json of the entry's metadata
+    metadata_text: str = ""  # chain.metadata_json of the entry's metadata
 
 
 def burn_order(grants: Iterable[CreditGrant]) -> list[CreditGrant]:
@@ -41,15 +39,10 @@ _DEFAULTS = {f.attname: None if f.has_default() and callable(f.default) else f.g
              for f in LedgerEntry._meta.concrete_fields}
 
 
-def draft_entry(*, related: dict, **values) -> LedgerEntry:
-    """An unsaved LedgerEntry like `LedgerEntry(**related, **values)`: `related` maps
-    foreign key names to their objects (or None), `values` the other columns."""
-    return EntryTemplate(related).draft(values)
-
-
-class EntryTemplate:
-    """What draft_entry works out from an entry's related objects (their ids, the cached
-    objects, the database), kept by a book for its next entries with the same ones."""
+class EntryFactory:
+    """Unsaved entries, like `LedgerEntry(**related, **values)`, sharing their related
+    objects (their ids, the cached objects and the database worked out once): a book keeps
+    one for its next entries by the same actor."""
 
     __slots__ = ("related", "_ids", "_db")
 
@@ -61,7 +54,7 @@ class EntryTemplate:
                 self._ids[f"{name}_id"] = obj.pk
                 self._db = self._db or obj._state.db  # as the descriptor sets it
 
-    def draft(self, values: dict) -> LedgerEntry:
+    def make(self, values: dict) -> LedgerEntry:
         entry = LedgerEntry.__new__(LedgerEntry)
         columns = entry.__dict__
         columns.update(_DEFAULTS)

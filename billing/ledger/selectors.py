@@ -9,7 +9,7 @@ from billing.models import CreditAccount, LedgerEntry
 
 def account_of(organization) -> CreditAccount:
     """The org's credit account; an unsaved, empty one if it has never had one (a read
-    never creates it: the ledger does, see book.ensure_account)."""
+    never creates it: the ledger does, see credit_accounts.ensure_account)."""
     account = CreditAccount.objects.filter(organization=organization).first()
     return account if account is not None else CreditAccount(organization=organization)
 

@@ -1,19 +1,9 @@
 """The watch level: the highest balance anyone listens below (docs/ledger.md, "Listeners").
 
-After a posting that lowered the balance, the balance listeners (auto-topup's
-trigger, the low-balance alerts) each read their settings to decide that
-nothing needs doing: two queries after almost every charge. The account row
-keeps instead the highest level any listener watches (the warning and
-critical levels, the threshold of an enabled auto-topup; null when none is
-set), read for free with the account lock; a posting that leaves the balance
-at or above it tells no one. Rises are always told (they re-arm alerts).
-
-The level is recomputed whenever alert or auto-topup settings are saved (a
-post_save receiver, billing/apps.py), in the same transaction, on the account
-row: a posting either sees the new level or committed before the settings did,
-as when the listeners read the settings themselves. A level left too high (a
-save that bypassed the receiver) only costs the old reads; every write that
-can raise a level goes through save().
+The account row keeps the highest level any balance listener watches (the alert
+levels, an enabled auto-topup's threshold), read for free with the account lock, so a
+posting that leaves the balance at or above it tells no one. It is recomputed when
+alert or auto-topup settings are saved, in the same transaction (billing/apps.py).
 """
 
 from __future__ import annotations

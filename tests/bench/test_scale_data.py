@@ -12,7 +12,7 @@ from bench import scale_data
 from billing.ledger.actor import Actor
 from billing.ledger.verify import verify_ledger
 from billing.models import CreditAccount, DailyUsage, UsageEvent
-from billing.usage.ingestion.rows import FIELDS
+from billing.usage.ingestion.charges import FIELDS
 from tests.billing.usage_fixtures import api_key_for, seed_prices
 from tests.conftest import make_org
 

@@ -1,11 +1,8 @@
-"""Bulk writes on PostgreSQL: COPY, and the one encoding of values for raw statements.
+"""COPY's text format, as PostgreSQL reads it back, and the values raw statements take.
 
-COPY streams rows instead of building one huge INSERT, several times faster
-for the ledger's and the usage events' large batches. Rows are written in
-COPY's text format by `text_row` (escaping as PostgreSQL reads it back), so a
-caller can also encode its rows before it takes a lock. Values for raw
-statements go through `db_value`, so a JSON column is text. Callers fall back
-to the ORM on other databases (`copy_usable`).
+COPY streams rows instead of building one huge INSERT, several times faster for
+large batches. `text_row` writes one row in COPY's text format (escaping as
+PostgreSQL reads it back), so rows can be encoded before a lock is taken.
 """
 
 import json
@@ -16,15 +13,10 @@ from itertools import repeat
 from operator import is_
 
 from django.db import connection, models
-from django.db.models import F, Lookup, Q
 
 
 class JsonText(str):
     """JSON already encoded (e.g. before a lock is taken), passed through as it is."""
-
-
-def copy_usable() -> bool:
-    return connection.vendor == "postgresql"
 
 
 def json_text(value) -> JsonText:
@@ -36,10 +28,6 @@ def db_value(field: models.Field, value):
     if isinstance(field, models.JSONField) and not isinstance(value, JsonText):
         return json_text(value)
     return value
-
-
-def row_of(obj: models.Model, fields) -> list:
-    return [db_value(f, getattr(obj, f.attname)) for f in fields]
 
 
 def copy_rows(model: type[models.Model], fields, rows) -> None:
@@ -73,8 +61,8 @@ def _escaped(value: str) -> str:
 _last_moment: tuple[datetime, str] | None = None
 
 
-def _moment_text(moment: datetime) -> str:
-    """A batch's rows share their received_at: formatted once."""
+def copy_moment(moment: datetime) -> str:
+    """A timestamp as COPY reads it; a batch's rows share their moments: formatted once."""
     global _last_moment
     last = _last_moment
     if last is not None and last[0] is moment:
@@ -91,7 +79,7 @@ def _moment_text(moment: datetime) -> str:
 _TEXT_OF = {
     # str.__str__ and int.__repr__: a subclass (a TextChoices member) by its value.
     str: str.__str__, JsonText: str.__str__, int: int.__repr__, Decimal: str,
-    datetime: _moment_text,
+    datetime: copy_moment,
     date: date.isoformat, bool: lambda value: "t" if value else "f",
     type(None): lambda value: "\\N",
 }
@@ -121,22 +109,3 @@ def text_row(values: list | tuple) -> str:
         return line
     return "\t".join([_escaped(value) if isinstance(value, str) else text
                       for value, text in zip(values, texts, strict=True)])
-
-
-class AnyOf(Lookup):
-    """`column = ANY(%s)`, the values as one array parameter (PostgreSQL): for a batch's
-    1,000 keys, far cheaper to build than `__in`, which prepares every value apart."""
-
-    lookup_name = "any_of"
-    prepare_rhs = False
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", [*lhs_params, list(self.rhs)]
-
-
-def one_of(field_name: str, values: list) -> Q | AnyOf:
-    """A filter: the field's value is one of `values`."""
-    if copy_usable():
-        return AnyOf(F(field_name), values)
-    return Q(**{f"{field_name}__in": values})

@@ -1,21 +1,9 @@
 """import_usage with several worker processes, charging in file order (docs/operate.md).
 
-This process reads the file and hands out batches of `chunk_size` non-blank lines,
-numbered 0, 1, 2, ... Each worker (a forked process with its own database
-connection) takes the next batch and does everything record_usage does before the
-account lock (parse, validate, price, draft the rows), then waits for its turn:
-batch k takes the lock only once batch k-1 has committed. So the events are
-charged in file order, as in one process (same balances, same event rejected for
-insufficient credits, same report), while one worker's Python overlaps another's
-turn under the lock.
-
-What is committed is therefore always a prefix of the file. A worker that fails
-or dies stops the import (the others are stopped before their turn); Ctrl-C stops
-them all; an open transaction is rolled back. A re-run answers the committed
-prefix as duplicates and charges the rest.
-
-Memory stays constant: at most one batch per worker is read ahead, and a worker
-holds one batch.
+This process hands out numbered batches of lines; each forked worker prices its
+batch before the account lock, then waits for its turn (batch k takes the lock once
+batch k-1 committed), so what is committed is always a prefix of the file, charged
+as one process would. Why and how: docs/architecture.md, "Importing usage".
 """
 
 from __future__ import annotations

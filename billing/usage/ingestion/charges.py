@@ -1,6 +1,6 @@
-"""Drafting a usage event's charge: all of it that can be worked out before the
-account lock (billing.usage.ingestion.record takes the lock; under it only the ledger entry,
-the balance and, for small batches, the users named are filled in)."""
+"""An event's charge, worked out before the account lock is taken: its usage row, its
+ledger entry's reason and metadata, and the rollup row it adds to. Under the lock only
+the user named, the balance after and the entry are filled in (record.py)."""
 
 from __future__ import annotations
 
@@ -8,48 +8,58 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 
-from accounts.models import User
+from django.core.exceptions import ImproperlyConfigured
+
 from billing.ledger.chain import metadata_json
-from billing.ledger.store.copy_format import copy_usable
+from billing.ledger.store.copy_format import JsonText
+from billing.ledger.store.hooks import LinkedRows
+from billing.models.usage import UsageEvent
 from billing.usage.events import Event
-from billing.usage.ingestion.rows import USER_ID, USER_LABEL, copy_text_head, encode_breakdown
 from billing.usage.rollup.totals import RollupBatch
+
+# A usage row's values in this order: the last three are set under the lock.
+COLUMNS = (
+    "organization_id", "idempotency_key", "type", "ai_model_id", "meter_id", "resource",
+    "name_sent", "provider", "service_tier", "input_tokens", "output_tokens",
+    "cached_input_tokens", "cache_write_tokens", "reasoning_tokens", "quantity", "operation",
+    "user_label", "api_key_id", "occurred_at", "occurred_at_sent", "received_at",
+    "fingerprint", "breakdown", "cost_usd", "markup", "credits_per_usd", "credits",
+    "user_id", "balance_after", "entry_id",
+)
+USER_ID, BALANCE_AFTER = COLUMNS.index("user_id"), COLUMNS.index("balance_after")
+if sorted(COLUMNS) != sorted(f.attname for f in UsageEvent._meta.concrete_fields
+                             if not f.primary_key):  # a new column must be given a place
+    raise ImproperlyConfigured("charges.COLUMNS differs from UsageEvent's columns")
+FIELDS = [UsageEvent._meta.get_field(name) for name in COLUMNS]
 
 json_text = json.encoder.encode_basestring_ascii  # what json.dumps does to one string
 
 
+def usage_rows() -> LinkedRows:
+    """The usage rows of a charge, written with its ledger entries."""
+    return LinkedRows(model=UsageEvent, columns=COLUMNS, ahead=USER_ID)
+
+
 @dataclass(slots=True)
-class Draft:
+class EventCharge:
     """What an event's charge needs, worked out before the lock is taken."""
 
-    row: list  # the usage row (storage.COLUMNS); balance_after and entry_id set when charged
+    row: list  # the usage row, in COLUMNS order
     reason: str
     metadata: dict
     metadata_text: str  # chain.metadata_json(metadata)
     rollup_key: tuple
-    copy_text: str | None  # the row's COPY text up to balance_after, for a large batch
 
 
-def draft_event(organization, event: Event, users, api_key, now, *, encode: bool,
-                as_text: bool) -> Draft:
-    row = usage_row(organization, event, users, api_key, now, as_text=as_text)
-    return Draft(
-        row=row, reason=reason(event), metadata=entry_metadata(event),
+def plan_charge(organization, event: Event, api_key, now) -> EventCharge:
+    return EventCharge(
+        row=usage_row(organization, event, api_key, now), reason=reason(event),
+        metadata=entry_metadata(event),
         metadata_text=_metadata_head(event.type, event.resource) + json_text(event.key) + "}",
         rollup_key=RollupBatch.key_of(
             occurred_at=event.occurred_at, usage_type=event.type, resource=event.resource,
             operation=event.operation, user_label=event.user_label),
-        copy_text=copy_text_head(row) if encode else None,
     )
-
-
-def name_users(drafts: list[Draft], users: dict[str, User]) -> None:
-    """The user of each drafted row, once the members were read with the lock (small
-    batches only: their rows are not encoded for COPY before the lock)."""
-    for draft in drafts:
-        if label := draft.row[USER_LABEL]:
-            user = users.get(label)
-            draft.row[USER_ID] = user.pk if user else None
 
 
 def reason(event: Event) -> str:
@@ -68,15 +78,10 @@ def _metadata_head(usage_type: str, resource: str) -> str:
     return text.removesuffix('""}')
 
 
-def usage_row(organization, event: Event, users, api_key, now, *,
-               as_text: bool | None = None) -> list:
-    """The event's column values in storage.COLUMNS order; balance_after and entry_id
-    (the last two) are set when it is charged. `as_text`: bulk.copy_usable(), when the
-    caller has it already."""
-    if as_text is None:
-        as_text = copy_usable()
+def usage_row(organization, event: Event, api_key, now) -> list:
+    """The event's column values in COLUMNS order; the user, the balance after and the
+    entry (the last three) are set when it is charged."""
     quote = event.quote
-    user = users.get(event.user_label)
     tokens = event.tokens
     return [
         organization.pk, event.key, event.type,
@@ -84,8 +89,8 @@ def usage_row(organization, event: Event, users, api_key, now, *,
         event.meter.pk if event.meter else None, event.resource,
         event.name if event.ai_model else "", event.provider, event.service_tier,
         tokens[0], tokens[1], tokens[2], tokens[3], tokens[4], event.quantity,
-        event.operation, user.pk if user else None, event.user_label,
-        api_key.pk if api_key else None, event.occurred_at, event.occurred_at_sent, now,
-        event.fingerprint, encode_breakdown(quote, as_text=as_text), quote.cost_usd, quote.markup,
-        quote.credits_per_usd, quote.credits, None, None,
+        event.operation, event.user_label, api_key.pk if api_key else None,
+        event.occurred_at, event.occurred_at_sent, now, event.fingerprint,
+        JsonText(quote.breakdown_json()), quote.cost_usd, quote.markup,
+        quote.credits_per_usd, quote.credits, None, None, None,
     ]

@@ -20,13 +20,12 @@ from typing import NamedTuple
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
-from accounts.models import User
-from accounts.selectors import members_by_email, members_from_rows, members_statement
+from accounts.selectors import members_from_rows, members_named
 from billing import money
 from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits
-from billing.ledger.store.copy_format import copy_usable
+from billing.ledger.store.hooks import LockRead
 from billing.models.usage import UsageType
 from billing.pricing.quotes import PriceBook, PricingError, TokenCounts
 from billing.usage.events import (
@@ -38,20 +37,14 @@ from billing.usage.events import (
     problem,
     read_events,
 )
-from billing.usage.ingestion.charges import Draft, draft_event, json_text, name_users
-from billing.usage.ingestion.known_keys import (
-    PriorEvent,
-    known_keys,
-    known_keys_from_rows,
-    known_keys_statement,
-)
-from billing.usage.ingestion.rows import (
+from billing.usage.ingestion.charges import (
     BALANCE_AFTER,
-    ENTRY_ID,
-    encodes_for_copy,
-    insert_events,
-    insert_statement,
+    USER_ID,
+    json_text,
+    plan_charge,
+    usage_rows,
 )
+from billing.usage.ingestion.known_keys import PriorEvent, prior_events, stored_events
 from billing.usage.rollup.totals import RollupBatch
 
 CHARGED, DUPLICATE, REJECTED = "charged", "duplicate", "rejected"
@@ -153,15 +146,10 @@ def record_usage(*, organization, events: list[dict], api_key=None, actor: Actor
         raise TooManyEvents(f"{len(events)} events: at most {MAX_EVENTS} per request")
     parsed = read_and_price(events, plan=organization.plan, now=now,
                             request_problems=request_problems)
-    emails = {e.user_label for e in parsed if e.user_label}
-    # A small batch on PostgreSQL reads the users named with the account lock (_charge): no
-    # round trip of its own. A large one encodes its rows, users included, before the lock.
-    users = (None if copy_usable() and not encodes_for_copy(len(parsed))
-             else _members_by_email(organization, emails))
     if actor is None:
         actor = Actor.api_key(api_key) if api_key is not None else Actor.system("usage")
-    return _charge(organization, parsed, users=users, emails=emails, api_key=api_key,
-                   actor=actor, now=now, charge_at=charge_at, before_lock=before_lock)
+    return _charge(organization, parsed, api_key=api_key, actor=actor, now=now,
+                   charge_at=charge_at, before_lock=before_lock)
 
 
 def estimate_usage(*, organization, events: list[dict], now: datetime | None = None) -> Decimal:
@@ -222,10 +210,6 @@ def _beyond_columns(event: Event) -> dict | None:
                    "more than one event may cost")
 
 
-def _members_by_email(organization, emails: set[str]) -> dict[str, User]:
-    return members_by_email(organization_id=organization.pk, emails=emails)
-
-
 def _same_payload(prior: PriorEvent, event: Event) -> bool:
     if prior.fingerprint != event.fingerprint:
         return False
@@ -235,36 +219,27 @@ def _same_payload(prior: PriorEvent, event: Event) -> bool:
     return True
 
 
-def _charge(organization, events: list[Event], *, users, emails, api_key, actor, now,
+def _charge(organization, events: list[Event], *, api_key, actor, now,
             charge_at: datetime | None, before_lock: Callable[[], None] | None) -> BatchResult:
-    """`users`: the members named by email, or None to read them with the lock."""
     results: list[EventResult] = []
-    charged: list[tuple[Draft, object]] = []  # (the event's draft, ledger entry or None)
     rollup = RollupBatch(organization.pk)
-    # Drafted before the lock (a large batch's rows encoded for COPY too); under the lock
-    # only the entries and the balance are worked out.
-    encode, as_text = encodes_for_copy(len(events)), copy_usable()
-    drafts = [draft_event(organization, event, users or {}, api_key, now, encode=encode,
-                     as_text=as_text) for event in events]
+    # Worked out before the lock; under it only the entries and the balance are.
+    charges = [plan_charge(organization, event, api_key, now) for event in events]
+    rows = usage_rows()
+    heads = rows.encode_ahead([charge.row for charge in charges])
     keys = [e.key for e in events]
-    # Under the lock, so a concurrent request with the same key has committed or waits:
-    # on PostgreSQL read with the lock itself, else once it is held.
-    reads = [known_keys_statement(organization_id=organization.pk, keys=keys,
-                                  ledger_prefix=LEDGER_PREFIX)] if as_text else []
-    if users is None and emails:
-        reads.append(members_statement(organization_id=organization.pk, emails=emails))
+    # Read with the lock, so a concurrent request with the same key has committed or waits.
+    known = stored_events(organization_id=organization.pk, keys=keys)
+    emails = {e.user_label for e in events if e.user_label}
+    members = LockRead(members_named(organization_id=organization.pk, emails=emails))
     if before_lock is not None:
         before_lock()
-    with open_book(organization=organization, now=charge_at, reads=reads) as book:
-        prior, ledger_known = (
-            known_keys_from_rows(book.read_rows[0]) if as_text else
-            known_keys(organization_id=organization.pk, account_id=book.account.pk, keys=keys,
-                       ledger_prefix=LEDGER_PREFIX))
-        if users is None and emails:
-            name_users(drafts, members_from_rows(book.read_rows[1]))
-        book.know_keys(found=ledger_known,
-                       absent=[LEDGER_PREFIX + k for k in keys if k not in prior])
-        for event, draft in zip(events, drafts, strict=True):
+    with open_book(organization=organization, now=charge_at,
+                   keys=[LEDGER_PREFIX + k for k in keys],
+                   reads=[known, members] if emails else [known]) as book:
+        prior = prior_events(book.rows(known))
+        users = members_from_rows(book.rows(members)) if emails else {}
+        for event, charge, head in zip(events, charges, heads, strict=True):
             if event.key in prior:
                 results.append(_replay(prior[event.key], event))
                 continue
@@ -272,9 +247,9 @@ def _charge(organization, events: list[Event], *, users, emails, api_key, actor,
             try:
                 if credits > 0:
                     posting = book.consume(
-                        amount=credits, actor=actor, reason=draft.reason,
+                        amount=credits, actor=actor, reason=charge.reason,
                         idempotency_key=LEDGER_PREFIX + event.key, fingerprint=event.fingerprint,
-                        metadata=draft.metadata, metadata_text=draft.metadata_text,
+                        metadata=charge.metadata, metadata_text=charge.metadata_text,
                     )
                     if posting.replayed:  # an entry without its event: answer as the ledger did
                         results.append(EventResult(
@@ -293,31 +268,17 @@ def _charge(organization, events: list[Event], *, users, emails, api_key, actor,
             except IdempotencyConflict as error:
                 results.append(_rejected(event, "idempotency_conflict", str(error)))
                 continue
-            draft.row[BALANCE_AFTER] = book.balance
+            user = users.get(event.user_label) if event.user_label else None
+            charge.row[USER_ID] = user.pk if user is not None else None
+            charge.row[BALANCE_AFTER] = book.balance
+            rows.add(charge.row, entry, head)
             results.append(EventResult(event.key, CHARGED, credits, book.balance))
-            charged.append((draft, entry))
-            rollup.add_to(draft.rollup_key, event.quantity, event.tokens[0], event.tokens[1],
+            rollup.add_to(charge.rollup_key, event.quantity, event.tokens[0], event.tokens[1],
                           event.quote.cost_usd, credits)
-        if charged:
-            _write(book, charged, rollup)
+        if rows.rows:
+            book.write_with_entries(rows, rollup.totals())
         balance = book.balance
     return BatchResult(results=results, balance=balance)
-
-
-def _write(book, charged: list[tuple[Draft, object]], rollup: RollupBatch) -> None:
-    """The events and the rollup, with the book's entries: in the book's own single
-    statement when it is small (one round trip under the lock), else after it."""
-    rows = [draft.row for draft, _ in charged]
-    if book.writes_in_one_statement():
-        seqs = [entry.seq if entry is not None else None for _, entry in charged]
-        book.flush(attached=[insert_statement(rows, entry_seqs=seqs),
-                             rollup.upsert_statement()], last=True)
-        return
-    book.flush()  # entries get their ids
-    for row, entry in zip(rows, (entry for _, entry in charged), strict=True):
-        row[ENTRY_ID] = entry.pk if entry is not None else None
-    insert_events(rows, heads=[draft.copy_text for draft, _ in charged])
-    rollup.save()
 
 
 def _replay(prior: PriorEvent, event: Event) -> EventResult:

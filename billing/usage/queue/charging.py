@@ -1,25 +1,15 @@
-"""Asynchronous usage, the charging side (docs/operate.md, "Asynchronous ingestion").
+"""Asynchronous usage, the charging side (docs/architecture.md, "Asynchronous usage").
 
-A batch is an org's oldest queued events (up to 1,000, in arrival order, cut
-before a key that repeats, since one batch may not hold a key twice), charged
-through billing.usage.ingestion.record.record_usage as a synchronous batch would be;
-each row's result is written in the same transaction as the charge. So a
-worker killed mid-batch leaves its rows queued and charges nothing, and the
-next worker charges them once.
-
-One worker per org at a time: a PostgreSQL advisory transaction lock on the
-org, taken before the queue is read. A woken task waits for it (the holder is
-charging the same queue, and PostgreSQL hands the lock over at its commit); a
-sweep only tries it, and moves on to the next org. SQLite (the
-demo) runs one worker and needs no lock.
-
-Events the synchronous path would refuse at pricing (an unknown model or
-meter, a price missing at `occurred_at`) are rejected one by one with
-`invalid_event`, and the rest of the batch is charged.
+A batch is an org's oldest queued events (up to 1,000, in arrival order, cut before
+a key that repeats), charged through record_usage with each row's result written in
+the same transaction, by one worker per org at a time (a PostgreSQL advisory lock).
+An event the synchronous path would refuse at pricing is rejected alone
+(`invalid_event`) and the rest of the batch is charged.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -31,7 +21,6 @@ from django.utils import timezone
 from psycopg.errors import LockNotAvailable
 
 from accounts.models import ApiKey, Organization
-from billing.ledger.store.copy_format import json_text
 from billing.models import QueuedUsageEvent, QueueStatus
 from billing.usage.events import MAX_EVENTS, InvalidEvents
 from billing.usage.ingestion.record import REJECTED, EventResult, PlanNotEligible, record_usage
@@ -252,7 +241,7 @@ def _store_results(results: dict[int, EventResult], *, now: datetime) -> None:
     for pk, result in results.items():
         values.append("(%s::bigint, %s, %s::numeric, %s::numeric, %s::jsonb)")
         params += [pk, result.status, result.credits, result.balance_after,
-                   None if result.error is None else json_text(result.error)]
+                   None if result.error is None else json.dumps(result.error, default=str)]
     table = QueuedUsageEvent._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(

@@ -1,27 +1,9 @@
 """Asynchronous usage, the accept side (docs/api.md, "Asynchronous mode").
 
-A request is refused exactly as the synchronous path refuses it (plan, size,
-and every problem its own parsing in billing.usage.events finds), but nothing
-is priced and nothing is locked: the events are stored as sent, in one INSERT
-committed before the 202, and the org's worker is woken once it has committed.
-What needs prices or the ledger (an unknown model or meter, a missing price,
-duplicates, conflicts, insufficient credits) is decided by the worker
-(billing.usage.queue.charging), which charges through the synchronous service.
-
-Waking: one django-q2 task per org at a time. On the Redis broker a short-lived
-flag per org says "a task is enqueued and has not started yet"; the accept path
-enqueues only when it sets the flag, and the task clears it before it looks at
-the queue, so an event committed before the flag was seen is always looked at.
-A lost task (its worker killed) is covered by the next accept once the flag
-expires, by every task's sweep of stale orgs and by the minute schedule.
-
-Pacing: a busy org's queue is drained at most once per PACE_SECONDS. A task that
-starts sooner than that after the org's last drain began waits out the rest
-(its wake flag still set, so the requests meanwhile enqueue nothing) and then
-charges everything that arrived as one batch. An org whose events come one at a
-time is charged at once; one under a stream of requests in batches of what a
-pace gathered, which costs the workers a fraction of charging event by event and
-leaves the cores to the web nodes. An event waits at most one pace longer.
+A request is refused exactly as the synchronous path refuses it, but nothing is
+priced or locked: the events are stored as sent, committed before the 202, and the
+org's worker is woken once they are (one task per org at a time, paced). How the
+waking and the pacing work: docs/architecture.md, "Asynchronous usage".
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from billing.ledger.book import ensure_account
+from billing.ledger.credit_accounts import ensure_account
 from reporting.transactions.export import CHUNK
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]

@@ -2,7 +2,8 @@
 
 The workers are forked from the test process, so these tests commit (transaction=True)
 and need PostgreSQL. A failure is injected under the account lock by wrapping our own
-`_write` (inherited by the forked workers): the batch is written, not yet committed.
+`Book.write_with_entries` (inherited by the forked workers): the batch is charged in the
+book, not yet written nor committed.
 """
 
 import json
@@ -15,10 +16,10 @@ from unittest import mock
 import pytest
 from django.core.management import CommandError, call_command
 
+from billing.ledger.book import Book
 from billing.models import CreditAccount, UsageEvent
 from billing.usage.imports.workers import import_lines_in_workers
-from billing.usage.ingestion import record as ingestion
-from billing.usage.ingestion.rows import COLUMNS
+from billing.usage.ingestion.charges import COLUMNS
 from tests.billing.postings import assert_ledger_ok
 from tests.billing.usage_fixtures import (
     AI_CREDITS,
@@ -31,7 +32,7 @@ from tests.conftest import make_org
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True),
               pytest.mark.usefixtures("prices")]
-KEY = COLUMNS.index("idempotency_key")  # in a drafted usage row
+KEY = COLUMNS.index("idempotency_key")  # in a usage row
 
 
 
@@ -85,18 +86,18 @@ def test_a_worker_failing_under_the_lock_leaves_a_committed_prefix_and_a_rerun_c
         tmp_path, failure):
     org = funded(make_org("acme"), 1000)
     path = write_lines(tmp_path, [ai_event(f"k{i:02}") for i in range(40)])
-    real_write = ingestion._write
+    real_write = Book.write_with_entries
 
-    def fail_under_the_lock(book, rows, rollup):
+    def fail_under_the_lock(book, rows, *hooks):
         # Charged in the book, the lock held, nothing committed. (A small batch's write
         # commits with its statement, so the failure comes just before it.)
-        if any(draft.row[KEY] == "k13" for draft, _ in rows):
+        if any(row[KEY] == "k13" for row in rows.rows):
             if failure == "killed":
                 os.kill(os.getpid(), signal.SIGKILL)
             raise RuntimeError("disk on fire")
-        real_write(book, rows, rollup)
+        real_write(book, rows, *hooks)
 
-    with mock.patch.object(ingestion, "_write", fail_under_the_lock):
+    with mock.patch.object(Book, "write_with_entries", fail_under_the_lock):
         out, _, error = run(path, "--org", "acme", "--workers", "2", "--chunk-size", "4")
     assert "died" in str(error) if failure == "killed" else "disk on fire" in str(error)
     assert "re-run" in str(error)
@@ -115,21 +116,21 @@ def test_a_worker_failing_under_the_lock_leaves_a_committed_prefix_and_a_rerun_c
 def test_ctrl_c_stops_the_workers_and_rolls_back_the_open_batch(tmp_path):
     org = funded(make_org("acme"), 1000)
     path = write_lines(tmp_path, [ai_event(f"k{i:02}") for i in range(40)])
-    real_write = ingestion._write
+    real_write = Book.write_with_entries
     # Ctrl-C as an operator's shell delivers it, whatever an earlier test of this process
     # left installed (the signal module's own handler raises KeyboardInterrupt).
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    def interrupt_under_the_lock(book, rows, rollup):
-        if any(draft.row[KEY] == "k13" for draft, _ in rows):
+    def interrupt_under_the_lock(book, rows, *hooks):
+        if any(row[KEY] == "k13" for row in rows.rows):
             for _ in range(30):  # charged in the book, holding the lock, when it is stopped
                 os.kill(os.getppid(), signal.SIGINT)  # the operator's Ctrl-C, until it lands
                 time.sleep(1)
-        real_write(book, rows, rollup)
+        real_write(book, rows, *hooks)
 
     started = time.monotonic()
     try:
-        with mock.patch.object(ingestion, "_write", interrupt_under_the_lock), \
+        with mock.patch.object(Book, "write_with_entries", interrupt_under_the_lock), \
                 pytest.raises(KeyboardInterrupt):
             run(path, "--org", "acme", "--workers", "2", "--chunk-size", "4")
     finally:

@@ -17,7 +17,6 @@ from billing.models import CreditAccount, CreditGrant, DailyUsage, GrantKind, Le
 from billing.models.usage import UsageEvent
 from billing.usage.ingestion.record import estimate_usage, read_and_price, record_usage
 from tests.billing.postings import assert_ledger_ok, grant
-from tests.billing.prepared_sql import sent as sent_queries
 from tests.billing.usage.test_events import reference_fingerprint
 from tests.billing.usage_fixtures import AI_CREDITS, GPU_CREDITS, ai_event, gpu_event
 from tests.conftest import make_member
@@ -44,12 +43,12 @@ def test_one_event_is_written_by_one_statement_and_nothing_runs_after_commit(org
     with CaptureQueriesContext(connection) as captured:
         result = record_usage(organization=org, events=[ai_event("one", user="ana@acme.test",
                                                                  operation="chat")])
-    queries = sent_queries(captured)
+    queries = [q["sql"] for q in captured.captured_queries]
     # One round trip takes the lock and reads the grants and the known keys after it.
     lock_and_reads, write = from_the_lock(queries)
-    lock, grants, known, users = lock_and_reads.split("; ")
+    lock, grants, known_entries, known_events, users = lock_and_reads.split("; ")
     assert lock.endswith("FOR UPDATE") and "billing_creditgrant" in grants
-    assert "billing_usageevent" in known and "billing_ledgerentry" in known
+    assert "billing_ledgerentry" in known_entries and "billing_usageevent" in known_events
     assert "accounts_user" in users  # the user named, read with the lock
     for table in ("billing_ledgerentry", "billing_grantallocation", "billing_creditgrant",
                   "billing_creditaccount", "billing_usageevent", "billing_dailyusage"):
@@ -190,7 +189,7 @@ def test_outside_any_transaction_the_write_carries_its_commit(org, monkeypatch):
     monkeypatch.setattr(connection, "_commit", commit)
     with CaptureQueriesContext(connection) as captured:
         record_usage(organization=org, events=[ai_event("one")])
-    queries = sent_queries(captured)
+    queries = [q["sql"] for q in captured.captured_queries]
     after_lock = queries[next(i for i, q in enumerate(queries) if "FOR UPDATE" in q) + 1:]
     # The lock's holder makes one round trip more: the write, committed in the same query.
     # Django still records its commit, which finds the transaction over and sends nothing.
@@ -205,10 +204,10 @@ def test_outside_any_transaction_the_write_carries_its_commit(org, monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_write_that_fails_with_its_commit_attached_commits_nothing(org, monkeypatch):
-    from billing.usage.rollup.totals import RollupBatch
+    from billing.ledger.store import totals_sql
 
     grant(org, "100", key="test:start")
-    monkeypatch.setattr(RollupBatch, "upsert_statement", lambda self: (
+    monkeypatch.setattr(totals_sql, "upsert", lambda totals, items: (
         "UPDATE billing_creditaccount SET updated_at = now() WHERE id = 1 / 0", []))
     with pytest.raises(Exception, match="division by zero"):
         record_usage(organization=org, events=[ai_event("one")])
