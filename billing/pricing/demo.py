@@ -1,6 +1,6 @@
 """The demo's price catalogue."""
 
-from billing.pricing.sync import sync_prices
+from billing.pricing.sync.prices import sync_prices
 
 
 def demo_step(org, stdout) -> None:

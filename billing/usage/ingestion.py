@@ -28,7 +28,7 @@ from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits
 from billing.models.usage import UsageType
-from billing.pricing.quotes import PriceBook, PricingError, TokenCounts
+from billing.pricing.quotes.price_book import PriceBook, PricingError, TokenCounts
 from billing.usage.drafts import Draft, draft_event, json_text, name_users
 from billing.usage.events import (
     MAX_EVENTS,

@@ -17,8 +17,8 @@ from billing.models import (
     PlanMarkup,
 )
 from billing.models.pricing import EPOCH
-from billing.pricing.changes import change_model_price, change_plan_markup
-from billing.pricing.sync import sync_prices
+from billing.pricing.catalogue.changes import change_model_price, change_plan_markup
+from billing.pricing.sync.prices import sync_prices
 
 pytestmark = pytest.mark.django_db
 

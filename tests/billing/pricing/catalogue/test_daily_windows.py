@@ -4,7 +4,7 @@ from datetime import UTC, datetime, time, timedelta, timezone
 
 import pytest
 
-from billing.pricing.daily_windows import (
+from billing.pricing.catalogue.daily_windows import (
     InvalidWindow,
     format_window,
     parse_window,

@@ -6,7 +6,7 @@ Applying one (`sync_model_prices --apply`) never touches the past:
 
 - every new row starts at the next UTC midnight (at least five minutes away,
   the furthest ahead an event may be reported), or at a later upstream start
-  date; the row in force is closed there (billing.pricing.changes), so an
+  date; the row in force is closed there (billing.pricing.catalogue.changes), so an
   event already charged keeps the price it was charged at;
 - a series with any row staff wrote (source `staff`) was changed by hand: it is
   left alone and reported, whatever genai-prices says;
@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 from django.db import transaction
 
 from billing.models.pricing import AIModel, ModelPrice, PriceSource
-from billing.pricing.changes import PriceChangeError, change_model_price, end_model_price
-from billing.pricing.upstream import Cliffs, Row, cliffs_at
+from billing.pricing.catalogue.changes import PriceChangeError, change_model_price, end_model_price
+from billing.pricing.sync.upstream import Cliffs, Row, cliffs_at
 
 # An event may be reported up to five minutes ahead (docs/api.md): a new price never
 # starts that close, or such an event could already have been charged at the old one.

@@ -5,15 +5,15 @@ import genai_prices
 import pytest
 
 from billing.models import AIModel, Meter, ModelPrice
-from billing.pricing.changes import change_model_price, change_plan_markup
-from billing.pricing.quotes import (
+from billing.pricing.catalogue.changes import change_model_price, change_plan_markup
+from billing.pricing.quotes.price_book import (
     TOKENS_PER,
     PriceBook,
     PricingError,
     TokenCounts,
     split_tokens,
 )
-from billing.pricing.sync import sync_prices
+from billing.pricing.sync.prices import sync_prices
 from tests.billing.price_catalogue import T0, D, ai_model, meter, rate_and_markup
 
 NOW = datetime(2026, 11, 27, 10, tzinfo=UTC)

@@ -1,7 +1,7 @@
 """Our own side of the price list: the meters, the credit rate and the plan markups.
 
 Seeded once with the values below, then changed by staff through
-billing.pricing.changes (effective-dated, never edited in place). Seeding
+billing.pricing.catalogue.changes (effective-dated, never edited in place). Seeding
 only adds what is missing, so staff changes are never overwritten.
 """
 
@@ -17,7 +17,7 @@ from billing.models.pricing import (
     PlanMarkup,
     PriceSource,
 )
-from billing.pricing.resolution import catalogue_changed
+from billing.pricing.catalogue.resolution import catalogue_changed
 
 # 1 credit = 1 US cent of marked-up cost: easy to read on an invoice, and six
 # decimal places still resolve a single cheap token.

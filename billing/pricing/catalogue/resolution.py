@@ -41,7 +41,7 @@ from datetime import date
 from django.db import connection
 
 from billing.models.pricing import AIModel, AIProvider, ModelCatalogueVersion
-from billing.pricing.match_rules import InvalidRule, Predicate, compile_rule
+from billing.pricing.catalogue.match_rules import InvalidRule, Predicate, compile_rule
 
 LITELLM = "litellm"
 GATEWAY_PREFIXES = ("models",)  # Google's API names models "models/<name>"
@@ -298,7 +298,7 @@ def load_catalogue(*, version=None) -> Catalogue:
 def catalogue_changed(**_ignored) -> None:
     """Give the catalogue a fresh version (in the caller's transaction, if any).
 
-    Also the price cache's version (billing.pricing.price_cache): every change to
+    Also the price cache's version (billing.pricing.quotes.price_cache): every change to
     prices, meters, the credit rate or markups calls it too."""
     if not ModelCatalogueVersion.objects.update(version=uuid.uuid4()):
         ModelCatalogueVersion.objects.create(version=uuid.uuid4())

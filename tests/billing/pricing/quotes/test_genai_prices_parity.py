@@ -17,8 +17,8 @@ from genai_prices import types as gp
 from genai_prices.data import providers as SNAPSHOT
 
 from billing import money
-from billing.pricing.quotes import PriceBook, PricingError, TokenCounts
-from billing.pricing.sync import sync_prices
+from billing.pricing.quotes.price_book import PriceBook, PricingError, TokenCounts
+from billing.pricing.sync.prices import sync_prices
 
 AT = datetime(2026, 11, 27, 10, tzinfo=UTC)
 SEED = 20261127

@@ -3,18 +3,18 @@ genai-prices package, plus (through house_catalogue) our meters, credit rate and
 
 What it writes:
 - Providers and models it does not have yet, in genai-prices' order
-  (`position`), with genai-prices' match rules (billing.pricing.resolution
+  (`position`), with genai-prices' match rules (billing.pricing.catalogue.resolution
   resolves names with them). Every model is created, even one priced only in
   things an event cannot report, so that a name resolves to the model
   genai-prices picks and is refused with a clear message rather than resolving
   to another model. A model whose rule is empty (staff cleared it, or it
   predates rules) gets genai-prices' rule and position back; a rule staff
   wrote is kept.
-- The full price history of a new model (billing.pricing.upstream).
+- The full price history of a new model (billing.pricing.sync.upstream).
 - Nothing else unless `apply`: a series that differs from genai-prices is
   reported. With `apply`, the difference becomes new rows from the next UTC
   midnight; series staff changed by hand are left alone and reported
-  (billing.pricing.upstream_changes).
+  (billing.pricing.sync.upstream_changes).
 
 `write=False` writes nothing at all and only reports (the weekly schedule).
 A second run adds nothing. One transaction; the model catalogue's version
@@ -32,11 +32,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.models.pricing import AIModel, AIProvider, ModelPrice, PriceSource
-from billing.pricing.house_catalogue import seed_meters, seed_rate_and_markups
-from billing.pricing.match_rules import rule_from_genai
-from billing.pricing.resolution import catalogue_changed
-from billing.pricing.upstream import Row, model_timeline
-from billing.pricing.upstream_changes import (
+from billing.pricing.catalogue.house_catalogue import seed_meters, seed_rate_and_markups
+from billing.pricing.catalogue.match_rules import rule_from_genai
+from billing.pricing.catalogue.resolution import catalogue_changed
+from billing.pricing.sync.upstream import Row, model_timeline
+from billing.pricing.sync.upstream_changes import (
     LeftAlone,
     PriceDifference,
     apply_series,

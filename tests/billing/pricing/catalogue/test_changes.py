@@ -4,14 +4,14 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from billing.models import CreditRate, MeterPrice, ModelPrice, PlanMarkup
-from billing.pricing.changes import (
+from billing.pricing.catalogue.changes import (
     PriceChangeError,
     change_credit_rate,
     change_meter_price,
     change_model_price,
     change_plan_markup,
 )
-from billing.pricing.quotes import PriceBook, TokenCounts
+from billing.pricing.quotes.price_book import PriceBook, TokenCounts
 from tests.billing.price_catalogue import T0, D, ai_model, meter, rate_and_markup
 
 CHANGE = datetime(2026, 11, 1, tzinfo=UTC)

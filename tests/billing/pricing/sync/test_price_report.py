@@ -9,8 +9,8 @@ from django.core.management import call_command
 
 from accounts.models import User
 from billing.models import AIModel, ModelPrice
-from billing.pricing.price_report import report_price_differences
-from billing.pricing.sync import sync_prices
+from billing.pricing.sync.price_report import report_price_differences
+from billing.pricing.sync.prices import sync_prices
 from billing.schedules import SCHEDULES, sync_schedules
 from billing.tasks import report_price_differences_task
 

@@ -3,7 +3,7 @@
 A batch's PriceBook used to read the price series of every model and meter it
 met, the credit rate and the plan's markups: four queries for a single event.
 Each process now keeps those rows in a `PriceTables` tied to the catalogue
-version (billing.pricing.resolution): the batch reads that one-row version
+version (billing.pricing.catalogue.resolution): the batch reads that one-row version
 first and reuses the tables when it is unchanged. Every change to prices,
 meters, the rate or markups gives the catalogue a fresh version (signals in
 billing/apps.py for saves and deletes; the bulk writers of sync and the house

@@ -1,6 +1,6 @@
 """The weekly price report: genai-prices against the prices in force, mailed to staff.
 
-It writes nothing (billing.pricing.sync with write=False): staff read the
+It writes nothing (billing.pricing.sync.prices with write=False): staff read the
 differences and apply them with `sync_model_prices --apply` (new rows from
 the next UTC midnight; series changed by hand are left alone). A mail goes
 only when there is something to say, to every active staff member with an
@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from billing.pricing.sync import sync_prices
+from billing.pricing.sync.prices import sync_prices
 
 SHOWN = 200  # differences listed in one mail; the rest are counted
 

@@ -6,11 +6,11 @@ import pytest
 from genai_prices.data_snapshot import get_snapshot
 
 from billing.models import AIModel, AIProvider
-from billing.pricing import resolution
-from billing.pricing.match_rules import equals_names, rule_from_genai
-from billing.pricing.quotes import PriceBook, PricingError
-from billing.pricing.resolution import UnknownModel, current_catalogue
-from billing.pricing.sync import sync_prices
+from billing.pricing.catalogue import resolution
+from billing.pricing.catalogue.match_rules import equals_names, rule_from_genai
+from billing.pricing.catalogue.resolution import UnknownModel, current_catalogue
+from billing.pricing.quotes.price_book import PriceBook, PricingError
+from billing.pricing.sync.prices import sync_prices
 
 NOW = datetime(2026, 11, 27, 10, tzinfo=UTC)
 

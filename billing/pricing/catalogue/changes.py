@@ -25,8 +25,8 @@ from billing.models.pricing import (
     ServiceTier,
     UsageBucket,
 )
-from billing.pricing.daily_windows import InvalidWindow, parse_window
-from billing.pricing.resolution import catalogue_changed
+from billing.pricing.catalogue.daily_windows import InvalidWindow, parse_window
+from billing.pricing.catalogue.resolution import catalogue_changed
 
 
 class PriceChangeError(ValueError):

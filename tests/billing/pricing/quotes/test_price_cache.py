@@ -7,8 +7,12 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from billing.models import ModelPrice
-from billing.pricing.changes import change_meter_price, change_model_price, end_model_price
-from billing.pricing.quotes import PriceBook, PricingError, TokenCounts
+from billing.pricing.catalogue.changes import (
+    change_meter_price,
+    change_model_price,
+    end_model_price,
+)
+from billing.pricing.quotes.price_book import PriceBook, PricingError, TokenCounts
 from tests.billing.price_catalogue import D, ai_model, meter, rate_and_markup
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)

@@ -24,16 +24,16 @@ from billing.models.pricing import (
     ServiceTier,
     UsageBucket,
 )
-from billing.pricing.breakdown_text import breakdown_json, plain
-from billing.pricing.daily_windows import window_contains
-from billing.pricing.price_cache import PriceTables, tables_for
-from billing.pricing.resolution import (
+from billing.pricing.catalogue.daily_windows import window_contains
+from billing.pricing.catalogue.resolution import (
     Catalogue,
     UnknownModel,
     catalogue_version,
     current_catalogue,
 )
-from billing.pricing.row_choice import RowChoices
+from billing.pricing.quotes.breakdown_text import breakdown_json, plain
+from billing.pricing.quotes.price_cache import PriceTables, tables_for
+from billing.pricing.quotes.row_choice import RowChoices
 
 TOKENS_PER = 1_000_000
 METER_PER = 1
@@ -268,7 +268,7 @@ def make_quote(lines: Sequence[PricedLine], *, markup: PlanMarkup, rate: CreditR
 
 class PriceBook:
     """Prices for one batch of events of one plan: the process's price tables and model
-    rules (billing.pricing.price_cache), checked current by one query when first needed,
+    rules (billing.pricing.quotes.price_cache), checked current by one query when first needed,
     and each name, model or meter resolved once per batch.
 
     Not shared between batches: a price change is seen by the next batch.
@@ -293,7 +293,7 @@ class PriceBook:
     # resources
 
     def resolve_model(self, *, name: str, provider: str = "") -> AIModel:
-        """The model a name resolves to (billing.pricing.resolution); no query once cached."""
+        """The model a name resolves to (pricing.catalogue.resolution); no query once cached."""
         key = ((name or "").strip().lower(), (provider or "").strip().lower())
         if key not in self._models:
             self._current()

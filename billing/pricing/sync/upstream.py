@@ -15,7 +15,7 @@
 - A model genai-prices prices nothing at all is free: zero input and output
   rows (cached, cache-write and reasoning tokens fall back to them).
 - Time-of-day prices (DeepSeek's peak hours) become rows with a daily window
-  (billing.pricing.daily_windows) that replace the all-day rows inside it.
+  (billing.pricing.catalogue.daily_windows) that replace the all-day rows inside it.
 - Not representable, so skipped and counted: other variants (speed, route),
   and prices of things an event cannot report (images, audio, searches,
   characters, pages).
@@ -30,7 +30,7 @@ from decimal import Decimal
 
 from billing import money
 from billing.models.pricing import EPOCH, ServiceTier, UsageBucket
-from billing.pricing.daily_windows import format_window
+from billing.pricing.catalogue.daily_windows import format_window
 
 BUCKET_OF_PRICE_KEY = {
     "input_mtok": UsageBucket.INPUT,

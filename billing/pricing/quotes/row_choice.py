@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from billing.models.pricing import ModelPrice, UsageBucket
-from billing.pricing.daily_windows import window_contains
+from billing.pricing.catalogue.daily_windows import window_contains
 
 ALL_BUCKETS = tuple(UsageBucket.values)  # the token buckets and the request fee
 

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.models.pricing import UsageBucket
-from billing.pricing.breakdown_text import plain
-from billing.pricing.changes import change_model_price
-from billing.pricing.quotes import (
+from billing.pricing.catalogue.changes import change_model_price
+from billing.pricing.quotes.breakdown_text import plain
+from billing.pricing.quotes.price_book import (
     PriceBook,
     PricedLine,
     Quote,
