@@ -35,6 +35,6 @@ class BillingConfig(AppConfig):
 
     def demo_steps(self) -> list:
         """seed_demo's billing steps, in order (see billing/demo.py)."""
-        from billing.demo import DEMO_STEPS
+        from billing.demo.steps import DEMO_STEPS
 
         return DEMO_STEPS

@@ -221,7 +221,7 @@ def test_meters_rate_and_markups_are_seeded_once():
 
 
 def test_demo_step_runs_the_sync():
-    from billing.pricing.demo import demo_step
+    from billing.demo.prices import demo_step
 
     out = StringIO()
     demo_step(None, out)

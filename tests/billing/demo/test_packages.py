@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from accounts import demo
+from billing.demo import organization as demo
+from billing.demo.packages import seed_packages_and_purchase
 from billing.ledger.verify import verify_ledger
 from billing.models import CreditPackage, EntryKind, LedgerEntry, PurchaseStatus
-from billing.purchases.demo import seed_packages_and_purchase
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +29,6 @@ def test_step_is_idempotent_and_goes_through_fulfilment():
 
 
 def test_step_is_registered_with_seed_demo():
-    from billing.demo import DEMO_STEPS
+    from billing.demo.steps import DEMO_STEPS
 
     assert seed_packages_and_purchase in DEMO_STEPS

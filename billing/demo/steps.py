@@ -3,11 +3,11 @@
 Prices come before usage: the simulated usage history is charged at them.
 """
 
-from billing.ledger.demo import seed_credit_history
-from billing.pricing.demo import demo_step as seed_price_catalogue
-from billing.purchases.demo import seed_packages_and_purchase
-from billing.topups.demo import seed_saved_card
-from billing.usage.demo import seed_usage_history
+from billing.demo.credit_history import seed_credit_history
+from billing.demo.packages import seed_packages_and_purchase
+from billing.demo.prices import demo_step as seed_price_catalogue
+from billing.demo.saved_card import seed_saved_card
+from billing.demo.usage_history import seed_usage_history
 
 DEMO_STEPS = [
     seed_credit_history,

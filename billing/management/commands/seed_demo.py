@@ -2,7 +2,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import demo
+from billing.demo import organization as demo
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ from io import StringIO
 
 import pytest
 
+from billing.demo.usage_history import seed_usage_history
 from billing.models import CreditAccount, UsageEvent
-from billing.usage.demo import seed_usage_history
 from tests.billing.postings import assert_ledger_ok
 from tests.billing.usage_fixtures import seed_prices
 
