@@ -32,9 +32,3 @@ class BillingConfig(AppConfig):
             for signal in (post_save, post_delete):
                 signal.connect(catalogue_changed, sender=sender,
                                dispatch_uid=f"billing.catalogue_changed.{sender}.{id(signal)}")
-
-    def demo_steps(self) -> list:
-        """seed_demo's billing steps, in order (see billing/demo.py)."""
-        from billing.demo.steps import DEMO_STEPS
-
-        return DEMO_STEPS

@@ -1,5 +1,4 @@
-"""The demo organisation and its people. Idempotent; other apps add their own demo steps
-(see the seed_demo command)."""
+"""The demo organisation and its people, the first thing seed_demo makes. Idempotent."""
 
 from accounts.models import Membership, Organization, Plan, Role, User
 

@@ -3,7 +3,7 @@
 from billing.pricing.sync.prices import sync_prices
 
 
-def demo_step(org, stdout) -> None:
+def seed_price_catalogue(org, stdout) -> None:
     """seed_demo: the price catalogue every demo charge needs (idempotent)."""
     report = sync_prices()
     stdout.write(f"  prices: {report.models_added} AI models and {report.prices_added} prices "

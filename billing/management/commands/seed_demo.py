@@ -1,8 +1,10 @@
-from django.apps import apps
+"""manage.py seed_demo: the demo organisation, then each of billing/demo/steps.py in order."""
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.demo import organization as demo
+from billing.demo.steps import DEMO_STEPS
 
 
 class Command(BaseCommand):
@@ -25,20 +27,9 @@ class Command(BaseCommand):
                 "Use --force on a staging box, never in production."
             )
         org = demo.seed_accounts()
-        for step in demo_steps():
+        for step in DEMO_STEPS:
             step(org, self.stdout)
         self.stdout.write(self.style.SUCCESS(f"Demo organisation ready: {org.name}"))
         self.stdout.write(f"  admin:  {demo.DEMO_ADMIN} / {demo.DEMO_PASSWORD} (also staff)")
         self.stdout.write(f"  member: {demo.DEMO_MEMBER} / {demo.DEMO_PASSWORD}")
 
-
-def demo_steps() -> list:
-    """Each installed app may offer idempotent demo steps through its AppConfig's
-    `demo_steps()`; they run in INSTALLED_APPS order, so an app's data exists
-    before the apps that build on it. accounts needs to know none of them."""
-    steps = []
-    for config in apps.get_app_configs():
-        offer = getattr(config, "demo_steps", None)
-        if offer is not None:
-            steps.extend(offer())
-    return steps

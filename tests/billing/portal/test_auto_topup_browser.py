@@ -17,7 +17,7 @@ from django_q.conf import Conf
 
 from billing.demo import organization as demo
 from billing.demo.packages import seed_packages_and_purchase
-from billing.demo.prices import demo_step as seed_price_catalogue
+from billing.demo.prices import seed_price_catalogue
 from billing.demo.saved_card import seed_saved_card
 from billing.models import EntryKind, LedgerEntry, TopupAttempt, TopupStatus
 from tests.billing.portal.test_purchase_browser import header_balance

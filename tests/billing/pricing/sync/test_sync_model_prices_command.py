@@ -221,10 +221,10 @@ def test_meters_rate_and_markups_are_seeded_once():
 
 
 def test_demo_step_runs_the_sync():
-    from billing.demo.prices import demo_step
+    from billing.demo.prices import seed_price_catalogue
 
     out = StringIO()
-    demo_step(None, out)
+    seed_price_catalogue(None, out)
     assert "AI models" in out.getvalue()
     assert AIModel.objects.filter(provider="openai", name="gpt-4o").exists()
 
