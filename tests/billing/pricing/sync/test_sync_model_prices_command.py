@@ -220,15 +220,6 @@ def test_meters_rate_and_markups_are_seeded_once():
     assert PlanMarkup.objects.get(plan="professional", ends_at=None).multiplier == Decimal("1.3")
 
 
-def test_demo_step_runs_the_sync():
-    from billing.demo.prices import seed_price_catalogue
-
-    out = StringIO()
-    seed_price_catalogue(None, out)
-    assert "AI models" in out.getvalue()
-    assert AIModel.objects.filter(provider="openai", name="gpt-4o").exists()
-
-
 # --- --apply: upstream changes become rows from the next UTC midnight -------------------------
 
 NOW = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
