@@ -11,8 +11,8 @@ class BillingConfig(AppConfig):
         from billing.ledger.credit_accounts import open_account_of_new_organization
         from billing.ledger.listeners import BALANCE_LISTENERS
         from billing.ledger.watch import settings_saved
-        from billing.pricing.price_cache import PRICE_MODELS
-        from billing.pricing.resolution import catalogue_changed
+        from billing.pricing.catalogue.resolution import catalogue_changed
+        from billing.pricing.quotes.price_cache import PRICE_MODELS
         from billing.topups import runner as topups
 
         # accounts knows nothing of billing: billing listens for new organisations.
@@ -27,14 +27,8 @@ class BillingConfig(AppConfig):
             post_save.connect(settings_saved, sender=sender,
                               dispatch_uid=f"billing.watch_level.{sender}")
         # Every process caches the model-name rules; any change to them gives a new version.
-        # The price cache shares that version (billing/pricing/price_cache.py).
+        # The price cache shares that version (billing/pricing/quotes/price_cache.py).
         for sender in ("billing.AIModel", "billing.AIProvider", *PRICE_MODELS):
             for signal in (post_save, post_delete):
                 signal.connect(catalogue_changed, sender=sender,
                                dispatch_uid=f"billing.catalogue_changed.{sender}.{id(signal)}")
-
-    def demo_steps(self) -> list:
-        """seed_demo's billing steps, in order (see billing/demo.py)."""
-        from billing.demo import DEMO_STEPS
-
-        return DEMO_STEPS

@@ -8,7 +8,7 @@ from billing.alerts import services as alerts
 from billing.alerts.notify import send_notification
 from billing.ledger.digests import record_digest
 from billing.ledger.expiry import expire_credits
-from billing.pricing.price_report import report_price_differences
+from billing.pricing.sync.price_report import report_price_differences
 from billing.topups import runner
 from billing.usage.queue import charging as queue_charging
 from billing.usage.queue import intake as queue

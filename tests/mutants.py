@@ -50,7 +50,7 @@ VERIFY_TESTS = [
 PURCHASE_TESTS = [
     "tests/billing/purchases/test_fulfilment.py",
     "tests/billing/purchases/test_refunds.py",
-    "tests/billing/purchases/test_demo.py",
+    "tests/billing/demo/test_packages.py",
     "tests/billing/stripe/test_webhook_view.py",
 ]
 USAGE_TESTS = [
@@ -71,7 +71,7 @@ TOPUP_TESTS = [  # the hypothesis state machine is left out, as for the ledger
 # money module -> the test modules that own it
 MODULES = {
     "billing.money": ["tests/billing/test_money.py", "tests/billing/ledger/test_book.py",
-                      "tests/billing/pricing/test_quotes.py"],
+                      "tests/billing/pricing/quotes/test_price_book.py"],
     "billing.ledger.book": LEDGER_TESTS,
     "billing.ledger.corrections": LEDGER_TESTS,
     "billing.ledger.expiry": LEDGER_TESTS,
@@ -79,7 +79,8 @@ MODULES = {
     "billing.ledger.verify": VERIFY_TESTS,
     "billing.purchases.refunds": PURCHASE_TESTS,
     "billing.purchases.fulfilment": PURCHASE_TESTS,
-    "billing.pricing.quotes": ["tests/billing/pricing/test_quotes.py"],
+    "billing.pricing.quotes.price_book": ["tests/billing/pricing/quotes/test_price_book.py",
+                                          "tests/billing/pricing/quotes/test_price_book_lookups.py"],
     "billing.usage.events": USAGE_TESTS,
     "billing.usage.ingestion.record": USAGE_TESTS,
     "billing.usage.rollup.totals": USAGE_TESTS,

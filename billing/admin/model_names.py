@@ -1,6 +1,6 @@
 """Staff admin for how model names resolve: providers, match rules and the resolve tester.
 
-Rules are genai-prices' JSON (billing.pricing.match_rules); a form refuses a
+Rules are genai-prices' JSON (billing.pricing.catalogue.match_rules); a form refuses a
 rule that does not compile, with the reason beside the field. Saving a
 provider or a model changes the model catalogue's version, so every process
 resolves with the new rules from its next batch. The tester answers "which
@@ -14,8 +14,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 
 from billing.models.pricing import AIProvider
-from billing.pricing.match_rules import InvalidRule, compile_rule
-from billing.pricing.resolution import UnknownModel, current_catalogue
+from billing.pricing.catalogue.match_rules import InvalidRule, compile_rule
+from billing.pricing.catalogue.resolution import UnknownModel, current_catalogue
 
 
 def clean_rule(value):

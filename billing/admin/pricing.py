@@ -1,7 +1,7 @@
 """Staff admin for prices, the credit rate and plan markups.
 
 Price rows are history: existing rows are read-only and never deleted. Adding
-a row goes through billing.pricing.changes, which closes the row in force and
+a row goes through billing.pricing.catalogue.changes, which closes the row in force and
 opens the new one in one transaction.
 """
 
@@ -23,8 +23,8 @@ from billing.models.pricing import (
     PlanMarkup,
     PriceSource,
 )
-from billing.pricing import changes as price_changes
-from billing.pricing.daily_windows import InvalidWindow, parse_window
+from billing.pricing.catalogue import changes as price_changes
+from billing.pricing.catalogue.daily_windows import InvalidWindow, parse_window
 
 STARTS_HELP = (
     "When the new price takes effect: now or later, never in the past (events already "

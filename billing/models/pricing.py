@@ -1,7 +1,7 @@
 """Prices: AI models and meters, the credit rate and plan markups.
 
 Every price is effective-dated. A change closes the row in force (ends_at =
-the new row's starts_at) and opens a new one, through billing.pricing.changes;
+the new row's starts_at) and opens a new one, through billing.pricing.catalogue.changes;
 a price is never edited in place, so a past event can always be re-explained
 by the rows that were in force at its occurred_at. Each table keeps at most
 one open row per series (a partial unique index).
@@ -28,7 +28,7 @@ class PriceSource(models.TextChoices):
 
 
 class UsageBucket(models.TextChoices):
-    """Billable token buckets; see billing.pricing.quotes.split_tokens."""
+    """Billable token buckets; see billing.pricing.quotes.price_book.split_tokens."""
 
     INPUT = "input", "Input (uncached)"
     CACHED_INPUT = "cached_input", "Cached input"

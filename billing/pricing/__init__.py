@@ -1,1 +1,3 @@
-"""Pricing: quotes (pure functions over Decimal), staff price changes, the genai-prices sync."""
+"""Pricing, in three parts that import one way (quotes -> catalogue <- sync):
+catalogue/ (AI models, match rules, name resolution, meters, staff price changes),
+quotes/ (usage -> credits, pure functions over Decimal) and sync/ (genai-prices)."""

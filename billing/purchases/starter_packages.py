@@ -1,6 +1,6 @@
 """The starter set of credit packages: what a new installation sells until staff edit it.
 
-1 credit is 1 US cent of marked-up usage (billing/pricing/house_catalogue.py), so the
+1 credit is 1 US cent of marked-up usage (billing/pricing/catalogue/house_catalogue.py), so the
 Starter package sells credits at face value and the bigger ones add a volume discount
 and bonus credits. Created only where missing (by name): a package staff edited in the
 admin is never changed back.

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from billing.models import AIModel, Meter
-from billing.pricing.changes import (
+from billing.pricing.catalogue.changes import (
     change_credit_rate,
     change_meter_price,
     change_model_price,

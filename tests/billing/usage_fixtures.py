@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from accounts.services import create_api_key
 from billing.models import AIModel, DailyUsage, Meter
-from billing.pricing.changes import (
+from billing.pricing.catalogue.changes import (
     change_credit_rate,
     change_meter_price,
     change_model_price,

@@ -11,9 +11,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from accounts import demo
+from billing.demo import organization as demo
+from billing.demo.packages import seed_packages_and_purchase
 from billing.models import CreditPackage
-from billing.purchases.demo import seed_packages_and_purchase
 from billing.usage.ingestion.record import record_usage
 from tests.billing.usage_fixtures import ai_event, gpu_event, seed_prices
 from tests.browser import axe_violations, browser_marks, browser_page, screenshot  # noqa: F401

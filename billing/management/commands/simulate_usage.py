@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.management.lookup import organization_or_error
 from accounts.management.text import counted
 from billing import money
+from billing.demo.simulation import MAX_DAYS, catalogue_for, generate
 from billing.ledger.actor import Actor
 from billing.usage.events import chunks
 from billing.usage.ingestion.record import (
@@ -12,7 +13,6 @@ from billing.usage.ingestion.record import (
     PlanNotEligible,
     record_usage,
 )
-from billing.usage.simulation import MAX_DAYS, catalogue_for, generate
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.pricing.price_report import report_price_differences
-from billing.pricing.sync import sync_prices
+from billing.pricing.sync.price_report import report_price_differences
+from billing.pricing.sync.prices import sync_prices
 
 SHOWN = 50
 

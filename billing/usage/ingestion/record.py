@@ -27,7 +27,7 @@ from billing.ledger.book import open_book
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits
 from billing.ledger.store.hooks import LockRead
 from billing.models.usage import UsageType
-from billing.pricing.quotes import PriceBook, PricingError, TokenCounts
+from billing.pricing.quotes.price_book import PriceBook, PricingError, TokenCounts
 from billing.usage.events import (
     MAX_EVENTS,
     Event,

@@ -4,7 +4,7 @@ is Django's; ours adds what axe asks of it)."""
 
 import pytest
 
-from accounts import demo
+from billing.demo import organization as demo
 from billing.usage.queue.intake import accept_usage
 from tests.billing.usage_fixtures import funded, gpu_event, seed_prices
 from tests.browser import axe_violations, browser_marks, browser_page, screenshot  # noqa: F401

@@ -15,11 +15,11 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from django_q.conf import Conf
 
-from accounts import demo
+from billing.demo import organization as demo
+from billing.demo.packages import seed_packages_and_purchase
+from billing.demo.prices import seed_price_catalogue
+from billing.demo.saved_card import seed_saved_card
 from billing.models import EntryKind, LedgerEntry, TopupAttempt, TopupStatus
-from billing.pricing.demo import demo_step as seed_price_catalogue
-from billing.purchases.demo import seed_packages_and_purchase
-from billing.topups.demo import seed_saved_card
 from tests.billing.portal.test_purchase_browser import header_balance
 from tests.billing.qcluster import ROOT, database_url, wait_for
 from tests.browser import browser_marks, browser_page  # noqa: F401

@@ -4,9 +4,9 @@ import io
 import re
 from decimal import Decimal
 
-from accounts import demo
+from billing.demo import organization as demo
+from billing.demo.packages import seed_packages_and_purchase
 from billing.models import CreditPackage
-from billing.purchases.demo import seed_packages_and_purchase
 from tests.browser import browser_marks, browser_page  # noqa: F401
 
 pytestmark = browser_marks

@@ -19,7 +19,7 @@ from billing.models import (
     PlanMarkup,
     UsageEvent,
 )
-from billing.pricing.changes import (
+from billing.pricing.catalogue.changes import (
     change_credit_rate,
     change_meter_price,
     change_plan_markup,

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from billing.models import AIModel, DailyUsage, EntryKind, LedgerEntry, UsageEvent
-from billing.pricing.changes import change_model_price
+from billing.pricing.catalogue.changes import change_model_price
 from billing.usage.events import InvalidEvents
 from billing.usage.ingestion.record import record_usage
 from tests.billing.purchase_fixtures import balance

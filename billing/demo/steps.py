@@ -1,0 +1,18 @@
+"""The demo's steps after its organisation, in the order seed_demo runs them. Each is idempotent.
+
+Prices come before usage: the simulated usage history is charged at them.
+"""
+
+from billing.demo.credit_history import seed_credit_history
+from billing.demo.packages import seed_packages_and_purchase
+from billing.demo.prices import seed_price_catalogue
+from billing.demo.saved_card import seed_saved_card
+from billing.demo.usage_history import seed_usage_history
+
+DEMO_STEPS = [
+    seed_credit_history,
+    seed_packages_and_purchase,
+    seed_saved_card,
+    seed_price_catalogue,
+    seed_usage_history,
+]

@@ -1,0 +1,1 @@
+"""The catalogue: AI models, their match rules and name resolution, meters, staff price changes."""

@@ -1,0 +1,1 @@
+"""Quotes: usage -> cost in credits, pure functions over Decimal, and the per-batch PriceBook."""
