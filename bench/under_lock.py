@@ -21,11 +21,15 @@ import sys
 import time
 from collections import defaultdict
 from contextlib import contextmanager
+from pathlib import Path
 
-import charge_bench  # sets Django up with the bench environment
 import psycopg
 from psycopg import copy as psycopg_copy
 
+# Run as a file (python bench/x.py), bench/ itself is on the path, not the repository.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import charge_bench  # sets Django up with the bench environment
 from billing.ledger import book as book_module
 from billing.usage import ingestion
 
