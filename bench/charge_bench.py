@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""In-process timings of the charge path (figures: bench/README.md, "Charge path and batches").
+"""In-process timings of the charge path (figures: bench/history.md, "Charge path and batches").
 
 Less noisy than the HTTP benchmark: no gunicorn, no client threads, one process
 against the PostgreSQL database of DATABASE_URL (migrated, prices synced by

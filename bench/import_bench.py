@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """`manage.py import_usage --workers N` timed as scale_bench's import phase times it, for
-several N, alternating, against a small database (figures: bench/README.md, "import_usage
+several N, alternating, against a small database (figures: bench/history.md, "import_usage
 with workers").
 
 Each run imports the same generated file (ingest_bench's event mix) into a fresh funded

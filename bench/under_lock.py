@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Where a 1,000-event batch spends the account lock: each statement, COPY and COMMIT
-timed in the app, and the app's own CPU, per 1,000 events (bench/README.md, "Latest").
+timed in the app, and the app's own CPU, per 1,000 events (bench/history.md, "Latest").
 
 Imports N generated events (the mix of ingest_bench.py) for a fresh org through
 `import_lines` in one process, in batches of 1,000, with psycopg's execute, COPY
