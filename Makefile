@@ -8,20 +8,39 @@ DEMO_ENV_MARK := The demo's settings, written by make run
 # Where the demo serves; tests/docs/test_readme.py runs it on a free port.
 DEMO_ADDR ?= 127.0.0.1:8000
 
-.PHONY: run serve demo test install lint demo-env clean mutants
+.PHONY: run serve demo test install lock upgrade lint demo-env clean mutants
 
 DEMO_WEB ?= $(BIN)/python manage.py runserver $(DEMO_ADDR) --noreload
 DEMO_WORKER ?= $(BIN)/python manage.py qcluster
 STOP_GRACE ?= 10
 SERVE = $(BIN)/python -m config.supervisor --grace $(STOP_GRACE) --web "$(DEMO_WEB)" --worker "$(DEMO_WORKER)"
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+# The venv holds exactly requirements.lock (every package pinned, with its hashes; plain pip,
+# no uv needed here), then the project itself without resolving anything. Made anew whenever
+# the lock or pyproject.toml changes, so nothing lingers from an older lock.
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The lock is compiled by uv, pinned, run from a throwaway venv: `make lock` after editing the
+# dependencies in pyproject.toml (keeps every other pin), `make upgrade` to move every package
+# to its newest allowed release; then the suite runs on what the new lock installs.
+UV_VERSION := 0.13.8
+LOCK_ARGS := pyproject.toml --extra dev --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command "make lock" -o requirements.lock
+
+lock:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PYTHON) -m venv "$$tmp" && "$$tmp/bin/pip" install --quiet uv==$(UV_VERSION) && \
+	"$$tmp/bin/uv" pip compile --quiet $(LOCK_ARGS) $(LOCK_FLAGS)
+
+upgrade:
+	$(MAKE) lock LOCK_FLAGS=--upgrade
+	$(MAKE) test
 
 # The demo's settings live in .env (from config/demo.env: SQLite, DEBUG, test payments),
 # so the server, the worker and every manage.py command typed in this checkout agree.

@@ -19,8 +19,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import ingest_bench
-import web_floor
+# Run as a file (python bench/x.py), bench/ itself is on the path, not the repository.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import harness, ingest_bench, web_floor
 
 
 def main() -> int:
@@ -36,21 +38,21 @@ def main() -> int:
     args = parser.parse_args()
 
     db_url = args.admin_url.rsplit("/", 1)[0] + "/" + args.database
-    env = {**ingest_bench.app_env(db_url), "REDIS_URL": args.redis_url}
-    ingest_bench.recreate_database(args.admin_url, args.database)
-    keys = ingest_bench.migrate_and_seed(env, ["bench-async"])
-    port = ingest_bench.free_port()
+    env = {**harness.app_env(db_url), "REDIS_URL": args.redis_url}
+    harness.recreate_database(args.admin_url, args.database)
+    keys = harness.migrate_and_seed(env, ["bench-async"])
+    port = harness.free_port()
     log = Path(tempfile.gettempdir()) / "async_bench_gunicorn.log"
-    proc = ingest_bench.start_gunicorn(web_floor.server_env(env), port, args.workers,
-                                       args.threads, log)
+    proc = harness.start_gunicorn(harness.server_env(env), port, args.workers,
+                                  args.threads, log)
     try:
         floor = web_floor.measure(port, keys["bench-async"], 32, 4000).rate
         run = ingest_bench.run_async_phase(args, env, f"http://127.0.0.1:{port}",
                                            keys["bench-async"], args.events)
     finally:
-        ingest_bench.stop(proc)
-    verify = subprocess.run([ingest_bench.PYTHON, "manage.py", "verify_ledger", "--org",
-                             "bench-async"], cwd=ingest_bench.ROOT, env=env,
+        harness.stop(proc)
+    verify = subprocess.run([harness.PYTHON, "manage.py", "verify_ledger", "--org",
+                             "bench-async"], cwd=harness.ROOT, env=env,
                             capture_output=True, text=True)
     print(f"web floor, 32 clients: {floor:,.0f} requests/s")
     print(f"async accepted, 32 clients, one org: {run.accepted_rate:,.0f} events/s = "

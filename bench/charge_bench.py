@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""In-process timings of the charge path (figures: bench/README.md, "Charge path and batches").
+"""In-process timings of the charge path (figures: bench/history.md, "Charge path and batches").
 
 Less noisy than the HTTP benchmark: no gunicorn, no client threads, one process
 against the PostgreSQL database of DATABASE_URL (migrated, prices synced by
@@ -39,7 +39,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("SECRET_KEY", "bench-not-secret")
 os.environ.setdefault("DEBUG", "False")
@@ -54,9 +53,9 @@ import django  # noqa: E402
 django.setup()
 
 from django.test import Client  # noqa: E402
-from ingest_bench import make_event  # noqa: E402 (the same event mix as the HTTP bench)
 
 from accounts.services import create_api_key, create_organization  # noqa: E402
+from bench.ingest_bench import make_event  # noqa: E402 (the same event mix as the HTTP bench)
 from billing.ledger.actor import Actor  # noqa: E402
 from billing.ledger.corrections import adjust_credits  # noqa: E402
 from billing.usage.imports.lines import import_lines  # noqa: E402

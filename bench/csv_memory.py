@@ -12,8 +12,12 @@ import calendar
 import resource
 import sys
 import time
+from pathlib import Path
 
-import load_scale
+# Run as a file (python bench/x.py), bench/ itself is on the path, not the repository.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import load_scale
 
 
 def main() -> int:

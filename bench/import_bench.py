@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """`manage.py import_usage --workers N` timed as scale_bench's import phase times it, for
-several N, alternating, against a small database (figures: bench/README.md, "import_usage
+several N, alternating, against a small database (figures: bench/history.md, "import_usage
 with workers").
 
 Each run imports the same generated file (ingest_bench's event mix) into a fresh funded
@@ -28,9 +28,12 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-import ingest_bench
+# Run as a file (python bench/x.py), bench/ itself is on the path, not the repository.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ROOT = ingest_bench.ROOT
+from bench import harness, ingest_bench
+
+ROOT = harness.ROOT
 
 
 def funded_org(env: dict, slug: str) -> None:
@@ -43,12 +46,12 @@ def funded_org(env: dict, slug: str) -> None:
         f"adjust_credits(organization=org, credits=Decimal({str(Decimal(10) ** 10)!r}), "
         "reason='bench', actor=Actor.system('bench'))\n"
     )
-    subprocess.run([ingest_bench.PYTHON, "manage.py", "shell", "-c", script], cwd=ROOT, env=env,
+    subprocess.run([harness.PYTHON, "manage.py", "shell", "-c", script], cwd=ROOT, env=env,
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def timed_import(env: dict, path: Path, slug: str, workers: int) -> dict:
-    command = [ingest_bench.PYTHON, "manage.py", "import_usage", str(path), "--org", slug,
+    command = [harness.PYTHON, "manage.py", "import_usage", str(path), "--org", slug,
                "--workers", str(workers), "-v", "2"]
     load = os.getloadavg()[0]
     started = time.perf_counter()
@@ -82,7 +85,7 @@ def main() -> int:
     db_url = os.environ.get("DATABASE_URL", "")
     if not db_url.startswith("postgres"):
         parser.error("set DATABASE_URL to a migrated PostgreSQL bench database")
-    env = ingest_bench.app_env(db_url)
+    env = harness.app_env(db_url)
     counts = [int(n) for n in args.workers.split(",")]
     run = uuid.uuid4().hex[:6]
     print(f"{os.cpu_count()} cores; {args.events:,} events; workers {counts}; run {run}")
@@ -96,7 +99,7 @@ def main() -> int:
             for workers in counts if round_no % 2 == 0 else reversed(counts):
                 slug = f"import-{run}-w{workers}-r{round_no}"
                 funded_org(env, slug)
-                ingest_bench.settle(db_url)
+                harness.settle(db_url)
                 result = timed_import(env, path, slug, workers)
                 if " 0 duplicate" not in result["summary"]:
                     print(f"unexpected: {result['summary']}", file=sys.stderr)

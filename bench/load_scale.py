@@ -30,11 +30,14 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import ingest_bench
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# Run as a file (python bench/x.py), bench/ itself is on the path, not the repository.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import harness, ingest_bench
+
+ROOT = harness.ROOT
 
 BIG_TABLES = ["billing_ledgerentry", "billing_usageevent", "billing_grantallocation",
               "billing_dailyusage"]
@@ -53,7 +56,7 @@ def setup_django(db_url: str) -> None:
     """Django in this process with ingest_bench's environment (the chain key derives from its
     SECRET_KEY, so every bench script and manage.py child signs and verifies alike), and the
     test settings' static storage and hosts, for in-process page requests as reports_bench."""
-    os.environ.update(ingest_bench.app_env(db_url), DATABASE_STATEMENT_TIMEOUT_MS="0",
+    os.environ.update(harness.app_env(db_url), DATABASE_STATEMENT_TIMEOUT_MS="0",
                       DJANGO_SETTINGS_MODULE="config.test_settings")
     import django
 
@@ -105,9 +108,9 @@ def run_parallel(db_url: str, statements: list[str], workers: int = 2) -> None:
 def create_orgs(small: int, total_events: int, big_share: float):
     """The orgs, their accounts, one API key each and two admins; returns the OrgPlans."""
     from django.contrib.auth import get_user_model
-    from scale_data import OrgPlan
 
     from accounts.models import ApiKey, Membership, Organization, Role, digest_api_key
+    from bench.scale_data import OrgPlan
     from billing.ledger.actor import Actor
     from billing.models import CreditAccount
 
@@ -146,7 +149,7 @@ TEMPLATES: list = []  # set before the generators fork
 
 def generate(job) -> dict:
     """One generator process: its orgs, streamed by COPY into three connections."""
-    from scale_data import (
+    from bench.scale_data import (
         ALLOCATION_COLUMNS,
         ENTRY_COLUMNS,
         EVENT_VARYING,
@@ -156,7 +159,6 @@ def generate(job) -> dict:
         generate_org,
         write_results,
     )
-
     from billing.usage.ingestion.charges import FIELDS
 
     db_url, plans, ids, first, last, seed, label = job
@@ -225,7 +227,7 @@ class Progress:
 
 def id_ranges(plans, starts):
     """Disjoint id ranges per generator: events, entries (events + grants), allocations."""
-    from scale_data import Ids
+    from bench.scale_data import Ids
 
     events = sum(p.events for p in plans)
     grants = sum(p.topups for p in plans) * 3 + 1000
@@ -246,11 +248,11 @@ def load(args) -> dict:
         conn.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{args.database}"')
     setup_django(db_url)
-    import scale_data
     from django.core.management import call_command
     from django.db import connections
-    from scale_data import Ids
 
+    from bench import scale_data
+    from bench.scale_data import Ids
     from billing.usage.ingestion.charges import FIELDS
 
     call_command("migrate", verbosity=0)

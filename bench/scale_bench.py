@@ -30,13 +30,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import ingest_bench
-import load_scale
-import scale_checks
-import web_floor
-from reports_bench import quantile, timed
+# Run as a file (python bench/x.py), bench/ itself is on the path, not the repository.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-PYTHON, ROOT = ingest_bench.PYTHON, ingest_bench.ROOT
+from bench import harness, ingest_bench, load_scale, scale_checks, web_floor
+from bench.reports_bench import quantile, timed
+
+PYTHON, ROOT = harness.PYTHON, harness.ROOT
 PHASES: dict[str, float] = {}
 ROWS: list[tuple] = []  # (figure, value, target, raw, ratio, met)
 
@@ -84,23 +84,23 @@ def seed_orgs(run: str) -> dict[str, str]:
 def async_phase(args, env, port: int, raw_key: str) -> ingest_bench.AsyncRun:
     """32 clients posting ?mode=async while `--async-workers` qcluster workers charge."""
     log = Path(tempfile.gettempdir()) / "scale_bench_qcluster.log"
-    workers = ingest_bench.start_workers(env, args.async_workers, log)
+    workers = harness.start_workers(env, args.async_workers, log)
     base_url = f"http://127.0.0.1:{port}"
     try:
         ingest_bench.http_async(base_url, raw_key, 32, 320, db_url=env["DATABASE_URL"],
                                 seed=98, prefix="warm")
-        ingest_bench.settle(env["DATABASE_URL"])
+        harness.settle(env["DATABASE_URL"])
         return ingest_bench.http_async(base_url, raw_key, 32, args.async_events,
                                        db_url=env["DATABASE_URL"], seed=99)
     finally:
-        ingest_bench.stop(workers)
+        harness.stop(workers)
 
 
 def server_phases(args, env, keys, raw) -> None:
-    port = ingest_bench.free_port()
+    port = harness.free_port()
     log = Path(tempfile.gettempdir()) / "scale_bench_gunicorn.log"
-    proc = ingest_bench.start_gunicorn(web_floor.server_env(env), port, args.workers,
-                                       args.threads, log)
+    proc = harness.start_gunicorn(harness.server_env(env), port, args.workers,
+                                  args.threads, log)
     try:
         ingest_bench.http_batches(port, keys["batch"], args.workers, 1000 * args.workers,
                                   seed=1, prefix="warm")
@@ -124,7 +124,7 @@ def server_phases(args, env, keys, raw) -> None:
                 run8.p99 / floor[8].p99, run8.p99 < 10)
         if args.skip_ingest:
             return
-        ingest_bench.settle(env["DATABASE_URL"])
+        harness.settle(env["DATABASE_URL"])
         rate = ingest_bench.http_batches(port, keys["batch"], 2, args.batch_events, seed=42)
         row("HTTP batches of 1,000, 2 clients", f"{rate:,.0f} events/s", ">= 12,000 events/s",
             f"raw COPY {raw['copy']:,.0f} events/s", rate / raw["copy"], rate >= 12_000)
@@ -132,7 +132,7 @@ def server_phases(args, env, keys, raw) -> None:
         for clients, role in ((8, "s8"), (32, "s32")):
             ingest_bench.http_single(port, keys[role], clients, max(clients * 10,
                                      args.single_events // 4), seed=-clients, prefix="warm")
-            ingest_bench.settle(env["DATABASE_URL"])
+            harness.settle(env["DATABASE_URL"])
             run = single[clients] = ingest_bench.http_single(port, keys[role], clients,
                                                              args.single_events, seed=clients)
             floor_rate = floor[clients].rate
@@ -157,7 +157,7 @@ def server_phases(args, env, keys, raw) -> None:
         row("  async: lost updates", "none" if run.no_lost_update
             else f"LOST: {run.charged_sum} vs {run.drop}", "none", met=run.no_lost_update)
     finally:
-        ingest_bench.stop(proc)
+        harness.stop(proc)
 
 
 def page_phases(args, keys) -> None:
@@ -225,7 +225,7 @@ def import_phase(args, env, keys, raw) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "usage.jsonl"
         ingest_bench.write_jsonl(path, args.import_events, seed=5)
-        ingest_bench.settle(env["DATABASE_URL"])
+        harness.settle(env["DATABASE_URL"])
         rate, peak_kb, summary = ingest_bench.run_import(env, path, keys["import-slug"])
     print(f"   {summary}", flush=True)
     row(f"import_usage of {args.import_events:,} events", f"{rate:,.0f} events/s",
@@ -270,7 +270,7 @@ def main() -> int:
     if not args.database.startswith("bench_scale"):
         parser.error("--database must start with bench_scale")
     db_url = load_scale.database_url(args.admin_url, args.database)
-    env = ingest_bench.app_env(db_url)
+    env = harness.app_env(db_url)
     if args.redis_url:
         env["REDIS_URL"] = args.redis_url
     started = datetime.now(UTC)
@@ -290,7 +290,7 @@ def main() -> int:
         print(f"   raw CTE 8 / 32 clients {raw['single_8']:,.0f} / {raw['single_32']:,.0f} "
               f"events/s; raw COPY {raw['copy']:,.0f} events/s", flush=True)
     keys = seed_orgs(f"{started:%H%M%S}")
-    with ingest_bench.Analyzer(db_url):
+    with harness.Analyzer(db_url):
         with phase("server: floor, balance API, ingestion"):
             server_phases(args, env, keys, raw)
     with phase("pages, in-process"):
@@ -299,7 +299,7 @@ def main() -> int:
         with phase("CSV export memory"):
             csv_phase(args)
     if not args.skip_import:
-        with ingest_bench.Analyzer(db_url), phase("import_usage"):
+        with harness.Analyzer(db_url), phase("import_usage"):
             import_phase(args, env, keys, raw)
     ok = True
     if not args.skip_verify:

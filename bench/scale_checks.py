@@ -12,8 +12,9 @@ from __future__ import annotations
 import subprocess
 import time
 
-import ingest_bench
 import psycopg
+
+from bench import harness
 
 CHECKS = {
     "balance = sum of entries, entry_count = their number (accounts that differ)": """
@@ -61,8 +62,8 @@ def run_all(env: dict, db_url: str, row) -> bool:
             ok = ok and bad == 0
         entries = conn.execute("SELECT count(*) FROM billing_ledgerentry").fetchone()[0]
     started = time.perf_counter()
-    verify = subprocess.run([ingest_bench.PYTHON, "manage.py", "verify_ledger"],
-                            cwd=ingest_bench.ROOT, env=env, capture_output=True, text=True)
+    verify = subprocess.run([harness.PYTHON, "manage.py", "verify_ledger"],
+                            cwd=harness.ROOT, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     output = (verify.stdout.strip() or verify.stderr.strip()).splitlines()
     row(f"verify_ledger, whole database ({entries:,} entries)",

@@ -28,10 +28,12 @@ import sys
 import time
 from pathlib import Path
 
-import ingest_bench
-import web_floor
+# Run as a file (python bench/x.py), bench/ itself is on the path, not the repository.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import harness, ingest_bench, web_floor
+
+ROOT = harness.ROOT
 ORGS = ["ab-floor", "ab-s8", "ab-s32"]
 
 
@@ -42,11 +44,11 @@ def database_url(args) -> str:
 def seeded_keys(args) -> dict[str, str]:
     """slug -> raw API key, kept beside the database between runs."""
     store = Path(f"/tmp/{args.database}-keys.json")
-    env = ingest_bench.app_env(database_url(args))
+    env = harness.app_env(database_url(args))
     if store.exists() and not args.fresh:
         return json.loads(store.read_text())
-    ingest_bench.recreate_database(args.admin_url, args.database)
-    keys = ingest_bench.migrate_and_seed(env, ORGS)
+    harness.recreate_database(args.admin_url, args.database)
+    keys = harness.migrate_and_seed(env, ORGS)
     store.write_text(json.dumps(keys))
     return keys
 
@@ -81,9 +83,9 @@ def per_request(before: dict, after: dict, requests: int) -> str:
 
 
 def start(tree: Path, env: dict) -> tuple[subprocess.Popen, int]:
-    port = ingest_bench.free_port()
-    proc = ingest_bench.start_gunicorn(env, port, 4, 8, Path("/tmp/single_ab_gunicorn.log"),
-                                       tree=tree)
+    port = harness.free_port()
+    proc = harness.start_gunicorn(env, port, 4, 8, Path("/tmp/single_ab_gunicorn.log"),
+                                  tree=tree)
     return proc, port
 
 
@@ -111,7 +113,7 @@ def measure(label: str, tree: Path, env: dict, keys: dict, args, round_: int) ->
         print("; ".join(line), flush=True)
         print(f"    floor: {floor_cpu}\n    single events, 8 clients: {single_cpu}", flush=True)
     finally:
-        ingest_bench.stop(proc)
+        harness.stop(proc)
 
 
 def main() -> int:
@@ -125,7 +127,7 @@ def main() -> int:
     parser.add_argument("--fresh", action="store_true", help="re-create the database")
     args = parser.parse_args()
     keys = seeded_keys(args)
-    env = web_floor.server_env(ingest_bench.app_env(database_url(args)))
+    env = harness.server_env(harness.app_env(database_url(args)))
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores; "
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
     for round_ in range(args.rounds):

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Where a 1,000-event batch spends the account lock: each statement, COPY and COMMIT
-timed in the app, and the app's own CPU, per 1,000 events (bench/README.md, "Latest").
+timed in the app, and the app's own CPU, per 1,000 events (bench/history.md, "Latest").
 
 Imports N generated events (the mix of ingest_bench.py) for a fresh org through
 `import_lines` in one process, in batches of 1,000, with psycopg's execute, COPY
@@ -21,11 +21,15 @@ import sys
 import time
 from collections import defaultdict
 from contextlib import contextmanager
+from pathlib import Path
 
-import charge_bench  # sets Django up with the bench environment
 import psycopg
 from psycopg import copy as psycopg_copy
 
+# Run as a file (python bench/x.py), bench/ itself is on the path, not the repository.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import charge_bench  # sets Django up with the bench environment
 from billing.ledger import book as book_module
 from billing.usage.ingestion import record as ingestion
 

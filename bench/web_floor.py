@@ -11,7 +11,7 @@ and p50/p99 latency. The design's single-event targets are ratios to it.
     .venv/bin/python bench/web_floor.py --requests 4000
 
 Other scripts call `measure(port, raw_key, clients, total)` against a server
-they started with `server_env(env)`.
+they started with bench/harness.py's `server_env(env)`.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import ingest_bench
+# Run as a file (python bench/x.py), bench/ itself is on the path, not the repository.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-FLOOR_SETTINGS = "bench.floor_settings"
+from bench import harness
+
 FLOOR_PATH = "/bench/floor"
 CLIENT_COUNTS = (8, 32)
 
@@ -52,11 +54,6 @@ def percentile(sorted_values: list[float], share: float) -> float:
     return sorted_values[index]
 
 
-def server_env(env: dict) -> dict:
-    """The app's environment with the floor's URL added (nothing else changes)."""
-    return {**env, "DJANGO_SETTINGS_MODULE": FLOOR_SETTINGS}
-
-
 def hammer(port: int, raw_key: str, clients: int, total: int, path: str) -> LatencyRun:
     """`total` GETs of `path` split over `clients` keep-alive connections released together."""
     per = max(1, total // clients)
@@ -76,7 +73,7 @@ def hammer(port: int, raw_key: str, clients: int, total: int, path: str) -> Late
                 raise RuntimeError(f"GET {path}: HTTP {response.status}")
         conn.close()
 
-    elapsed = ingest_bench.run_threads(clients, work)
+    elapsed = harness.run_threads(clients, work)
     flat = sorted(v for own in latencies for v in own)
     return LatencyRun(clients=clients, requests=len(flat), rate=len(flat) / elapsed,
                       p50=statistics.median(flat), p99=percentile(flat, 0.99))
@@ -98,18 +95,18 @@ def main() -> int:
     args = parser.parse_args()
 
     db_url = args.admin_url.rsplit("/", 1)[0] + "/" + args.database
-    env = ingest_bench.app_env(db_url)
+    env = harness.app_env(db_url)
     print(f"Database {args.database}: re-creating, migrating, seeding…", flush=True)
-    ingest_bench.recreate_database(args.admin_url, args.database)
-    keys = ingest_bench.migrate_and_seed(env, ["bench-floor"])
-    port = ingest_bench.free_port()
+    harness.recreate_database(args.admin_url, args.database)
+    keys = harness.migrate_and_seed(env, ["bench-floor"])
+    port = harness.free_port()
     log = Path(tempfile.gettempdir()) / "web_floor_gunicorn.log"
-    proc = ingest_bench.start_gunicorn(server_env(env), port, args.workers, args.threads, log)
+    proc = harness.start_gunicorn(harness.server_env(env), port, args.workers, args.threads, log)
     try:
         runs = [measure(port, keys["bench-floor"], clients, args.requests)
                 for clients in CLIENT_COUNTS]
     finally:
-        ingest_bench.stop(proc)
+        harness.stop(proc)
     print(f"gunicorn {args.workers} workers x {args.threads} threads, DEBUG off, "
           f"persistent connections; GET {FLOOR_PATH} (API key auth + SELECT 1)")
     for run in runs:

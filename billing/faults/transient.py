@@ -42,23 +42,35 @@ _BROKER_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutErro
 
 def is_transient(error: BaseException) -> bool:
     """True when `error`, or an error it was raised from, is a passing infrastructure fault."""
+    return transient_fault(error) is not None
+
+
+def transient_fault(error: BaseException) -> BaseException | None:
+    """The passing infrastructure fault in `error`'s chain of causes, or None.
+
+    For the broker it is redis' own error, whatever the client library chained under it
+    (an OSError: that is how, not what, failed); for a database error, the driver's error
+    (Django's wrapper carries it as its cause), which holds the SQLSTATE."""
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
         if isinstance(error, _BROKER_ERRORS):
-            return True
+            return error
         if isinstance(error, _DATABASE_ERRORS):
-            return _database_error_is_transient(error)
+            if not _database_error_is_transient(error):
+                return None
+            return error.__cause__ if error.__cause__ is not None else error
         error = error.__cause__
-    return False
+    return None
 
 
 def describe(error: BaseException) -> str:
-    """One line for the log: the error's type, its SQLSTATE when it has one, its message."""
-    cause = error.__cause__ or error
-    sqlstate = getattr(cause, "sqlstate", None)
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(cause).__name__}{f' {sqlstate}' if sqlstate else ''}: {text}"
+    """One line for the log: the transient fault's type, its SQLSTATE when it has one, and
+    its message (for an error that is not transient, the error's own)."""
+    fault = transient_fault(error) or error
+    sqlstate = getattr(fault, "sqlstate", None)
+    text = str(fault).strip().splitlines()[0] if str(fault).strip() else ""
+    return f"{type(fault).__name__}{f' {sqlstate}' if sqlstate else ''}: {text}"
 
 
 def logged_as_warning(response):

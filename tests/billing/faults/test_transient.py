@@ -73,3 +73,20 @@ def test_an_error_raised_from_a_transient_one_is_transient_but_not_one_raised_wh
 def test_describe_names_the_driver_error_and_its_sqlstate():
     error = wrapped(OperationalError, psycopg.errors.lookup("55P03")("could not obtain lock"))
     assert describe(error) == "LockNotAvailable 55P03: could not obtain lock"
+
+
+def test_describe_names_the_broker_error_not_what_the_client_library_chained_under_it():
+    fault = redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379.")
+    fault.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    assert describe(fault) == "ConnectionError: Error 111 connecting to 127.0.0.1:6379."
+    try:
+        raise RuntimeError("enqueueing failed") from fault
+    except RuntimeError as error:
+        assert describe(error) == "ConnectionError: Error 111 connecting to 127.0.0.1:6379."
+
+
+def test_describe_names_a_refused_redis_connection_as_redis_connection_error():
+    with pytest.raises(redis.exceptions.ConnectionError) as refused:
+        redis.Redis(port=dead_port(), socket_connect_timeout=2,
+                    retry=Retry(NoBackoff(), 0)).ping()
+    assert describe(refused.value).startswith("ConnectionError: ")
