@@ -67,8 +67,8 @@ def parse_credits(value, *, allow_negative: bool = False, allow_zero: bool = Fal
 
 def canonical(value: Decimal) -> str:
     """The fixed six-place text used in hashes and fingerprints."""
-    # A Decimal with exactly six places prints as f"{value:.6f}" does, at a quarter of
-    # the cost (tests/billing/test_money.py holds the two equal).
+    # A Decimal with exactly six places prints as f"{value:.6f}" does, and str() is the
+    # cheaper of the two (tests/billing/test_money.py holds the two equal).
     return str(round_credits(value))
 
 

@@ -6,9 +6,8 @@ flat however many there are; cells pass through csv_export.safe_cell.
 The cursor is read inside one transaction. Outside one (a request without
 ATOMIC_REQUESTS), Django declares it WITH HOLD, and PostgreSQL then computes and
 stores the whole result when the DECLARE commits, before the first row goes
-out: 2.5 s at a million entries, and disk and minutes at ten million
-(bench/README.md). In a transaction the rows are read as they are sent, with
-PostgreSQL's JIT off for it.
+out (seconds to minutes on a large ledger: bench/history.md). In a transaction
+the rows are read as they are sent, with PostgreSQL's JIT off for it.
 """
 
 from collections.abc import Iterator
@@ -44,8 +43,8 @@ def transaction_rows(queryset: QuerySet) -> Iterator[tuple]:
         connection = connections[rows.db]
         if connection.vendor == "postgresql":
             # The plan of a whole big ledger costs past the JIT thresholds, and compiling
-            # it took 280 ms before the first row at 10M entries; rows are sent a chunk
-            # at a time, so there is nothing for JIT to win back.
+            # it delays the first row; rows are sent a chunk at a time, so there is
+            # nothing for JIT to win back.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL jit = off")
         yield from rows.iterator(chunk_size=CHUNK)

@@ -78,7 +78,7 @@ class TransactionFilter(django_filters.FilterSet):
     def filter_resource(self, queryset, name, value):
         # The org condition is implied by the entry's account; it lets the usage events'
         # (organization, resource) index find a rare name's entries, or their absence,
-        # without reading every event (bench/README.md).
+        # without reading every event (bench/history.md).
         return queryset.filter(usage_event__organization=self.organization,
                                usage_event__resource=value)
 
@@ -98,7 +98,7 @@ class TransactionFilter(django_filters.FilterSet):
         """For a user, the filtered rows as two querysets, the entries the user made and
         those of the user's usage events: each has an index (the entry's actor, the
         event's user), their OR has none, and a user with few entries made PostgreSQL
-        read the whole ledger (6.8 s at 10M rows). None for any other filter."""
+        read the whole ledger. None for any other filter."""
         kind, _, pk = (self.form.cleaned_data.get("who") or "").partition(":")
         if kind != USER:
             return None

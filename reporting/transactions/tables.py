@@ -5,8 +5,8 @@ draws the header: the columns and the sort links for the two orders the page can
 serve fast, by entry (time) and by amount. The body is drawn here, one
 format_html call a row (`body_rows`): django-tables2's per-cell machinery (an
 accessor, a render call found by signature inspection and a template per date
-cell) was most of the page's time (bench/README.md, "Reporting pages at ten
-million rows"). The cells are the same markup it drew. The view draws the table
+cell) cost more than the page's queries (bench/history.md, "Reporting pages at
+ten million rows"). The cells are the same markup it drew. The view draws the table
 with `as_html(request)`, not the `render_table` tag, which renders its template
 with the request's context processors a second time (their queries included).
 """

@@ -1,7 +1,7 @@
 """COPY's text format, as PostgreSQL reads it back, and the values raw statements take.
 
-COPY streams rows instead of building one huge INSERT, several times faster for
-large batches. `text_row` writes one row in COPY's text format (escaping as
+COPY streams rows instead of building one huge INSERT, the faster way for large
+batches. `text_row` writes one row in COPY's text format (escaping as
 PostgreSQL reads it back), so rows can be encoded before a lock is taken.
 """
 
@@ -32,7 +32,7 @@ def db_value(field: models.Field, value):
 
 def copy_rows(model: type[models.Model], fields, rows) -> None:
     """COPY `rows` (sequences of values in `fields` order) into the model's table, in
-    COPY's text format written by `text_row` (a third cheaper than psycopg's write_row,
+    COPY's text format written by `text_row` (cheaper than psycopg's write_row,
     which looks up a dumper per value)."""
     copy_text(model, fields, [text_row(row) + "\n" for row in rows])
 

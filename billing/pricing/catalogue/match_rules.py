@@ -1,18 +1,14 @@
 """Match rules: which model names mean a model, in genai-prices' own format.
 
-A rule is JSON, one clause per object, exactly as genai-prices writes its match
-logic, so `sync_model_prices` stores upstream rules unchanged and staff write
-new ones the same way:
+A rule is JSON, one clause per object, as genai-prices writes its match logic:
 
     {"equals": "gpt-4o"}            the whole name
     {"starts_with": "gpt-4o-"}      a prefix       {"ends_with": "-latest"}  a suffix
     {"contains": "sonnet"}          a part         {"regex": "^o[134]"}      re.search
     {"or": [rule, ...]}             any of them    {"and": [rule, ...]}      all of them
 
-Names are compared lower-cased; the text clauses compare case-insensitively,
-a regex is searched in the lower-cased name as written (genai-prices' rules).
-`compile_rule` checks a rule and turns it into a predicate once, so resolving
-a name never parses JSON or compiles a regex.
+Names are compared lower-cased. `compile_rule` checks a rule and turns it into a
+predicate once, so resolving a name never parses JSON or compiles a regex.
 """
 
 from __future__ import annotations

@@ -1,33 +1,11 @@
-"""Model names as clients send them -> the AIModel that prices them (docs/api.md, "Model names").
+"""Model names as clients send them -> the AIModel that prices them.
 
-The order is genai-prices' own (`find_provider_model`), so a name resolves to
-the model genai-prices picks:
-
-1. The name is stripped and lower-cased. With provider `litellm`, a name
-   `<provider>/<model>` whose prefix names a known provider means that
-   provider and the rest of the name.
-2. The provider: the one the event names (by slug, else the first whose
-   `provider_match` rule matches what was sent); with none, the first
-   provider, by position, whose `model_match` rule claims the name.
-3. In that provider: a model whose name is exactly the name sent, then the
-   first model, by position, whose match rule matches; then the same in each
-   of its fallback providers (one step, as genai-prices does). Then once more
-   with a compact date suffix spelled out (`gpt-5.2-20251211` ->
-   `gpt-5.2-2025-12-11`).
-4. Beyond genai-prices, for gateways: a name still unresolved of the form
-   `<prefix>/<model>` (`openai/gpt-4o`, `google/gemini-2.5-pro`,
-   `models/gemini-2.5-pro`) is resolved again without the prefix, in the
-   provider the prefix names or the one the event names. With no provider
-   sent, a name still unresolved is looked up by exact name across providers
-   (the maker's own when several offer it: AIModel.default_for_name); a name
-   no provider claims is matched against every provider's model rules, and
-   resolves only when the rules of exactly one provider match it.
-
-Deterministic: every order is (position, id). The rules live in the
-database; each process keeps one compiled `Catalogue` and checks the
-one-row ModelCatalogueVersion once per batch (`current_catalogue`), so a
-batch never queries per name. Every change to providers, models or rules
-changes that version (`catalogue_changed`).
+The order is genai-prices' own (`find_provider_model`), so a name resolves to the
+model genai-prices picks, then a gateway's `<prefix>/<model>` and names no provider
+claims; docs/api.md, "Model names", gives the steps. Deterministic: every order is
+(position, id). Each process keeps one compiled `Catalogue`, checked against the
+one-row ModelCatalogueVersion once per batch, which every change to providers,
+models or rules bumps (`catalogue_changed`).
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ class TokenCounts(NamedTuple):
     reasoning_tokens: int = 0
 
 
-class PricedLine(NamedTuple):  # NamedTuple, not a frozen dataclass: 3x cheaper to make
+class PricedLine(NamedTuple):  # NamedTuple, not a frozen dataclass: cheaper to make
     bucket: str  # a token bucket, or the meter code
     quantity: Decimal
     unit_price_usd: Decimal  # per `per` units

@@ -1,24 +1,10 @@
 """The price sync: providers, models, their match rules and prices from the pinned
 genai-prices package, plus (through house_catalogue) our meters, credit rate and markups.
 
-What it writes:
-- Providers and models it does not have yet, in genai-prices' order
-  (`position`), with genai-prices' match rules (billing.pricing.catalogue.resolution
-  resolves names with them). Every model is created, even one priced only in
-  things an event cannot report, so that a name resolves to the model
-  genai-prices picks and is refused with a clear message rather than resolving
-  to another model. A model whose rule is empty (staff cleared it, or it
-  predates rules) gets genai-prices' rule and position back; a rule staff
-  wrote is kept.
-- The full price history of a new model (billing.pricing.sync.upstream).
-- Nothing else unless `apply`: a series that differs from genai-prices is
-  reported. With `apply`, the difference becomes new rows from the next UTC
-  midnight; series staff changed by hand are left alone and reported
-  (billing.pricing.sync.upstream_changes).
-
-`write=False` writes nothing at all and only reports (the weekly schedule).
-A second run adds nothing. One transaction; the model catalogue's version
-changes with it, so every process reloads the rules.
+It only adds what it does not have; a difference from genai-prices is reported, and
+with `apply` becomes new rows from the next UTC midnight (series staff changed are
+left alone). `write=False` only reports. One transaction, which bumps the model
+catalogue's version. What it writes, in full: docs/decisions.md, "Reading genai-prices".
 """
 
 from __future__ import annotations

@@ -1,24 +1,9 @@
 """Reading the pinned genai-prices snapshot: a model's prices as effective-dated rows.
 
-- Conditional prices (start-date constraints) and price variants become
-  effective-dated rows: one run per change of value, starting at UTC midnight
-  of the start date, as genai-prices applies them. A price with no start date
-  starts at the epoch.
-- Variants `processing=batch`, `service_tier=flex|priority` become service
-  tier rows holding only the prices the variant overrides (other buckets fall
-  back to the default tier when quoting, as genai-prices does).
-- Tiered prices are cliffs: genai-prices applies a tier when the input is
-  *above* its start, so a tier starting at 200,000 becomes min_input_tokens
-  200,001.
-- A per-request fee (`requests_kcount`, USD per thousand requests) becomes the
-  `request` bucket, stored per million requests like every other bucket.
-- A model genai-prices prices nothing at all is free: zero input and output
-  rows (cached, cache-write and reasoning tokens fall back to them).
-- Time-of-day prices (DeepSeek's peak hours) become rows with a daily window
-  (billing.pricing.catalogue.daily_windows) that replace the all-day rows inside it.
-- Not representable, so skipped and counted: other variants (speed, route),
-  and prices of things an event cannot report (images, audio, searches,
-  characters, pages).
+Conditional prices and variants become effective-dated and service-tier rows,
+tiers become cliffs, a per-request fee the `request` bucket, time-of-day prices
+rows with a daily window; what an event cannot report is skipped and counted.
+Each rule is in docs/decisions.md, "Reading genai-prices".
 """
 
 from __future__ import annotations
