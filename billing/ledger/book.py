@@ -18,14 +18,20 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing import money
-from billing.ledger import listeners, store
+from billing.ledger import listeners
 from billing.ledger.actor import Actor
 from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of, metadata_json
 from billing.ledger.credit_accounts import ensure_account
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits, LedgerError
 from billing.ledger.postings import EntryFactory, Pending, Posting, burn_order
-from billing.ledger.store.base import Changes, Locked
-from billing.ledger.store.hooks import AddedTotals, LinkedRows, LockRead
+from billing.ledger.store.interface import (
+    AddedTotals,
+    Changes,
+    LinkedRows,
+    Locked,
+    LockRead,
+    current_store,
+)
 from billing.models import (
     DEFAULT_PRIORITY,
     CreditGrant,
@@ -41,7 +47,7 @@ class Book:
     def __init__(self, locked: Locked, now: datetime, *, keys: Iterable[str] = ()):
         """`locked`: what the store read with the lock; `keys`: the ledger keys it looked
         up (those it did not find are known not to exist yet)."""
-        self._store = store.current()
+        self._store = current_store()
         self.account = locked.account
         self.now = now
         self.balance: Decimal = locked.account.balance
@@ -332,7 +338,7 @@ def open_book(*, organization, now: datetime | None = None, keys: Iterable[str] 
     keys the caller expects to post (their entries are read with the lock); `reads`:
     queries answered with the lock, in `book.rows(read)`."""
     keys, reads = list(keys), list(reads)
-    chosen = store.current()
+    chosen = current_store()
     with transaction.atomic():
         locked = chosen.lock(organization.pk, keys=keys, reads=reads)
         if locked is None:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from django.db import connection
 
-from billing.ledger.store import totals_sql
-from billing.ledger.store.base import Changes
+from billing.ledger.store import orm
 from billing.ledger.store.copy_format import JsonText, db_value
-from billing.ledger.store.hooks import LinkedRows
+from billing.ledger.store.interface import Changes, LinkedRows
 from billing.models import CreditAccount, CreditGrant, GrantAllocation, LedgerEntry
 
 _ENTRY_FIELDS = [f for f in LedgerEntry._meta.concrete_fields if not f.primary_key]
@@ -40,7 +39,7 @@ def write(changes: Changes) -> dict[int, int]:
         params += _linked_params(linked)
     totals_parts = []
     for totals in changes.totals:
-        sql, totals_params = totals_sql.upsert(totals, sorted(totals.rows.items()))
+        sql, totals_params = orm.totals_upsert(totals, sorted(totals.rows.items()))
         totals_parts.append(sql)
         params += totals_params
     for grant in changes.grants:

@@ -1,7 +1,10 @@
 """The store through Django's ORM, for every database (SQLite in the demo and the
 mutation run); the PostgreSQL store builds on it. The lock is SELECT ... FOR
 UPDATE (a no-op on SQLite, whose IMMEDIATE transactions serialize writers); the
-reads run one by one once it is held; writes are bulk_create and updates.
+reads run one by one once it is held; writes are bulk_create and updates, and the
+totals one INSERT ... ON CONFLICT DO UPDATE that adds each measure to the stored
+one (PostgreSQL and SQLite share the syntax; bulk_create(update_conflicts=True)
+would replace the totals instead).
 """
 
 from __future__ import annotations
@@ -10,10 +13,8 @@ import json
 
 from django.db import connection, models
 
-from billing.ledger.store import totals_sql
-from billing.ledger.store.base import Changes, Locked
 from billing.ledger.store.copy_format import JsonText
-from billing.ledger.store.hooks import AddedTotals, LinkedRows, LockRead
+from billing.ledger.store.interface import AddedTotals, Changes, LinkedRows, Locked, LockRead
 from billing.models import CreditAccount, CreditGrant, GrantAllocation, LedgerEntry
 
 TOTALS_CHUNK = 200  # rows per upsert: a dozen parameters each, under every backend's limit
@@ -78,7 +79,7 @@ class OrmStore:
         items = sorted(totals.rows.items())
         with connection.cursor() as cursor:
             for start in range(0, len(items), TOTALS_CHUNK):
-                cursor.execute(*totals_sql.upsert(totals, items[start:start + TOTALS_CHUNK]))
+                cursor.execute(*totals_upsert(totals, items[start:start + TOTALS_CHUNK]))
 
 
 def update_grants_and_account(changes: Changes) -> None:
@@ -92,3 +93,31 @@ def update_grants_and_account(changes: Changes) -> None:
     CreditAccount.objects.filter(pk=changes.account.pk).update(
         balance=changes.balance, last_hash=changes.last_hash,
         entry_count=changes.entry_count, updated_at=changes.now)
+
+
+def _totals_parts(totals: AddedTotals) -> tuple[str, str, str]:
+    table = connection.ops.quote_name(totals.model._meta.db_table)
+    updates = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in totals.measures)
+    return table, ", ".join(totals.dimensions + totals.measures), updates
+
+
+def totals_upsert(totals: AddedTotals, items: list[tuple[tuple, tuple]]) -> tuple[str, list]:
+    """One statement adding `items` ((dimension values, measure values), sorted)."""
+    table, columns, updates = _totals_parts(totals)
+    width = len(totals.dimensions) + len(totals.measures)
+    row = "(" + ", ".join(["%s"] * width) + ")"
+    params = [value for dimensions, measures in items for value in (*dimensions, *measures)]
+    return (f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(items))} "
+            f"ON CONFLICT ({', '.join(totals.dimensions)}) DO UPDATE SET {updates}", params)
+
+
+def totals_upsert_arrays(totals: AddedTotals, items: list[tuple[tuple, tuple]]) -> tuple[str, list]:
+    """The same with every column as one array parameter (PostgreSQL)."""
+    table, columns, updates = _totals_parts(totals)
+    fields = [totals.model._meta.get_field(name) for name in
+              totals.dimensions + totals.measures]
+    arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
+    values = [list(column) for column in zip(
+        *[(*dimensions, *measures) for dimensions, measures in items], strict=True)]
+    return (f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) "
+            f"ON CONFLICT ({', '.join(totals.dimensions)}) DO UPDATE SET {updates}", values)

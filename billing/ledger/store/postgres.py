@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from django.db import connection
 
-from billing.ledger.store import copy_format, one_statement, totals_sql
-from billing.ledger.store.base import Changes, Locked
-from billing.ledger.store.hooks import AddedTotals, LinkedRows, LockRead
+from billing.ledger.store import copy_format, one_statement, orm
+from billing.ledger.store.interface import AddedTotals, Changes, LinkedRows, Locked, LockRead
 from billing.ledger.store.orm import OrmStore, update_grants_and_account
 from billing.models import CreditAccount, CreditGrant, GrantAllocation, LedgerEntry
 
@@ -143,7 +142,7 @@ class PostgresStore(OrmStore):
     def add_totals(self, totals: AddedTotals) -> None:
         if totals.rows:
             with connection.cursor() as cursor:
-                cursor.execute(*totals_sql.upsert_arrays(totals, sorted(totals.rows.items())))
+                cursor.execute(*orm.totals_upsert_arrays(totals, sorted(totals.rows.items())))
 
 
 def _saved_as(entry: LedgerEntry, pk: int) -> None:

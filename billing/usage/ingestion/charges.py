@@ -12,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from billing.ledger.chain import metadata_json
 from billing.ledger.store.copy_format import JsonText
-from billing.ledger.store.hooks import LinkedRows
+from billing.ledger.store.interface import LinkedRows
 from billing.models.usage import UsageEvent
 from billing.usage.events import Event
 from billing.usage.rollup.totals import RollupBatch

@@ -25,7 +25,7 @@ from billing import money
 from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits
-from billing.ledger.store.hooks import LockRead
+from billing.ledger.store.interface import LockRead
 from billing.models.usage import UsageType
 from billing.pricing.quotes.price_book import PriceBook, PricingError, TokenCounts
 from billing.usage.events import (

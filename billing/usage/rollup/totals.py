@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date
 from decimal import Decimal
 
-from billing.ledger import store
-from billing.ledger.store.hooks import AddedTotals
+from billing.ledger.store.interface import AddedTotals, current_store
 from billing.models import DailyUsage
 
 DIMENSIONS = ("organization_id", "day", "usage_type", "resource", "operation", "user_label")
@@ -72,5 +71,5 @@ class RollupBatch:
     def save(self) -> int:
         """Add the sums outside a book (a rebuild); returns the number of rows touched."""
         if self.rows:
-            store.current().add_totals(self.totals())
+            current_store().add_totals(self.totals())
         return len(self.rows)

@@ -204,10 +204,10 @@ def test_outside_any_transaction_the_write_carries_its_commit(org, monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_write_that_fails_with_its_commit_attached_commits_nothing(org, monkeypatch):
-    from billing.ledger.store import totals_sql
+    from billing.ledger.store import orm
 
     grant(org, "100", key="test:start")
-    monkeypatch.setattr(totals_sql, "upsert", lambda totals, items: (
+    monkeypatch.setattr(orm, "totals_upsert", lambda totals, items: (
         "UPDATE billing_creditaccount SET updated_at = now() WHERE id = 1 / 0", []))
     with pytest.raises(Exception, match="division by zero"):
         record_usage(organization=org, events=[ai_event("one")])

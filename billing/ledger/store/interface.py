@@ -1,0 +1,135 @@
+"""The ledger's store: the contract between a book and the database.
+
+An area hands a book typed data, never SQL text: a `LockRead` is answered once the
+account lock is held; `LinkedRows` and `AddedTotals` are written with the book's
+entries. A `Store` takes the lock with those reads and writes a book's `Changes`
+in bulk; `current_store()` picks the one for the database in use (docs/architecture.md,
+"The ledger's store").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from django.db import connection, models
+
+from billing.ledger.postings import Pending
+from billing.models import CreditAccount, CreditGrant, LedgerEntry
+
+
+@dataclass(frozen=True, eq=False)
+class LockRead:
+    """A query answered with the account lock held, so that it sees everything the previous
+    holder committed: a `values_list` of plain fields (its rows come back as tuples)."""
+
+    query: models.QuerySet
+
+
+@dataclass(eq=False)
+class LinkedRows:
+    """New rows of another table written with the book's entries, each pointing at the
+    entry it caused (or at none) through the `link` column, the last of `columns`.
+
+    The first `ahead` values of a row are final before the lock is taken, the rest (and
+    the link) are set under it: a store that streams rows encodes that first part before
+    the lock (`encode_ahead`), and only the rest while it holds it."""
+
+    model: type[models.Model]
+    columns: tuple[str, ...]
+    ahead: int
+    rows: list[list] = field(default_factory=list)
+    entries: list = field(default_factory=list)  # LedgerEntry | None, one per row
+    heads: list[str | None] = field(default_factory=list)
+
+    @property
+    def link(self) -> str:
+        return self.columns[-1]
+
+    def encode_ahead(self, rows: list[list]) -> list[str | None]:
+        """Each row's first part encoded for a store that will stream this many rows (None
+        each for one that will not): called before the lock, the heads given to `add`."""
+        return current_store().encode_ahead(rows, self.ahead) or [None] * len(rows)
+
+    def add(self, row: list, entry, head: str | None = None) -> None:
+        self.rows.append(row)
+        self.entries.append(entry)
+        self.heads.append(head)
+
+
+@dataclass(eq=False)
+class AddedTotals:
+    """Measures added to the rows of a totals table, by dimensions: a row is inserted, or
+    its measures are added to the stored ones. `rows`: dimension values -> measure values."""
+
+    model: type[models.Model]
+    dimensions: tuple[str, ...]
+    measures: tuple[str, ...]
+    rows: dict[tuple, tuple] = field(default_factory=dict)
+
+
+@dataclass
+class Locked:
+    """The locked account, its live grants (unordered), the entries found among the keys
+    asked for, and the rows of each read, by read."""
+
+    account: CreditAccount
+    grants: list[CreditGrant]
+    entries: dict[str, LedgerEntry] = field(default_factory=dict)
+    rows: dict[LockRead, list[tuple]] = field(default_factory=dict)
+
+
+@dataclass
+class Changes:
+    """What a book's flush writes: new entries with their allocations, grants whose
+    remaining or expiry changed, the account's running state, and the areas' rows."""
+
+    account: CreditAccount
+    pending: list[Pending]
+    grants: list[CreditGrant]
+    balance: Decimal
+    last_hash: str
+    entry_count: int
+    now: datetime
+    linked: list[LinkedRows] = field(default_factory=list)
+    totals: list[AddedTotals] = field(default_factory=list)
+    last: bool = False  # nothing follows in the transaction, which the book owns
+
+
+class Store(Protocol):
+    def lock(self, organization_id: int, *, keys: list[str],
+             reads: list[LockRead]) -> Locked | None:
+        """Lock the account of the org inside the caller's transaction; None when the org
+        has no account yet."""
+
+    def live_grants(self, account: CreditAccount) -> list[CreditGrant]: ...
+
+    def entries_by_key(self, account: CreditAccount, keys: list[str]
+                       ) -> dict[str, LedgerEntry]: ...
+
+    def insert_grant(self, grant: CreditGrant) -> None:
+        """Save a new grant now: its id is hashed with the entry that opens it."""
+
+    def write(self, changes: Changes) -> None: ...
+
+    def encode_ahead(self, rows: list[list], ahead: int) -> list[str] | None:
+        """The first `ahead` values of each row encoded for streaming, or None when this
+        store will not stream so many rows."""
+
+
+_STORES: dict[str, Store] = {}
+
+
+def current_store() -> Store:
+    """The store of the default connection's database, chosen once per vendor."""
+    store = _STORES.get(connection.vendor)
+    if store is None:
+        # The implementations build on this module: imported when first chosen.
+        if connection.vendor == "postgresql":
+            from billing.ledger.store.postgres import PostgresStore as chosen
+        else:
+            from billing.ledger.store.orm import OrmStore as chosen
+        store = _STORES[connection.vendor] = chosen()
+    return store
