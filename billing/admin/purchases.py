@@ -19,8 +19,8 @@ from billing.admin import permissions
 from billing.admin.disputes import PurchaseDisputeInline
 from billing.models import CreditPackage, PaymentProvider, Purchase, StripeCustomer, StripeEvent
 from billing.models.purchases import currency_exponent, format_minor
+from billing.payments import stripe_provider as stripe_gateway
 from billing.purchases import errors, refunds
-from billing.stripe import gateway as stripe_gateway
 
 
 @admin.register(CreditPackage)

@@ -11,9 +11,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.portal import org_view
 from billing.models import PaymentProvider, SavedCard
+from billing.payments import local_provider
+from billing.payments import stripe_provider as stripe_gateway
 from billing.portal.topup_forms import AutoTopupForm
-from billing.purchases import local_provider
-from billing.stripe import gateway as stripe_gateway
 from billing.topups import cards, configuration, selectors
 
 

@@ -9,8 +9,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.portal import org_view
 from billing.models import PaymentProvider, PurchaseStatus
-from billing.purchases import checkout, errors, fulfilment, local_provider, selectors
-from billing.stripe import gateway as stripe_gateway
+from billing.payments import local_provider
+from billing.payments import stripe_provider as stripe_gateway
+from billing.purchases import checkout, errors, fulfilment, selectors
 from billing.topups import cards
 
 

@@ -8,9 +8,9 @@ from django.conf import settings
 from django.urls import reverse
 
 from billing.models import CreditPackage, PaymentProvider, Purchase, PurchaseStatus, StripeCustomer
-from billing.purchases import local_provider
+from billing.payments import local_provider
+from billing.payments import stripe_provider as stripe_gateway
 from billing.purchases.errors import PurchaseError
-from billing.stripe import gateway as stripe_gateway
 
 
 def _create_pending(*, organization, package: CreditPackage, buyer, provider: str) -> Purchase:

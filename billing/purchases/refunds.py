@@ -15,10 +15,10 @@ from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
 from billing.models import EntryKind, LedgerEntry, PaymentProvider, Purchase, PurchaseStatus
 from billing.models.purchases import FULFILLED_STATUSES, major_text
-from billing.purchases import local_provider
+from billing.payments import local_provider
+from billing.payments import stripe_provider as stripe_gateway
+from billing.payments.stripe_provider import object_id
 from billing.purchases.errors import PurchaseError
-from billing.stripe import gateway as stripe_gateway
-from billing.stripe.gateway import object_id
 
 logger = logging.getLogger(__name__)
 

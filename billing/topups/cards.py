@@ -14,9 +14,9 @@ from django.urls import reverse
 from accounts.models import Organization
 from accounts.services import record_change
 from billing.models import AutoTopupSettings, PaymentProvider, SavedCard
-from billing.purchases import local_provider
+from billing.payments import local_provider
+from billing.payments import stripe_provider as stripe_gateway
 from billing.purchases.checkout import ensure_stripe_customer
-from billing.stripe import gateway as stripe_gateway
 
 
 def _payment_method_of(session: dict) -> dict | None:

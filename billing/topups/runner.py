@@ -17,8 +17,8 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from billing.models import AutoTopupSettings, PaymentProvider, TopupAttempt, TopupStatus
-from billing.purchases import local_provider
-from billing.stripe import gateway as stripe_gateway
+from billing.payments import local_provider
+from billing.payments import stripe_provider as stripe_gateway
 from billing.topups import attempts, settlement
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from django.test import Client
 
 from billing.faults.transient import RETRY_AFTER_SECONDS
 from billing.models import PurchaseStatus, StripeEvent
-from billing.stripe import webhooks
+from billing.webhooks import dispatcher as webhooks
 from tests.billing.faults.outage import account_locked, database_timeouts
 from tests.billing.purchase_fixtures import (
     WEBHOOK_URL,

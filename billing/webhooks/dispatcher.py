@@ -22,8 +22,8 @@ from django.utils import timezone
 from billing.disputes import chargebacks
 from billing.faults.transient import describe, is_transient
 from billing.models import PaymentProvider, Purchase, StripeEvent
+from billing.payments import stripe_provider as stripe_gateway
 from billing.purchases import fulfilment, refunds
-from billing.stripe import gateway as stripe_gateway
 from billing.topups import cards, settlement
 
 logger = logging.getLogger(__name__)

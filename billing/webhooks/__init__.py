@@ -1,0 +1,1 @@
+"""Stripe webhooks: received, verified, stored once and dispatched."""
