@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -41,6 +40,7 @@ from billing.models import (
     TryState,
 )
 from billing.models.purchases import format_minor
+from billing.payments.providers import configured_provider
 
 # A try unsettled this long was left by a dead worker (the task timeout is 120 s).
 STALE_AFTER = timedelta(minutes=3)
@@ -161,7 +161,7 @@ def claim(*, organization, now: datetime | None = None) -> Claim | None:
         balance = account_of(organization).balance
         if card is None or balance >= row.threshold:
             return None
-        if card.provider != settings.PAYMENTS_PROVIDER:  # a test card is never charged for
+        if card.provider != configured_provider().name:  # a test card is never charged for
             return None  # real credits, nor a Stripe card by the test provider
         units = units_wanted(row, balance=balance, pending=pending_credits(organization))
         if units == 0:
