@@ -11,14 +11,14 @@ for a lost trigger, a due retry and a dead worker's try.
 import logging
 from dataclasses import dataclass
 
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from billing.models import AutoTopupSettings, TopupAttempt, TopupStatus
 from billing.payments.interface import PaymentError
 from billing.payments.providers import provider_named
-from billing.topups import attempts, settlement
+from billing.topups import attempts, settlement, threshold
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +53,7 @@ def run_auto_topup(*, organization, now=None) -> Run:
 
 def orgs_due():
     """Orgs the sweep visits: on and below the threshold, or with an attempt pending."""
-    below = AutoTopupSettings.objects.filter(
-        enabled=True, organization__credit_account__balance__lt=F("threshold"))
+    below = threshold.settings_below_threshold()
     pending = TopupAttempt.objects.filter(status=TopupStatus.PENDING)
     return (AutoTopupSettings.objects.filter(
         Q(pk__in=below.values("pk")) | Q(organization__in=pending.values("organization")))
@@ -77,9 +76,8 @@ def balance_changed(*, organization, before, after) -> None:
     the threshold and no attempt is in flight (the task itself is safe to run twice)."""
     if after >= before:
         return
-    threshold = (AutoTopupSettings.objects.filter(organization_id=organization.pk, enabled=True)
-                 .values_list("threshold", flat=True).first())
-    if threshold is None or after >= threshold:
+    level = threshold.enabled_threshold(organization_id=organization.pk)
+    if not threshold.is_below(balance=after, threshold=level):
         return
     if TopupAttempt.objects.filter(organization_id=organization.pk,
                                    status=TopupStatus.PENDING).exists():
