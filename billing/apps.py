@@ -22,6 +22,10 @@ class BillingConfig(AppConfig):
         for listener in (topups.balance_changed, alerts.balance_changed):
             if listener not in BALANCE_LISTENERS:
                 BALANCE_LISTENERS.append(listener)
+        # Each area registers the Stripe events it handles, on import (billing/webhooks/).
+        import billing.disputes.webhook_handlers  # noqa: F401
+        import billing.purchases.webhook_handlers  # noqa: F401
+        import billing.topups.webhook_handlers  # noqa: F401
         # The account's watch level follows the alert and auto-topup settings.
         for sender in ("billing.AlertSettings", "billing.AutoTopupSettings"):
             post_save.connect(settings_saved, sender=sender,

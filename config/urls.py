@@ -6,7 +6,7 @@ urlpatterns = [
     path("api/v1/", include("billing.api.urls")),
     path("", include("accounts.urls")),
     path("", include("billing.portal.urls")),
-    path("", include("billing.stripe.urls")),
+    path("", include("billing.webhooks.urls")),
     path("", include("reporting.urls")),
 ]
 

@@ -51,7 +51,7 @@ PURCHASE_TESTS = [
     "tests/billing/purchases/test_fulfilment.py",
     "tests/billing/purchases/test_refunds.py",
     "tests/billing/demo/test_packages.py",
-    "tests/billing/stripe/test_webhook_view.py",
+    "tests/billing/webhooks/test_webhook_view.py",
 ]
 USAGE_TESTS = [
     "tests/billing/usage/test_events.py",
@@ -84,7 +84,7 @@ MODULES = {
     "billing.usage.events": USAGE_TESTS,
     "billing.usage.ingestion.record": USAGE_TESTS,
     "billing.usage.rollup.totals": USAGE_TESTS,
-    "billing.stripe.webhooks": ["tests/billing/stripe/test_webhook_view.py"],
+    "billing.webhooks.dispatcher": ["tests/billing/webhooks/test_webhook_view.py"],
     "billing.topups.attempts": TOPUP_TESTS,
     "billing.topups.settlement": TOPUP_TESTS,
     "billing.ledger.digests": VERIFY_TESTS,

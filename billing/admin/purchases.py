@@ -17,10 +17,11 @@ from django.utils.html import format_html
 from accounts.read_only_admin import ReadOnlyAdmin
 from billing.admin import permissions
 from billing.admin.disputes import PurchaseDisputeInline
-from billing.models import CreditPackage, PaymentProvider, Purchase, StripeCustomer, StripeEvent
+from billing.models import CreditPackage, Purchase, StripeCustomer, StripeEvent
 from billing.models.purchases import currency_exponent, format_minor
+from billing.payments.interface import PaymentError
+from billing.payments.providers import provider_named
 from billing.purchases import errors, refunds
-from billing.stripe import gateway as stripe_gateway
 
 
 @admin.register(CreditPackage)
@@ -41,15 +42,18 @@ def _start_refund(request, purchase: Purchase, amount_minor: int | None,
     try:
         refund = refunds.request_refund(purchase=purchase, amount_minor=amount_minor,
                                           requested_by=request.user, request_id=request_id)
-    except (errors.PurchaseError, stripe_gateway.PaymentError) as error:
+    except (errors.PurchaseError, PaymentError) as error:
         messages.error(request, f"Purchase #{purchase.pk}: {error}")
         return False
     amount = format_minor(refund.get("amount"), purchase.currency)
-    if purchase.provider == PaymentProvider.TEST:
-        messages.success(request, f"Purchase #{purchase.pk}: test refund of {amount} applied.")
+    provider = provider_named(purchase.provider)
+    if provider.refunds_at_once:
+        messages.success(request, f"Purchase #{purchase.pk}: {provider.label} refund of "
+                         f"{amount} applied.")
     else:
-        messages.success(request, f"Purchase #{purchase.pk}: Stripe refund {refund.get('id')} of "
-                         f"{amount} requested; credits are taken back when Stripe confirms it.")
+        messages.success(request, f"Purchase #{purchase.pk}: {provider.label} refund "
+                         f"{refund.get('id')} of {amount} requested; credits are taken back "
+                         f"when {provider.label} confirms it.")
     return True
 
 

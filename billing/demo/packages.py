@@ -2,7 +2,8 @@
 
 from accounts.models import Role
 from billing.models import CreditPackage, PaymentProvider, Purchase
-from billing.purchases import checkout, fulfilment, local_provider
+from billing.payments import local_provider
+from billing.purchases import checkout, fulfilment
 from billing.purchases.starter_packages import create_starter_packages
 
 

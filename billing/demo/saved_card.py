@@ -1,7 +1,7 @@
 """Demo step of auto-topup: the demo purchase's test card is saved, as Checkout saves a card."""
 
 from billing.models import PaymentProvider, Purchase, SavedCard
-from billing.purchases import local_provider
+from billing.payments import local_provider
 from billing.topups import cards
 
 

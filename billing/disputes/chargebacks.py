@@ -23,9 +23,9 @@ from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
 from billing.models import Dispute, DisputeStatus, EntryKind, Purchase
 from billing.models.purchases import major_text
+from billing.payments.interface import object_id
 from billing.purchases.errors import PurchaseError
 from billing.purchases.refunds import locked_purchase_for_charge
-from billing.stripe.gateway import object_id
 
 logger = logging.getLogger(__name__)
 ACTOR = Actor.system("stripe-dispute")

@@ -3,17 +3,17 @@
 Members see it read only; admins change it (org_view refuses their POSTs otherwise).
 """
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.portal import org_view
-from billing.models import PaymentProvider, SavedCard
+from billing.models import SavedCard
+from billing.payments import local_provider
+from billing.payments.interface import PaymentError
+from billing.payments.providers import configured_provider
 from billing.portal.topup_forms import AutoTopupForm
-from billing.purchases import local_provider
-from billing.stripe import gateway as stripe_gateway
 from billing.topups import cards, configuration, selectors
 
 
@@ -59,7 +59,7 @@ def auto_topup(request):
 def card_setup(request):
     try:
         url = cards.start_card_setup(organization=request.org, actor=request.user)
-    except stripe_gateway.PaymentError as error:
+    except PaymentError as error:
         messages.error(request, f"The card page could not be opened: {error}")
         return redirect("auto_topup", slug=request.org.slug)
     return redirect(url)
@@ -72,7 +72,7 @@ def card_setup_done(request):
         card = cards.finish_card_setup(organization=request.org,
                                        session_id=request.GET.get("session_id", ""),
                                        actor=request.user)
-    except stripe_gateway.PaymentError as error:
+    except PaymentError as error:
         messages.warning(request, f"We could not read the new card yet ({error}).")
     else:
         if card is not None:
@@ -93,7 +93,7 @@ def card_remove(request):
 @org_view(admin_only_methods=("GET", "POST"))
 def test_card_setup(request):
     """The local provider's stand-in for Checkout in setup mode (PAYMENTS_PROVIDER=test)."""
-    if settings.PAYMENTS_PROVIDER != PaymentProvider.TEST:
+    if not configured_provider().is_test:
         raise Http404("The test payment provider is off")
     if request.method == "POST":
         card_id = request.POST.get("card", "")

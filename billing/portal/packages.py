@@ -1,6 +1,5 @@
 """Portal pages to buy credit packages and follow purchases, and the test provider's checkout."""
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -8,9 +7,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.portal import org_view
-from billing.models import PaymentProvider, PurchaseStatus
-from billing.purchases import checkout, errors, fulfilment, local_provider, selectors
-from billing.stripe import gateway as stripe_gateway
+from billing.models import PurchaseStatus
+from billing.payments import local_provider
+from billing.payments.interface import PaymentError
+from billing.payments.providers import configured_provider, provider_named
+from billing.purchases import checkout, errors, fulfilment, selectors
 from billing.topups import cards
 
 
@@ -20,7 +21,7 @@ def packages(request):
     return render(request, "billing/packages.html", {
         "offers": selectors.package_offers(),
         "pending": selectors.pending_purchases(request.org),
-        "test_mode": settings.PAYMENTS_PROVIDER == PaymentProvider.TEST,
+        "test_mode": configured_provider().is_test,
     })
 
 
@@ -31,7 +32,7 @@ def buy(request, package_id):
     try:
         purchase = checkout.start_purchase(organization=request.org, package=package,
                                             buyer=request.user)
-    except (errors.PurchaseError, stripe_gateway.PaymentError) as error:
+    except (errors.PurchaseError, PaymentError) as error:
         messages.error(request, f"The purchase could not be started: {error}")
         return redirect("packages", slug=request.org.slug)
     return redirect(purchase.checkout_url, permanent=False)
@@ -49,16 +50,20 @@ def purchase_list(request):
 def purchase_success(request, purchase_id):
     purchase = get_object_or_404(selectors.purchases_of(request.org), pk=purchase_id)
     session_id = request.GET.get("session_id", "")
-    if (purchase.status == PurchaseStatus.PENDING and purchase.provider == PaymentProvider.STRIPE
+    if (purchase.status == PurchaseStatus.PENDING
             and session_id and session_id == purchase.stripe_checkout_session_id):
-        # Confirm now rather than wait for the webhook; both grant exactly once.
+        # Confirm now rather than wait for the webhook; both grant exactly once. The test
+        # provider's page has confirmed already: it has no session to read (None).
         try:
-            session = stripe_gateway.retrieve_checkout_session(session_id)
-            purchase = fulfilment.fulfil_checkout_session(session=session).purchase or purchase
-            if session.get("payment_status") == "paid":
-                cards.save_card_from_session(session, organization=request.org,
-                                             actor=request.user)
-        except (stripe_gateway.PaymentError, errors.PurchaseError) as error:
+            session = provider_named(purchase.provider).retrieve_checkout_session(
+                session_id=session_id)
+            if session is not None:
+                purchase = (fulfilment.fulfil_checkout_session(session=session).purchase
+                            or purchase)
+                if session.get("payment_status") == "paid":
+                    cards.save_card_from_session(session, organization=request.org,
+                                                 actor=request.user)
+        except (PaymentError, errors.PurchaseError) as error:
             messages.warning(request, f"We could not confirm the payment yet ({error}). "
                              "The credits arrive as soon as Stripe confirms it.")
     return render(request, "billing/purchase_success.html", {"purchase": purchase})
@@ -75,10 +80,11 @@ def purchase_cancel(request, purchase_id):
 @org_view(admin_only_methods=("GET", "POST"))
 def test_checkout(request, purchase_id):
     """The local payment page of PAYMENTS_PROVIDER=test: Pay runs the webhook's fulfilment."""
-    if settings.PAYMENTS_PROVIDER != PaymentProvider.TEST:
+    provider = configured_provider()
+    if not provider.is_test:
         raise Http404("The test payment provider is off")
     purchase = get_object_or_404(
-        selectors.purchases_of(request.org).filter(provider=PaymentProvider.TEST), pk=purchase_id
+        selectors.purchases_of(request.org).filter(provider=provider.name), pk=purchase_id
     )
     if request.method == "POST":
         if purchase.status != PurchaseStatus.PENDING:

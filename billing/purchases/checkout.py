@@ -1,16 +1,16 @@
-"""Starting a purchase: a pending Purchase row and its checkout (Stripe or the test provider).
+"""Starting a purchase: a pending Purchase row and its checkout, opened by the provider.
 
 Credits never move here: they move when the payment is confirmed (see
-fulfilment.py). Stripe is called outside any transaction.
+fulfilment.py). The provider is called outside any transaction.
 """
 
 from django.conf import settings
 from django.urls import reverse
 
-from billing.models import CreditPackage, PaymentProvider, Purchase, PurchaseStatus, StripeCustomer
-from billing.purchases import local_provider
+from billing.models import CreditPackage, Purchase, PurchaseStatus
+from billing.payments.interface import PaymentError
+from billing.payments.providers import configured_provider, provider_named
 from billing.purchases.errors import PurchaseError
-from billing.stripe import gateway as stripe_gateway
 
 
 def _create_pending(*, organization, package: CreditPackage, buyer, provider: str) -> Purchase:
@@ -27,18 +27,6 @@ def _create_pending(*, organization, package: CreditPackage, buyer, provider: st
     )
 
 
-def ensure_stripe_customer(*, organization, email: str = "") -> str:
-    """The org's Stripe Customer id, created at most once (the key is derived from the org)."""
-    existing = StripeCustomer.objects.filter(organization=organization).first()
-    if existing:
-        return existing.customer_id
-    customer = stripe_gateway.create_customer(organization=organization, email=email)
-    row, _ = StripeCustomer.objects.get_or_create(
-        organization=organization, defaults={"customer_id": customer["id"]}
-    )
-    return row.customer_id
-
-
 def _portal_url(name: str, purchase: Purchase) -> str:
     path = reverse(name, kwargs={"slug": purchase.organization.slug, "purchase_id": purchase.pk})
     return f"{settings.SITE_URL}{path}"
@@ -48,35 +36,28 @@ def start_purchase(*, organization, package: CreditPackage, buyer,
                    provider: str | None = None) -> Purchase:
     """A pending purchase with its checkout opened; redirect the buyer to `checkout_url`.
 
+    `provider` names one (the demo's test purchase); by default the configured one.
     Raises PurchaseError (nothing created) or PaymentError (the purchase is kept,
-    marked failed, with Stripe's message).
+    marked failed, with the provider's message).
     """
-    provider = provider or settings.PAYMENTS_PROVIDER
+    chosen = provider_named(provider) if provider else configured_provider()
     purchase = _create_pending(organization=organization, package=package, buyer=buyer,
-                               provider=provider)
-    if provider == PaymentProvider.TEST:
-        purchase.stripe_checkout_session_id = local_provider.new_session_id(purchase)
-        purchase.checkout_url = reverse("test_checkout", kwargs={
-            "slug": organization.slug, "purchase_id": purchase.pk})
-        purchase.save_fields("stripe_checkout_session_id", "checkout_url")
-        return purchase
+                               provider=chosen.name)
     try:
-        customer_id = ensure_stripe_customer(organization=organization,
-                                             email=getattr(buyer, "email", ""))
-        session = stripe_gateway.create_checkout_session(
-            purchase=purchase, customer_id=customer_id,
+        checkout = chosen.open_checkout(
+            purchase=purchase, customer_email=getattr(buyer, "email", ""),
             success_url=_portal_url("purchase_success", purchase)
             + "?session_id={CHECKOUT_SESSION_ID}",
             cancel_url=_portal_url("purchase_cancel", purchase),
         )
     except Exception as error:  # never leave a pending purchase nobody can pay
         purchase.status = PurchaseStatus.FAILED
-        purchase.failure_reason = (str(error) if isinstance(error, stripe_gateway.PaymentError)
+        purchase.failure_reason = (str(error) if isinstance(error, PaymentError)
                                    else "Checkout could not be opened.")[:500]
         purchase.save_fields("status", "failure_reason")
         raise
-    purchase.stripe_checkout_session_id = session["id"]
-    purchase.checkout_url = session.get("url") or ""
-    purchase.stripe_customer_id = customer_id
+    purchase.stripe_checkout_session_id = checkout.session_id
+    purchase.checkout_url = checkout.url
+    purchase.stripe_customer_id = checkout.customer_id
     purchase.save_fields("stripe_checkout_session_id", "checkout_url", "stripe_customer_id")
     return purchase

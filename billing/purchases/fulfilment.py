@@ -15,8 +15,8 @@ from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
 from billing.models import CreditGrant, EntryKind, GrantKind, Purchase, PurchaseStatus
 from billing.models.purchases import major_text
+from billing.payments.interface import object_id
 from billing.purchases.errors import PurchaseError
-from billing.stripe.gateway import object_id
 
 logger = logging.getLogger(__name__)
 

@@ -13,12 +13,11 @@ from django.db import transaction
 from billing import money
 from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
-from billing.models import EntryKind, LedgerEntry, PaymentProvider, Purchase, PurchaseStatus
+from billing.models import EntryKind, LedgerEntry, Purchase, PurchaseStatus
 from billing.models.purchases import FULFILLED_STATUSES, major_text
-from billing.purchases import local_provider
+from billing.payments.interface import Provider, object_id
+from billing.payments.providers import provider_named
 from billing.purchases.errors import PurchaseError
-from billing.stripe import gateway as stripe_gateway
-from billing.stripe.gateway import object_id
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +79,9 @@ def credits_to_take_back(*, purchase: Purchase, cumulative_refunded_minor: int) 
 
 def apply_charge_refunded(*, charge: dict, refund: dict | None = None) -> Purchase | None:
     """Take back the credits of a refund Stripe confirmed. None when the charge is not a
-    purchase's. `refund` is given only by the test provider, whose request id and refund
-    are recorded on the entry so that a double submit refunds once."""
+    purchase's. `refund` is given only by a provider that refunds at once (the test
+    provider), whose request id and refund are recorded on the entry so that a double
+    submit refunds once."""
     charge_id = charge.get("id") or ""
     cumulative = int(charge.get("amount_refunded") or 0)
     with transaction.atomic():
@@ -135,13 +135,15 @@ def _local_refund_fields(charge: dict, refund: dict | None, newly: int) -> dict:
 
 def request_refund(*, purchase: Purchase, amount_minor: int | None, requested_by,
                    request_id: str | None = None) -> dict:
-    """Staff: ask the provider to refund (all that is left when amount is None).
+    """Staff: ask the purchase's provider to refund (all that is left when amount is None).
 
-    With Stripe, credits move when charge.refunded arrives. The test provider has
-    no Stripe, so the same refund code runs at once on a charge-shaped dict.
+    With Stripe, credits move when charge.refunded arrives. A provider that refunds
+    at once (the test provider) answers with the refunded charge, and the same
+    refund code runs on it at once.
     """
-    if purchase.provider == PaymentProvider.TEST:
-        return _refund_locally(purchase=purchase, amount_minor=amount_minor,
+    provider = provider_named(purchase.provider)
+    if provider.refunds_at_once:
+        return _refund_at_once(provider, purchase=purchase, amount_minor=amount_minor,
                                requested_by=requested_by, request_id=request_id)
     purchase.refresh_from_db()
     amount = _checked_amount(purchase, amount_minor)
@@ -153,10 +155,8 @@ def request_refund(*, purchase: Purchase, amount_minor: int | None, requested_by
     # one (the "refund in full" action), the key derives from the refunded total so far.
     key = (f"purchase-{purchase.pk}-refund-{request_id}" if request_id else
            f"purchase-{purchase.pk}-refund-{purchase.amount_refunded_minor}-{amount}")
-    return stripe_gateway.create_refund(
-        payment_intent_id=purchase.stripe_payment_intent_id, amount_minor=amount,
-        idempotency_key=key, metadata=metadata,
-    )
+    return provider.refund(purchase=purchase, amount_minor=amount, idempotency_key=key,
+                           metadata=metadata).refund
 
 
 def apply_refund_failed(*, refund: dict) -> Purchase | None:
@@ -208,6 +208,8 @@ def apply_refund_failed(*, refund: dict) -> Purchase | None:
                            else PurchaseStatus.PAID)
         purchase.save_fields("amount_refunded_minor", "credits_refunded", "status")
     return purchase
+
+
 def _checked_amount(purchase: Purchase, amount_minor: int | None) -> int:
     if purchase.status not in FULFILLED_STATUSES:
         raise PurchaseError(f"purchase {purchase.pk} is {purchase.get_status_display()}: "
@@ -223,11 +225,12 @@ def _checked_amount(purchase: Purchase, amount_minor: int | None) -> int:
     return amount
 
 
-def _refund_locally(*, purchase: Purchase, amount_minor: int | None, requested_by,
-                    request_id: str | None) -> dict:
-    """The test provider's refund, applied at once. What Stripe's idempotency key does for
-    a Stripe refund, the request id does here: under the purchase's lock, a request id
-    whose refund is already in the ledger answers that refund and posts nothing."""
+def _refund_at_once(provider: Provider, *, purchase: Purchase, amount_minor: int | None,
+                    requested_by, request_id: str | None) -> dict:
+    """A refund final when asked (the test provider's), applied at once. What Stripe's
+    idempotency key does for a Stripe refund, the request id does here: under the
+    purchase's lock, a request id whose refund is already in the ledger answers that
+    refund and posts nothing."""
     with transaction.atomic():
         purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)
         if request_id:
@@ -242,7 +245,7 @@ def _refund_locally(*, purchase: Purchase, amount_minor: int | None, requested_b
         metadata = {"purchase_id": str(purchase.pk), "requested_by": requested_by.email}
         if request_id:
             metadata["request_id"] = request_id
-        charge = local_provider.refunded_charge(purchase, amount_minor=amount, metadata=metadata)
-        refund = local_provider.refund_of(purchase, charge=charge, amount_minor=amount)
-        apply_charge_refunded(charge=charge, refund=refund)
-        return refund
+        answer = provider.refund(purchase=purchase, amount_minor=amount,
+                                 idempotency_key=request_id or "", metadata=metadata)
+        apply_charge_refunded(charge=answer.refunded_charge, refund=answer.refund)
+        return answer.refund

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -41,6 +40,8 @@ from billing.models import (
     TryState,
 )
 from billing.models.purchases import format_minor
+from billing.payments.providers import configured_provider
+from billing.topups.threshold import is_below
 
 # A try unsettled this long was left by a dead worker (the task timeout is 120 s).
 STALE_AFTER = timedelta(minutes=3)
@@ -75,7 +76,7 @@ def units_wanted(row: AutoTopupSettings, *, balance: Decimal, pending: Decimal) 
     """Units of the package to buy: pending credits count toward the target."""
     per_unit = row.package.base_credits + row.package.bonus_credits
     if row.mode != TopupMode.TARGET:
-        return 1 if balance + pending < row.threshold else 0
+        return 1 if is_below(balance=balance + pending, threshold=row.threshold) else 0
     short = row.target_balance - balance - pending
     if short <= 0:
         return 0
@@ -129,7 +130,8 @@ def _continue(row: AutoTopupSettings, attempt: TopupAttempt, now: datetime) -> C
         return _cancel(attempt, now, "auto-topup turned off")
     if attempt.next_try_at > now:
         return None
-    if account_of(row.organization).balance >= row.threshold:  # refilled meanwhile
+    if not is_below(balance=account_of(row.organization).balance,
+                    threshold=row.threshold):  # refilled meanwhile
         return _cancel(attempt, now, "balance back above the threshold")
     return _next_try(attempt, now)
 
@@ -159,9 +161,9 @@ def claim(*, organization, now: datetime | None = None) -> Claim | None:
             return None
         card = SavedCard.objects.filter(organization=organization).first()
         balance = account_of(organization).balance
-        if card is None or balance >= row.threshold:
+        if card is None or not is_below(balance=balance, threshold=row.threshold):
             return None
-        if card.provider != settings.PAYMENTS_PROVIDER:  # a test card is never charged for
+        if card.provider != configured_provider().name:  # a test card is never charged for
             return None  # real credits, nor a Stripe card by the test provider
         units = units_wanted(row, balance=balance, pending=pending_credits(organization))
         if units == 0:

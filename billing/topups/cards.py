@@ -1,11 +1,9 @@
 """The saved card: kept from a paid Checkout purchase or a setup-mode session; removed.
 
 Only a reference to the payment method is kept (brand, last 4 and expiry for
-people to recognise it), never a card number. Stripe is called outside any
+people to recognise it), never a card number. The provider is called outside any
 transaction.
 """
-
-import secrets
 
 from django.conf import settings
 from django.db import transaction
@@ -14,9 +12,9 @@ from django.urls import reverse
 from accounts.models import Organization
 from accounts.services import record_change
 from billing.models import AutoTopupSettings, PaymentProvider, SavedCard
-from billing.purchases import local_provider
-from billing.purchases.checkout import ensure_stripe_customer
-from billing.stripe import gateway as stripe_gateway
+from billing.payments import local_provider
+from billing.payments.interface import SETUP_PURPOSE, PaymentError, object_id
+from billing.payments.providers import configured_provider, provider_named
 
 
 def _payment_method_of(session: dict) -> dict | None:
@@ -29,7 +27,7 @@ def _payment_method_of(session: dict) -> dict | None:
 def _setup_organization(session: dict):
     """The org of one of our setup sessions; None for another product's."""
     metadata = session.get("metadata") or {}
-    if metadata.get("purpose") != stripe_gateway.SETUP_PURPOSE or not metadata.get("organization"):
+    if metadata.get("purpose") != SETUP_PURPOSE or not metadata.get("organization"):
         return None
     return Organization.objects.filter(slug=metadata["organization"]).first()
 
@@ -55,50 +53,46 @@ def save_card(*, organization, provider: str, payment_method: dict, customer_id:
 
 
 def save_card_from_session(session: dict, *, organization=None, actor=None) -> SavedCard | None:
-    """The card of a completed Checkout Session, when its payment method came expanded:
-    a paid purchase's (the caller names the purchase's org) or one of our setup sessions."""
+    """The card of a completed Stripe Checkout Session, when its payment method came
+    expanded: a paid purchase's (the caller names the purchase's org) or one of our setup
+    sessions."""
     method = _payment_method_of(session)
     if session.get("mode") == "setup":
         organization = _setup_organization(session)
     if method is None or organization is None:
         return None
-    customer = stripe_gateway.object_id(session.get("customer"))
+    customer = object_id(session.get("customer"))
     return save_card(organization=organization, provider=PaymentProvider.STRIPE,
                      payment_method=method, customer_id=customer, actor=actor)
 
 
 def save_test_card(*, organization, payment_method_id: str, actor=None) -> SavedCard:
-    """The local provider's card chosen on the test checkout page."""
-    if payment_method_id not in local_provider.TEST_CARDS:
-        raise ValueError(f"unknown test card {payment_method_id!r}")
-    return save_card(organization=organization, provider=PaymentProvider.TEST,
+    """The local provider's card chosen on its test pages (ValueError for an unknown one)."""
+    return save_card(organization=organization, provider=local_provider.LocalProvider.name,
                      payment_method=local_provider.test_card_details(payment_method_id),
                      actor=actor)
 
 
 def start_card_setup(*, organization, actor) -> str:
-    """The URL where an admin enters a new card: Stripe Checkout in setup mode, or the
-    local provider's card page in test mode."""
-    if settings.PAYMENTS_PROVIDER == PaymentProvider.TEST:
-        return reverse("test_card_setup", kwargs={"slug": organization.slug})
-    customer_id = ensure_stripe_customer(organization=organization,
-                                         email=getattr(actor, "email", ""))
+    """The URL where an admin enters a new card, from the configured provider: Stripe
+    Checkout in setup mode, or the local provider's card page in test mode."""
     base = f"{settings.SITE_URL}{reverse('card_setup_done', kwargs={'slug': organization.slug})}"
     package = AutoTopupSettings.objects.filter(organization=organization).values_list(
         "package__currency", flat=True).first()
-    session = stripe_gateway.create_setup_session(
-        organization=organization, customer_id=customer_id, request_id=secrets.token_hex(8),
+    return configured_provider().open_card_setup(
+        organization=organization, customer_email=getattr(actor, "email", ""),
         currency=package or "usd",
         success_url=base + "?session_id={CHECKOUT_SESSION_ID}",
         cancel_url=f"{settings.SITE_URL}"
                    f"{reverse('auto_topup', kwargs={'slug': organization.slug})}",
     )
-    return session["url"]
 
 
 def finish_card_setup(*, organization, session_id: str, actor) -> SavedCard | None:
-    """The success redirect: read the setup session and keep its card (the webhook may too)."""
-    session = stripe_gateway.retrieve_checkout_session(session_id)
+    """Stripe Checkout's success redirect: read the setup session and keep its card (the
+    webhook may too)."""
+    session = provider_named(PaymentProvider.STRIPE).retrieve_checkout_session(
+        session_id=session_id)
     if (session.get("metadata") or {}).get("organization") != organization.slug:
         return None
     return save_card_from_session(session, actor=actor)
@@ -113,9 +107,8 @@ def remove_card(*, organization, actor) -> bool:
         card.delete()
         record_change(organization=organization, actor=actor, area="auto_topup",
                       action="card_removed", summary=f"Removed card: {label}")
-    if provider == PaymentProvider.STRIPE:
-        try:
-            stripe_gateway.detach_payment_method(method_id)
-        except stripe_gateway.PaymentError:
-            pass  # our side no longer charges it; Stripe keeps an unused method
+    try:
+        provider_named(provider).detach_payment_method(payment_method_id=method_id)
+    except PaymentError:
+        pass  # our side no longer charges it; the provider keeps an unused method
     return True

@@ -11,15 +11,14 @@ for a lost trigger, a due retry and a dead worker's try.
 import logging
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from billing.models import AutoTopupSettings, PaymentProvider, TopupAttempt, TopupStatus
-from billing.purchases import local_provider
-from billing.stripe import gateway as stripe_gateway
-from billing.topups import attempts, settlement
+from billing.models import AutoTopupSettings, TopupAttempt, TopupStatus
+from billing.payments.interface import PaymentError
+from billing.payments.providers import provider_named
+from billing.topups import attempts, settlement, threshold
 
 logger = logging.getLogger(__name__)
 
@@ -31,20 +30,11 @@ class Run:
 
 
 def _send(claim: attempts.Claim) -> dict:
-    """The try's PaymentIntent: sent, or for a dead worker's try retrieved when its id was
-    recorded, else sent again with the same key (Stripe returns the original intent)."""
-    attempt = claim.attempt
-    if attempt.provider == PaymentProvider.TEST:
-        if settings.PAYMENTS_PROVIDER != PaymentProvider.TEST:  # never free credits
-            return {"id": "", "status": "requires_payment_method",
-                    "metadata": {"topup_attempt_id": str(attempt.pk),
-                                 "try": str(claim.try_number)},
-                    "last_payment_error": {"message": "A test card cannot be charged: "
-                                                      "payments are live. Save a real card."}}
-        return local_provider.off_session_intent(attempt=attempt, try_number=claim.try_number)
-    if claim.resend and attempt.payment_intent_id:
-        return stripe_gateway.retrieve_payment_intent(attempt.payment_intent_id)
-    return stripe_gateway.charge_off_session(attempt=attempt, try_number=claim.try_number)
+    """The try's PaymentIntent, from the provider recorded on the attempt: sent, or for a
+    dead worker's try retrieved when its id was recorded, else sent again with the same
+    key (Stripe returns the original intent)."""
+    return provider_named(claim.attempt.provider).send_off_session_charge(
+        attempt=claim.attempt, try_number=claim.try_number, resend=claim.resend)
 
 
 def run_auto_topup(*, organization, now=None) -> Run:
@@ -53,7 +43,7 @@ def run_auto_topup(*, organization, now=None) -> Run:
         return Run(None, "nothing to do")
     try:
         intent = _send(claim)
-    except stripe_gateway.PaymentError as error:
+    except PaymentError as error:
         logger.warning("topup %s try %s unsettled: %s", claim.attempt.pk, claim.try_number,
                        error)
         TopupAttempt.objects.filter(pk=claim.attempt.pk).update(last_error=str(error)[:500])
@@ -63,8 +53,7 @@ def run_auto_topup(*, organization, now=None) -> Run:
 
 def orgs_due():
     """Orgs the sweep visits: on and below the threshold, or with an attempt pending."""
-    below = AutoTopupSettings.objects.filter(
-        enabled=True, organization__credit_account__balance__lt=F("threshold"))
+    below = threshold.settings_below_threshold()
     pending = TopupAttempt.objects.filter(status=TopupStatus.PENDING)
     return (AutoTopupSettings.objects.filter(
         Q(pk__in=below.values("pk")) | Q(organization__in=pending.values("organization")))
@@ -87,9 +76,8 @@ def balance_changed(*, organization, before, after) -> None:
     the threshold and no attempt is in flight (the task itself is safe to run twice)."""
     if after >= before:
         return
-    threshold = (AutoTopupSettings.objects.filter(organization_id=organization.pk, enabled=True)
-                 .values_list("threshold", flat=True).first())
-    if threshold is None or after >= threshold:
+    level = threshold.enabled_threshold(organization_id=organization.pk)
+    if not threshold.is_below(balance=after, threshold=level):
         return
     if TopupAttempt.objects.filter(organization_id=organization.pk,
                                    status=TopupStatus.PENDING).exists():

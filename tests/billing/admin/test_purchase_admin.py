@@ -6,7 +6,8 @@ from decimal import Decimal
 import pytest
 
 from billing.models import CreditPackage, EntryKind, PurchaseStatus, StripeEvent
-from billing.purchases import checkout, fulfilment, local_provider
+from billing.payments import local_provider
+from billing.purchases import checkout, fulfilment
 from tests.billing.purchase_fixtures import (
     assert_ledger_ok,
     balance,

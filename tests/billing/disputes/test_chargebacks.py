@@ -20,7 +20,7 @@ from billing.models import (
 )
 from billing.purchases import fulfilment
 from billing.purchases.errors import PurchaseError
-from billing.stripe import webhooks
+from billing.webhooks import dispatcher as webhooks
 from tests.billing.postings import consume, grant
 from tests.billing.purchase_fixtures import assert_ledger_ok, balance, entries, pending_purchase
 from tests.billing.stripe_stub import charge_object, event, session_object

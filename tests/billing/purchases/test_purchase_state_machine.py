@@ -21,7 +21,7 @@ from billing.ledger.errors import InsufficientCredits
 from billing.ledger.verify import verify_ledger
 from billing.models import CreditPackage, EntryKind, LedgerEntry, Purchase, PurchaseStatus
 from billing.purchases import checkout
-from billing.stripe import webhooks
+from billing.webhooks import dispatcher as webhooks
 from tests.billing.postings import consume
 from tests.billing.stripe_stub import charge_object, event, session_object
 from tests.conftest import make_member, make_org

@@ -5,7 +5,8 @@ from decimal import Decimal
 import pytest
 
 from billing.models import EntryKind, PurchaseStatus
-from billing.purchases import checkout, errors, fulfilment, local_provider, refunds
+from billing.payments import local_provider
+from billing.purchases import checkout, errors, fulfilment, refunds
 from tests.billing.postings import consume
 from tests.billing.purchase_fixtures import (
     assert_ledger_ok,
@@ -184,7 +185,7 @@ def failed_refund(purchase, amount, refund_id="re_1"):
 
 
 def test_a_failed_refund_gives_the_credits_back_once(org, paid):
-    from billing.stripe import webhooks
+    from billing.webhooks import dispatcher as webhooks
     from tests.billing.stripe_stub import event
 
     refund(paid, 2250)

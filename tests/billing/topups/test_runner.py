@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from billing.models import AutoTopupSettings, TopupAttempt, TopupMode, TopupStatus, TryState
-from billing.stripe import gateway as stripe_gateway
+from billing.payments import stripe_provider as stripe_gateway
 from billing.topups import attempts, runner, settlement
 from tests.billing.postings import consume
 from tests.billing.purchase_fixtures import assert_ledger_ok, balance, post_event

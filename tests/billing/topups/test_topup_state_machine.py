@@ -30,9 +30,9 @@ from billing.models import (
     TopupMode,
     TopupStatus,
 )
-from billing.purchases import local_provider
-from billing.stripe import webhooks
+from billing.payments import local_provider
 from billing.topups import attempts, cards, configuration, runner
+from billing.webhooks import dispatcher as webhooks
 from tests.billing.postings import consume, grant
 from tests.billing.stripe_stub import event
 from tests.conftest import make_member, make_org

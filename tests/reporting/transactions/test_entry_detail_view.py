@@ -7,8 +7,8 @@ from django.urls import reverse
 
 from billing.ledger.corrections import reverse_entry
 from billing.models import LedgerEntry
+from billing.payments.local_provider import local_checkout_session
 from billing.purchases.fulfilment import fulfil_checkout_session
-from billing.purchases.local_provider import local_checkout_session
 from billing.usage.ingestion.record import record_usage
 from tests.billing.postings import SYSTEM, consume, grant
 from tests.billing.purchase_fixtures import pending_purchase

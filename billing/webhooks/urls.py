@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from billing.stripe import views
+from billing.webhooks import views
 
 urlpatterns = [
     path("billing/stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),

@@ -6,8 +6,8 @@ import time
 import pytest
 
 from billing.models import PurchaseStatus, StripeCustomer
+from billing.payments import stripe_provider as stripe_gateway
 from billing.purchases import checkout
-from billing.stripe import gateway as stripe_gateway
 from tests.billing.purchase_fixtures import pending_purchase
 from tests.billing.stripe_stub import sign
 

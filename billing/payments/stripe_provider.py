@@ -1,19 +1,31 @@
-"""Every call to Stripe, and the only module that imports `stripe`.
+"""The Stripe adapter of the payments port: every call to Stripe, the only `import stripe`.
 
 A `StripeClient` is built from settings on each call (so tests can point
 STRIPE_API_BASE at a local stub), with the API version pinned here rather than
 whatever the installed library defaults to. Every write carries an idempotency
 key derived from our own rows, so a retried request never pays or refunds twice.
 Results come back as plain dicts; Stripe errors come back as PaymentError.
+`StripeProvider` is the port's face of these functions (interface.py).
 
 Never call these functions while a database transaction is open.
 """
 
 import json
 import logging
+import secrets
 
 import stripe
 from django.conf import settings
+
+from billing.models import PaymentProvider, StripeCustomer
+from billing.payments.interface import (
+    SETUP_PURPOSE,
+    OpenedCheckout,
+    PaymentError,
+    Provider,
+    RefundAnswer,
+    StripeObject,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -21,11 +33,6 @@ logger = logging.getLogger(__name__)
 API_VERSION = "2026-10-28.endive"
 WEBHOOK_TOLERANCE_SECONDS = 300
 NETWORK_RETRIES = 2  # safe: every write has an idempotency key
-SETUP_PURPOSE = "auto_topup_card"  # metadata of our setup-mode sessions (saving a card)
-
-
-class PaymentError(Exception):
-    """Stripe refused or could not be reached; the message is fit to show an admin."""
 
 
 class InvalidSignature(Exception):
@@ -65,13 +72,6 @@ def _call(what: str, fn, *args, **kwargs) -> dict:
     return result.to_dict()
 
 
-def object_id(value) -> str:
-    """The id of a Stripe reference that may arrive as an id or as an expanded object."""
-    if isinstance(value, dict):
-        return value.get("id") or ""
-    return value or ""
-
-
 def _options(idempotency_key: str | None = None) -> dict:
     return {"idempotency_key": idempotency_key} if idempotency_key else {}
 
@@ -88,6 +88,18 @@ def create_customer(*, organization, email: str = "") -> dict:
         params["email"] = email
     return _call("customer create", _client().v1.customers.create, params,
                  _options(f"org-{organization.pk}-customer"))
+
+
+def ensure_customer(*, organization, email: str = "") -> str:
+    """The org's Stripe Customer id, created at most once (the key is derived from the org)."""
+    existing = StripeCustomer.objects.filter(organization=organization).first()
+    if existing:
+        return existing.customer_id
+    customer = create_customer(organization=organization, email=email)
+    row, _ = StripeCustomer.objects.get_or_create(
+        organization=organization, defaults={"customer_id": customer["id"]}
+    )
+    return row.customer_id
 
 
 # -- Checkout ----------------------------------------------------------------------------------
@@ -227,3 +239,48 @@ def construct_event(payload: bytes, signature_header: str | None) -> dict:
     if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
         raise InvalidSignature("the body is not a Stripe event")
     return event
+
+
+# -- the port ----------------------------------------------------------------------------------
+
+class StripeProvider(Provider):
+    name = PaymentProvider.STRIPE
+    label = "Stripe"
+    is_test = False
+    refunds_at_once = False  # credits move when charge.refunded arrives
+
+    def open_checkout(self, *, purchase, customer_email: str, success_url: str,
+                      cancel_url: str) -> OpenedCheckout:
+        customer_id = ensure_customer(organization=purchase.organization, email=customer_email)
+        session = create_checkout_session(purchase=purchase, customer_id=customer_id,
+                                          success_url=success_url, cancel_url=cancel_url)
+        return OpenedCheckout(session_id=session["id"], url=session.get("url") or "",
+                              customer_id=customer_id)
+
+    def retrieve_checkout_session(self, *, session_id: str) -> StripeObject:
+        return retrieve_checkout_session(session_id)
+
+    def refund(self, *, purchase, amount_minor: int, idempotency_key: str,
+               metadata: dict) -> RefundAnswer:
+        return RefundAnswer(refund=create_refund(
+            payment_intent_id=purchase.stripe_payment_intent_id, amount_minor=amount_minor,
+            idempotency_key=idempotency_key, metadata=metadata))
+
+    def open_card_setup(self, *, organization, customer_email: str, currency: str,
+                        success_url: str, cancel_url: str) -> str:
+        customer_id = ensure_customer(organization=organization, email=customer_email)
+        session = create_setup_session(
+            organization=organization, customer_id=customer_id, request_id=secrets.token_hex(8),
+            currency=currency, success_url=success_url, cancel_url=cancel_url)
+        return session["url"]
+
+    def detach_payment_method(self, *, payment_method_id: str) -> None:
+        detach_payment_method(payment_method_id)
+
+    def send_off_session_charge(self, *, attempt, try_number: int,
+                                resend: bool) -> StripeObject:
+        # A dead worker's try whose intent id was recorded is read back; else sent again
+        # with the same key, which Stripe answers with the original intent.
+        if resend and attempt.payment_intent_id:
+            return retrieve_payment_intent(attempt.payment_intent_id)
+        return charge_off_session(attempt=attempt, try_number=try_number)

@@ -1,0 +1,1 @@
+"""Payments: the provider port and its adapters (Stripe, the local test provider)."""

@@ -1,1 +1,0 @@
-"""Stripe: the one door to its API (gateway.py) and its webhooks."""
