@@ -9,8 +9,7 @@ class BillingConfig(AppConfig):
     def ready(self):
         from billing.alerts import services as alerts
         from billing.ledger.credit_accounts import open_account_of_new_organization
-        from billing.ledger.listeners import BALANCE_LISTENERS
-        from billing.ledger.watch import settings_saved
+        from billing.ledger.listeners import BALANCE_LISTENERS, settings_saved
         from billing.pricing.catalogue.resolution import catalogue_changed
         from billing.pricing.quotes.price_cache import PRICE_MODELS
         from billing.topups import runner as topups

@@ -28,7 +28,7 @@ class CreditAccount(models.Model):
     last_hash = models.CharField(max_length=64, default="")
     entry_count = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
-    # The highest balance level a listener watches (billing/ledger/watch.py); null: none.
+    # The highest balance level a listener watches (billing/ledger/listeners.py); null: none.
     watch_level = models.DecimalField(null=True, blank=True, **money.CREDITS_FIELD)
 
     class Meta:

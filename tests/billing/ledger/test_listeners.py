@@ -7,7 +7,7 @@ import pytest
 
 from billing.alerts import services as alerts
 from billing.ledger import listeners
-from billing.ledger.watch import worth_announcing
+from billing.ledger.listeners import worth_announcing
 from billing.models import CreditAccount, Notification, NotificationKind, TopupAttempt
 from tests.billing.postings import consume, grant
 from tests.billing.topup_fixtures import save_stripe_card, topup_entries, turn_on
