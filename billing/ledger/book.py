@@ -24,13 +24,13 @@ from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of, met
 from billing.ledger.credit_accounts import ensure_account
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits, LedgerError
 from billing.ledger.postings import EntryFactory, Pending, Posting, burn_order
+from billing.ledger.store import current_store
 from billing.ledger.store.interface import (
     AddedTotals,
     Changes,
     LinkedRows,
     Locked,
     LockRead,
-    current_store,
 )
 from billing.models import (
     DEFAULT_PRIORITY,

@@ -3,8 +3,8 @@
 An area hands a book typed data, never SQL text: a `LockRead` is answered once the
 account lock is held; `LinkedRows` and `AddedTotals` are written with the book's
 entries. A `Store` takes the lock with those reads and writes a book's `Changes`
-in bulk; `current_store()` picks the one for the database in use (docs/architecture.md,
-"The ledger's store").
+in bulk; `billing.ledger.store.current_store()` picks the one for the database in
+use (docs/architecture.md, "The ledger's store").
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from django.db import connection, models
+from django.db import models
 
 from billing.ledger.postings import Pending
 from billing.models import CreditAccount, CreditGrant, LedgerEntry
@@ -35,7 +35,8 @@ class LinkedRows:
 
     The first `ahead` values of a row are final before the lock is taken, the rest (and
     the link) are set under it: a store that streams rows encodes that first part before
-    the lock (`encode_ahead`), and only the rest while it holds it."""
+    the lock (`Store.encode_ahead`, the heads given to `add`), and only the rest while it
+    holds it."""
 
     model: type[models.Model]
     columns: tuple[str, ...]
@@ -47,11 +48,6 @@ class LinkedRows:
     @property
     def link(self) -> str:
         return self.columns[-1]
-
-    def encode_ahead(self, rows: list[list]) -> list[str | None]:
-        """Each row's first part encoded for a store that will stream this many rows (None
-        each for one that will not): called before the lock, the heads given to `add`."""
-        return current_store().encode_ahead(rows, self.ahead) or [None] * len(rows)
 
     def add(self, row: list, entry, head: str | None = None) -> None:
         self.rows.append(row)
@@ -117,19 +113,3 @@ class Store(Protocol):
     def encode_ahead(self, rows: list[list], ahead: int) -> list[str] | None:
         """The first `ahead` values of each row encoded for streaming, or None when this
         store will not stream so many rows."""
-
-
-_STORES: dict[str, Store] = {}
-
-
-def current_store() -> Store:
-    """The store of the default connection's database, chosen once per vendor."""
-    store = _STORES.get(connection.vendor)
-    if store is None:
-        # The implementations build on this module: imported when first chosen.
-        if connection.vendor == "postgresql":
-            from billing.ledger.store.postgres import PostgresStore as chosen
-        else:
-            from billing.ledger.store.orm import OrmStore as chosen
-        store = _STORES[connection.vendor] = chosen()
-    return store

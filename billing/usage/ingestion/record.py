@@ -25,6 +25,7 @@ from billing import money
 from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits
+from billing.ledger.store import current_store
 from billing.ledger.store.interface import LockRead
 from billing.models.usage import UsageType
 from billing.pricing.quotes.price_book import PriceBook, PricingError, TokenCounts
@@ -226,7 +227,8 @@ def _charge(organization, events: list[Event], *, api_key, actor, now,
     # Worked out before the lock; under it only the entries and the balance are.
     charges = [plan_charge(organization, event, api_key, now) for event in events]
     rows = usage_rows()
-    heads = rows.encode_ahead([charge.row for charge in charges])
+    heads = (current_store().encode_ahead([charge.row for charge in charges], rows.ahead)
+             or [None] * len(charges))
     keys = [e.key for e in events]
     # Read with the lock, so a concurrent request with the same key has committed or waits.
     known = stored_events(organization_id=organization.pk, keys=keys)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, date
 from decimal import Decimal
 
-from billing.ledger.store.interface import AddedTotals, current_store
+from billing.ledger.store import current_store
+from billing.ledger.store.interface import AddedTotals
 from billing.models import DailyUsage
 
 DIMENSIONS = ("organization_id", "day", "usage_type", "resource", "operation", "user_label")
