@@ -31,7 +31,7 @@ def _json_errors(view):
     return wrapper
 
 
-def _wrapped(patterns):
+def _wrap(patterns):
     for pattern in patterns:
         pattern.callback = _json_errors(pattern.callback)
     return patterns
@@ -44,6 +44,6 @@ def not_found(request, rest=""):
 
 _patterns, _app, _namespace = api.urls
 urlpatterns = [
-    path("", (_wrapped(_patterns), _app, _namespace)),
+    path("", (_wrap(_patterns), _app, _namespace)),
     re_path(r"^(?P<rest>.*)$", not_found),
 ]

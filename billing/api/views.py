@@ -31,7 +31,7 @@ from billing.api.schemas import (
     UsageBatchOut,
     inline_schema,
 )
-from billing.faults.transient import describe, is_transient, logged_as_warning
+from billing.faults.transient import describe, is_transient, mark_logged
 from billing.usage.events import MAX_EVENTS, InvalidEvents, loads
 from billing.usage.ingestion.record import PlanNotEligible, UsageRefused, record_usage
 from billing.usage.queue.intake import accept_usage
@@ -185,6 +185,6 @@ def _not_found(request, exc):
 def _server_error(request, exc):
     if is_transient(exc):
         logger.warning("API %s %s answered 503: %s", request.method, request.path, describe(exc))
-        return logged_as_warning(unavailable_response())
+        return mark_logged(unavailable_response())
     logger.exception("API error on %s %s", request.method, request.path)
     return error_response(500, "internal_error", "something went wrong on our side; retry later")

@@ -33,7 +33,7 @@ ACTOR = Actor.system("stripe-dispute")
 
 def apply_dispute_created(*, dispute: dict) -> Dispute | None:
     with transaction.atomic():
-        found = _locked(dispute)
+        found = _lock_dispute(dispute)
         if found is None:
             return None
         purchase, record = found
@@ -44,7 +44,7 @@ def apply_dispute_created(*, dispute: dict) -> Dispute | None:
 
 def apply_dispute_closed(*, dispute: dict) -> Dispute | None:
     with transaction.atomic():
-        found = _locked(dispute)
+        found = _lock_dispute(dispute)
         if found is None:
             return None
         purchase, record = found
@@ -61,7 +61,7 @@ def apply_dispute_closed(*, dispute: dict) -> Dispute | None:
         return record
 
 
-def _locked(dispute: dict) -> tuple[Purchase, Dispute] | None:
+def _lock_dispute(dispute: dict) -> tuple[Purchase, Dispute] | None:
     """The purchase (locked first, as refunds lock it) and its dispute row (created once)."""
     charge = {"id": object_id(dispute.get("charge")),
               "payment_intent": dispute.get("payment_intent"), "metadata": {}}

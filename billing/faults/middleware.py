@@ -20,7 +20,7 @@ from billing.faults.transient import (
     RETRY_AFTER_SECONDS,
     describe,
     is_transient,
-    logged_as_warning,
+    mark_logged,
 )
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class UnavailableMiddleware:
             return None  # a bug: Django answers 500 and logs the traceback
         logger.warning("%s %s answered 503: %s", request.method, request.path,
                        describe(exception))
-        return logged_as_warning(unavailable_page())
+        return mark_logged(unavailable_page())
 
 
 def server_error(request):

@@ -73,7 +73,7 @@ def describe(error: BaseException) -> str:
     return f"{type(fault).__name__}{f' {sqlstate}' if sqlstate else ''}: {text}"
 
 
-def logged_as_warning(response):
+def mark_logged(response):
     """Mark a 503 whose fault was already logged as a warning, so Django does not log it
     again as an error (django.utils.log.log_response skips a response marked logged):
     an outage is not a bug, and must not page anyone once per request."""

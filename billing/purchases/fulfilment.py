@@ -54,7 +54,7 @@ def _purchase_id_of(session: dict) -> int | None:
         return None
 
 
-def _locked_purchase_for_session(session: dict) -> Purchase | None:
+def _lock_purchase_of_session(session: dict) -> Purchase | None:
     """The purchase a session pays for, locked; None when the session is not one of ours
     (another product on the same Stripe account), which is logged and left alone."""
     session_id = session.get("id") or ""
@@ -99,13 +99,13 @@ def fulfil_checkout_session(*, session: dict) -> Fulfilment:
     """Grant a paid session's credits exactly once: a paid grant and a linked bonus grant."""
     if session.get("payment_status") != "paid":
         with transaction.atomic():  # only to find (and remember) the purchase
-            purchase = _locked_purchase_for_session(session)
+            purchase = _lock_purchase_of_session(session)
             if purchase is not None:
                 purchase.save_fields("stripe_checkout_session_id")
         return Fulfilment(purchase=purchase, granted=False)  # async payment still to come
     session_id = session["id"]
     with transaction.atomic():
-        purchase = _locked_purchase_for_session(session)
+        purchase = _lock_purchase_of_session(session)
         if purchase is None:
             return Fulfilment(purchase=None, granted=False)
         if purchase.is_fulfilled:
@@ -170,7 +170,7 @@ def fulfil_checkout_session(*, session: dict) -> Fulfilment:
 
 def _mark(session: dict, status: str, reason: str) -> Purchase | None:
     with transaction.atomic():
-        purchase = _locked_purchase_for_session(session)
+        purchase = _lock_purchase_of_session(session)
         if purchase is not None and purchase.status == PurchaseStatus.PENDING:
             purchase.status = status
             purchase.failure_reason = reason

@@ -7,7 +7,7 @@ from billing import money
 register = template.Library()
 
 
-def _signed(value, display) -> str:
+def _with_sign(value, display) -> str:
     if value is None:
         return ""
     return ("+" if value > 0 else "\u2212" if value < 0 else "") + display(abs(value))
@@ -21,7 +21,7 @@ def credits(value):
 
 @register.filter
 def signed_credits(value):
-    return _signed(value, money.display_rounded)
+    return _with_sign(value, money.display_rounded)
 
 
 @register.filter
@@ -32,4 +32,4 @@ def credits_exact(value):
 
 @register.filter
 def signed_credits_exact(value):
-    return _signed(value, money.display_exact)
+    return _with_sign(value, money.display_exact)

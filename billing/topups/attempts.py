@@ -3,20 +3,9 @@
 `claim` decides, in one short transaction, whether a charge should be sent now
 and records that it is about to be (try_state CHARGING, tries + 1). Because it
 holds the settings lock and at most one attempt per org may be pending (a
-partial unique index), any number of workers, sweeps and triggers claim one
-try once. What it decides:
-
-- no pending attempt, auto-topup on, a card saved and the balance below the
-  threshold: a new attempt for one unit (fixed) or as many units as reach the
-  target, counting credits already pending (target);
-- a charge that would pass the monthly cap is cut to the units that fit, or
-  not made at all (the admins are told once a month);
-- a pending attempt waiting for its retry, once its backoff has passed: its
-  next try (cancelled instead when auto-topup was turned off or the balance is
-  back above the threshold);
-- a pending attempt whose try was sent but never settled (its worker died):
-  the same try again with the same idempotency key, which Stripe replays, so
-  the sweep settles what was really charged.
+partial unique index), any number of workers, sweeps and triggers claim one try
+once. What it decides (a new attempt, the monthly cap, a retry after backoff, a
+try whose worker died): docs/architecture.md, "Claiming an auto-topup".
 """
 
 from dataclasses import dataclass

@@ -4,7 +4,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from billing.faults.transient import RETRY_AFTER_SECONDS, logged_as_warning
+from billing.faults.transient import RETRY_AFTER_SECONDS, mark_logged
 from billing.webhooks import dispatcher
 
 
@@ -18,5 +18,5 @@ def stripe_webhook(request):
     response = HttpResponse(result.message, status=result.status, content_type="text/plain")
     if result.status == 503:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        logged_as_warning(response)  # by dispatcher.receive
+        mark_logged(response)  # by dispatcher.receive
     return response

@@ -54,7 +54,7 @@ _SPECIAL = re.compile(r"[\\\t\n\r]")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _escaped(value: str) -> str:
+def _escape(value: str) -> str:
     return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
 
 
@@ -107,5 +107,5 @@ def text_row(values: list | tuple) -> str:
             and line.count("\t") == len(texts) - 1
             and "\n" not in line and "\r" not in line):
         return line
-    return "\t".join([_escaped(value) if isinstance(value, str) else text
+    return "\t".join([_escape(value) if isinstance(value, str) else text
                       for value, text in zip(values, texts, strict=True)])

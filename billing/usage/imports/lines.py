@@ -66,7 +66,7 @@ class ImportReport:
         return not (self.invalid or self.rejected)
 
 
-def numbered(lines: Iterable[str], report: ImportReport) -> Iterator[tuple[int, str]]:
+def number_lines(lines: Iterable[str], report: ImportReport) -> Iterator[tuple[int, str]]:
     """The non-blank lines with their line numbers; `report.lines` counts every line read."""
     for line_no, line in enumerate(lines, start=1):
         report.lines = line_no
@@ -105,7 +105,7 @@ def import_lines(*, organization, lines: Iterable[str], actor: Actor | None = No
     """The whole file in this process (import_workers.py shares the work among several)."""
     actor = actor or Actor.system("import_usage")
     report = ImportReport()
-    for chunk in _chunks(_parse(numbered(lines, report), report), chunk_size):
+    for chunk in _chunks(_parse(number_lines(lines, report), report), chunk_size):
         _send(organization, chunk, actor, report)
         if progress:
             progress(report)

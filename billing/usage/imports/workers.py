@@ -23,7 +23,7 @@ from django.db import connection, connections
 
 from billing.ledger.actor import Actor
 from billing.usage.events import MAX_EVENTS, chunks
-from billing.usage.imports.lines import ImportReport, charge_lines, numbered
+from billing.usage.imports.lines import ImportReport, charge_lines, number_lines
 
 MAX_WORKERS = 8  # the turn under the lock is serial: more workers only wait longer
 POLL_SECONDS = 0.2  # how often a waiting process checks that the others are alive
@@ -75,7 +75,7 @@ def import_lines_in_workers(*, organization, lines: Iterable[str], workers: int,
     merger = _Merger(progress)
     read = ImportReport()  # counts the lines read so far
     try:
-        for index, batch in enumerate(chunks(numbered(lines, read), chunk_size)):
+        for index, batch in enumerate(chunks(number_lines(lines, read), chunk_size)):
             while not _put(batches, (index, batch)):
                 merger.collect(results, pool)
             merger.sent += 1

@@ -265,10 +265,10 @@ def _charge(organization, events: list[Event], *, api_key, actor, now,
                 else:
                     entry = None  # free: recorded, but a ledger entry cannot be zero
             except InsufficientCredits as error:
-                results.append(_rejected(event, "insufficient_credits", str(error)))
+                results.append(_rejection(event, "insufficient_credits", str(error)))
                 continue
             except IdempotencyConflict as error:
-                results.append(_rejected(event, "idempotency_conflict", str(error)))
+                results.append(_rejection(event, "idempotency_conflict", str(error)))
                 continue
             user = users.get(event.user_label) if event.user_label else None
             charge.row[USER_ID] = user.pk if user is not None else None
@@ -286,11 +286,11 @@ def _charge(organization, events: list[Event], *, api_key, actor, now,
 def _replay(prior: PriorEvent, event: Event) -> EventResult:
     if _same_payload(prior, event):
         return EventResult(event.key, DUPLICATE, prior.credits, prior.balance_after)
-    return _rejected(
+    return _rejection(
         event, "idempotency_conflict",
         f"idempotency key {event.key!r} was already used for a different event",
     )
 
 
-def _rejected(event: Event, code: str, message: str) -> EventResult:
+def _rejection(event: Event, code: str, message: str) -> EventResult:
     return EventResult(event.key, REJECTED, error={"code": code, "message": message})

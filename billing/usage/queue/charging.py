@@ -199,12 +199,12 @@ def _charge_run(organization, rows: list[_Row]) -> dict:
         except InvalidEvents as error:
             refused = _refusals_by_index(error.details, len(pending))
             for index, message in refused.items():
-                results[pending[index].id] = _rejected(pending[index], INVALID_EVENT, message)
+                results[pending[index].id] = _rejection(pending[index], INVALID_EVENT, message)
             pending = [row for index, row in enumerate(pending) if index not in refused]
             continue
         except PlanNotEligible as error:
             for row in pending:
-                results[row.id] = _rejected(row, PlanNotEligible.code, str(error))
+                results[row.id] = _rejection(row, PlanNotEligible.code, str(error))
             break
         results.update((row.id, result)
                        for row, result in zip(pending, batch.results, strict=True))
@@ -224,7 +224,7 @@ def _refusals_by_index(details: list[dict], count: int) -> dict[int, str]:
     return {index: "; ".join(parts) for index, parts in messages.items()}
 
 
-def _rejected(row: _Row, code: str, message: str) -> EventResult:
+def _rejection(row: _Row, code: str, message: str) -> EventResult:
     return EventResult(row.key, REJECTED, error={"code": code, "message": message})
 
 
