@@ -50,7 +50,7 @@ VERIFY_TESTS = [
 PURCHASE_TESTS = [
     "tests/billing/purchases/test_fulfilment.py",
     "tests/billing/purchases/test_refunds.py",
-    "tests/billing/demo/test_packages.py",
+    "tests/billing/demo/test_first_purchase.py",
     "tests/billing/webhooks/test_webhook_view.py",
 ]
 USAGE_TESTS = [

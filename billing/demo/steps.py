@@ -4,8 +4,8 @@ Prices come before usage: the simulated usage history is charged at them.
 """
 
 from billing.demo.credit_history import seed_credit_history
-from billing.demo.packages import seed_packages_and_purchase
-from billing.demo.prices import seed_price_catalogue
+from billing.demo.first_purchase import seed_packages_and_purchase
+from billing.demo.price_catalogue import seed_price_catalogue
 from billing.demo.saved_card import seed_saved_card
 from billing.demo.usage_history import seed_usage_history
 

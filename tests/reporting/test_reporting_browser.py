@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from billing.demo import organization as demo
-from billing.demo.packages import seed_packages_and_purchase
+from billing.demo.first_purchase import seed_packages_and_purchase
 from billing.models import CreditPackage
 from billing.usage.ingestion.record import record_usage
 from tests.billing.usage_fixtures import ai_event, gpu_event, seed_prices

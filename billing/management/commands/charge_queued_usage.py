@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from accounts.management.counts import plural_count
 from accounts.management.lookup import optional_organization
-from accounts.management.text import counted
 from billing.usage.queue.charging import drain
 from billing.usage.queue.selectors import queue_depth
 
@@ -34,5 +34,5 @@ class Command(BaseCommand):
             drained = drain(organization_id=depth.organization_id, seconds=None)
             outcomes = ", ".join(f"{n:,} {status}"
                                  for status, n in sorted(drained.statuses.items()))
-            self.stdout.write(f"{depth.slug}: {counted(drained.events, 'event')} decided"
+            self.stdout.write(f"{depth.slug}: {plural_count(drained.events, 'event')} decided"
                               + (f" ({outcomes})" if outcomes else ""))

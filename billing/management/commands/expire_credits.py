@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
+from accounts.management.counts import plural_count
 from accounts.management.lookup import optional_organization
-from accounts.management.text import counted
 from billing.ledger.expiry import expire_credits
 
 
@@ -14,4 +14,4 @@ class Command(BaseCommand):
     def handle(self, *args, org, **options):
         organization = optional_organization(org)
         posted = expire_credits(organization=organization)
-        self.stdout.write(f"{counted(posted, 'expiry entry', 'expiry entries')} posted")
+        self.stdout.write(f"{plural_count(posted, 'expiry entry', 'expiry entries')} posted")

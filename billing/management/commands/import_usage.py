@@ -4,8 +4,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.management.counts import plural_count
 from accounts.management.lookup import organization_or_error
-from accounts.management.text import counted
 from billing import money
 from billing.usage.events import MAX_EVENTS
 from billing.usage.imports.lines import import_lines
@@ -83,10 +83,10 @@ class Command(BaseCommand):
             self.stderr.write(f"  … and {hidden} more")
         rejections = ", ".join(f"{n} {code}" for code, n in sorted(report.rejections.items()))
         self.stdout.write(
-            f"{counted(report.lines, 'line')}: {report.charged:,} charged "
+            f"{plural_count(report.lines, 'line')}: {report.charged:,} charged "
             f"({money.display(report.credits)} credits), {report.duplicate:,} duplicate, "
             f"{report.rejected:,} rejected{f' ({rejections})' if rejections else ''}, "
-            f"{counted(report.invalid, 'invalid line')}. Balance "
+            f"{plural_count(report.invalid, 'invalid line')}. Balance "
             f"{money.display(report.balance) if report.balance is not None else 'unchanged'}."
         )
 
@@ -133,7 +133,7 @@ class _Progress:
             bar = f"[{'#' * filled}{'-' * (self.WIDTH - filled)}] {share:6.1%} "
         else:
             bar = ""
-        line = f"{bar}{counted(report.lines, 'line')}, {rate:,.0f} events/s"
+        line = f"{bar}{plural_count(report.lines, 'line')}, {rate:,.0f} events/s"
         self.out.write(("\r" + line) if self.tty else line, ending="" if self.tty else "\n")
         self.out.flush()
 

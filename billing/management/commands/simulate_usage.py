@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.management.counts import plural_count
 from accounts.management.lookup import organization_or_error
-from accounts.management.text import counted
 from billing import money
 from billing.demo.simulation import MAX_DAYS, catalogue_for, generate
 from billing.ledger.actor import Actor
@@ -53,7 +53,7 @@ class Command(BaseCommand):
             spent += result.charged_credits
             balance = result.balance
         self.stdout.write(
-            f"{counted(sum(counts.values()), 'event')} over {counted(days, 'day')}: "
+            f"{plural_count(sum(counts.values()), 'event')} over {plural_count(days, 'day')}: "
             f"{counts[CHARGED]:,} charged "
             f"({money.display(spent)} credits), {counts[DUPLICATE]} duplicate, "
             f"{counts[REJECTED]} rejected. Balance "

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from accounts.management.text import counted
+from accounts.management.counts import plural_count
 from billing.schedules import sync_schedules
 
 
@@ -10,4 +10,4 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         names = sync_schedules()
         listed = ", ".join(names) or "none"
-        self.stdout.write(f"{counted(len(names), 'schedule')} in sync: {listed}")
+        self.stdout.write(f"{plural_count(len(names), 'schedule')} in sync: {listed}")

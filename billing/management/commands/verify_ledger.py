@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.management.counts import plural_count
 from accounts.management.lookup import optional_organization
-from accounts.management.text import counted
 from accounts.text import text_problem
 from billing.ledger import digests
 from billing.ledger.verify import verify_ledger
@@ -25,8 +25,8 @@ class Command(BaseCommand):
             if chosen is None:
                 raise CommandError(f"no ledger digest {digest!r} (a day, an id or 'latest')")
         report = verify_ledger(organization=organization, digest=chosen)
-        summary = (f"{counted(report.accounts, 'account')}, "
-                   f"{counted(report.entries, 'entry', 'entries')} checked")
+        summary = (f"{plural_count(report.accounts, 'account')}, "
+                   f"{plural_count(report.entries, 'entry', 'entries')} checked")
         if report.digest is not None:
             summary += (f"; against the digest of {report.digest.day} "
                         f"(fingerprint {digests.fingerprint(report.digest)})")
@@ -34,7 +34,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Ledger OK: {summary}"))
             return
         self.stdout.write(self.style.ERROR(f"Ledger FAILED: {summary}, "
-                                           f"{counted(len(report.problems), 'problem')}"))
+                                           f"{plural_count(len(report.problems), 'problem')}"))
         for problem in report.problems:
             self.stdout.write(f"  {problem}")
         raise SystemExit(1)

@@ -16,8 +16,8 @@ from django.core.management import call_command
 from django_q.conf import Conf
 
 from billing.demo import organization as demo
-from billing.demo.packages import seed_packages_and_purchase
-from billing.demo.prices import seed_price_catalogue
+from billing.demo.first_purchase import seed_packages_and_purchase
+from billing.demo.price_catalogue import seed_price_catalogue
 from billing.demo.saved_card import seed_saved_card
 from billing.models import EntryKind, LedgerEntry, TopupAttempt, TopupStatus
 from tests.billing.portal.test_purchase_browser import header_balance

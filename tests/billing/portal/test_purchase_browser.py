@@ -5,7 +5,7 @@ import re
 from decimal import Decimal
 
 from billing.demo import organization as demo
-from billing.demo.packages import seed_packages_and_purchase
+from billing.demo.first_purchase import seed_packages_and_purchase
 from billing.models import CreditPackage
 from tests.browser import browser_marks, browser_page  # noqa: F401
 

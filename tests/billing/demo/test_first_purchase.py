@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from billing.demo import organization as demo
-from billing.demo.packages import seed_packages_and_purchase
+from billing.demo.first_purchase import seed_packages_and_purchase
 from billing.ledger.verify import verify_ledger
 from billing.models import CreditPackage, EntryKind, LedgerEntry, PurchaseStatus
 

@@ -4,7 +4,7 @@ from io import StringIO
 
 import pytest
 
-from billing.demo.prices import seed_price_catalogue
+from billing.demo.price_catalogue import seed_price_catalogue
 from billing.models import AIModel
 
 pytestmark = pytest.mark.django_db
