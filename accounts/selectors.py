@@ -32,16 +32,8 @@ def settings_history(organization: Organization):
     return SettingsChange.objects.filter(organization=organization).select_related("actor")
 
 
-def members_named(*, organization_id: int, emails: set[str]):
-    """(id, email) of the org's members among `emails` (matched as given), unordered; its
-    rows go to `members_from_rows`."""
-    return (User.objects.filter(memberships__organization_id=organization_id,
-                                email__in=sorted(emails))
-            .order_by().values_list("id", "email"))
-
-
 def members_from_rows(rows) -> dict[str, User]:
-    """{lower-cased email: user}; the users carry their id and email only (the other fields
-    are deferred)."""
+    """{lower-cased email: user} from (user id, email) rows of the org's memberships; the
+    users carry their id and email only (the other fields are deferred)."""
     return {email.lower(): User.from_db(connection.alias, ["id", "email"], (pk, email))
             for pk, email in rows}

@@ -99,6 +99,10 @@ DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default
 DATABASE_LOCK_TIMEOUT_MS = env.int("DATABASE_LOCK_TIMEOUT_MS", default=5000)
 if DATABASE_STATEMENT_TIMEOUT_MS < 0 or DATABASE_LOCK_TIMEOUT_MS < 0:
     raise ImproperlyConfigured("DATABASE_*_TIMEOUT_MS must be 0 (off) or a number of ms")
+# The ledger's small writes are prepared once per connection (billing/ledger/store/
+# one_statement.py). False behind a pooler in transaction mode (PgBouncer), which moves a
+# session's transactions between server connections.
+DATABASE_PREPARED_STATEMENTS = strict_bool("DATABASE_PREPARED_STATEMENTS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
         f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS} "

@@ -22,10 +22,23 @@ from billing.models import CreditAccount, CreditGrant, LedgerEntry
 
 @dataclass(frozen=True, eq=False)
 class LockRead:
-    """A query answered with the account lock held, so that it sees everything the previous
-    holder committed: a `values_list` of plain fields (its rows come back as tuples)."""
+    """Rows read with the account lock held, so that they see everything the previous
+    holder committed: the `columns` of `model` where each `where` column equals its value,
+    or is one of its values when that is a list. A name may follow one foreign key
+    (`user__email`). Its rows come back as tuples, in `columns` order.
 
-    query: models.QuerySet
+    Typed data rather than a queryset: the store turns each shape into SQL once, where
+    building and compiling a queryset per request would cost more than the read."""
+
+    model: type[models.Model]
+    columns: tuple[str, ...]
+    where: tuple[tuple[str, object], ...]
+
+    def queryset(self) -> models.QuerySet:
+        """The same read through the ORM."""
+        return (self.model.objects.filter(**{
+            f"{name}__in" if isinstance(value, list) else name: value
+            for name, value in self.where}).order_by().values_list(*self.columns))
 
 
 @dataclass(eq=False)

@@ -29,7 +29,7 @@ class OrmStore:
             return None
         return Locked(account=account, grants=self.live_grants(account),
                       entries=self.entries_by_key(account, keys) if keys else {},
-                      rows={read: list(read.query) for read in reads})
+                      rows={read: list(read.queryset()) for read in reads})
 
     def live_grants(self, account: CreditAccount) -> list[CreditGrant]:
         # Unordered: the book applies the burn order in Python.

@@ -63,9 +63,8 @@ class PostgresStore(OrmStore):
             statements.append(entries)
             params += [organization_id, list(keys)]
         for read in reads:
-            sql, read_params = read.query.query.get_compiler(connection=connection).as_sql()
-            statements.append(sql)
-            params += read_params
+            statements.append(_read_sql(read))
+            params += [value for _, value in read.where]
         alias = connection.alias
         with connection.cursor() as cursor:
             # One simple-protocol query (parameters bound client-side), a result set each.
@@ -143,6 +142,40 @@ class PostgresStore(OrmStore):
         if totals.rows:
             with connection.cursor() as cursor:
                 cursor.execute(*orm.totals_upsert_arrays(totals, sorted(totals.rows.items())))
+
+
+_READS: dict[tuple, str] = {}  # a LockRead's SQL by its shape: built once per process
+
+
+def _read_sql(read: LockRead) -> str:
+    shape = (read.model, read.columns,
+             tuple((name, isinstance(value, list)) for name, value in read.where))
+    sql = _READS.get(shape)
+    if sql is None:
+        q = connection.ops.quote_name
+        joins: dict[str, str] = {}
+
+        def column(name: str) -> str:
+            """`t.column`, or `relation.column` across one foreign key (joined once)."""
+            if "__" not in name:
+                return f"t.{q(read.model._meta.get_field(name).column)}"
+            relation, field_name = name.split("__")
+            foreign_key = read.model._meta.get_field(relation)
+            related = foreign_key.related_model
+            alias = f"r_{relation}"
+            joins[relation] = (f"JOIN {q(related._meta.db_table)} AS {alias} "
+                               f"ON {alias}.{q(related._meta.pk.column)} = "
+                               f"t.{q(foreign_key.column)}")
+            return f"{alias}.{q(related._meta.get_field(field_name).column)}"
+
+        selected = ", ".join(column(name) for name in read.columns)
+        conditions = " AND ".join(
+            f"{column(name)} = ANY(%s)" if is_list else f"{column(name)} = %s"
+            for name, is_list in shape[2])
+        sql = (f"SELECT {selected} FROM {q(read.model._meta.db_table)} AS t "
+               f"{' '.join(joins.values())} WHERE {conditions}")
+        _READS[shape] = sql
+    return sql
 
 
 def _saved_as(entry: LedgerEntry, pk: int) -> None:

@@ -8,9 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection
-from django.db.models import F, Lookup, Q
-
 from billing.ledger.store.interface import LockRead
 from billing.models.usage import UsageEvent
 
@@ -26,32 +23,11 @@ class PriorEvent:
     balance_after: Decimal | None
 
 
-class AnyOf(Lookup):
-    """`column = ANY(%s)`, the values as one array parameter (PostgreSQL): for a batch's
-    1,000 keys, far cheaper to build than `__in`, which prepares every value apart."""
-
-    lookup_name = "any_of"
-    prepare_rhs = False
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", [*lhs_params, list(self.rhs)]
-
-
-def one_of(field_name: str, values: list) -> Q | AnyOf:
-    """A filter: the field's value is one of `values`."""
-    if connection.vendor == "postgresql":
-        return AnyOf(F(field_name), values)
-    return Q(**{f"{field_name}__in": values})
-
-
 def stored_events(*, organization_id: int, keys: list[str]) -> LockRead:
     """The stored events among `keys`; their rows go to `prior_events`."""
-    return LockRead(
-        UsageEvent.objects.filter(one_of("idempotency_key", keys),
-                                  organization_id=organization_id)
-        .order_by().values_list("idempotency_key", "fingerprint", "occurred_at",
-                                "occurred_at_sent", "credits", "balance_after"))
+    return LockRead(model=UsageEvent, columns=(
+        "idempotency_key", "fingerprint", "occurred_at", "occurred_at_sent", "credits",
+        "balance_after"), where=(("organization_id", organization_id), ("idempotency_key", keys)))
 
 
 def prior_events(rows) -> dict[str, PriorEvent]:

@@ -20,7 +20,8 @@ from typing import NamedTuple
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
-from accounts.selectors import members_from_rows, members_named
+from accounts.models import Membership
+from accounts.selectors import members_from_rows
 from billing import money
 from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
@@ -233,7 +234,8 @@ def _charge(organization, events: list[Event], *, api_key, actor, now,
     # Read with the lock, so a concurrent request with the same key has committed or waits.
     known = stored_events(organization_id=organization.pk, keys=keys)
     emails = {e.user_label for e in events if e.user_label}
-    members = LockRead(members_named(organization_id=organization.pk, emails=emails))
+    members = LockRead(model=Membership, columns=("user_id", "user__email"), where=(
+        ("organization_id", organization.pk), ("user__email", sorted(emails))))
     if before_lock is not None:
         before_lock()
     with open_book(organization=organization, now=charge_at,

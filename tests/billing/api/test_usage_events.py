@@ -258,19 +258,21 @@ def test_openapi_schema_says_unknown_fields_are_refused(client):
 def test_a_single_event_sends_six_statements_and_two_after_the_lock(client, key, org):
     """The charge path's round trips (docs/architecture.md, "A usage event"): the key, the
     catalogue version, then the transaction: the lock with the grants, the known keys
-    and the user named, one write, the end. (SAVEPOINT: the test runs in a
-    transaction.)"""
+    and the user named, one write (prepared on the connection once), the end. (SAVEPOINT:
+    the test runs in a transaction.)"""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from tests.billing.prepared_sql import sent
     from tests.conftest import make_member
 
     ana = make_member(org, "ana@acme.test")
     post(client, key, {"events": [ai_event("warm"), gpu_event("warm-gpu")]})  # caches, last_used
+    post(client, key, {"events": [ai_event("warm-one")]})  # prepares the one-event write
     with CaptureQueriesContext(connection) as captured:
         response = post(client, key, {"events": [ai_event("one", user="ana@acme.test")]})
     assert response.status_code == 200 and response.json()["results"][0]["status"] == "charged"
-    statements = [q["sql"] for q in captured.captured_queries]
+    statements = sent(captured)
     assert len(statements) == 6, "\n".join(statements)
     api_key, version, begin, lock, write, end = statements
     assert "accounts_apikey" in api_key and "modelcatalogueversion" in version

@@ -17,6 +17,7 @@ from billing.models import CreditAccount, CreditGrant, DailyUsage, GrantKind, Le
 from billing.models.usage import UsageEvent
 from billing.usage.ingestion.record import estimate_usage, read_and_price, record_usage
 from tests.billing.postings import assert_ledger_ok, grant
+from tests.billing.prepared_sql import sent as sent_queries
 from tests.billing.usage.test_events import reference_fingerprint
 from tests.billing.usage_fixtures import AI_CREDITS, GPU_CREDITS, ai_event, gpu_event
 from tests.conftest import make_member
@@ -43,7 +44,7 @@ def test_one_event_is_written_by_one_statement_and_nothing_runs_after_commit(org
     with CaptureQueriesContext(connection) as captured:
         result = record_usage(organization=org, events=[ai_event("one", user="ana@acme.test",
                                                                  operation="chat")])
-    queries = [q["sql"] for q in captured.captured_queries]
+    queries = sent_queries(captured)
     # One round trip takes the lock and reads the grants and the known keys after it.
     lock_and_reads, write = from_the_lock(queries)
     lock, grants, known_entries, known_events, users = lock_and_reads.split("; ")
@@ -189,7 +190,7 @@ def test_outside_any_transaction_the_write_carries_its_commit(org, monkeypatch):
     monkeypatch.setattr(connection, "_commit", commit)
     with CaptureQueriesContext(connection) as captured:
         record_usage(organization=org, events=[ai_event("one")])
-    queries = [q["sql"] for q in captured.captured_queries]
+    queries = sent_queries(captured)
     after_lock = queries[next(i for i, q in enumerate(queries) if "FOR UPDATE" in q) + 1:]
     # The lock's holder makes one round trip more: the write, committed in the same query.
     # Django still records its commit, which finds the transaction over and sends nothing.
