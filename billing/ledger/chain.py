@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -98,18 +99,10 @@ def _fields(entry: LedgerEntry, metadata_text: str | None = None) -> list[str]:
     ]
 
 
-_last_moment: tuple[datetime, str] | None = None
-
-
+@lru_cache(maxsize=4)  # a book's entries share one moment: formatted once
 def hashed_moment(moment: datetime) -> str:
-    """A creation time as hashed; a book's entries share one moment, formatted once."""
-    global _last_moment
-    last = _last_moment
-    if last is not None and last[0] is moment:
-        return last[1]
-    text = moment.astimezone(UTC).isoformat(timespec="microseconds")
-    _last_moment = (moment, text)
-    return text
+    """A creation time as hashed: UTC, to the microsecond."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def allocations_text(allocations: Iterable[tuple[int, Decimal]]) -> str:

@@ -9,6 +9,7 @@ import json
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from itertools import repeat
 from operator import is_
 
@@ -58,18 +59,10 @@ def _escape(value: str) -> str:
     return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
 
 
-_last_moment: tuple[datetime, str] | None = None
-
-
+@lru_cache(maxsize=4)  # a batch's rows share their few moments: each formatted once
 def copy_moment(moment: datetime) -> str:
-    """A timestamp as COPY reads it; a batch's rows share their moments: formatted once."""
-    global _last_moment
-    last = _last_moment
-    if last is not None and last[0] is moment:
-        return last[1]
-    text = moment.isoformat()
-    _last_moment = (moment, text)
-    return text
+    """A timestamp as COPY reads it."""
+    return moment.isoformat()
 
 
 # COPY's text format per Python type, as PostgreSQL reads it back: the same values as

@@ -56,6 +56,10 @@ class OrmStore:
             ])
         if changes.pending or changes.grants:
             update_grants_and_account(changes)
+        self.write_areas_rows(changes)
+
+    def write_areas_rows(self, changes: Changes) -> None:
+        """The rows the areas handed the book, once its entries have their ids."""
         for linked in changes.linked:
             self.insert_linked(linked)
         for totals in changes.totals:

@@ -102,10 +102,7 @@ class PostgresStore(OrmStore):
             return  # the linked rows and totals went with it
         elif changes.grants:
             update_grants_and_account(changes)
-        for linked in changes.linked:
-            self.insert_linked(linked)
-        for totals in changes.totals:
-            self.add_totals(totals)
+        self.write_areas_rows(changes)
 
     def _copy_entries(self, changes: Changes) -> None:
         """Ids drawn from the sequence first (sorted, so id order stays posting order),
