@@ -13,15 +13,8 @@ from billing.pricing.quotes.price_book import (
     TokenCounts,
     split_tokens,
 )
-from billing.pricing.sync.prices import sync_prices
 from tests.billing.price_catalogue import T0, D, ai_model, meter, rate_and_markup
-
-NOW = datetime(2026, 11, 27, 10, tzinfo=UTC)
-
-
-@pytest.fixture
-def synced(db):
-    sync_prices(providers=["openai", "anthropic"], now=NOW)
+from tests.billing.pricing.quotes.conftest import NOW
 
 
 def book(plan="professional"):

@@ -1,7 +1,6 @@
 """The PriceBook's lookups: model names and meter codes resolved (or refused) once per
 batch, and the few queries a whole batch costs. Quotes themselves: test_price_book.py."""
 
-from datetime import UTC, datetime
 
 import pytest
 
@@ -9,13 +8,7 @@ from billing.models import AIModel, Meter
 from billing.pricing.quotes.price_book import PriceBook, PricingError, TokenCounts
 from billing.pricing.sync.prices import sync_prices
 from tests.billing.price_catalogue import D, meter
-
-NOW = datetime(2026, 11, 27, 10, tzinfo=UTC)
-
-
-@pytest.fixture
-def synced(db):
-    sync_prices(providers=["openai", "anthropic"], now=NOW)
+from tests.billing.pricing.quotes.conftest import NOW
 
 
 def book(plan="professional"):
