@@ -73,6 +73,11 @@ class Book:
         """The rows of a read taken with the lock (open_book's `reads`)."""
         return self._rows[read]
 
+    @property
+    def next_seq(self) -> int:
+        """The seq the next entry posted in this book will have."""
+        return self._seq + 1
+
     def live_grants(self) -> list[CreditGrant]:
         """Live grants in burn-down order."""
         return self._grants
@@ -225,11 +230,15 @@ class Book:
 
     def consume(self, *, amount: Decimal, actor: Actor, reason: str, idempotency_key: str,
                 metadata: dict | None = None, fingerprint: str | None = None,
-                entry_kind: str = EntryKind.USAGE, metadata_text: str | None = None) -> Posting:
-        """`metadata_text`: chain.metadata_json(metadata), when the caller has it already."""
+                entry_kind: str = EntryKind.USAGE, metadata_text: str | None = None,
+                new_key: bool = False) -> Posting:
+        """`metadata_text`: chain.metadata_json(metadata), when the caller has it already.
+        `new_key`: the caller knows the key is unused (a usage charge, whose events' own
+        keys were read with the lock), so it is not looked up; were it used after all, the
+        unique key refuses the write and the transaction rolls back."""
         amount = money.parse_credits(amount)
         fingerprint = fingerprint or fingerprint_of("consume", entry_kind, money.canonical(amount))
-        if (existing := self._existing(idempotency_key, fingerprint)) is not None:
+        if not new_key and (existing := self._existing(idempotency_key, fingerprint)):
             return existing
         self.expire_due()
         if self.balance < 0:

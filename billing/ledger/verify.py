@@ -5,7 +5,8 @@ only transaction on PostgreSQL): its row, entries, allocations and grants are
 read as of one moment, so postings that commit during a run never look like
 tampering. The database guards (the append-only and no-TRUNCATE triggers of
 both ledger tables and the digest table) are checked to be installed and
-enabled, and each account's history is proved against a signed daily digest.
+enabled, and each account's history is proved against a signed daily digest. Usage
+entries are checked against their events (billing/ledger/verify_usage.py).
 """
 
 from collections import defaultdict
@@ -18,6 +19,7 @@ from django.db.models import Sum
 
 from billing.ledger import digests
 from billing.ledger.chain import UnknownChainKey, entry_hash
+from billing.ledger.verify_usage import dangling_references, entry_events_problem, events_by_entry
 from billing.models import (
     CreditAccount,
     CreditGrant,
@@ -85,7 +87,7 @@ def _allocations_by_entry(account: CreditAccount) -> Iterator[tuple[int, list]]:
 
 
 def _check_chain(account: CreditAccount, slug: str, report: Report) -> None:
-    """Invariants 2, 3 and 7, plus the refund ceiling of 6, in one pass in seq order."""
+    """Invariants 2, 3, 7 and 8, plus the refund ceiling of 6, in one pass in seq order."""
     previous_hash, balance, total, expected_seq = "", Decimal(0), Decimal(0), 0
     chain_broken, keyed_seen = False, False
     granted = defaultdict(Decimal)
@@ -93,6 +95,8 @@ def _check_chain(account: CreditAccount, slug: str, report: Report) -> None:
     last_id = 0
     allocations = _allocations_by_entry(account)
     pending = next(allocations, None)
+    events = events_by_entry(account)
+    charged = next(events, None)
     entries = LedgerEntry.objects.filter(account=account).order_by("seq")
     for entry in entries.iterator(chunk_size=5000):
         report.entries += 1
@@ -111,6 +115,19 @@ def _check_chain(account: CreditAccount, slug: str, report: Report) -> None:
         own = []
         if pending is not None and pending[0] == entry.pk:
             own, pending = pending[1], next(allocations, None)
+        while charged is not None and charged[0] < entry.pk:  # events of no entry seen here
+            report.problems.append(Problem(slug, "8", "usage events point at an entry that "
+                                                      "is not this account's", charged[0]))
+            charged = next(events, None)
+        its_events = []
+        if charged is not None and charged[0] == entry.pk:
+            its_events, charged = charged[1], next(events, None)
+        if entry.kind == EntryKind.USAGE:
+            if (problem := entry_events_problem(entry, its_events)) is not None:
+                report.problems.append(Problem(slug, "8", problem, entry.pk))
+        elif its_events:
+            report.problems.append(Problem(slug, "8", "usage events point at an entry that "
+                                                      "is not a usage entry", entry.pk))
         balance += entry.amount
         total += entry.amount
         if entry.balance_after != balance:
@@ -132,6 +149,9 @@ def _check_chain(account: CreditAccount, slug: str, report: Report) -> None:
                 granted[purchase_id] += entry.amount
             elif entry.kind == EntryKind.REFUND:
                 refunded[purchase_id] -= entry.amount
+    if charged is not None:
+        report.problems.append(Problem(slug, "8", "usage events point at an entry that is "
+                                                  "not this account's", charged[0]))
     for purchase_id, amount in refunded.items():
         if amount > granted[purchase_id]:
             report.problems.append(Problem(
@@ -217,6 +237,9 @@ def verify_ledger(*, organization=None, digest: LedgerDigest | None = None) -> R
     report.digest = digest
     if digest is not None and (problem := digests.signature_problem(digest)):
         report.problems.append(Problem("*", "7", problem))
+    for message in dangling_references(organization):
+        report.problems.append(Problem(organization.slug if organization else "*", "8",
+                                       message))
     accounts = CreditAccount.objects.order_by("pk")
     if organization is not None:
         accounts = accounts.filter(organization=organization)

@@ -175,13 +175,15 @@ class LedgerEntry(AppendOnlyModel):
     amount = models.DecimalField(**money.CREDITS_FIELD)
     balance_after = models.DecimalField(**money.CREDITS_FIELD)
     actor_type = models.CharField(max_length=10, choices=ActorType.choices)
+    # Reference data: no database constraint (verify_ledger checks they point somewhere);
+    # indexed for the transactions page's user and API-key filters.
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-        related_name="ledger_entries",
+        related_name="ledger_entries", db_constraint=False,
     )
     actor_api_key = models.ForeignKey(
         "accounts.ApiKey", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="ledger_entries",
+        related_name="ledger_entries", db_constraint=False,
     )
     actor_label = models.CharField(max_length=254)
     reason = models.TextField(blank=True)

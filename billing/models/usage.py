@@ -3,7 +3,9 @@ the daily rollup of them.
 
 A row exists only for a recorded event (charged); a rejected event leaves no
 trace, so its key can be sent again. Every foreign key is PROTECT: a usage
-event is evidence for a ledger entry and must outlive whatever it points at.
+event is evidence for a ledger entry and must outlive whatever it points at. Those to
+reference data (model, meter, user, API key) are checked by verify_ledger, not by a
+database constraint checked at every insert (docs/decisions.md, "One entry per charge").
 """
 
 from django.conf import settings
@@ -35,13 +37,14 @@ class UsageEvent(models.Model):
     # The client's key as sent; the ledger entry carries it as `usage:<key>`.
     idempotency_key = models.CharField(max_length=200)
     type = models.CharField(max_length=20, choices=UsageType.choices)
+    # No index: reports and filters go by `resource`, through usage_org_resource_idx.
     ai_model = models.ForeignKey(
         "billing.AIModel", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="usage_events",
+        related_name="usage_events", db_constraint=False, db_index=False,
     )
     meter = models.ForeignKey(
         "billing.Meter", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="usage_events",
+        related_name="usage_events", db_constraint=False, db_index=False,
     )
     # The model or meter the event was priced as (the resolved model's name, the meter's code):
     # what reports group by. `name_sent` keeps the model name exactly as the client sent it.
@@ -60,14 +63,16 @@ class UsageEvent(models.Model):
     # Meter units for infrastructure; all tokens (input + output) for AI.
     quantity = models.DecimalField(**QUANTITY_FIELD)
     operation = models.CharField(max_length=100, blank=True)
+    # Indexed: the transactions page's user filter finds the user's events by it.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-        related_name="usage_events",
+        related_name="usage_events", db_constraint=False,
     )
     user_label = models.CharField(max_length=254, blank=True, help_text="The user as sent.")
+    # No index: the API-key filter goes by the entry's actor, which carries the key.
     api_key = models.ForeignKey(
         "accounts.ApiKey", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="usage_events",
+        related_name="usage_events", db_constraint=False, db_index=False,
     )
     occurred_at = models.DateTimeField()
     occurred_at_sent = models.BooleanField(
@@ -85,10 +90,12 @@ class UsageEvent(models.Model):
     credits_per_usd = models.DecimalField(**money.RATE_FIELD)
     credits = models.DecimalField(**money.CREDITS_FIELD)
     balance_after = models.DecimalField(**money.CREDITS_FIELD)
-    # Null only for an event that cost nothing (no ledger entry can be zero).
-    entry = models.OneToOneField(
+    # The usage entry of the charge that took this event's credits: one entry per charge
+    # (older entries: one per event). Null only for an event that cost nothing (no ledger
+    # entry can be zero). Indexed: the entry page lists its events, verify_ledger reads them.
+    entry = models.ForeignKey(
         "billing.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="usage_event",
+        related_name="usage_events",
     )
 
     class Meta:

@@ -2,8 +2,9 @@
 which grants, through which Stripe objects, by whom, and what corrects it.
 
 Reads only, a fixed number of queries whatever the entry: the entry with its actor,
-the usage event that caused it (with model or meter), the grants it moved, the
-purchase behind it, and the entry that reversed it.
+the usage events of its charge (the first EVENT_ROWS of them, with model or meter;
+priced line by line when there is one), the grants it moved, the purchase behind
+it, and the entry that reversed it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
 from billing.models import LedgerEntry, Purchase, UsageEvent
+
+EVENT_ROWS = 200  # the events listed on the page; the count says how many there are
 
 TOKEN_BUCKET_WORDS = {
     "input": "input tokens",
@@ -38,8 +41,10 @@ class PricedLine:
 @dataclass
 class EntryStory:
     entry: LedgerEntry
-    usage: UsageEvent | None
+    usage: UsageEvent | None  # the charge's event, when it has exactly one
     lines: list[PricedLine] = field(default_factory=list)
+    events: list[UsageEvent] = field(default_factory=list)  # the first EVENT_ROWS
+    event_count: int = 0
     allocations: list = field(default_factory=list)
     purchase: Purchase | None = None
     stripe_ids: list[tuple[str, str]] = field(default_factory=list)
@@ -114,11 +119,16 @@ def entry_story(organization, entry_id: int) -> EntryStory:
                                            "reverses"),
         account__organization=organization, pk=entry_id,
     )
-    usage = (UsageEvent.objects.select_related("ai_model", "meter", "api_key", "user")
-             .filter(entry=entry).first())
+    events, count = [], 0
+    if entry.kind == "usage":
+        events = list(UsageEvent.objects.select_related("ai_model", "meter")
+                      .filter(entry=entry).order_by("id")[:EVENT_ROWS])
+        count = len(events) if len(events) < EVENT_ROWS else (
+            UsageEvent.objects.filter(entry=entry).count())
+    usage = events[0] if count == 1 else None
     purchase = _purchase_of(entry) if entry.kind != "usage" else None
     story = EntryStory(
-        entry=entry, usage=usage, purchase=purchase,
+        entry=entry, usage=usage, purchase=purchase, events=events, event_count=count,
         allocations=list(entry.allocations.select_related("grant").order_by("id")),
         stripe_ids=_stripe_ids(entry, purchase),
         reversed_by=LedgerEntry.objects.filter(reverses=entry).first(),

@@ -15,6 +15,10 @@ from collections.abc import Iterator
 from django.db import connections, transaction
 from django.db.models import QuerySet
 
+from reporting.transactions.usage_summary import summaries
+
+# The entry's own columns; a usage entry's events' (usage_summary) go after "reason",
+# several values of a charge of many events joined by "; ".
 COLUMNS = (
     ("entry", "id"),
     ("created_at_utc", "created_at"),
@@ -24,20 +28,26 @@ COLUMNS = (
     ("actor_type", "actor_type"),
     ("actor", "actor_label"),
     ("reason", "reason"),
-    ("usage_type", "usage_event__type"),
-    ("model_or_meter", "usage_event__resource"),
-    ("operation", "usage_event__operation"),
-    ("user", "usage_event__user_label"),
-    ("cost_usd", "usage_event__cost_usd"),
     ("reverses", "reverses_id"),
     ("idempotency_key", "idempotency_key"),
 )
-HEADER = tuple(name for name, _ in COLUMNS)
+USAGE_AFTER = 8  # the usage columns' place: after reason
+HEADER = (*(name for name, _ in COLUMNS[:USAGE_AFTER]),
+          "usage_type", "model_or_meter", "operation", "user", "cost_usd",
+          *(name for name, _ in COLUMNS[USAGE_AFTER:]))
 CHUNK = 2000
 
 
 def transaction_rows(queryset: QuerySet) -> Iterator[tuple]:
-    fields = [field for _, field in COLUMNS]
+    for chunk in _chunks(queryset):
+        usage = summaries((row[0], row[2], row[-1]) for row in chunk)
+        for row in chunk:
+            summary = usage.get(row[0])
+            yield (*row[:USAGE_AFTER], *(summary or ("",) * 5), *row[USAGE_AFTER:-1])
+
+
+def _chunks(queryset: QuerySet) -> Iterator[list[tuple]]:
+    fields = [field for _, field in COLUMNS] + ["metadata"]
     rows = queryset.order_by("id").values_list(*fields)
     with transaction.atomic(using=rows.db):
         connection = connections[rows.db]
@@ -47,4 +57,11 @@ def transaction_rows(queryset: QuerySet) -> Iterator[tuple]:
             # nothing for JIT to win back.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL jit = off")
-        yield from rows.iterator(chunk_size=CHUNK)
+        chunk = []
+        for row in rows.iterator(chunk_size=CHUNK):
+            chunk.append(row)
+            if len(chunk) == CHUNK:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk

@@ -1,11 +1,11 @@
 """The transactions page's filters (django-filter): kind, UTC date range, user or API key,
 model or meter, operation and the sign of the amount.
 
-Every filter narrows one org's ledger on an indexed column or through the usage
-event's unique link to its entry (the model or meter through the events'
-(organization, resource) index); the choices come from the org's members and
-keys, the suggestions from the last month of its daily rollup, never from a
-scan of the ledger.
+Every filter narrows one org's ledger on an indexed column or to the entries whose
+usage events match (a usage entry is one charge of many events: docs/ledger.md; the
+model or meter through the events' (organization, resource) index); the choices
+come from the org's members and keys, the suggestions from the last month of its
+daily rollup, never from a scan of the ledger.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
-from billing.models import DailyUsage, EntryKind, LedgerEntry
+from billing.models import DailyUsage, EntryKind, LedgerEntry, UsageEvent
 
 SIGNS = [("in", "Credits in (+)"), ("out", "Credits out (\u2212)")]
 USER, KEY = "user", "key"
@@ -57,7 +57,7 @@ class TransactionFilter(django_filters.FilterSet):
         label="Model or meter", method="filter_resource",
         widget=forms.TextInput(attrs={"list": "resource-names", "autocomplete": "off"}))
     operation = django_filters.CharFilter(
-        label="Operation", field_name="usage_event__operation",
+        label="Operation", method="filter_operation",
         widget=forms.TextInput(attrs={"list": "operation-names", "autocomplete": "off"}))
     sign = django_filters.ChoiceFilter(label="Amount", choices=SIGNS, empty_label="In and out",
                                        method="filter_sign")
@@ -79,8 +79,15 @@ class TransactionFilter(django_filters.FilterSet):
         # The org condition is implied by the entry's account; it lets the usage events'
         # (organization, resource) index find a rare name's entries, or their absence,
         # without reading every event (bench/history.md).
-        return queryset.filter(usage_event__organization=self.organization,
-                               usage_event__resource=value)
+        return queryset.filter(pk__in=self._charges_of(resource=value))
+
+    def filter_operation(self, queryset, name, value):
+        return queryset.filter(pk__in=self._charges_of(operation=value))
+
+    def _charges_of(self, **event_values):
+        """The entries of the org's usage events with these values."""
+        return (UsageEvent.objects.filter(organization=self.organization, **event_values)
+                .values("entry_id"))
 
     def filter_start(self, queryset, name, value):
         return queryset.filter(created_at__gte=_utc_midnight(value))
@@ -91,7 +98,7 @@ class TransactionFilter(django_filters.FilterSet):
     def filter_who(self, queryset, name, value):
         kind, _, pk = value.partition(":")
         if kind == USER:
-            return queryset.filter(Q(actor_user_id=pk) | Q(usage_event__user_id=pk))
+            return queryset.filter(Q(actor_user_id=pk) | Q(pk__in=self._charges_of(user_id=pk)))
         return queryset.filter(actor_api_key_id=pk)
 
     def page_parts(self) -> list | None:
@@ -106,7 +113,7 @@ class TransactionFilter(django_filters.FilterSet):
         for name, value in self.form.cleaned_data.items():
             if name != "who":
                 rest = self.filters[name].filter(rest, value)
-        return [rest.filter(actor_user_id=pk), rest.filter(usage_event__user_id=pk)]
+        return [rest.filter(actor_user_id=pk), rest.filter(pk__in=self._charges_of(user_id=pk))]
 
     def filter_sign(self, queryset, name, value):
         return queryset.filter(amount__gt=0) if value == "in" else queryset.filter(amount__lt=0)

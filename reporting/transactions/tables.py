@@ -19,6 +19,7 @@ from django.utils.safestring import SafeString
 
 from billing import money
 from billing.models import LedgerEntry
+from reporting.transactions.usage_summary import NONE, UsageSummary, summaries
 
 REASON_CHARS = 40
 WHEN_FORMAT = "Y-m-d H:i"
@@ -39,10 +40,9 @@ class TransactionTable(tables.Table):
     balance_after = tables.Column(verbose_name="Balance after", orderable=False,
                                   attrs={"th": {"class": "num"}, "td": {"class": "num"}})
     actor_label = tables.Column(verbose_name="By", orderable=False)
-    resource = tables.Column(verbose_name="Model or meter", accessor="usage_event__resource",
-                             orderable=False, default="")
-    operation = tables.Column(verbose_name="Operation", accessor="usage_event__operation",
-                              orderable=False, default="")
+    # Drawn from usage_summary (a usage entry's events), not by an accessor.
+    resource = tables.Column(verbose_name="Model or meter", orderable=False, default="")
+    operation = tables.Column(verbose_name="Operation", orderable=False, default="")
     reason = tables.Column(verbose_name="Reason", orderable=False)
 
     class Meta:
@@ -64,12 +64,12 @@ class TransactionTable(tables.Table):
         # One reverse() for the page: an entry's URL differs only by its id.
         url = reverse("entry_detail", args=[self.org_slug, 0])
         prefix = url[: url.rindex("/0/") + 1]
-        return [_row_html(entry, prefix) for entry in self.page_rows]
+        usage = summaries((e.pk, e.kind, e.metadata) for e in self.page_rows)
+        return [_row_html(entry, prefix, usage.get(entry.pk, NONE)) for entry in self.page_rows]
 
 
-def _row_html(entry: LedgerEntry, entry_url_prefix: str) -> SafeString:
+def _row_html(entry: LedgerEntry, entry_url_prefix: str, usage: UsageSummary) -> SafeString:
     amount = entry.amount
-    event = getattr(entry, "usage_event", None)  # none for entries that are not usage
     return format_html(
         ROW_HTML,
         f"{entry_url_prefix}{entry.pk}/", entry.pk,
@@ -79,8 +79,8 @@ def _row_html(entry: LedgerEntry, entry_url_prefix: str) -> SafeString:
         money.display_rounded(abs(amount)),
         money.display_rounded(entry.balance_after),
         entry.actor_label,
-        event.resource if event is not None else "",
-        event.operation if event is not None else "",
+        usage.resource,
+        usage.operation,
         shortened(entry.reason),
     )
 

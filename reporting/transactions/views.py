@@ -18,8 +18,7 @@ CURSOR_PARAMS = ("after", "before")
 
 def _filtered(request):
     account = account_of(request.org)
-    base = (LedgerEntry.objects.filter(account_id=account.pk)
-            .select_related("usage_event"))
+    base = LedgerEntry.objects.filter(account_id=account.pk)
     flt = TransactionFilter(
         request.GET, queryset=base, organization=request.org,
         members=members_of(request.org).order_by("user__email"),

@@ -11,6 +11,8 @@ the lock in a CTE would not: its snapshot predates the wait).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.db import connection
 
 from billing.ledger.store import copy_format, one_statement, orm
@@ -95,14 +97,22 @@ class PostgresStore(OrmStore):
         if len(changes.pending) >= COPY_THRESHOLD:
             self._copy_entries(changes)
             update_grants_and_account(changes)
+        elif changes.pending and any(len(linked.rows) >= COPY_THRESHOLD
+                                     for linked in changes.linked):
+            # A usage charge of many events: its entry (and the grants, the account) by the
+            # one statement, then its events streamed by COPY and the totals upserted.
+            self._write_small(replace(changes, linked=[], totals=[], last=False))
         elif changes.pending:
-            ids = one_statement.write(changes)
-            for pending in changes.pending:
-                _saved_as(pending.entry, ids[pending.entry.seq])
+            self._write_small(changes)
             return  # the linked rows and totals went with it
         elif changes.grants:
             update_grants_and_account(changes)
         self.write_areas_rows(changes)
+
+    def _write_small(self, changes: Changes) -> None:
+        ids = one_statement.write(changes)
+        for pending in changes.pending:
+            _saved_as(pending.entry, ids[pending.entry.seq])
 
     def _copy_entries(self, changes: Changes) -> None:
         """Ids drawn from the sequence first (sorted, so id order stays posting order),

@@ -1,18 +1,17 @@
 """An event's charge, worked out before the account lock is taken: its usage row, its
-ledger entry's reason and metadata, and the rollup row it adds to. Under the lock only
-the user named, the balance after and the entry are filled in (record.py)."""
+canonical line for the digest of its charge's entry, and the rollup row it adds to. Under
+the lock only the user named, the balance after and the entry are filled in (record.py)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 
 from django.core.exceptions import ImproperlyConfigured
 
-from billing.ledger.chain import metadata_json
 from billing.ledger.store.copy_format import JsonText
 from billing.ledger.store.interface import LinkedRows
+from billing.ledger.usage_charges import event_line
 from billing.models.usage import UsageEvent
 from billing.usage.events import Event
 from billing.usage.rollup.totals import RollupBatch
@@ -45,17 +44,16 @@ class EventCharge:
     """What an event's charge needs, worked out before the lock is taken."""
 
     row: list  # the usage row, in COLUMNS order
-    reason: str
-    metadata: dict
-    metadata_text: str  # chain.metadata_json(metadata)
+    line: str  # its canonical fields, for the digest of its charge's entry
     rollup_key: tuple
 
 
 def plan_charge(organization, event: Event, api_key, now) -> EventCharge:
     return EventCharge(
-        row=usage_row(organization, event, api_key, now), reason=reason(event),
-        metadata=entry_metadata(event),
-        metadata_text=_metadata_head(event.type, event.resource) + json_text(event.key) + "}",
+        row=usage_row(organization, event, api_key, now),
+        line=event_line(key=event.key, usage_type=event.type, resource=event.resource,
+                        tokens=event.tokens, quantity=event.quantity,
+                        credits=event.quote.credits),
         rollup_key=RollupBatch.key_of(
             occurred_at=event.occurred_at, usage_type=event.type, resource=event.resource,
             operation=event.operation, user_label=event.user_label),
@@ -63,19 +61,8 @@ def plan_charge(organization, event: Event, api_key, now) -> EventCharge:
 
 
 def reason(event: Event) -> str:
+    """The reason of a charge of one event."""
     return f"{event.resource} · {event.operation}" if event.operation else event.resource
-
-
-def entry_metadata(event: Event) -> dict:
-    # Small on purpose (it is hashed per entry); the full breakdown is on the UsageEvent.
-    return {"usage_key": event.key, "type": event.type, "resource": event.resource}
-
-
-@lru_cache(maxsize=1024)
-def _metadata_head(usage_type: str, resource: str) -> str:
-    """metadata_json of an entry's metadata up to its usage key (the keys sort last)."""
-    text = metadata_json({"usage_key": "", "type": usage_type, "resource": resource})
-    return text.removesuffix('""}')
 
 
 def usage_row(organization, event: Event, api_key, now) -> list:

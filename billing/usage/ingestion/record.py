@@ -4,8 +4,8 @@ A batch is validated and priced whole before anything is locked (one bad
 event refuses it all). Then, in one transaction holding the org's account
 lock once: known keys are answered from the stored events (duplicate or
 conflict), each new event is charged in order (one that cannot be paid is
-rejected and the rest go on), and the events, their ledger entries and the
-daily rollup are written in bulk.
+rejected and the rest go on), and the events, the charge's one ledger entry
+(docs/ledger.md, "Usage charges") and the daily rollup are written in bulk.
 """
 
 from __future__ import annotations
@@ -25,9 +25,14 @@ from accounts.selectors import members_from_rows
 from billing import money
 from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
-from billing.ledger.errors import IdempotencyConflict, InsufficientCredits
 from billing.ledger.store import current_store
 from billing.ledger.store.interface import LockRead
+from billing.ledger.usage_charges import (
+    CHARGE_PREFIX,
+    charge_metadata,
+    charge_reason,
+    events_digest,
+)
 from billing.models.usage import UsageType
 from billing.pricing.quotes.price_book import PriceBook, PricingError, TokenCounts
 from billing.usage.events import (
@@ -44,6 +49,7 @@ from billing.usage.ingestion.charges import (
     USER_ID,
     json_text,
     plan_charge,
+    reason,
     usage_rows,
 )
 from billing.usage.ingestion.known_keys import PriorEvent, prior_events, stored_events
@@ -51,7 +57,6 @@ from billing.usage.rollup.totals import RollupBatch
 
 CHARGED, DUPLICATE, REJECTED = "charged", "duplicate", "rejected"
 MAX_USD = Decimal(10) ** (money.USD_FIELD["max_digits"] - money.USD_FIELD["decimal_places"])
-LEDGER_PREFIX = "usage:"
 
 
 class UsageRefused(Exception):
@@ -225,7 +230,7 @@ def _charge(organization, events: list[Event], *, api_key, actor, now,
             charge_at: datetime | None, before_lock: Callable[[], None] | None) -> BatchResult:
     results: list[EventResult] = []
     rollup = RollupBatch(organization.pk)
-    # Worked out before the lock; under it only the entries and the balance are.
+    # Worked out before the lock; under it only the balances and the one entry are.
     charges = [plan_charge(organization, event, api_key, now) for event in events]
     rows = usage_rows()
     heads = (current_store().encode_ahead([charge.row for charge in charges], rows.ahead)
@@ -239,50 +244,66 @@ def _charge(organization, events: list[Event], *, api_key, actor, now,
     if before_lock is not None:
         before_lock()
     with open_book(organization=organization, now=charge_at,
-                   keys=[LEDGER_PREFIX + k for k in keys],
                    reads=[known, members] if emails else [known]) as book:
         prior = prior_events(book.rows(known))
         users = members_from_rows(book.rows(members)) if emails else {}
-        for event, charge, head in zip(events, charges, heads, strict=True):
+        paid: list[int] = []  # indexes of the events this charge takes credits for
+        charged: list[int] = []  # and of all it records, free ones included
+        available, total = None, Decimal(0)
+        for index, (event, charge) in enumerate(zip(events, charges, strict=True)):
             if event.key in prior:
                 results.append(_replay(prior[event.key], event))
                 continue
             credits = event.quote.credits
-            try:
-                if credits > 0:
-                    posting = book.consume(
-                        amount=credits, actor=actor, reason=charge.reason,
-                        idempotency_key=LEDGER_PREFIX + event.key, fingerprint=event.fingerprint,
-                        metadata=charge.metadata, metadata_text=charge.metadata_text,
-                    )
-                    if posting.replayed:  # an entry without its event: answer as the ledger did
-                        results.append(EventResult(
-                            event.key, DUPLICATE, -posting.entry.amount,
-                            posting.entry.balance_after,
-                        ))
-                        continue
-                    entry = posting.entry
-                elif book.balance < 0:
-                    raise InsufficientCredits("the organisation is in debt: usage is paused")
-                else:
-                    entry = None  # free: recorded, but a ledger entry cannot be zero
-            except InsufficientCredits as error:
-                results.append(_rejection(event, "insufficient_credits", str(error)))
+            if available is None:  # the first new event: credits past their expiry pay
+                book.expire_due()  # for nothing (a no-op when none are due)
+                available = book.balance
+            if available < 0:
+                results.append(_rejection(event, "insufficient_credits",
+                                          "the organisation is in debt: usage is paused"))
                 continue
-            except IdempotencyConflict as error:
-                results.append(_rejection(event, "idempotency_conflict", str(error)))
+            if credits > available:
+                results.append(_rejection(
+                    event, "insufficient_credits", f"{money.display(credits)} credits needed, "
+                    f"{money.display(available)} available"))
                 continue
+            if credits > 0:
+                available -= credits
+                total += credits
+                paid.append(index)
+            charged.append(index)
             user = users.get(event.user_label) if event.user_label else None
             charge.row[USER_ID] = user.pk if user is not None else None
-            charge.row[BALANCE_AFTER] = book.balance
-            rows.add(charge.row, entry, head)
-            results.append(EventResult(event.key, CHARGED, credits, book.balance))
+            charge.row[BALANCE_AFTER] = available
+            results.append(EventResult(event.key, CHARGED, credits, available))
             rollup.add_to(charge.rollup_key, event.quantity, event.tokens[0], event.tokens[1],
                           event.quote.cost_usd, credits)
+        entry = _post_charge(book, actor, events, charges, paid, total) if paid else None
+        for index in charged:
+            rows.add(charges[index].row, entry if events[index].quote.credits > 0 else None,
+                     heads[index])
         if rows.rows:
             book.write_with_entries(rows, rollup.totals())
         balance = book.balance
     return BatchResult(results=results, balance=balance)
+
+
+def _post_charge(book, actor, events: list[Event], charges, paid: list[int], total: Decimal):
+    """The charge's one usage entry, for the events at `paid` (docs/ledger.md)."""
+    digest = events_digest([charges[i].line for i in paid])
+    metadata = charge_metadata(
+        digest=digest, count=len(paid),
+        cost_usd=sum((events[i].quote.cost_usd for i in paid), Decimal(0)),
+        types=(events[i].type for i in paid), resources=(events[i].resource for i in paid),
+        operations=(events[i].operation for i in paid),
+        users=(events[i].user_label for i in paid))
+    first = events[paid[0]]
+    return book.consume(
+        amount=total, actor=actor, idempotency_key=f"{CHARGE_PREFIX}{book.next_seq}",
+        reason=(charge_reason(metadata["resources"], len(paid)) if len(paid) > 1
+                else reason(first)),
+        fingerprint=digest, metadata=metadata, new_key=True,
+    ).entry
 
 
 def _replay(prior: PriorEvent, event: Event) -> EventResult:

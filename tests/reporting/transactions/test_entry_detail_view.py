@@ -88,3 +88,22 @@ def test_a_meter_charge_reads_in_its_unit(member_client, org):
     entry = LedgerEntry.objects.get(account__organization=org, kind="usage")
     body = detail(member_client, org, entry.pk).content.decode()
     assert "1,590.5 \u00d7 GPU second on meter" in body and "per GPU second" in body
+
+
+def test_a_charge_of_many_events_lists_them(member_client, org, monkeypatch):
+    seed_prices()
+    funded(org)
+    record_usage(organization=org, events=[
+        ai_event("first-key", operation="chat"), gpu_event("second-key", quantity="2"),
+        ai_event("third-key", user="bo@acme.test")])
+    entry = LedgerEntry.objects.get(account__organization=org, kind="usage")
+    body = detail(member_client, org, entry.pk).content.decode()
+    assert "What was used: 3 events" in body and 'data-testid="charge-events"' in body
+    for words in ("first-key", "second-key", "third-key", "2 GPU second", "bo@acme.test"):
+        assert words in body, words
+    assert 'data-testid="usage-facts"' not in body  # one event's pricing: not for a charge
+    monkeypatch.setattr("reporting.transactions.detail.EVENT_ROWS", 2)
+    with CaptureQueriesContext(connection) as queries:
+        body = detail(member_client, org, entry.pk).content.decode()
+    assert "third-key" not in body and "The first 2 are listed" in body
+    assert len(queries) <= 16, [q["sql"][:80] for q in queries.captured_queries]

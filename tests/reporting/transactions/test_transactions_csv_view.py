@@ -52,8 +52,11 @@ def test_exactly_the_rows_the_page_shows(member_client, org, ledger, params):
 
 def test_text_cells_come_out_inert(member_client, org, ledger):
     rows = download(member_client, org)
-    usage = next(r for r in rows if r["model_or_meter"] == "gpt-4o")
-    assert usage["operation"] == "'=cmd()" and usage["user"] == "'@x"
+    # The two events are one charge: its row names both, and starts with "=" all the same.
+    [usage] = [r for r in rows if r["kind"] == "usage"]
+    assert usage["model_or_meter"] == "compute.gpu_seconds; gpt-4o"
+    assert usage["operation"] == "'=cmd(); train" and usage["user"] == "'@x"
+    assert usage["usage_type"] == "ai_tokens; infrastructure"
     assert rows[-1]["reason"] == "'-sneaky +1"
 
 

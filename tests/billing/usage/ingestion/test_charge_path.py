@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from billing.ledger.usage_charges import event_line, events_digest
 from billing.models import CreditAccount, CreditGrant, DailyUsage, GrantKind, LedgerEntry
 from billing.models.usage import UsageEvent
 from billing.usage.ingestion.record import estimate_usage, read_and_price, record_usage
@@ -47,9 +48,10 @@ def test_one_event_is_written_by_one_statement_and_nothing_runs_after_commit(org
     queries = sent_queries(captured)
     # One round trip takes the lock and reads the grants and the known keys after it.
     lock_and_reads, write = from_the_lock(queries)
-    lock, grants, known_entries, known_events, users = lock_and_reads.split("; ")
+    # The events' own keys are the charge's idempotency: no ledger key is looked up.
+    lock, grants, known_events, users = lock_and_reads.split("; ")
     assert lock.endswith("FOR UPDATE") and "billing_creditgrant" in grants
-    assert "billing_ledgerentry" in known_entries and "billing_usageevent" in known_events
+    assert "billing_usageevent" in known_events
     assert "accounts_user" in users  # the user named, read with the lock
     for table in ("billing_ledgerentry", "billing_grantallocation", "billing_creditgrant",
                   "billing_creditaccount", "billing_usageevent", "billing_dailyusage"):
@@ -59,7 +61,9 @@ def test_one_event_is_written_by_one_statement_and_nothing_runs_after_commit(org
     expected = Decimal("100") - GPU_CREDITS - AI_CREDITS
     assert result.results[0].balance_after == expected
     event = UsageEvent.objects.select_related("entry", "user").get(idempotency_key="one")
-    assert event.entry.idempotency_key == "usage:one" and event.entry.amount == -AI_CREDITS
+    assert event.entry.idempotency_key == f"usage-charge:{event.entry.seq}"
+    assert event.entry.amount == -AI_CREDITS
+    assert event.entry.metadata["events"] == 1 and event.entry.reason == "gpt-4o · chat"
     assert (event.balance_after, event.user.email) == (expected, "ana@acme.test")
     assert CreditAccount.objects.get(organization=org).balance == expected
     assert CreditGrant.objects.get(account__organization=org).remaining == expected
@@ -68,7 +72,7 @@ def test_one_event_is_written_by_one_statement_and_nothing_runs_after_commit(org
     assert_ledger_ok(org)
 
 
-def test_a_small_batch_links_each_event_to_its_own_entry(org):
+def test_a_small_batch_posts_one_entry_for_the_events_it_charged(org):
     now = timezone.now()
     grant(org, "5", key="test:expiring", kind=GrantKind.PROMOTIONAL,
           expires_at=now + timedelta(seconds=1), now=now)
@@ -84,10 +88,16 @@ def test_a_small_batch_links_each_event_to_its_own_entry(org):
     ])
     assert [r.status for r in result.results] == [
         "charged", "charged", "duplicate", "rejected", "charged"]
-    for event in UsageEvent.objects.filter(organization=org).exclude(credits=0):
-        assert event.entry.idempotency_key == f"usage:{event.idempotency_key}"
-        assert (event.entry.amount, event.entry.balance_after) == (-event.credits,
-                                                                   event.balance_after)
+    [entry] = LedgerEntry.objects.filter(account__organization=org, kind="usage",
+                                         usage_events__idempotency_key="a")
+    charged = UsageEvent.objects.filter(entry=entry).order_by("id")
+    assert [e.idempotency_key for e in charged] == ["a", "b"]
+    assert entry.idempotency_key == f"usage-charge:{entry.seq}"
+    assert entry.amount == -sum(e.credits for e in charged)
+    assert entry.balance_after == charged.last().balance_after == result.balance
+    assert (entry.metadata["events"], entry.metadata["resources"]) == (
+        2, ["compute.gpu_seconds", "gpt-4o"])
+    assert entry.reason == "2 events: compute.gpu_seconds, gpt-4o"
     assert UsageEvent.objects.get(idempotency_key="free").entry is None
     assert LedgerEntry.objects.filter(account__organization=org, kind="expiry").count() == 1
     assert DailyUsage.objects.get(organization=org, resource="compute.gpu_seconds").event_count == 2
@@ -157,9 +167,13 @@ def test_every_stored_column_of_a_large_batch_is_what_the_per_event_path_gives(o
         assert (row.occurred_at, row.received_at) == (alone.occurred_at, now)
         member = alone.user_label == "ana@acme.test"
         assert (row.user.email if row.user else None) == ("ana@acme.test" if member else None)
-        assert row.entry.metadata == {"usage_key": alone.key, "type": alone.type,
-                                      "resource": alone.resource}
-        assert (row.entry.amount, row.entry.balance_after) == (-row.credits, row.balance_after)
+    [entry] = {row.entry for row in stored.values()}  # the charge's one entry
+    assert entry.amount == -sum(row.credits for row in stored.values())
+    assert entry.metadata["events"] == 120 and entry.metadata["events_digest"] == events_digest(
+        [event_line(key=row.idempotency_key, usage_type=row.type, resource=row.resource,
+                    tokens=(row.input_tokens, row.output_tokens, row.cached_input_tokens,
+                            row.cache_write_tokens, row.reasoning_tokens),
+                    quantity=row.quantity, credits=row.credits) for row in stored.values()])
     assert_ledger_ok(org)
 
 

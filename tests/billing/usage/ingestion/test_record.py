@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Plan
 from billing.ledger.corrections import adjust_credits
+from billing.ledger.verify import verify_ledger
 from billing.models import (
     CreditRate,
     DailyUsage,
@@ -79,10 +80,13 @@ def test_each_event_keeps_its_breakdown_and_links_its_entry(org, prices):
     assert set(buckets) == {"input", "cached_input", "output"}
     assert buckets["input"]["quantity"] == "1000" and buckets["input"]["price_id"]
     assert ai.breakdown["rate_id"] and ai.breakdown["markup_id"]
-    assert ai.entry.kind == EntryKind.USAGE and ai.entry.amount == -Decimal("0.69")
-    assert ai.entry.idempotency_key == "usage:a" and ai.entry.actor_api_key == key
-    assert ai.balance_after == ai.entry.balance_after
     gpu = UsageEvent.objects.get(idempotency_key="b")
+    # One entry for the charge: both events point at it, each keeps its own credits.
+    assert ai.entry == gpu.entry and ai.entry.kind == EntryKind.USAGE
+    assert ai.entry.amount == -(Decimal("0.69") + GPU_CREDITS) and ai.entry.actor_api_key == key
+    assert ai.entry.idempotency_key == f"usage-charge:{ai.entry.seq}"
+    assert ai.balance_after == ai.entry.balance_after + GPU_CREDITS
+    assert gpu.balance_after == ai.entry.balance_after
     assert gpu.meter.code == "compute.gpu_seconds" and gpu.quantity == Decimal("120.5")
     assert gpu.user is None and gpu.user_label == "robot@elsewhere.test"
 
@@ -99,7 +103,7 @@ def test_the_same_batch_twice_answers_duplicates_with_the_original_charges(org):
     ]
     assert balance(org) == after_first == second.balance
     assert UsageEvent.objects.count() == 3
-    assert LedgerEntry.objects.filter(kind=EntryKind.USAGE).count() == 3
+    assert LedgerEntry.objects.filter(kind=EntryKind.USAGE).count() == 1  # the first charge
 
 
 def test_same_key_other_payload_is_a_conflict_and_changes_nothing(org):
@@ -296,19 +300,18 @@ def test_estimate_prices_without_recording(org):
 # --- from the mutation run (docs/testing.md) ---------------------------------------------------
 
 
-def test_a_ledger_replay_or_conflict_mid_batch_does_not_stop_the_rest(org):
+def test_an_event_removed_from_under_its_charge_is_caught_and_its_key_charged_anew(org):
+    """The events are the authority on a usage key: with an event's row gone, its key is
+    charged again, and verify_ledger names the charge whose events no longer match."""
     funded(org)
-    record_usage(organization=org, events=[gpu_event("orphan")])
-    UsageEvent.objects.all().delete()  # the entry stays: the ledger answers for the key
+    record_usage(organization=org, events=[gpu_event("orphan"), gpu_event("kept")])
+    first = LedgerEntry.objects.get(kind=EntryKind.USAGE)
+    UsageEvent.objects.filter(idempotency_key="orphan").delete()
     result = record_usage(organization=org, events=[gpu_event("orphan"), gpu_event("next")])
-    assert [(r.idempotency_key, r.status) for r in result.results] == [
-        ("orphan", "duplicate"), ("next", "charged")]
-    result = record_usage(organization=org, events=[gpu_event("orphan", quantity="1"),
-                                                    gpu_event("after")])
-    assert statuses(result) == ["rejected", "charged"]
-    error = result.results[0].error
-    assert set(error) == {"code", "message"} and error["code"] == "idempotency_conflict"
-    assert "orphan" in error["message"]
+    assert statuses(result) == ["charged", "charged"]
+    report = verify_ledger(organization=org)
+    assert [(p.invariant, p.entry_id) for p in report.problems] == [("8", first.pk)]
+    assert "1 events point at it, its digest covers 2" in report.problems[0].message
 
 
 def test_refusals_carry_their_messages(org):
@@ -332,8 +335,8 @@ def test_the_entry_names_its_event_and_a_keyless_charge_is_the_usage_job(org):
     funded(org)
     record_usage(organization=org, events=[gpu_event("g")])
     event = UsageEvent.objects.get(idempotency_key="g")
-    assert event.entry.metadata == {"usage_key": "g", "type": event.type,
-                                    "resource": "compute.gpu_seconds"}
+    assert event.entry.metadata["resources"] == ["compute.gpu_seconds"]
+    assert event.entry.metadata["types"] == [event.type] and event.entry.metadata["events"] == 1
     assert event.entry.actor_label == "system:usage" and event.entry.actor_api_key is None
     assert event.name_sent == ""  # a meter event sends no model name
 

@@ -117,17 +117,19 @@ def test_a_batch_that_waited_for_the_lock_charges_at_the_moment_it_got_it():
 
 
 def test_a_request_that_waited_for_the_lock_reads_what_the_holder_committed():
-    """The grants and known keys travel with the lock (billing/ledger/store/postgres_lock.py) but
+    """The grants and known keys travel with the lock (billing/ledger/store/postgres.py) but
     are read after it is granted: a request queued behind a holder that adds a grant and
     uses the request's key sees both (a read taken before the wait would miss them: no
     grant to draw on, and the key charged twice)."""
     import threading
     import time
 
+    from django.db import transaction
+
     from billing.ledger.actor import Actor
     from billing.ledger.book import open_book
     from billing.models import GrantKind
-    from billing.usage.ingestion.record import record_usage
+    from billing.usage.ingestion.record import estimate_usage, record_usage
     from tests.concurrency import run_together
 
     seed_prices()
@@ -157,16 +159,16 @@ def test_a_request_that_waited_for_the_lock_reads_what_the_holder_committed():
     asking.clear()
 
     def hold_and_use_the_key():
-        with open_book(organization=org) as book:
+        with transaction.atomic():  # the charge's lock is held until this block commits
+            record_usage(organization=org, events=[gpu_event("taken", quantity="1")])
             holding.set()
-            book.consume(amount=GPU_CREDITS, actor=Actor.system("test"), reason="test usage",
-                         idempotency_key="usage:taken", fingerprint="another payload")
             assert asking.wait(10)
             time.sleep(0.5)
 
     _, result = run_together([hold_and_use_the_key, lambda: charge("taken")])
     assert not isinstance(result, Exception), result
-    assert result.results[0].status == "rejected"  # the key's entry was seen, not written twice
+    assert result.results[0].status == "rejected"  # the key's event was seen, not charged twice
     assert result.results[0].error["code"] == "idempotency_conflict"
-    assert CreditAccount.objects.get(organization=org).balance == 100 - 2 * GPU_CREDITS
+    one_second = estimate_usage(organization=org, events=[gpu_event("x", quantity="1")])
+    assert CreditAccount.objects.get(organization=org).balance == 100 - GPU_CREDITS - one_second
     assert_ledger_ok(org)

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from billing.models import AIModel, DailyUsage, EntryKind, LedgerEntry, UsageEvent
+from billing.models import AIModel, DailyUsage, LedgerEntry, UsageEvent
 from billing.pricing.catalogue.changes import change_model_price
 from billing.usage.events import InvalidEvents
 from billing.usage.ingestion.record import record_usage
@@ -15,7 +15,6 @@ from tests.billing.purchase_fixtures import balance
 from tests.billing.usage_fixtures import (
     AI_CREDITS,
     EPOCH,
-    GPU_CREDITS,
     ai_event,
     funded,
     gpu_event,
@@ -113,19 +112,3 @@ def test_same_key_differing_in_any_one_field_is_a_conflict(org, first, second):
     result = record_usage(organization=org, events=[timed(second)])
     assert result.results[0].error["code"] == "idempotency_conflict"
     assert (balance(org), UsageEvent.objects.count(), LedgerEntry.objects.count()) == before
-
-
-def test_an_entry_without_its_event_is_answered_as_the_ledger_did(org):
-    """A charge whose usage row is missing (written by an older release, say) replays from
-    the ledger: duplicate with the entry's credits, and no second charge."""
-    funded(org)
-    record_usage(organization=org, events=[gpu_event("orphan")])
-    entry = LedgerEntry.objects.get(kind=EntryKind.USAGE)
-    UsageEvent.objects.all().delete()
-    result = record_usage(organization=org, events=[gpu_event("orphan")])
-    assert statuses(result) == ["duplicate"]
-    assert (result.results[0].credits, result.results[0].balance_after) == (
-        GPU_CREDITS, entry.balance_after)
-    assert LedgerEntry.objects.filter(kind=EntryKind.USAGE).count() == 1
-    conflict = record_usage(organization=org, events=[gpu_event("orphan", quantity="1")])
-    assert conflict.results[0].error["code"] == "idempotency_conflict"

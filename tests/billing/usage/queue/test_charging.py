@@ -49,8 +49,9 @@ def test_events_are_charged_in_arrival_order_with_their_results_stored(org):
     assert decided[2].error["code"] == "insufficient_credits" and decided[2].credits is None
     assert all(r.processed_at is not None for r in decided)
     assert balance(org) == 10 - GPU_CREDITS - AI_CREDITS
-    entries = LedgerEntry.objects.filter(kind="usage").order_by("id")
-    assert [e.metadata["usage_key"] for e in entries] == ["first", "second"]
+    [entry] = LedgerEntry.objects.filter(kind="usage")  # the queue batch is one charge
+    assert [e.idempotency_key for e in entry.usage_events.order_by("id")] == ["first", "second"]
+    assert entry.amount == -(GPU_CREDITS + AI_CREDITS)
     assert charge_next_batch(organization_id=org.pk) == 0
     assert_ledger_ok(org)
 

@@ -1,0 +1,62 @@
+"""What a usage entry commits to: the events of its charge (docs/ledger.md, "Usage charges").
+
+A usage charge (a request, a queue batch, an import batch; one event is a charge of
+one) posts one entry for all the events it charged. The entry's metadata holds a digest
+over each event's canonical fields, and the metadata is part of the entry's keyed hash,
+so changing, adding or removing an event of the charge is caught at its entry by
+verify_ledger. Each event's line is written before the account lock is taken.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from decimal import Decimal
+
+from billing import money
+
+# The entry's idempotency key: + its seq. A charge's idempotency is its events' own keys
+# (unique per org, read with the lock); the entry's key only has to be unique, always.
+CHARGE_PREFIX = "usage-charge:"
+DIGEST_VERSION = "events-v1"
+# The metadata keys of a per-charge entry; an entry without EVENTS_DIGEST is an older
+# entry of one event, which its usage event points at and its fields describe.
+EVENTS, EVENTS_DIGEST = "events", "events_digest"
+
+
+def event_line(*, key: str, usage_type: str, resource: str, tokens: Iterable[int],
+               quantity: Decimal, credits: Decimal) -> str:
+    """An event's canonical fields: key, type, resolved model or meter, the five token
+    counts, quantity and credits (six places), separated by the unit separator."""
+    return "\x1f".join([key, usage_type, resource, *map(str, tokens),
+                        money.canonical(quantity), money.canonical(credits)])
+
+
+def events_digest(lines: Iterable[str]) -> str:
+    """SHA-256 over the events' lines in sorted order (the order they are stored or read
+    in does not matter; keys are unique per org, so no two lines are equal)."""
+    text = "\n".join([DIGEST_VERSION, *sorted(lines)])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def charge_metadata(*, digest: str, count: int, cost_usd: Decimal, types: Iterable[str],
+                    resources: Iterable[str], operations: Iterable[str],
+                    users: Iterable[str]) -> dict:
+    """A usage entry's metadata: the digest and count of its events, and what the
+    transactions page, its filters' results and the CSV show for it (distinct values)."""
+    return {
+        EVENTS: count, EVENTS_DIGEST: digest, "cost_usd": str(cost_usd),
+        "types": sorted(set(types)), "resources": sorted(set(resources)),
+        "operations": sorted(set(operations) - {""}), "users": sorted(set(users) - {""}),
+    }
+
+
+def is_per_charge(metadata: dict | None) -> bool:
+    return bool(metadata) and EVENTS_DIGEST in metadata
+
+
+def charge_reason(resources: Iterable[str], count: int) -> str:
+    """The reason of an entry of many events: their models or meters (the first three)."""
+    names = sorted(set(resources))
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"{count:,} events: {shown}"

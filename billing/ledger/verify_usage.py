@@ -1,0 +1,82 @@
+"""verify_ledger's checks of usage evidence (invariant 8 of docs/ledger.md).
+
+A per-charge usage entry commits to its events by a digest in its metadata, which its
+keyed hash covers: the events that point at it must give the same digest, count and
+credits. An older entry of one event is checked on its credits. The high-volume
+tables' references to reference data have no database constraint, so they are
+checked here to point somewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+from django.db.models import Exists, OuterRef, Q
+
+from accounts.models import ApiKey, User
+from billing.ledger.usage_charges import EVENTS, EVENTS_DIGEST, event_line, events_digest
+from billing.models import AIModel, LedgerEntry, Meter, UsageEvent
+
+_EVENT_COLUMNS = ("entry_id", "idempotency_key", "type", "resource", "input_tokens",
+                  "output_tokens", "cached_input_tokens", "cache_write_tokens",
+                  "reasoning_tokens", "quantity", "credits")
+
+
+def events_by_entry(account) -> Iterator[tuple[int, list[tuple]]]:
+    """(entry id, [event columns...]) in entry id order, streamed, for the account's org."""
+    rows = (UsageEvent.objects.filter(organization_id=account.organization_id,
+                                      entry_id__isnull=False)
+            .order_by("entry_id").values_list(*_EVENT_COLUMNS).iterator(chunk_size=5000))
+    current, items = None, []
+    for row in rows:
+        if row[0] != current and current is not None:
+            yield current, items
+            items = []
+        current = row[0]
+        items.append(row)
+    if current is not None:
+        yield current, items
+
+
+def entry_events_problem(entry: LedgerEntry, events: list[tuple]) -> str | None:
+    """What is wrong between a usage entry and the events pointing at it, or None."""
+    credits = sum((row[10] for row in events), Decimal(0))
+    metadata = entry.metadata or {}
+    if EVENTS_DIGEST not in metadata:  # an older entry of one event
+        if events and credits != -entry.amount:
+            return f"its event charged {credits} credits, the entry {-entry.amount}"
+        return None
+    if len(events) != metadata.get(EVENTS):
+        return f"{len(events)} events point at it, its digest covers {metadata.get(EVENTS)}"
+    if credits != -entry.amount:
+        return f"its events charged {credits} credits, the entry {-entry.amount}"
+    digest = events_digest([
+        event_line(key=key, usage_type=usage_type, resource=resource, tokens=tokens,
+                   quantity=quantity, credits=event_credits)
+        for _, key, usage_type, resource, *tokens, quantity, event_credits in events])
+    if digest != metadata[EVENTS_DIGEST]:
+        return "its events differ from those its digest covers: altered"
+    return None
+
+
+def dangling_references(organization=None) -> list[str]:
+    """Rows of the ledger and usage tables whose reference (model, meter, user, API key)
+    points at no row: one message per table and column that has any."""
+    checks = [
+        (UsageEvent, "ai_model_id", AIModel), (UsageEvent, "meter_id", Meter),
+        (UsageEvent, "user_id", User), (UsageEvent, "api_key_id", ApiKey),
+        (LedgerEntry, "actor_user_id", User), (LedgerEntry, "actor_api_key_id", ApiKey),
+    ]
+    messages = []
+    for model, column, target in checks:
+        rows = model.objects.filter(Q(**{f"{column}__isnull": False})
+                                    & ~Exists(target.objects.filter(pk=OuterRef(column))))
+        if organization is not None:
+            rows = rows.filter(**({"organization": organization} if model is UsageEvent
+                                  else {"account__organization": organization}))
+        ids = list(rows.order_by("pk").values_list("pk", flat=True)[:3])
+        if ids:
+            messages.append(f"{model._meta.db_table}.{column} points at no row "
+                            f"(ids {', '.join(map(str, ids))}...)")
+    return messages

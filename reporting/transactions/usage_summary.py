@@ -1,0 +1,51 @@
+"""What the transactions page and its CSV show of a usage entry's events.
+
+A usage entry is one charge of one or many events (docs/ledger.md, "Usage charges"):
+its metadata names their types, models or meters, operations and users, and their
+USD cost, so a page or an export reads no event for it. An older entry of one event
+has none of that: its event is read, one query for a page or a chunk of rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from billing.ledger.usage_charges import is_per_charge
+from billing.models import EntryKind, UsageEvent
+
+SEPARATOR = "; "
+
+
+class UsageSummary(NamedTuple):
+    usage_type: str
+    resource: str
+    operation: str
+    user: str
+    cost_usd: str
+
+
+NONE = UsageSummary("", "", "", "", "")
+
+
+def _from_metadata(metadata: dict) -> UsageSummary:
+    return UsageSummary(*(SEPARATOR.join(metadata.get(name, [])) for name in
+                          ("types", "resources", "operations", "users")),
+                        metadata.get("cost_usd", ""))
+
+
+def summaries(rows: Iterable[tuple[int, str, dict]]) -> dict[int, UsageSummary]:
+    """For (entry id, kind, metadata) rows: the usage entries' summaries, by entry id."""
+    found, older = {}, []
+    for entry_id, kind, metadata in rows:
+        if kind != EntryKind.USAGE:
+            continue
+        if is_per_charge(metadata):
+            found[entry_id] = _from_metadata(metadata)
+        else:
+            older.append(entry_id)
+    if older:
+        for entry_id, *values in (UsageEvent.objects.filter(entry_id__in=older).values_list(
+                "entry_id", "type", "resource", "operation", "user_label", "cost_usd")):
+            found[entry_id] = UsageSummary(*values[:4], str(values[4]))
+    return found
