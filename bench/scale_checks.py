@@ -3,8 +3,9 @@ and the invariants checked in SQL over all rows (bench/scale_bench.py).
 
 - balance = the sum of the account's entries, entry_count = their number;
 - the daily rollup = the sums over the usage events, per org, day and dimensions;
-- no event charged twice: each usage entry belongs to exactly one event (a unique
-  key per event and per entry), with the event's key and amount.
+- no event charged twice or lost: each usage entry's events (a unique key per event)
+  sum to its amount, as many as its digest covers (a per-charge entry) or one (an
+  older per-event entry, with the event's key); every charged event has an entry.
 """
 
 from __future__ import annotations
@@ -35,16 +36,21 @@ CHECKS = {
            OR s.input_tokens IS DISTINCT FROM d.input_tokens
            OR s.output_tokens IS DISTINCT FROM d.output_tokens
            OR s.credits IS DISTINCT FROM d.credits""",
-    "usage entries without exactly one event (charged twice or not at all)": """
+    "usage entries whose events do not sum to them (charged twice or not at all)": """
         SELECT count(*) FROM billing_ledgerentry l
-        LEFT JOIN billing_usageevent e ON e.entry_id = l.id
-        WHERE l.kind = 'usage' AND l.reverses_id IS NULL AND e.id IS NULL""",
-    "events whose entry is not theirs (other key, amount or org)": """
+        LEFT JOIN (SELECT entry_id, count(*) AS n, sum(credits) AS credits
+                   FROM billing_usageevent WHERE entry_id IS NOT NULL GROUP BY entry_id) e
+            ON e.entry_id = l.id
+        WHERE l.kind = 'usage' AND l.reverses_id IS NULL
+          AND (e.n IS NULL OR e.credits <> -l.amount
+               OR e.n <> coalesce((l.metadata ->> 'events')::bigint, 1))""",
+    "events whose entry is not theirs (other org, or an older entry of another key)": """
         SELECT count(*) FROM billing_usageevent e
         JOIN billing_ledgerentry l ON l.id = e.entry_id
         JOIN billing_creditaccount a ON a.id = l.account_id
-        WHERE l.idempotency_key <> 'usage:' || e.idempotency_key OR l.amount <> -e.credits
-           OR a.organization_id <> e.organization_id""",
+        WHERE a.organization_id <> e.organization_id OR l.kind <> 'usage'
+           OR (NOT l.metadata ? 'events_digest'
+               AND l.idempotency_key <> 'usage:' || e.idempotency_key)""",
     "charged events without an entry": """
         SELECT count(*) FROM billing_usageevent WHERE credits > 0 AND entry_id IS NULL""",
 }
