@@ -60,8 +60,8 @@ def funded(org, amount=1000):
     return org
 
 
-def api_key_for(org):
-    return create_api_key(organization=org, name="tests", created_by=None)
+def api_key_for(org, name="tests"):
+    return create_api_key(organization=org, name=name, created_by=None)
 
 
 def rollup_row(org, day, credits, **dims):

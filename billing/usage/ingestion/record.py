@@ -147,16 +147,32 @@ def record_usage(*, organization, events: list[dict], api_key=None, actor: Actor
     """
     charge_at = now
     now = now or received_at or timezone.now()
-    if not organization.billing_enabled:
-        raise PlanNotEligible(f"the {organization.get_plan_display()} plan has no credits billing")
+    check_plan(organization)
     if isinstance(events, list) and len(events) > MAX_EVENTS:
         raise TooManyEvents(f"{len(events)} events: at most {MAX_EVENTS} per request")
     parsed = read_and_price(events, plan=organization.plan, now=now,
                             request_problems=request_problems)
     if actor is None:
         actor = Actor.api_key(api_key) if api_key is not None else Actor.system("usage")
-    return _charge(organization, parsed, api_key=api_key, actor=actor, now=now,
+    return _charge(organization, parsed, api_key=api_key, actor=actor, received=[now] * len(parsed),
                    charge_at=charge_at, before_lock=before_lock)
+
+
+def charge_priced(*, organization, events: list[Event], received: list[datetime],
+                  api_key=None) -> BatchResult:
+    """Events already validated and priced by read_and_price (in runs, each as of its own
+    arrival), event i having arrived at received[i], charged as one charge at the moment
+    the lock is held: the asynchronous queue's batch of one API key (one entry)."""
+    check_plan(organization)
+    actor = Actor.api_key(api_key) if api_key is not None else Actor.system("usage")
+    return _charge(organization, events, api_key=api_key, actor=actor, received=received,
+                   charge_at=None, before_lock=None)
+
+
+def check_plan(organization) -> None:
+    """PlanNotEligible unless the org's plan has credits billing."""
+    if not organization.billing_enabled:
+        raise PlanNotEligible(f"the {organization.get_plan_display()} plan has no credits billing")
 
 
 def estimate_usage(*, organization, events: list[dict], now: datetime | None = None) -> Decimal:
@@ -226,12 +242,13 @@ def _same_payload(prior: PriorEvent, event: Event) -> bool:
     return True
 
 
-def _charge(organization, events: list[Event], *, api_key, actor, now,
+def _charge(organization, events: list[Event], *, api_key, actor, received: list[datetime],
             charge_at: datetime | None, before_lock: Callable[[], None] | None) -> BatchResult:
     results: list[EventResult] = []
     rollup = RollupBatch(organization.pk)
     # Worked out before the lock; under it only the balances and the one entry are.
-    charges = [plan_charge(organization, event, api_key, now) for event in events]
+    charges = [plan_charge(organization, event, api_key, arrived)
+               for event, arrived in zip(events, received, strict=True)]
     rows = usage_rows()
     heads = (current_store().encode_ahead([charge.row for charge in charges], rows.ahead)
              or [None] * len(charges))

@@ -1,8 +1,10 @@
 """Asynchronous usage, the charging side (docs/architecture.md, "Asynchronous usage").
 
 A batch is an org's oldest queued events (up to 1,000, in arrival order, cut before
-a key that repeats), charged through record_usage with each row's result written in
-the same transaction, by one worker per org at a time (a PostgreSQL advisory lock).
+a key that repeats), validated and priced as the synchronous path does, then charged
+as one charge (one ledger entry) per run of one API key, with each row's result
+written in the same transaction, by one worker per org at a time (a PostgreSQL
+advisory lock).
 An event the synchronous path would refuse at pricing is rejected alone
 (`invalid_event`) and the rest of the batch is charged.
 """
@@ -23,7 +25,14 @@ from psycopg.errors import LockNotAvailable
 from accounts.models import ApiKey, Organization
 from billing.models import QueuedUsageEvent, QueueStatus
 from billing.usage.events import MAX_EVENTS, InvalidEvents
-from billing.usage.ingestion.record import REJECTED, EventResult, PlanNotEligible, record_usage
+from billing.usage.ingestion.record import (
+    REJECTED,
+    EventResult,
+    PlanNotEligible,
+    charge_priced,
+    check_plan,
+    read_and_price,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +83,8 @@ def charge_next_batch(*, organization_id: int, wait: bool = False,
             caught_up = len(batch) == len(rows) < MAX_EVENTS
             organization = Organization.objects.get(pk=organization_id)
             results: dict[int, EventResult] = {}
-            for run in _runs(batch):
-                results.update(_charge_run(organization, run))
+            for rows_of_key in _by_api_key(batch):
+                results.update(_charge_rows(organization, rows_of_key))
             _store_results(results, now=timezone.now())
     except OperationalError as error:
         if wait and isinstance(error.__cause__, LockNotAvailable):
@@ -169,14 +178,26 @@ def _without_repeated_keys(rows: list[_Row]) -> list[_Row]:
     return rows
 
 
+def _by_api_key(rows: list[_Row]):
+    """Consecutive rows sent with one API key: one charge, one ledger entry each (an
+    entry has one actor; a batch from a single key is one entry)."""
+    group: list[_Row] = []
+    for row in rows:
+        if group and row.api_key_id != group[0].api_key_id:
+            yield group
+            group = []
+        group.append(row)
+    if group:
+        yield group
+
+
 def _runs(rows: list[_Row]):
-    """Consecutive rows sent with one API key and received within RUN_SPAN of the run's
-    first: one record_usage call each, validated as of the run's last arrival, so an event
-    without occurred_at is dated within a second of its own arrival (even in a backlog)."""
+    """Consecutive rows received within RUN_SPAN of the run's first: each run validated
+    as of its last arrival, so an event without occurred_at is dated within a second of
+    its own arrival (even in a backlog)."""
     run: list[_Row] = []
     for row in rows:
-        if run and (row.api_key_id != run[0].api_key_id
-                    or row.received_at - run[0].received_at > RUN_SPAN):
+        if run and row.received_at - run[0].received_at > RUN_SPAN:
             yield run
             run = []
         run.append(row)
@@ -184,31 +205,41 @@ def _runs(rows: list[_Row]):
         yield run
 
 
-def _charge_run(organization, rows: list[_Row]) -> dict:
-    """Results by row id for one run (see _runs)."""
+def _charge_rows(organization, rows: list[_Row]) -> dict:
+    """Results by row id for rows of one API key: each run validated and priced on its
+    own (an event that cannot be is rejected alone), then all charged as one charge."""
     api_key_id = rows[0].api_key_id
     api_key = ApiKey.objects.filter(pk=api_key_id).first() if api_key_id else None
     results: dict[int, EventResult] = {}
-    pending = rows
-    while pending:
-        try:
-            batch = record_usage(
-                organization=organization, events=[row.payload for row in pending],
-                api_key=api_key, received_at=max(row.received_at for row in pending),
-            )
-        except InvalidEvents as error:
-            refused = _refusals_by_index(error.details, len(pending))
-            for index, message in refused.items():
-                results[pending[index].id] = _rejection(pending[index], INVALID_EVENT, message)
-            pending = [row for index, row in enumerate(pending) if index not in refused]
-            continue
-        except PlanNotEligible as error:
-            for row in pending:
-                results[row.id] = _rejection(row, PlanNotEligible.code, str(error))
+    try:
+        check_plan(organization)
+    except PlanNotEligible as error:
+        return {row.id: _rejection(row, PlanNotEligible.code, str(error)) for row in rows}
+    priced, charged_rows, received = [], [], []
+    for run in _runs(rows):
+        arrived = max(row.received_at for row in run)
+        pending = run
+        while pending:
+            try:
+                events = read_and_price([row.payload for row in pending],
+                                        plan=organization.plan, now=arrived)
+            except InvalidEvents as error:
+                refused = _refusals_by_index(error.details, len(pending))
+                for index, message in refused.items():
+                    results[pending[index].id] = _rejection(pending[index], INVALID_EVENT,
+                                                            message)
+                pending = [row for index, row in enumerate(pending) if index not in refused]
+                continue
+            priced += events
+            charged_rows += pending
+            received += [arrived] * len(pending)
             break
-        results.update((row.id, result)
-                       for row, result in zip(pending, batch.results, strict=True))
-        break
+    if not priced:
+        return results
+    batch = charge_priced(organization=organization, events=priced, received=received,
+                          api_key=api_key)
+    results.update((row.id, result)
+                   for row, result in zip(charged_rows, batch.results, strict=True))
     return results
 
 

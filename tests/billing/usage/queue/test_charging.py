@@ -79,6 +79,28 @@ def test_a_backlog_keeps_each_events_arrival_time(org):
     occurred = list(UsageEvent.objects.order_by("idempotency_key")
                     .values_list("occurred_at", flat=True))
     assert occurred == [first + timedelta(minutes=30 * n) for n in range(3)]
+    # Three runs of arrivals, one charge: one entry for the batch.
+    [entry] = LedgerEntry.objects.filter(kind="usage")
+    assert entry.metadata["events"] == 3 and entry.amount == -3 * GPU_CREDITS
+    assert_ledger_ok(org)
+
+
+def test_a_batch_is_one_entry_per_run_of_one_api_key(org):
+    """An entry has one actor: consecutive events of one key are one charge, a change of
+    key starts the next; an event that cannot be priced is rejected alone."""
+    funded(org)
+    one, two = api_key_for(org).api_key, api_key_for(org, name="second").api_key
+    accept(org, gpu_event("a"), gpu_event("b"), api_key=one)
+    accept(org, ai_event("c"), ai_event("bad", model="no-such-model"), api_key=two)
+    accept(org, gpu_event("d"), api_key=one)
+    assert charge_next_batch(organization_id=org.pk) == 5
+    assert [r.status for r in rows(org)] == ["charged", "charged", "charged", "rejected",
+                                             "charged"]
+    entries = list(LedgerEntry.objects.filter(kind="usage").order_by("id"))
+    assert [(e.actor_api_key_id, e.metadata["events"]) for e in entries] == [
+        (one.pk, 2), (two.pk, 1), (one.pk, 1)]
+    assert [e.idempotency_key for e in entries[0].usage_events.order_by("id")] == ["a", "b"]
+    assert_ledger_ok(org)
 
 
 def test_an_event_the_worker_cannot_price_is_rejected_alone(org):
@@ -182,14 +204,14 @@ def test_the_sweep_goes_on_past_an_org_whose_batch_fails(org, other_org, monkeyp
     then = timezone.now() - timedelta(minutes=1)
     accept(org, gpu_event("a"), now=then)
     accept(other_org, gpu_event("b"), now=then + timedelta(seconds=1))
-    real = queue_charging._charge_run
+    real = queue_charging._charge_rows
 
-    def failing_for_org(organization, run):
+    def failing_for_org(organization, rows):
         if organization.pk == org.pk:
             raise DatabaseError("boom")
-        return real(organization, run)
+        return real(organization, rows)
 
-    monkeypatch.setattr(queue_charging, "_charge_run", failing_for_org)
+    monkeypatch.setattr(queue_charging, "_charge_rows", failing_for_org)
     assert charge_stale() == 1
     assert rows(org)[0].status == "queued" and rows(other_org)[0].status == "charged"
 
@@ -201,14 +223,14 @@ def test_a_woken_task_stops_once_a_batch_took_all_it_saw(org, monkeypatch):
 
     funded(org)
     accept(org, gpu_event("a"), gpu_event("b"))
-    charge = queue_charging.record_usage
+    charge = queue_charging.charge_priced
 
     def arriving_meanwhile(**kwargs):
         if not QueuedUsageEvent.objects.filter(idempotency_key="late").exists():
             accept(org, gpu_event("late"))
         return charge(**kwargs)
 
-    monkeypatch.setattr(queue_charging, "record_usage", arriving_meanwhile)
+    monkeypatch.setattr(queue_charging, "charge_priced", arriving_meanwhile)
     drained = drain(organization_id=org.pk, until_empty=False)
     assert (drained.events, drained.batches, drained.caught_up) == (2, 1, True)
     assert [r.status for r in rows(org)] == ["charged", "charged", "queued"]
