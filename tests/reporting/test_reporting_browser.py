@@ -99,7 +99,9 @@ def test_admin_buys_then_reads_and_exports_the_reports(demo_org, live_server, pa
     page.goto(f"{base}/o/acme/transactions/?kind=usage")
     page.locator("table.transactions tbody tr").first.get_by_role("link").click()
     page.wait_for_url(re.compile(r"/entries/\d+/$"))
-    assert page.get_by_test_id("markup").is_visible()
+    # A day's two events were one charge: the entry lists them (axe-checked too).
+    assert page.get_by_test_id("charge-events").is_visible()
+    assert "What was used: 2 events" in page.content()
     check(page, "admin-5-entry-usage")
 
     page.get_by_role("link", name="Monthly summary").first.click()
