@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import Plan
-from billing.models import CreditAccount, UsageEvent
+from billing.models import CreditAccount, LedgerEntry, UsageEvent
 from billing.usage.imports import lines as importer
 from tests.billing.usage_fixtures import (
     AI_CREDITS,
@@ -44,9 +44,13 @@ def test_imports_in_chunks_and_is_safe_to_rerun(tmp_path, org):
     assert UsageEvent.objects.count() == 26
     balance = CreditAccount.objects.get().balance
     assert balance == 1000 - 25 * AI_CREDITS - GPU_CREDITS
+    # A batch of the file is one charge: one usage entry per chunk of 10.
+    entries = LedgerEntry.objects.filter(kind="usage").order_by("id")
+    assert [e.metadata["events"] for e in entries] == [10, 10, 6]
     out, _, error = run(path, "--org", "acme")
     assert error is None and "0 charged" in out and "26 duplicate" in out
     assert CreditAccount.objects.get().balance == balance
+    assert LedgerEntry.objects.filter(kind="usage").count() == 3
 
 
 def test_bad_lines_are_reported_and_skipped(tmp_path, org):
