@@ -316,3 +316,25 @@ def test_reversing_a_small_adjustment_takes_from_its_own_grant_first(org):
     other.refresh_from_db()
     small.grant.refresh_from_db()
     assert (other.remaining, small.grant.remaining) == (D(10), 0)
+
+
+def test_reversing_a_usage_charge_puts_back_all_its_events(org):
+    from billing.models import UsageEvent
+    from billing.usage.ingestion.record import record_usage
+    from tests.billing.usage_fixtures import (
+        AI_CREDITS,
+        GPU_CREDITS,
+        ai_event,
+        gpu_event,
+        seed_prices,
+    )
+
+    seed_prices()
+    grant(org, 100)
+    record_usage(organization=org, events=[ai_event("a"), gpu_event("b"), ai_event("c")])
+    charge = LedgerEntry.objects.get(account__organization=org, kind=EntryKind.USAGE)
+    reversal = reverse_entry(entry=charge, reason="bad batch", actor=SYSTEM).entry
+    assert reversal.amount == 2 * AI_CREDITS + GPU_CREDITS == -charge.amount
+    assert balance(org) == 100
+    assert UsageEvent.objects.filter(entry=charge).count() == 3  # the evidence stays
+    assert_ledger_ok(org)
