@@ -1,4 +1,5 @@
-"""The Stripe events purchases handle: Checkout Sessions in payment mode, and refunds.
+"""The Stripe events purchases handle: Checkout Sessions in payment mode (refunds:
+billing/refunds/webhook_handlers.py).
 
 Registered with the webhook dispatcher (billing/webhooks/) when billing starts.
 A paid purchase's card is kept for auto-topup, as the success page does.
@@ -10,7 +11,7 @@ from billing import webhooks
 from billing.models import Purchase
 from billing.payments.interface import PaymentError
 from billing.payments.providers import provider_named
-from billing.purchases import fulfilment, refunds
+from billing.purchases import fulfilment
 from billing.topups import cards
 
 logger = logging.getLogger(__name__)
@@ -60,13 +61,3 @@ def session_async_failed(session: dict) -> None:
 @webhooks.handler("checkout.session.expired")
 def session_expired(session: dict) -> None:
     fulfilment.mark_expired(session=session)
-
-
-@webhooks.handler("charge.refunded")
-def charge_refunded(charge: dict) -> None:
-    refunds.apply_charge_refunded(charge=charge)
-
-
-@webhooks.handler("charge.refund.updated")
-def refund_updated(refund: dict) -> None:
-    refunds.apply_refund_failed(refund=refund)  # only a failed refund moves credits

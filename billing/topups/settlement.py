@@ -27,6 +27,7 @@ from billing.models import (
     TopupStatus,
     TryState,
 )
+from billing.payments.interface import object_id
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +135,9 @@ def settle_intent(*, intent: dict, now: datetime | None = None) -> str:
                 row.consecutive_failures = 0
                 row.save(update_fields=["consecutive_failures"])
             attempt.payment_intent_id = intent.get("id", "")
+            # Refunds and disputes name the charge (billing/payments/charges.py).
+            attempt.stripe_charge_id = (object_id(intent.get("latest_charge"))
+                                        or attempt.stripe_charge_id)
             attempt.save()
             return "credited" if granted else "already credited"
         current = (attempt.status == TopupStatus.PENDING and attempt.try_state == TryState.CHARGING

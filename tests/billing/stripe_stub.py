@@ -122,8 +122,10 @@ class StripeStub:
         """A confirmed PaymentIntent; Stripe's test cards decide: pm_card_chargeDeclined is
         declined (402 with the intent attached), pm_card_authenticationRequired needs
         authentication off session (402, requires_action), any other card succeeds."""
+        intent_id = self._next_id("pi")
         intent = {
-            "id": self._next_id("pi"), "object": "payment_intent",
+            "id": intent_id, "object": "payment_intent",
+            "latest_charge": "ch" + intent_id.removeprefix("pi"),
             "amount": int(form["amount"]), "currency": form["currency"],
             "customer": form.get("customer"), "payment_method": form.get("payment_method"),
             "metadata": {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")},
@@ -223,6 +225,18 @@ def session_object(purchase, *, payment_status="paid", status="complete", **extr
                      "organization": purchase.organization.slug},
         "customer": "cus_stub_1", "payment_intent": f"pi_{purchase.pk}", "invoice": None,
         **extra,
+    }
+
+
+def topup_charge_object(attempt, *, amount_refunded: int) -> dict:
+    """The charge of an auto-topup attempt's PaymentIntent, as charge.refunded sends it."""
+    return {
+        "id": attempt.stripe_charge_id, "object": "charge", "amount": attempt.amount_minor,
+        "amount_refunded": amount_refunded, "currency": attempt.currency,
+        "payment_intent": attempt.payment_intent_id, "customer": attempt.customer_id,
+        "refunded": amount_refunded >= attempt.amount_minor,
+        "metadata": {"topup_attempt_id": str(attempt.pk), "try": str(attempt.tries),
+                     "organization": attempt.organization.slug},
     }
 
 
