@@ -22,6 +22,7 @@ from billing.payments.interface import (
     SETUP_PURPOSE,
     OpenedCheckout,
     PaymentError,
+    PermanentPaymentError,
     Provider,
     RefundAnswer,
     StripeObject,
@@ -63,12 +64,33 @@ def _message(error: stripe.StripeError) -> str:
     return f"Stripe error: {text}{request_id}"
 
 
+# Stripe's error classes (docs/stripe.md, "Errors"): what an admin must do about each
+# permanent one; everything else that is not a card decline is worth sending again.
+KEY_REMEDY = ("Stripe refused our API key for this charge: staff must give the restricted "
+              "key the permissions in docs/stripe.md (or fix STRIPE_SECRET_KEY).")
+CARD_REMEDY = ("Stripe cannot charge the saved card as asked (it may have been removed): "
+               "save a new card, then turn auto-topup on again.")
+TRANSIENT_CODES = frozenset({"lock_timeout", "rate_limit"})
+
+
+def classified(error: stripe.StripeError) -> PaymentError:
+    """A Stripe error as the port's PaymentError: permanent or worth sending again."""
+    if getattr(error, "code", None) in TRANSIENT_CODES:
+        return PaymentError(_message(error))
+    if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
+        return PermanentPaymentError(_message(error), remedy=KEY_REMEDY)
+    if isinstance(error, stripe.InvalidRequestError | stripe.IdempotencyError
+                  | stripe.CardError):
+        return PermanentPaymentError(_message(error), remedy=CARD_REMEDY)
+    return PaymentError(_message(error))  # connection, 5xx, rate limit
+
+
 def _call(what: str, fn, *args, **kwargs) -> dict:
     try:
         result = fn(*args, **kwargs)
     except stripe.StripeError as error:
         logger.warning("Stripe %s failed: %s", what, error)
-        raise PaymentError(_message(error)) from error
+        raise classified(error) from error
     return result.to_dict()
 
 
@@ -174,9 +196,10 @@ def charge_off_session(*, attempt, try_number: int) -> dict:
 
     Returns the PaymentIntent as a dict whatever its outcome: a decline or a card that
     needs authentication comes back as the intent Stripe attached to the card error
-    (status requires_payment_method or requires_action). Raises PaymentError only when
-    there is no intent to read (Stripe unreachable, bad request): the try is then
-    unsettled and the sweep repeats it with the same key, which Stripe replays.
+    (status requires_payment_method or requires_action). Raises PermanentPaymentError
+    when Stripe refuses the request as made (the try fails at once), PaymentError when
+    there is no answer (the try stays unsettled and is sent again with the same key,
+    which Stripe replays, after a growing backoff).
     """
     params = {
         "amount": attempt.amount_minor,
@@ -199,10 +222,10 @@ def charge_off_session(*, attempt, try_number: int) -> dict:
             intent.setdefault("last_payment_error", {"message": body.get("message", ""),
                                                      "code": body.get("code", "")})
             return intent
-        raise PaymentError(_message(error)) from error
+        raise classified(error) from error
     except stripe.StripeError as error:
         logger.warning("Stripe topup charge failed: %s", error)
-        raise PaymentError(_message(error)) from error
+        raise classified(error) from error
     return intent.to_dict()
 
 

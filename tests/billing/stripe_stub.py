@@ -4,9 +4,10 @@
 points settings.STRIPE_API_BASE at itself (use the `stripe_stub` fixture).
 Every request is recorded with its headers and decoded form body; sessions
 can be given a state (paid, unpaid) for later retrieval; `fail_next` makes the
-next request answer with a Stripe error. A POST with an Idempotency-Key already
-answered gets the first answer again, as Stripe does. PaymentIntents follow
-Stripe's test cards (pm_card_chargeDeclined, pm_card_authenticationRequired).
+next request answer with a Stripe error, `fail` the next few with a given one.
+A POST with an Idempotency-Key already answered gets the first answer again, as
+Stripe does. PaymentIntents follow Stripe's test cards (pm_card_chargeDeclined,
+pm_card_authenticationRequired).
 """
 
 import hashlib
@@ -36,6 +37,7 @@ class StripeStub:
         self.payment_intents: dict[str, dict] = {}
         self._replies: dict[str, tuple[int, dict]] = {}  # Idempotency-Key -> first answer
         self.fail_next: tuple[int, str] | None = None
+        self._failures: list[tuple[int, dict]] = []  # answered in turn, before anything
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -55,6 +57,14 @@ class StripeStub:
     def __exit__(self, *exc):
         self._server.shutdown()
         self._server.server_close()
+
+    def fail(self, status: int, error_type: str, *, times: int = 1, **fields) -> None:
+        """The next `times` requests answer `status` with this Stripe error body, and
+        `Stripe-Should-Retry: false`, so the library sends each once (as Stripe says of
+        errors a retry would not change)."""
+        with self._lock:
+            self._failures += [(status, {"type": error_type, "message": error_type, **fields})
+                               ] * times
 
     def requests_to(self, method: str, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method and r.path == path]
@@ -165,7 +175,10 @@ class StripeStub:
                 key = self.headers.get("Idempotency-Key")
                 with stub._lock:
                     replay = stub._replies.get(key) if key and method == "POST" else None
-                if replay is not None:  # Stripe answers a reused key with the first answer
+                    failure = stub._failures.pop(0) if stub._failures else None
+                if failure is not None:
+                    status, payload = failure[0], {"error": dict(failure[1])}
+                elif replay is not None:  # Stripe answers a reused key with the first answer
                     status, payload = replay
                 else:
                     status, payload = stub._answer(method, parts.path, form)
@@ -177,6 +190,8 @@ class StripeStub:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("Request-Id", "req_stub")
+                if failure is not None:
+                    self.send_header("Stripe-Should-Retry", "false")
                 self.end_headers()
                 self.wfile.write(data)
 
