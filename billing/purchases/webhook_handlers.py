@@ -9,7 +9,7 @@ import logging
 
 from billing import webhooks
 from billing.models import Purchase
-from billing.payments.interface import PaymentError
+from billing.payments.interface import PermanentPaymentError
 from billing.payments.providers import provider_named
 from billing.purchases import fulfilment
 from billing.topups import cards
@@ -19,8 +19,11 @@ logger = logging.getLogger(__name__)
 
 def session_with_receipt(session: dict) -> dict:
     """A paid session with its invoice, charge and card expanded by the purchase's
-    provider, when it answers; the embedded session otherwise (receipt link and card are
-    then missed). Setup sessions are auto-topup's (billing/topups/webhook_handlers.py)."""
+    provider. When the provider does not answer, the PaymentError is raised: the event is
+    not marked processed, and Stripe's redelivery fulfils it with the receipt and card
+    (granting without them would lose the card for good). A permanent refusal (the
+    session unknown to the key) cannot change on redelivery: the embedded session is
+    used. Setup sessions are auto-topup's (billing/topups/webhook_handlers.py)."""
     if session.get("mode") == "setup" or session.get("payment_status") != "paid":
         return session
     purchase = Purchase.objects.filter(stripe_checkout_session_id=session.get("id")).first()
@@ -29,8 +32,8 @@ def session_with_receipt(session: dict) -> dict:
     try:
         expanded = provider_named(purchase.provider).retrieve_checkout_session(
             session_id=session["id"])
-    except PaymentError as error:
-        logger.warning("receipt details for %s not fetched: %s", session.get("id"), error)
+    except PermanentPaymentError as error:
+        logger.warning("receipt details for %s refused: %s", session.get("id"), error)
         return session
     return session if expanded is None else expanded
 
