@@ -60,6 +60,11 @@ class ChargeWeMade:
         return self.row.entry_id is not None
 
     @property
+    def is_held(self) -> bool:
+        """A purchase paid but held for staff: nothing granted, refundable."""
+        return self.is_purchase and self.row.status == PurchaseStatus.HELD
+
+    @property
     def customer_id(self) -> str:
         return self.row.stripe_customer_id if self.is_purchase else self.row.customer_id
 
@@ -94,6 +99,7 @@ class ChargeWeMade:
         if self.is_purchase:
             refunded = row.amount_refunded_minor
             row.status = (PurchaseStatus.REFUNDED if refunded >= self.amount_minor else
+                          PurchaseStatus.HELD if not self.is_granted else
                           PurchaseStatus.PARTIALLY_REFUNDED if refunded else PurchaseStatus.PAID)
             row.save_fields(*fields, "status")
         else:

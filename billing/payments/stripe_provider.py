@@ -154,6 +154,7 @@ def create_checkout_session(*, purchase, customer_id: str, success_url: str,
         "invoice_creation": {"enabled": True, "invoice_data": {"metadata": metadata}},
         "success_url": success_url,
         "cancel_url": cancel_url,
+        **_seller_options(),
     }
     return _call("checkout session create", _client().v1.checkout.sessions.create, params,
                  _options(f"purchase-{purchase.pk}-checkout"))
@@ -165,6 +166,22 @@ def retrieve_checkout_session(session_id: str) -> dict:
                  session_id, {"expand": ["invoice", "payment_intent.latest_charge",
                                          "payment_intent.payment_method",
                                          "setup_intent.payment_method"]})
+
+
+def _seller_options() -> dict:
+    """Promotion codes and Stripe Tax, as settings say (docs/stripe.md)."""
+    options = {}
+    if settings.STRIPE_ALLOW_PROMOTION_CODES:
+        options["allow_promotion_codes"] = True
+    if settings.STRIPE_AUTOMATIC_TAX:
+        options.update({
+            "automatic_tax": {"enabled": True},
+            "billing_address_collection": "required",
+            "tax_id_collection": {"enabled": True},
+            # Tax needs the address on the Customer we pass; Checkout keeps it there.
+            "customer_update": {"address": "auto", "name": "auto"},
+        })
+    return options
 
 
 def create_setup_session(*, organization, customer_id: str, request_id: str,

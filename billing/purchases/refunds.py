@@ -7,7 +7,7 @@ import uuid
 
 from django.db import transaction
 
-from billing.models import EntryKind, LedgerEntry, Purchase
+from billing.models import EntryKind, LedgerEntry, Purchase, PurchaseStatus
 from billing.models.purchases import FULFILLED_STATUSES, major_text
 from billing.payments.interface import Provider
 from billing.payments.providers import provider_named
@@ -44,7 +44,7 @@ def request_refund(*, purchase: Purchase, amount_minor: int | None, requested_by
 
 
 def _checked_amount(purchase: Purchase, amount_minor: int | None) -> int:
-    if purchase.status not in FULFILLED_STATUSES:
+    if purchase.status not in FULFILLED_STATUSES | {PurchaseStatus.HELD}:
         raise PurchaseError(f"purchase {purchase.pk} is {purchase.get_status_display()}: "
                             "only paid purchases can be refunded")
     refundable = purchase.refundable_minor

@@ -49,14 +49,16 @@ def apply_charge_refunded(*, charge: dict, refund: dict | None = None):
         if found is None:
             logger.info("charge %s is not one we made: refund ignored", charge_id)
             return None
-        if not found.is_granted:  # Stripe retries; by then the payment's event has granted
+        if not found.is_granted and not found.is_held:
+            # Stripe retries; by then the payment's event has granted.
             raise ChargeNotGrantedYet(f"refund of {found.label} #{found.row.pk} arrived "
                                       "before its payment was granted")
         row, currency = found.row, found.currency
         cumulative = min(int(charge.get("amount_refunded") or 0), found.amount_minor)
         if cumulative <= row.amount_refunded_minor:
             return row  # a redelivery, or an older snapshot of the charge
-        take = credits_to_take_back(charge=found, cumulative_refunded_minor=cumulative)
+        take = (credits_to_take_back(charge=found, cumulative_refunded_minor=cumulative)
+                if found.is_granted else 0)  # a held purchase granted nothing
         newly = cumulative - row.amount_refunded_minor
         if take > 0:
             with open_book(organization=found.organization) as book:
