@@ -262,6 +262,24 @@ def create_refund(*, payment_intent_id: str, amount_minor: int, idempotency_key:
 
 # -- webhooks ----------------------------------------------------------------------------------
 
+def set_up_webhook_endpoint(*, url: str, events: list[str]) -> tuple[dict, str, list[str]]:
+    """The endpoint at `url` sending exactly `events` with our API version: updated when
+    one with that version exists (Stripe cannot change an endpoint's version), created
+    otherwise. Returns the endpoint, what was done ("created": its `secret` is in it, shown
+    only now; or "updated"), and the ids of endpoints at `url` with another version."""
+    endpoints = _client().v1.webhook_endpoints
+    listed = _call("webhook endpoint list", endpoints.list, {"limit": 100})
+    at_url = [e for e in listed.get("data") or [] if e.get("url") == url]
+    same = [e for e in at_url if e.get("api_version") == API_VERSION]
+    others = [e["id"] for e in at_url if e.get("api_version") != API_VERSION]
+    if same:
+        return _call("webhook endpoint update", endpoints.update, same[0]["id"],
+                     {"enabled_events": events, "disabled": False}), "updated", others
+    return _call("webhook endpoint create", endpoints.create, {
+        "url": url, "enabled_events": events, "api_version": API_VERSION,
+        "description": "Credits billing (manage.py stripe_webhook_setup)"}), "created", others
+
+
 def construct_event(payload: bytes, signature_header: str | None) -> dict:
     """The verified event as a dict. Checks the v1 HMAC over the raw body and its age."""
     secret = settings.STRIPE_WEBHOOK_SECRET

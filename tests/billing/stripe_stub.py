@@ -35,6 +35,7 @@ class StripeStub:
         self.requests: list[Recorded] = []
         self.sessions: dict[str, dict] = {}
         self.payment_intents: dict[str, dict] = {}
+        self.webhook_endpoints: dict[str, dict] = {}
         self._replies: dict[str, tuple[int, dict]] = {}  # Idempotency-Key -> first answer
         self.fail_next: tuple[int, str] | None = None
         self._failures: list[tuple[int, dict]] = []  # answered in turn, before anything
@@ -121,12 +122,33 @@ class StripeStub:
         if method == "POST" and path.startswith("/v1/payment_methods/") and \
                 path.endswith("/detach"):
             return 200, {"id": path.split("/")[3], "object": "payment_method", "customer": None}
+        if path.startswith("/v1/webhook_endpoints"):
+            return self._webhook_endpoint(method, path, form)
         if method == "POST" and path == "/v1/refunds":
             return 200, {"id": self._next_id("re"), "object": "refund",
                          "amount": int(form["amount"]), "status": "succeeded",
                          "payment_intent": form.get("payment_intent")}
         return 404, {"error": {"type": "invalid_request_error",
                                "message": f"stub has no {method} {path}"}}
+
+    def _webhook_endpoint(self, method: str, path: str, form: dict) -> tuple[int, dict]:
+        events = [v for k, v in sorted(form.items()) if k.startswith("enabled_events[")]
+        with self._lock:
+            if method == "GET" and path == "/v1/webhook_endpoints":
+                return 200, {"object": "list", "data": list(self.webhook_endpoints.values()),
+                             "has_more": False}
+            if method == "POST" and path == "/v1/webhook_endpoints":
+                endpoint = {"id": self._next_id("we"), "object": "webhook_endpoint",
+                            "url": form["url"], "api_version": form.get("api_version"),
+                            "enabled_events": events, "status": "enabled"}
+                self.webhook_endpoints[endpoint["id"]] = endpoint
+                return 200, {**endpoint, "secret": f"whsec_stub_{endpoint['id']}"}
+            endpoint = self.webhook_endpoints.get(path.rsplit("/", 1)[1])
+            if method == "POST" and endpoint is not None:
+                endpoint["enabled_events"] = events
+                return 200, dict(endpoint)
+        return 404, {"error": {"type": "invalid_request_error",
+                               "message": "No such webhook endpoint"}}
 
     def _payment_intent(self, form: dict) -> tuple[int, dict]:
         """A confirmed PaymentIntent; Stripe's test cards decide: pm_card_chargeDeclined is
