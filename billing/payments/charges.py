@@ -119,17 +119,13 @@ def _same_owner(found: ChargeWeMade, stripe_object: dict, metadata: dict) -> boo
 
 
 def _by_ids(intent_id: str, charge_id: str) -> ChargeWeMade | None:
-    purchases = Purchase.objects.select_for_update(of=("self",)).select_related("organization")
-    attempts = (TopupAttempt.objects.select_for_update(of=("self",))
-                .select_related("organization"))
-    for field_pairs in ((("stripe_payment_intent_id", intent_id),
-                         ("payment_intent_id", intent_id)),
-                        (("stripe_charge_id", charge_id), ("stripe_charge_id", charge_id))):
-        (purchase_field, value), (attempt_field, _) = field_pairs
-        if not value:
-            continue
-        row = (purchases.filter(**{purchase_field: value}).first()
-               or attempts.filter(**{attempt_field: value}).first())
+    lookups = ((Purchase, "stripe_payment_intent_id", intent_id),
+               (TopupAttempt, "payment_intent_id", intent_id),
+               (Purchase, "stripe_charge_id", charge_id),
+               (TopupAttempt, "stripe_charge_id", charge_id))
+    for model, field, value in lookups:
+        row = (model.objects.select_for_update(of=("self",)).select_related("organization")
+               .filter(**{field: value}).first()) if value else None
         if row is not None:
             return ChargeWeMade(row)
     return None
