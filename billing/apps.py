@@ -24,6 +24,7 @@ class BillingConfig(AppConfig):
         # Each area registers the Stripe events it handles, on import (billing/webhooks/).
         import billing.disputes.webhook_handlers  # noqa: F401
         import billing.purchases.webhook_handlers  # noqa: F401
+        import billing.refunds.webhook_handlers  # noqa: F401
         import billing.topups.webhook_handlers  # noqa: F401
         # The account's watch level follows the alert and auto-topup settings.
         for sender in ("billing.AlertSettings", "billing.AutoTopupSettings"):

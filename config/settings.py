@@ -179,6 +179,10 @@ if PAYMENTS_PROVIDER == "test" and not DEBUG and not ALLOW_TEST_PAYMENTS:
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+# Checkout as the seller set up the Stripe account (docs/stripe.md, "Discounts and tax"):
+# promotion codes entered by the buyer; Stripe Tax (the buyer's address and tax ID).
+STRIPE_ALLOW_PROMOTION_CODES = strict_bool("STRIPE_ALLOW_PROMOTION_CODES", False)
+STRIPE_AUTOMATIC_TAX = strict_bool("STRIPE_AUTOMATIC_TAX", False)
 if PAYMENTS_PROVIDER == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET):
     raise ImproperlyConfigured(
         "PAYMENTS_PROVIDER=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"

@@ -50,6 +50,9 @@ VERIFY_TESTS = [
 PURCHASE_TESTS = [
     "tests/billing/purchases/test_fulfilment.py",
     "tests/billing/purchases/test_refunds.py",
+    "tests/billing/purchases/test_held.py",
+    "tests/billing/refunds/test_confirmed.py",
+    "tests/billing/refunds/test_topup_refunds.py",
     "tests/billing/demo/test_first_purchase.py",
     "tests/billing/webhooks/test_webhook_view.py",
 ]
@@ -65,6 +68,7 @@ TOPUP_TESTS = [  # the hypothesis state machine is left out, as for the ledger
     "tests/billing/topups/test_attempts.py",
     "tests/billing/topups/test_runner.py",
     "tests/billing/topups/test_cards.py",
+    "tests/billing/topups/test_stripe_errors.py",
     "tests/billing/topups/test_run_auto_topups_command.py",
 ]
 
@@ -79,6 +83,8 @@ MODULES = {
     "billing.ledger.verify": VERIFY_TESTS,
     "billing.purchases.refunds": PURCHASE_TESTS,
     "billing.purchases.fulfilment": PURCHASE_TESTS,
+    "billing.refunds.confirmed": PURCHASE_TESTS,
+    "billing.payments.charges": [*PURCHASE_TESTS, "tests/billing/disputes/test_chargebacks.py"],
     "billing.pricing.quotes.price_book": ["tests/billing/pricing/quotes/test_price_book.py",
                                           "tests/billing/pricing/quotes/test_price_book_lookups.py"],
     "billing.usage.events": USAGE_TESTS,

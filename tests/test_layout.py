@@ -20,7 +20,7 @@ FLOORS = {
     "disputes": 6,
     "purchases": 5,
     "topups": 4,
-    "alerts": 3,
+    "alerts": 3, "refunds": 3,
     "webhooks": 2, "usage": 2,
     "ledger": 1, "pricing": 1, "payments": 1, "faults": 1, "templatetags": 1,
     "models": 0, "schedules": 0,

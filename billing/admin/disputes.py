@@ -7,17 +7,18 @@ from accounts.models import Organization
 from accounts.read_only_admin import ReadOnlyAdmin, ReadOnlyInline
 from billing.models import Dispute
 
-FIELDS = ["dispute_id", "purchase", "amount_minor", "currency", "reason", "status",
+FIELDS = ["dispute_id", "purchase", "topup_attempt", "amount_minor", "currency", "reason",
+          "status", "stripe_status",
           "credits_taken", "taken_entry", "restored_entry", "created_at", "closed_at"]
 
 
 @admin.register(Dispute)
 class DisputeAdmin(ReadOnlyAdmin):
-    list_display = ["dispute_id", "organization", "purchase", "amount_minor", "currency",
-                    "status", "credits_taken", "created_at", "closed_at"]
+    list_display = ["dispute_id", "organization", "purchase", "topup_attempt", "amount_minor",
+                    "currency", "status", "credits_taken", "created_at", "closed_at"]
     list_filter = ["status"]
     search_fields = ["=dispute_id", "organization__slug", "charge_id"]
-    list_select_related = ["organization", "purchase"]
+    list_select_related = ["organization", "purchase", "topup_attempt"]
     readonly_fields = ["organization", "charge_id", *FIELDS]
     fields = readonly_fields
 

@@ -19,10 +19,10 @@ from billing.models import (
     CreditAccount,
     CreditGrant,
     Dispute,
-    DisputeStatus,
     GrantAllocation,
     LedgerEntry,
 )
+from billing.models.disputes import UNSETTLED_DISPUTES
 
 
 class AdjustmentForm(forms.Form):
@@ -76,7 +76,7 @@ class CreditAccountAdmin(ReadOnlyAdmin):
     @admin.display(description="Open disputes")
     def open_disputes(self, obj):
         count = Dispute.objects.filter(organization_id=obj.organization_id,
-                                       status=DisputeStatus.OPEN).count()
+                                       status__in=UNSETTLED_DISPUTES).count()
         if not count:
             return "—"
         url = reverse("admin:billing_dispute_changelist")

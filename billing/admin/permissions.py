@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 POST_ADJUSTMENT = "billing.post_adjustment"
 REVERSE_ENTRY = "billing.reverse_entry"
 REFUND_PURCHASE = "billing.refund_purchase"
+RESOLVE_HELD_PURCHASE = "billing.resolve_held_purchase"
 
 
 def require(request, permission: str) -> None:

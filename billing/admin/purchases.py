@@ -2,6 +2,8 @@
 
 A refund started here asks Stripe to refund; the credits are taken back when
 Stripe confirms with charge.refunded, by the same code as any other refund.
+A purchase held for staff (an amount nothing explains) is granted or refunded by
+the two "held" actions (docs/stripe.md, "Held purchases").
 """
 
 import uuid
@@ -21,7 +23,7 @@ from billing.models import CreditPackage, Purchase, StripeCustomer, StripeEvent
 from billing.models.purchases import currency_exponent, format_minor
 from billing.payments.interface import PaymentError
 from billing.payments.providers import provider_named
-from billing.purchases import errors, refunds
+from billing.purchases import errors, held, refunds
 
 
 @admin.register(CreditPackage)
@@ -83,13 +85,14 @@ class PurchaseAdmin(ReadOnlyAdmin):
     search_fields = ["=id", "organization__slug", "stripe_checkout_session_id",
                      "stripe_payment_intent_id", "stripe_charge_id", "buyer__email"]
     list_select_related = ["organization", "buyer"]
-    actions = ["refund_in_full", "partial_refund"]
+    actions = ["refund_in_full", "partial_refund", "grant_held", "refund_held"]
     inlines = [PurchaseDisputeInline]
     readonly_fields = [
         "organization", "package", "package_name", "base_credits", "bonus_credits", "amount",
         "status", "buyer", "provider", "stripe_checkout_session_id", "stripe_customer_id",
         "stripe_payment_intent_id", "stripe_charge_id", "stripe_invoice_id", "receipt_url",
-        "amount_paid_minor", "amount_refunded_minor", "credits_refunded", "credits_disputed",
+        "amount_paid_minor", "amount_subtotal_minor", "amount_discount_minor",
+        "amount_tax_minor", "amount_refunded_minor", "credits_refunded", "credits_disputed",
         "failure_reason",
         "entry", "bonus_entry", "paid_grant", "bonus_grant", "created_at", "paid_at",
         "updated_at", "refund_link",
@@ -101,6 +104,33 @@ class PurchaseAdmin(ReadOnlyAdmin):
 
     def has_refund_permission(self, request):
         return request.user.has_perm(permissions.REFUND_PURCHASE)
+
+    def has_resolve_held_permission(self, request):
+        return request.user.has_perm(permissions.RESOLVE_HELD_PURCHASE)
+
+    @admin.action(description="Held: grant the package's credits", permissions=["resolve_held"])
+    def grant_held(self, request, queryset):
+        permissions.require(request, permissions.RESOLVE_HELD_PURCHASE)
+        for purchase in queryset:
+            try:
+                held.grant_held_purchase(purchase=purchase, granted_by=request.user)
+            except errors.PurchaseError as error:
+                messages.error(request, f"Purchase #{purchase.pk}: {error}")
+                continue
+            messages.success(request, f"Purchase #{purchase.pk}: {purchase.total_credits} "
+                             "credits granted.")
+
+    @admin.action(description="Held: refund the payment in full", permissions=["resolve_held"])
+    def refund_held(self, request, queryset):
+        permissions.require(request, permissions.RESOLVE_HELD_PURCHASE)
+        for purchase in queryset:
+            try:
+                refund = held.refund_held_purchase(purchase=purchase, refunded_by=request.user)
+            except (errors.PurchaseError, PaymentError) as error:
+                messages.error(request, f"Purchase #{purchase.pk}: {error}")
+                continue
+            messages.success(request, f"Purchase #{purchase.pk}: refund {refund.get('id')} "
+                             "requested.")
 
     @admin.display(description="Amount")
     def amount(self, obj):

@@ -1,1 +1,2 @@
-"""Disputes (chargebacks): credits taken while disputed, given back when won."""
+"""Disputes (chargebacks) of any charge we made: credits taken while Stripe holds the funds,
+given back when they are reinstated."""

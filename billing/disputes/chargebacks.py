@@ -1,15 +1,15 @@
-"""Disputes of a purchase's charge (docs/stripe.md, "Disputes").
+"""Disputes of a charge we made, through Stripe's whole life of a dispute (docs/stripe.md,
+"Disputes").
 
-- `charge.dispute.created`: the disputed share of the purchase's credits is
-  taken back the way a refund of the disputed amount would (into debt if they
-  were spent), and the dispute is recorded open, which flags the org for staff.
-- `charge.dispute.closed`: won gives the credits back; lost keeps them taken.
-
-Each step happens once whatever the order and number of deliveries: the
-dispute row is locked after its purchase, and the ledger keys are
-`dispute:<id>` and `dispute-won:<id>`. A closed event that arrives first
-records the outcome; a late created event then changes nothing (won) or is
-already applied (lost).
+Every dispute event (created, updated, closed, funds_withdrawn, funds_reinstated)
+carries the dispute's status, and the status alone decides: credits are taken
+while Stripe holds the funds (needs_response, under_review, lost and the appeal
+statuses), never during an inquiry (warning_*), and given back when the funds
+are reinstated (won, on appeal too). A status earlier in the life than the one
+applied (a late or redelivered event) changes nothing. The share taken is the
+disputed amount over the charge's own amount, in the charge's currency (a
+dispute in another currency takes the charge's all), never more than it
+granted. Each step is keyed (`dispute:<id>`, `dispute-won:<id>`), so it happens once.
 """
 
 import logging
@@ -21,106 +21,122 @@ from django.utils import timezone
 from billing import money
 from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
-from billing.models import Dispute, DisputeStatus, EntryKind, Purchase
+from billing.models import Dispute, DisputeStatus, EntryKind
 from billing.models.purchases import major_text
-from billing.payments.interface import object_id
-from billing.purchases.errors import PurchaseError
-from billing.purchases.refunds import locked_purchase_for_charge
+from billing.payments.charges import ChargeNotGrantedYet, ChargeWeMade, locked_charge_for
 
 logger = logging.getLogger(__name__)
 ACTOR = Actor.system("stripe-dispute")
 
+# Stripe's dispute statuses in the order of a dispute's life, and what each means here.
+LIFE = {
+    "warning_needs_response": (0, DisputeStatus.INQUIRY),
+    "warning_under_review": (1, DisputeStatus.INQUIRY),
+    "needs_response": (2, DisputeStatus.OPEN),
+    "under_review": (3, DisputeStatus.OPEN),
+    "lost": (4, DisputeStatus.LOST),
+    "appeal_needs_response": (5, DisputeStatus.APPEAL),
+    "appeal_under_review": (6, DisputeStatus.APPEAL),
+    "won": (9, DisputeStatus.WON),
+    "warning_closed": (9, DisputeStatus.CLOSED),
+    "prevented": (9, DisputeStatus.CLOSED),
+}
+FUNDS_WITHDRAWN = frozenset({DisputeStatus.OPEN, DisputeStatus.LOST, DisputeStatus.APPEAL})
+FINAL = frozenset({DisputeStatus.WON, DisputeStatus.CLOSED})
 
-def apply_dispute_created(*, dispute: dict) -> Dispute | None:
+
+def apply_dispute(*, dispute: dict) -> Dispute | None:
+    """Bring our side to the dispute's status; None when its charge is not ours."""
+    stripe_status = dispute.get("status") or ""
+    if stripe_status not in LIFE:
+        raise ValueError(f"dispute {dispute.get('id')}: unknown status {stripe_status!r}")
     with transaction.atomic():
-        found = _lock_dispute(dispute)
+        found = locked_charge_for({**dispute, "object": "dispute"})
         if found is None:
+            logger.info("dispute %s is not of a charge we made: ignored", dispute.get("id"))
             return None
-        purchase, record = found
-        if record.status == DisputeStatus.OPEN:
-            _take(purchase, record)
+        if not found.is_granted:
+            raise ChargeNotGrantedYet(f"dispute of {found.label} #{found.row.pk} arrived "
+                                      "before its payment was granted")
+        record = _locked_record(found, dispute)
+        rank, status = LIFE[stripe_status]
+        if record.stripe_status and rank < LIFE[record.stripe_status][0]:
+            return record  # an older step of the dispute's life, delivered late
+        if record.status in FINAL:
+            return record
+        if status in FUNDS_WITHDRAWN:
+            _take(found, record)
+        elif status == DisputeStatus.WON and record.taken_entry_id is not None:
+            _give_back(found, record)
+        record.status, record.stripe_status = status, stripe_status
+        if status in (DisputeStatus.WON, DisputeStatus.LOST, DisputeStatus.CLOSED):
+            record.closed_at = record.closed_at or timezone.now()
+        record.save(update_fields=["status", "stripe_status", "closed_at"])
         return record
 
 
-def apply_dispute_closed(*, dispute: dict) -> Dispute | None:
-    with transaction.atomic():
-        found = _lock_dispute(dispute)
-        if found is None:
-            return None
-        purchase, record = found
-        if record.status != DisputeStatus.OPEN:
-            return record  # a redelivery
-        won = dispute.get("status") != "lost"
-        if not won:
-            _take(purchase, record)  # the created event may not have come (yet)
-        elif record.taken_entry_id is not None:
-            _give_back(purchase, record)
-        record.status = DisputeStatus.WON if won else DisputeStatus.LOST
-        record.closed_at = timezone.now()
-        record.save(update_fields=["status", "closed_at"])
-        return record
-
-
-def _lock_dispute(dispute: dict) -> tuple[Purchase, Dispute] | None:
-    """The purchase (locked first, as refunds lock it) and its dispute row (created once)."""
-    charge = {"id": object_id(dispute.get("charge")),
-              "payment_intent": dispute.get("payment_intent"), "metadata": {}}
-    purchase = locked_purchase_for_charge(charge)
-    if purchase is None:
-        logger.info("dispute %s is not of a purchase's charge: ignored", dispute.get("id"))
-        return None
-    if not purchase.is_fulfilled:
-        raise PurchaseError(f"dispute of purchase {purchase.pk} arrived before its payment "
-                            "was fulfilled")
+def _locked_record(found: ChargeWeMade, dispute: dict) -> Dispute:
+    """The dispute row, created once, locked after its charge's row (as refunds lock it)."""
     record, _ = Dispute.objects.get_or_create(
         dispute_id=dispute["id"],
-        defaults={"organization": purchase.organization, "purchase": purchase,
-                  "charge_id": charge["id"], "amount_minor": int(dispute.get("amount") or 0),
-                  "currency": (dispute.get("currency") or purchase.currency).lower()[:3],
+        defaults={"organization": found.organization, **found.owner_fields(),
+                  "charge_id": found.row.stripe_charge_id or str(dispute.get("charge") or ""),
+                  "amount_minor": int(dispute.get("amount") or 0),
+                  "currency": (dispute.get("currency") or found.currency).lower()[:3],
                   "reason": str(dispute.get("reason") or "")[:100]},
     )
-    record = Dispute.objects.select_for_update().get(pk=record.pk)
-    return purchase, record
+    return Dispute.objects.select_for_update().get(pk=record.pk)
 
 
-def _take(purchase: Purchase, record: Dispute) -> None:
+def disputed_credits(found: ChargeWeMade, record: Dispute) -> Decimal:
+    """The disputed share of what the charge granted, by the charge's own amount and
+    currency, never more than is left of it."""
+    paid = found.amount_minor
+    if record.currency != found.currency.lower():
+        logger.warning("dispute %s is in %s, its charge in %s: the whole charge is taken",
+                       record.dispute_id, record.currency, found.currency)
+        share = found.credits_granted
+    else:
+        share = money.round_credits(
+            found.credits_granted * Decimal(min(record.amount_minor, paid)) / Decimal(paid))
+    return min(share, found.credits_left)
+
+
+def _take(found: ChargeWeMade, record: Dispute) -> None:
     if record.taken_entry_id is not None:
         return
-    paid = purchase.amount_paid_minor or purchase.price_minor
-    left = purchase.total_credits - purchase.credits_refunded - purchase.credits_disputed
-    share = money.round_credits(
-        purchase.total_credits * Decimal(min(record.amount_minor, paid)) / Decimal(paid))
-    take = min(share, left)
+    take = disputed_credits(found, record)
     if take <= 0:
         return
-    with open_book(organization=purchase.organization) as book:
+    with open_book(organization=found.organization) as book:
         posting = book.take_back(
             amount=take, entry_kind=EntryKind.DISPUTE, actor=ACTOR,
             reason=f"Dispute of {major_text(record.amount_minor, record.currency)} "
-                   f"{record.currency.upper()} on {purchase.package_name}",
-            idempotency_key=f"dispute:{record.dispute_id}",
-            preferred_grants=[g for g in (purchase.paid_grant, purchase.bonus_grant) if g],
-            metadata={"purchase_id": purchase.pk, "dispute": record.dispute_id},
+                   f"{record.currency.upper()} on {found.label}",
+            idempotency_key=f"dispute:{record.dispute_id}", preferred_grants=found.grants(),
+            metadata={**found.link(), "dispute": record.dispute_id},
         )
     record.taken_entry = posting.entry
     record.credits_taken = take
     record.save(update_fields=["taken_entry", "credits_taken"])
-    purchase.credits_disputed += take
-    purchase.save_fields("credits_disputed")
+    found.row.credits_disputed += take
+    found.save_disputed()
 
 
-def _give_back(purchase: Purchase, record: Dispute) -> None:
+def _give_back(found: ChargeWeMade, record: Dispute) -> None:
+    if record.restored_entry_id is not None:
+        return
     taken = record.taken_entry
     drawn = [(a.grant, -a.amount) for a in taken.allocations.select_related("grant")
              if a.amount < 0]
-    with open_book(organization=purchase.organization) as book:
+    with open_book(organization=found.organization) as book:
         posting = book.restore(
             amount=record.credits_taken, actor=ACTOR, reason=f"Dispute {record.dispute_id} won",
             idempotency_key=f"dispute-won:{record.dispute_id}", to_grants=drawn,
-            metadata={"purchase_id": purchase.pk, "dispute": record.dispute_id},
+            metadata={**found.link(), "dispute": record.dispute_id},
             reverses=taken, entry_kind=EntryKind.DISPUTE,
         )
     record.restored_entry = posting.entry
     record.save(update_fields=["restored_entry"])
-    purchase.credits_disputed -= record.credits_taken
-    purchase.save_fields("credits_disputed")
+    found.row.credits_disputed -= record.credits_taken
+    found.save_disputed()

@@ -1,28 +1,42 @@
-"""Disputes (chargebacks) of a purchase's charge, as Stripe reports them.
+"""Disputes (chargebacks) of a charge we made (a purchase or a topup), as Stripe reports them.
 
-A dispute takes back the purchase's credits the way a refund of the disputed
-amount would; won, it gives them back; lost, they stay taken. Staff see each
-dispute on the purchase and on the organisation.
+Credits are taken while Stripe holds the disputed funds (not during an inquiry)
+and given back when the funds are reinstated (won, also on appeal). Staff see
+each dispute on the purchase and on the organisation. docs/stripe.md, "Disputes".
 """
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from billing import money
 
 
 class DisputeStatus(models.TextChoices):
+    INQUIRY = "inquiry", "Inquiry (no funds withdrawn)"
     OPEN = "open", "Open"
+    APPEAL = "appeal", "Appealed (credits kept taken)"
     WON = "won", "Won (credits restored)"
     LOST = "lost", "Lost (credits kept taken)"
+    CLOSED = "closed", "Closed with no funds withdrawn"
+
+
+# Still in Stripe's hands: the org is flagged for staff.
+UNSETTLED_DISPUTES = (DisputeStatus.INQUIRY, DisputeStatus.OPEN, DisputeStatus.APPEAL)
 
 
 class Dispute(models.Model):
     organization = models.ForeignKey(
         "accounts.Organization", on_delete=models.PROTECT, related_name="disputes"
     )
+    # The charge disputed: a purchase's, or an auto-topup's (exactly one of the two).
     purchase = models.ForeignKey(
-        "billing.Purchase", on_delete=models.PROTECT, related_name="disputes"
+        "billing.Purchase", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="disputes"
+    )
+    topup_attempt = models.ForeignKey(
+        "billing.TopupAttempt", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="disputes"
     )
     dispute_id = models.CharField(max_length=255, unique=True, help_text="Stripe's dp_… id.")
     charge_id = models.CharField(max_length=255, blank=True)
@@ -31,6 +45,8 @@ class Dispute(models.Model):
     reason = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=10, choices=DisputeStatus.choices,
                               default=DisputeStatus.OPEN)
+    stripe_status = models.CharField(max_length=30, blank=True,
+                                     help_text="Stripe's status of the dispute, as last applied.")
     credits_taken = models.DecimalField(default=0, **money.CREDITS_FIELD)
     taken_entry = models.OneToOneField(
         "billing.LedgerEntry", null=True, blank=True, on_delete=models.PROTECT,
@@ -46,6 +62,10 @@ class Dispute(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["organization", "status"], name="dispute_org_status_idx")]
+        constraints = [models.CheckConstraint(
+            condition=(Q(purchase__isnull=False) & Q(topup_attempt__isnull=True))
+            | (Q(purchase__isnull=True) & Q(topup_attempt__isnull=False)),
+            name="dispute_of_one_charge")]
 
     def __str__(self):
         return f"Dispute {self.dispute_id} ({self.get_status_display()})"

@@ -101,6 +101,7 @@ class PurchaseStatus(models.TextChoices):
     EXPIRED = "expired", "Expired"
     REFUNDED = "refunded", "Refunded"
     PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+    HELD = "held", "Held for staff (amount not explained)"
 
 
 FULFILLED_STATUSES = frozenset({
@@ -146,7 +147,11 @@ class Purchase(models.Model):
     stripe_charge_id = models.CharField(max_length=255, blank=True, db_index=True)
     stripe_invoice_id = models.CharField(max_length=255, blank=True)
     receipt_url = models.TextField(blank=True, help_text="Hosted invoice page, else the receipt.")
-    amount_paid_minor = models.PositiveBigIntegerField(null=True, blank=True)
+    amount_paid_minor = models.PositiveBigIntegerField(null=True, blank=True)  # the total
+    # What Checkout said makes up the total: subtotal - discount + tax (exclusive tax).
+    amount_subtotal_minor = models.PositiveBigIntegerField(null=True, blank=True)
+    amount_discount_minor = models.PositiveBigIntegerField(null=True, blank=True)
+    amount_tax_minor = models.PositiveBigIntegerField(null=True, blank=True)
     amount_refunded_minor = models.PositiveBigIntegerField(default=0)
     credits_refunded = models.DecimalField(default=0, **money.CREDITS_FIELD)
     credits_disputed = models.DecimalField(
@@ -178,7 +183,8 @@ class Purchase(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        permissions = [("refund_purchase", "Can refund purchases")]
+        permissions = [("refund_purchase", "Can refund purchases"),
+                       ("resolve_held_purchase", "Can grant or refund held purchases")]
         indexes = [models.Index(fields=["organization", "-created_at"],
                                 name="purchase_org_recent_idx")]
         constraints = [
@@ -208,7 +214,7 @@ class Purchase(models.Model):
 
     @property
     def refundable_minor(self) -> int:
-        if not self.is_fulfilled:
+        if not self.is_fulfilled and self.status != PurchaseStatus.HELD:
             return 0
         return (self.amount_paid_minor or self.price_minor) - self.amount_refunded_minor
 

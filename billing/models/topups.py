@@ -120,6 +120,15 @@ class TopupAttempt(models.Model):
     payment_method_id = models.CharField(max_length=255)
     customer_id = models.CharField(max_length=255, blank=True)
     payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
+    # Refunds and disputes of the charge that paid it (billing/payments/charges.py).
+    stripe_charge_id = models.CharField(max_length=255, blank=True, db_index=True)
+    amount_refunded_minor = models.PositiveBigIntegerField(default=0)
+    credits_refunded = models.DecimalField(default=0, **money.CREDITS_FIELD)
+    credits_disputed = models.DecimalField(
+        default=0, **money.CREDITS_FIELD,
+        help_text="Credits taken back by disputes not (yet) won.")
+    # Tries Stripe could not answer in a row (connection, 5xx, rate limit): the backoff.
+    unanswered_sends = models.PositiveSmallIntegerField(default=0)
     next_try_at = models.DateTimeField(default=timezone.now)
     charging_since = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)

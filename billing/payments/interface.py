@@ -16,7 +16,19 @@ SETUP_PURPOSE = "auto_topup_card"  # metadata of our setup-mode sessions (saving
 
 
 class PaymentError(Exception):
-    """The provider refused or could not be reached; the message is fit to show an admin."""
+    """The provider refused or could not be reached; the message is fit to show an admin.
+    Raised as such (not a subclass below): the provider did not answer, or answered with
+    a transient error (5xx, rate limit, lock timeout); the same request may be sent again."""
+
+
+class PermanentPaymentError(PaymentError):
+    """The provider refused the request as made (invalid request, a missing resource such
+    as a detached card, a key without permission or not valid): sending it again fails the
+    same way. `remedy` says what the org's admins must do."""
+
+    def __init__(self, message: str, *, remedy: str):
+        super().__init__(message)
+        self.remedy = remedy
 
 
 def object_id(value) -> str:
@@ -77,5 +89,6 @@ class Provider(ABC):
     def send_off_session_charge(self, *, attempt, try_number: int,
                                 resend: bool) -> StripeObject:
         """The PaymentIntent of one try of a topup attempt on its saved card, whatever its
-        outcome. `resend`: the same try again after a dead worker (same idempotency key).
-        Raises PaymentError only when there is no intent to read."""
+        outcome. `resend`: the same try again after a dead worker or an unanswered send
+        (same idempotency key). Raises PermanentPaymentError when the charge cannot be made
+        as asked, PaymentError when there is no answer to read (send it again later)."""

@@ -22,6 +22,7 @@ from billing.payments.interface import (
     SETUP_PURPOSE,
     OpenedCheckout,
     PaymentError,
+    PermanentPaymentError,
     Provider,
     RefundAnswer,
     StripeObject,
@@ -63,12 +64,33 @@ def _message(error: stripe.StripeError) -> str:
     return f"Stripe error: {text}{request_id}"
 
 
+# Stripe's error classes (docs/stripe.md, "Errors"): what an admin must do about each
+# permanent one; everything else that is not a card decline is worth sending again.
+KEY_REMEDY = ("Stripe refused our API key for this charge: staff must give the restricted "
+              "key the permissions in docs/stripe.md (or fix STRIPE_SECRET_KEY).")
+CARD_REMEDY = ("Stripe cannot charge the saved card as asked (it may have been removed): "
+               "save a new card, then turn auto-topup on again.")
+TRANSIENT_CODES = frozenset({"lock_timeout", "rate_limit"})
+
+
+def classified(error: stripe.StripeError) -> PaymentError:
+    """A Stripe error as the port's PaymentError: permanent or worth sending again."""
+    if getattr(error, "code", None) in TRANSIENT_CODES:
+        return PaymentError(_message(error))
+    if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
+        return PermanentPaymentError(_message(error), remedy=KEY_REMEDY)
+    if isinstance(error, stripe.InvalidRequestError | stripe.IdempotencyError
+                  | stripe.CardError):
+        return PermanentPaymentError(_message(error), remedy=CARD_REMEDY)
+    return PaymentError(_message(error))  # connection, 5xx, rate limit
+
+
 def _call(what: str, fn, *args, **kwargs) -> dict:
     try:
         result = fn(*args, **kwargs)
     except stripe.StripeError as error:
         logger.warning("Stripe %s failed: %s", what, error)
-        raise PaymentError(_message(error)) from error
+        raise classified(error) from error
     return result.to_dict()
 
 
@@ -132,6 +154,7 @@ def create_checkout_session(*, purchase, customer_id: str, success_url: str,
         "invoice_creation": {"enabled": True, "invoice_data": {"metadata": metadata}},
         "success_url": success_url,
         "cancel_url": cancel_url,
+        **_seller_options(),
     }
     return _call("checkout session create", _client().v1.checkout.sessions.create, params,
                  _options(f"purchase-{purchase.pk}-checkout"))
@@ -143,6 +166,22 @@ def retrieve_checkout_session(session_id: str) -> dict:
                  session_id, {"expand": ["invoice", "payment_intent.latest_charge",
                                          "payment_intent.payment_method",
                                          "setup_intent.payment_method"]})
+
+
+def _seller_options() -> dict:
+    """Promotion codes and Stripe Tax, as settings say (docs/stripe.md)."""
+    options = {}
+    if settings.STRIPE_ALLOW_PROMOTION_CODES:
+        options["allow_promotion_codes"] = True
+    if settings.STRIPE_AUTOMATIC_TAX:
+        options.update({
+            "automatic_tax": {"enabled": True},
+            "billing_address_collection": "required",
+            "tax_id_collection": {"enabled": True},
+            # Tax needs the address on the Customer we pass; Checkout keeps it there.
+            "customer_update": {"address": "auto", "name": "auto"},
+        })
+    return options
 
 
 def create_setup_session(*, organization, customer_id: str, request_id: str,
@@ -174,9 +213,10 @@ def charge_off_session(*, attempt, try_number: int) -> dict:
 
     Returns the PaymentIntent as a dict whatever its outcome: a decline or a card that
     needs authentication comes back as the intent Stripe attached to the card error
-    (status requires_payment_method or requires_action). Raises PaymentError only when
-    there is no intent to read (Stripe unreachable, bad request): the try is then
-    unsettled and the sweep repeats it with the same key, which Stripe replays.
+    (status requires_payment_method or requires_action). Raises PermanentPaymentError
+    when Stripe refuses the request as made (the try fails at once), PaymentError when
+    there is no answer (the try stays unsettled and is sent again with the same key,
+    which Stripe replays, after a growing backoff).
     """
     params = {
         "amount": attempt.amount_minor,
@@ -199,10 +239,10 @@ def charge_off_session(*, attempt, try_number: int) -> dict:
             intent.setdefault("last_payment_error", {"message": body.get("message", ""),
                                                      "code": body.get("code", "")})
             return intent
-        raise PaymentError(_message(error)) from error
+        raise classified(error) from error
     except stripe.StripeError as error:
         logger.warning("Stripe topup charge failed: %s", error)
-        raise PaymentError(_message(error)) from error
+        raise classified(error) from error
     return intent.to_dict()
 
 
@@ -221,6 +261,24 @@ def create_refund(*, payment_intent_id: str, amount_minor: int, idempotency_key:
 
 
 # -- webhooks ----------------------------------------------------------------------------------
+
+def set_up_webhook_endpoint(*, url: str, events: list[str]) -> tuple[dict, str, list[str]]:
+    """The endpoint at `url` sending exactly `events` with our API version: updated when
+    one with that version exists (Stripe cannot change an endpoint's version), created
+    otherwise. Returns the endpoint, what was done ("created": its `secret` is in it, shown
+    only now; or "updated"), and the ids of endpoints at `url` with another version."""
+    endpoints = _client().v1.webhook_endpoints
+    listed = _call("webhook endpoint list", endpoints.list, {"limit": 100})
+    at_url = [e for e in listed.get("data") or [] if e.get("url") == url]
+    same = [e for e in at_url if e.get("api_version") == API_VERSION]
+    others = [e["id"] for e in at_url if e.get("api_version") != API_VERSION]
+    if same:
+        return _call("webhook endpoint update", endpoints.update, same[0]["id"],
+                     {"enabled_events": events, "disabled": False}), "updated", others
+    return _call("webhook endpoint create", endpoints.create, {
+        "url": url, "enabled_events": events, "api_version": API_VERSION,
+        "description": "Credits billing (manage.py stripe_webhook_setup)"}), "created", others
+
 
 def construct_event(payload: bytes, signature_header: str | None) -> dict:
     """The verified event as a dict. Checks the v1 HMAC over the raw body and its age."""

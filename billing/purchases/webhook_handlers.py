@@ -1,4 +1,5 @@
-"""The Stripe events purchases handle: Checkout Sessions in payment mode, and refunds.
+"""The Stripe events purchases handle: Checkout Sessions in payment mode (refunds:
+billing/refunds/webhook_handlers.py).
 
 Registered with the webhook dispatcher (billing/webhooks/) when billing starts.
 A paid purchase's card is kept for auto-topup, as the success page does.
@@ -8,9 +9,9 @@ import logging
 
 from billing import webhooks
 from billing.models import Purchase
-from billing.payments.interface import PaymentError
+from billing.payments.interface import PermanentPaymentError
 from billing.payments.providers import provider_named
-from billing.purchases import fulfilment, refunds
+from billing.purchases import fulfilment
 from billing.topups import cards
 
 logger = logging.getLogger(__name__)
@@ -18,8 +19,11 @@ logger = logging.getLogger(__name__)
 
 def session_with_receipt(session: dict) -> dict:
     """A paid session with its invoice, charge and card expanded by the purchase's
-    provider, when it answers; the embedded session otherwise (receipt link and card are
-    then missed). Setup sessions are auto-topup's (billing/topups/webhook_handlers.py)."""
+    provider. When the provider does not answer, the PaymentError is raised: the event is
+    not marked processed, and Stripe's redelivery fulfils it with the receipt and card
+    (granting without them would lose the card for good). A permanent refusal (the
+    session unknown to the key) cannot change on redelivery: the embedded session is
+    used. Setup sessions are auto-topup's (billing/topups/webhook_handlers.py)."""
     if session.get("mode") == "setup" or session.get("payment_status") != "paid":
         return session
     purchase = Purchase.objects.filter(stripe_checkout_session_id=session.get("id")).first()
@@ -28,8 +32,8 @@ def session_with_receipt(session: dict) -> dict:
     try:
         expanded = provider_named(purchase.provider).retrieve_checkout_session(
             session_id=session["id"])
-    except PaymentError as error:
-        logger.warning("receipt details for %s not fetched: %s", session.get("id"), error)
+    except PermanentPaymentError as error:
+        logger.warning("receipt details for %s refused: %s", session.get("id"), error)
         return session
     return session if expanded is None else expanded
 
@@ -60,13 +64,3 @@ def session_async_failed(session: dict) -> None:
 @webhooks.handler("checkout.session.expired")
 def session_expired(session: dict) -> None:
     fulfilment.mark_expired(session=session)
-
-
-@webhooks.handler("charge.refunded")
-def charge_refunded(charge: dict) -> None:
-    refunds.apply_charge_refunded(charge=charge)
-
-
-@webhooks.handler("charge.refund.updated")
-def refund_updated(refund: dict) -> None:
-    refunds.apply_refund_failed(refund=refund)  # only a failed refund moves credits

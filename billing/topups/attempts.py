@@ -34,6 +34,15 @@ from billing.topups.threshold import is_below
 
 # A try unsettled this long was left by a dead worker (the task timeout is 120 s).
 STALE_AFTER = timedelta(minutes=3)
+# A try Stripe did not answer is sent again after 2, 4, 8 ... minutes, at most an hour.
+LONGEST_RESEND_WAIT = timedelta(hours=1)
+
+
+def resend_after(attempt: TopupAttempt) -> timedelta:
+    """How long an unsettled try waits before it is sent again (same key)."""
+    if not attempt.unanswered_sends:
+        return STALE_AFTER
+    return min(timedelta(minutes=2 ** min(attempt.unanswered_sends, 6)), LONGEST_RESEND_WAIT)
 
 
 @dataclass
@@ -110,7 +119,7 @@ def _next_try(attempt: TopupAttempt, now: datetime) -> Claim:
 
 def _continue(row: AutoTopupSettings, attempt: TopupAttempt, now: datetime) -> Claim | None:
     if attempt.try_state == TryState.CHARGING:
-        if attempt.charging_since and attempt.charging_since <= now - STALE_AFTER:
+        if attempt.charging_since and attempt.charging_since <= now - resend_after(attempt):
             attempt.charging_since = now  # one sweep reconciles it at a time
             attempt.save(update_fields=["charging_since"])
             return Claim(attempt=attempt, try_number=attempt.tries, resend=True)

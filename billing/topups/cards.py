@@ -8,10 +8,18 @@ transaction.
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Organization
 from accounts.services import record_change
-from billing.models import AutoTopupSettings, PaymentProvider, SavedCard
+from billing.models import (
+    AutoTopupSettings,
+    PaymentProvider,
+    SavedCard,
+    TopupAttempt,
+    TopupStatus,
+    TryState,
+)
 from billing.payments import local_provider
 from billing.payments.interface import SETUP_PURPOSE, PaymentError, object_id
 from billing.payments.providers import configured_provider, provider_named
@@ -47,6 +55,10 @@ def save_card(*, organization, provider: str, payment_method: dict, customer_id:
         if existing and existing.payment_method_id == values["payment_method_id"]:
             return existing
         saved, _ = SavedCard.objects.update_or_create(organization=organization, defaults=values)
+        # An attempt waiting to retry a failed card is tried now, with this one.
+        TopupAttempt.objects.filter(organization=organization, status=TopupStatus.PENDING,
+                                    try_state=TryState.WAITING).update(
+            next_try_at=timezone.now())
         record_change(organization=organization, actor=actor, area="auto_topup",
                       action="card_saved", summary=f"Saved card: {saved} ({saved.expiry})")
     return saved

@@ -1,11 +1,12 @@
 """Running auto-topup: one org (the task the trigger enqueues) or all of them (the sweep).
 
 `run_auto_topup` claims a try (attempts.claim), sends it outside any
-transaction, and settles the answer (settlement.settle_intent). When Stripe
-cannot be reached the try stays unsettled and the sweep repeats it later with
-the same key. The sweep, every minute, runs it for every org with auto-topup on
-and a balance below its threshold, or with an attempt pending: the backstop
-for a lost trigger, a due retry and a dead worker's try.
+transaction, and settles the answer (settlement.settle_intent). A refusal that
+sending again cannot change fails the attempt at once (settlement.fail_permanently);
+when Stripe does not answer, the try stays unsettled and the sweep sends it again
+with the same key after a growing backoff. The sweep, every minute, runs it for
+every org with auto-topup on and a balance below its threshold, or with an attempt
+pending: the backstop for a lost trigger, a due retry and a dead worker's try.
 """
 
 import logging
@@ -16,7 +17,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from billing.models import AutoTopupSettings, TopupAttempt, TopupStatus
-from billing.payments.interface import PaymentError
+from billing.payments.interface import PaymentError, PermanentPaymentError
 from billing.payments.providers import provider_named
 from billing.topups import attempts, settlement, threshold
 
@@ -41,14 +42,21 @@ def run_auto_topup(*, organization, now=None) -> Run:
     claim = attempts.claim(organization=organization, now=now)
     if claim is None:
         return Run(None, "nothing to do")
+    attempt_id, try_number = claim.attempt.pk, claim.try_number
     try:
         intent = _send(claim)
+    except PermanentPaymentError as error:
+        logger.warning("topup %s try %s refused: %s", attempt_id, try_number, error)
+        return Run(attempt_id, settlement.fail_permanently(
+            attempt_id=attempt_id, try_number=try_number, message=str(error),
+            remedy=error.remedy, now=now))
     except PaymentError as error:
-        logger.warning("topup %s try %s unsettled: %s", claim.attempt.pk, claim.try_number,
-                       error)
-        TopupAttempt.objects.filter(pk=claim.attempt.pk).update(last_error=str(error)[:500])
-        return Run(claim.attempt.pk, "unreachable")
-    return Run(claim.attempt.pk, settlement.settle_intent(intent=intent, now=now))
+        logger.warning("topup %s try %s unsettled: %s", attempt_id, try_number, error)
+        return Run(attempt_id, settlement.unanswered(
+            attempt_id=attempt_id, try_number=try_number, message=str(error), now=now))
+    if claim.attempt.unanswered_sends:
+        TopupAttempt.objects.filter(pk=attempt_id).update(unanswered_sends=0)
+    return Run(attempt_id, settlement.settle_intent(intent=intent, now=now))
 
 
 def orgs_due():

@@ -27,6 +27,7 @@ from billing.models import (
     TopupStatus,
     TryState,
 )
+from billing.payments.interface import object_id
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +135,9 @@ def settle_intent(*, intent: dict, now: datetime | None = None) -> str:
                 row.consecutive_failures = 0
                 row.save(update_fields=["consecutive_failures"])
             attempt.payment_intent_id = intent.get("id", "")
+            # Refunds and disputes name the charge (billing/payments/charges.py).
+            attempt.stripe_charge_id = (object_id(intent.get("latest_charge"))
+                                        or attempt.stripe_charge_id)
             attempt.save()
             return "credited" if granted else "already credited"
         current = (attempt.status == TopupStatus.PENDING and attempt.try_state == TryState.CHARGING
@@ -147,3 +151,62 @@ def settle_intent(*, intent: dict, now: datetime | None = None) -> str:
             return "failed"
         attempt.save(update_fields=["payment_intent_id"])  # processing: settled later
         return "waiting"
+
+
+def _locked_current(attempt_id: int, try_number: int):
+    """The settings and attempt rows locked (in `claim`'s order), when the try is still the
+    attempt's current, unsettled one; None otherwise (settled meanwhile by a webhook)."""
+    organization_id = (TopupAttempt.objects.filter(pk=attempt_id)
+                       .values_list("organization_id", flat=True).get())
+    row = (AutoTopupSettings.objects.select_for_update(of=("self",))
+           .select_related("organization").get(organization_id=organization_id))
+    attempt = (TopupAttempt.objects.select_for_update(of=("self",))
+               .select_related("organization").get(pk=attempt_id))
+    current = (attempt.status == TopupStatus.PENDING and attempt.try_state == TryState.CHARGING
+               and attempt.tries == try_number)
+    return (row, attempt) if current else None
+
+
+def fail_permanently(*, attempt_id: int, try_number: int, message: str, remedy: str,
+                     now: datetime | None = None) -> str:
+    """Stripe refused the try as made (a detached card, a key without permission): sending
+    it again would fail the same way, so the attempt fails at once, auto-topup is turned
+    off (nothing is sent again with that card or key), and the admins are told what to do."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _locked_current(attempt_id, try_number)
+        if locked is None:
+            return "stale"
+        row, attempt = locked
+        attempt.status, attempt.try_state, attempt.settled_at = (
+            TopupStatus.FAILED, TryState.DONE, now)
+        attempt.last_error = message[:500]
+        attempt.save(update_fields=["status", "try_state", "settled_at", "last_error"])
+        row.enabled = False
+        row.disabled_reason = f"Turned off: {remedy}"[:300]
+        row.save(update_fields=["enabled", "disabled_reason"])
+        notify_admins(
+            organization=row.organization, kind=NotificationKind.TOPUP_DISABLED,
+            balance=row.organization.credit_account.balance, link_name="auto_topup",
+            subject=f"{row.organization.name}: auto-topup turned off",
+            text=f"Charging {attempt.amount_display} for {attempt.package_name} was refused "
+                 f"({message}). {remedy}")
+    return "failed permanently"
+
+
+def unanswered(*, attempt_id: int, try_number: int, message: str,
+               now: datetime | None = None) -> str:
+    """No answer to read (Stripe unreachable, a 5xx, a rate limit or lock timeout): the try
+    stays unsettled and is sent again with the same key after a growing backoff
+    (attempts.resend_after)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _locked_current(attempt_id, try_number)
+        if locked is None:
+            return "stale"
+        _row, attempt = locked
+        attempt.unanswered_sends += 1
+        attempt.charging_since = now
+        attempt.last_error = message[:500]
+        attempt.save(update_fields=["unanswered_sends", "charging_since", "last_error"])
+    return "unreachable"

@@ -5,7 +5,7 @@ import logging
 
 from billing import webhooks
 from billing.models import PaymentProvider
-from billing.payments.interface import PaymentError
+from billing.payments.interface import PermanentPaymentError
 from billing.payments.providers import provider_named
 from billing.topups import cards, settlement
 
@@ -14,14 +14,16 @@ logger = logging.getLogger(__name__)
 
 def setup_session_with_card(session: dict) -> dict:
     """A completed setup session with its card expanded, read back from Stripe (whose
-    events these are), when it answers; the embedded session otherwise."""
+    events these are). When Stripe does not answer, the PaymentError is raised: the event
+    is not marked processed, and Stripe's redelivery saves the card. A permanent refusal
+    cannot change on redelivery: the embedded session is used (no card to save)."""
     if session.get("mode") != "setup" or session.get("status") != "complete":
         return session
     try:
         return provider_named(PaymentProvider.STRIPE).retrieve_checkout_session(
             session_id=session["id"])
-    except PaymentError as error:
-        logger.warning("receipt details for %s not fetched: %s", session.get("id"), error)
+    except PermanentPaymentError as error:
+        logger.warning("card of setup session %s refused: %s", session.get("id"), error)
         return session
 
 

@@ -4,7 +4,8 @@ The flow of one delivery:
 1. the signature is checked on the raw body (bad -> 400, nothing written);
 2. the event is stored by its Stripe id (a redelivery of a processed event -> 200, no work);
 3. data Stripe did not embed (the receipt link, the card) is fetched by the handlers'
-   `expand` functions, outside any transaction;
+   `expand` functions, outside any transaction; a fetch that fails is recorded and
+   answered 500 like a handler error, so the event is done on redelivery, whole;
 4. the handlers registered for the type (registry.py) run in one transaction that also
    marks the event processed, under the event row's lock, so concurrent deliveries of
    one event do the work once;
@@ -47,15 +48,27 @@ def _store(event: dict) -> StripeEvent:
     return record
 
 
+def _warn_of_another_api_version(event: dict) -> None:
+    """An endpoint created with another API version sends objects of other shapes than the
+    ones we read (docs/stripe.md, "The webhook endpoint"): said with both versions."""
+    version = event.get("api_version")
+    if version and version != stripe_provider.API_VERSION:
+        logger.warning("Stripe event %s (%s) has API version %s, ours is pinned at %s: set "
+                       "the webhook endpoint's version to ours (manage.py "
+                       "stripe_webhook_setup)", event["id"], event["type"], version,
+                       stripe_provider.API_VERSION)
+
+
 def process_event(event: dict) -> WebhookResult:
     """Handle one verified event; see the module docstring for the guarantees."""
+    _warn_of_another_api_version(event)
     record = _store(event)
     if record.processed_at is not None:
         return WebhookResult(200, "already processed")
     obj = (event.get("data") or {}).get("object") or {}
-    calls = [(r.handle, r.expand(obj) if r.expand else obj)
-             for r in handlers_for(event["type"])]
     try:
+        calls = [(r.handle, r.expand(obj) if r.expand else obj)
+                 for r in handlers_for(event["type"])]
         with transaction.atomic():
             locked = StripeEvent.objects.select_for_update().get(pk=record.pk)
             if locked.processed_at is not None:

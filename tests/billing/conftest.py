@@ -2,3 +2,4 @@
 
 from tests.billing.purchase_fixtures import package, stripe_stub  # noqa: F401
 from tests.billing.redis_fixtures import redis_db  # noqa: F401
+from tests.billing.topup_fixtures import credited_topup  # noqa: F401

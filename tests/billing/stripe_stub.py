@@ -4,9 +4,10 @@
 points settings.STRIPE_API_BASE at itself (use the `stripe_stub` fixture).
 Every request is recorded with its headers and decoded form body; sessions
 can be given a state (paid, unpaid) for later retrieval; `fail_next` makes the
-next request answer with a Stripe error. A POST with an Idempotency-Key already
-answered gets the first answer again, as Stripe does. PaymentIntents follow
-Stripe's test cards (pm_card_chargeDeclined, pm_card_authenticationRequired).
+next request answer with a Stripe error, `fail` the next few with a given one.
+A POST with an Idempotency-Key already answered gets the first answer again, as
+Stripe does. PaymentIntents follow Stripe's test cards (pm_card_chargeDeclined,
+pm_card_authenticationRequired).
 """
 
 import hashlib
@@ -34,8 +35,10 @@ class StripeStub:
         self.requests: list[Recorded] = []
         self.sessions: dict[str, dict] = {}
         self.payment_intents: dict[str, dict] = {}
+        self.webhook_endpoints: dict[str, dict] = {}
         self._replies: dict[str, tuple[int, dict]] = {}  # Idempotency-Key -> first answer
         self.fail_next: tuple[int, str] | None = None
+        self._failures: list[tuple[int, dict]] = []  # answered in turn, before anything
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -55,6 +58,14 @@ class StripeStub:
     def __exit__(self, *exc):
         self._server.shutdown()
         self._server.server_close()
+
+    def fail(self, status: int, error_type: str, *, times: int = 1, **fields) -> None:
+        """The next `times` requests answer `status` with this Stripe error body, and
+        `Stripe-Should-Retry: false`, so the library sends each once (as Stripe says of
+        errors a retry would not change)."""
+        with self._lock:
+            self._failures += [(status, {"type": error_type, "message": error_type, **fields})
+                               ] * times
 
     def requests_to(self, method: str, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method and r.path == path]
@@ -111,6 +122,8 @@ class StripeStub:
         if method == "POST" and path.startswith("/v1/payment_methods/") and \
                 path.endswith("/detach"):
             return 200, {"id": path.split("/")[3], "object": "payment_method", "customer": None}
+        if path.startswith("/v1/webhook_endpoints"):
+            return self._webhook_endpoint(method, path, form)
         if method == "POST" and path == "/v1/refunds":
             return 200, {"id": self._next_id("re"), "object": "refund",
                          "amount": int(form["amount"]), "status": "succeeded",
@@ -118,12 +131,33 @@ class StripeStub:
         return 404, {"error": {"type": "invalid_request_error",
                                "message": f"stub has no {method} {path}"}}
 
+    def _webhook_endpoint(self, method: str, path: str, form: dict) -> tuple[int, dict]:
+        events = [v for k, v in sorted(form.items()) if k.startswith("enabled_events[")]
+        with self._lock:
+            if method == "GET" and path == "/v1/webhook_endpoints":
+                return 200, {"object": "list", "data": list(self.webhook_endpoints.values()),
+                             "has_more": False}
+            if method == "POST" and path == "/v1/webhook_endpoints":
+                endpoint = {"id": self._next_id("we"), "object": "webhook_endpoint",
+                            "url": form["url"], "api_version": form.get("api_version"),
+                            "enabled_events": events, "status": "enabled"}
+                self.webhook_endpoints[endpoint["id"]] = endpoint
+                return 200, {**endpoint, "secret": f"whsec_stub_{endpoint['id']}"}
+            endpoint = self.webhook_endpoints.get(path.rsplit("/", 1)[1])
+            if method == "POST" and endpoint is not None:
+                endpoint["enabled_events"] = events
+                return 200, dict(endpoint)
+        return 404, {"error": {"type": "invalid_request_error",
+                               "message": "No such webhook endpoint"}}
+
     def _payment_intent(self, form: dict) -> tuple[int, dict]:
         """A confirmed PaymentIntent; Stripe's test cards decide: pm_card_chargeDeclined is
         declined (402 with the intent attached), pm_card_authenticationRequired needs
         authentication off session (402, requires_action), any other card succeeds."""
+        intent_id = self._next_id("pi")
         intent = {
-            "id": self._next_id("pi"), "object": "payment_intent",
+            "id": intent_id, "object": "payment_intent",
+            "latest_charge": "ch" + intent_id.removeprefix("pi"),
             "amount": int(form["amount"]), "currency": form["currency"],
             "customer": form.get("customer"), "payment_method": form.get("payment_method"),
             "metadata": {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")},
@@ -163,7 +197,10 @@ class StripeStub:
                 key = self.headers.get("Idempotency-Key")
                 with stub._lock:
                     replay = stub._replies.get(key) if key and method == "POST" else None
-                if replay is not None:  # Stripe answers a reused key with the first answer
+                    failure = stub._failures.pop(0) if stub._failures else None
+                if failure is not None:
+                    status, payload = failure[0], {"error": dict(failure[1])}
+                elif replay is not None:  # Stripe answers a reused key with the first answer
                     status, payload = replay
                 else:
                     status, payload = stub._answer(method, parts.path, form)
@@ -175,6 +212,8 @@ class StripeStub:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("Request-Id", "req_stub")
+                if failure is not None:
+                    self.send_header("Stripe-Should-Retry", "false")
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -223,6 +262,18 @@ def session_object(purchase, *, payment_status="paid", status="complete", **extr
                      "organization": purchase.organization.slug},
         "customer": "cus_stub_1", "payment_intent": f"pi_{purchase.pk}", "invoice": None,
         **extra,
+    }
+
+
+def topup_charge_object(attempt, *, amount_refunded: int) -> dict:
+    """The charge of an auto-topup attempt's PaymentIntent, as charge.refunded sends it."""
+    return {
+        "id": attempt.stripe_charge_id, "object": "charge", "amount": attempt.amount_minor,
+        "amount_refunded": amount_refunded, "currency": attempt.currency,
+        "payment_intent": attempt.payment_intent_id, "customer": attempt.customer_id,
+        "refunded": amount_refunded >= attempt.amount_minor,
+        "metadata": {"topup_attempt_id": str(attempt.pk), "try": str(attempt.tries),
+                     "organization": attempt.organization.slug},
     }
 
 

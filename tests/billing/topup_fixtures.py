@@ -2,14 +2,18 @@
 
 from decimal import Decimal
 
+import pytest
+
 from billing.models import (
     AutoTopupSettings,
     EntryKind,
     LedgerEntry,
     PaymentProvider,
     SavedCard,
+    TopupAttempt,
     TopupMode,
 )
+from billing.topups import runner
 from tests.billing.postings import consume, grant
 
 DECLINED = "pm_card_chargeDeclined"
@@ -46,3 +50,19 @@ def topup_entries(org):
 
 def intent_requests(stub):
     return stub.requests_to("POST", "/v1/payment_intents")
+
+
+@pytest.fixture
+def credited_topup(org, admin_user, package, stripe_stub) -> TopupAttempt:
+    """An auto-topup attempt charged through the stub and credited (balance 500 + 5,500)."""
+    return credit_a_topup(org, package)
+
+
+def credit_a_topup(org, package) -> TopupAttempt:
+    """Charge `package` by auto-topup through the Stripe stub (the `stripe_stub` fixture)."""
+    set_balance_below(org)
+    save_stripe_card(org)
+    turn_on(org, package)
+    run = runner.run_auto_topup(organization=org)
+    assert run.outcome == "credited", run
+    return TopupAttempt.objects.get(pk=run.attempt_id)

@@ -42,6 +42,22 @@ def test_checkout_session_request_carries_everything(org, admin_user, package, s
     assert purchase.status == PurchaseStatus.PENDING
     assert purchase.stripe_checkout_session_id.startswith("cs_test_stub_")
     assert purchase.checkout_url.startswith("https://checkout.stripe.test/")
+    assert not any(k.startswith(("allow_promotion_codes", "automatic_tax", "tax_id_collection"))
+                   for k in form)
+
+
+def test_promotion_codes_and_stripe_tax_are_settings(settings, org, admin_user, package,
+                                                    stripe_stub):
+    settings.STRIPE_ALLOW_PROMOTION_CODES = settings.STRIPE_AUTOMATIC_TAX = True
+    checkout.start_purchase(organization=org, package=package, buyer=admin_user)
+    [request] = stripe_stub.requests_to("POST", "/v1/checkout/sessions")
+    assert {k: v for k, v in request.form.items() if not k.startswith(
+        ("line_items", "metadata", "payment_intent_data", "invoice_creation", "success",
+         "cancel", "mode", "client_reference_id", "customer["))} == {
+        "allow_promotion_codes": "true", "automatic_tax[enabled]": "true",
+        "billing_address_collection": "required", "tax_id_collection[enabled]": "true",
+        "customer": request.form["customer"], "customer_update[address]": "auto",
+        "customer_update[name]": "auto"}
 
 
 def test_customer_created_once_per_org_and_reused(org, admin_user, package, stripe_stub):

@@ -2,7 +2,8 @@
 
 import pytest
 
-from billing.purchases import fulfilment, refunds
+from billing.purchases import fulfilment
+from billing.refunds import confirmed
 from tests.billing.purchase_fixtures import pending_purchase
 from tests.billing.stripe_stub import session_object
 
@@ -31,7 +32,7 @@ def test_lists_date_package_amount_credits_status_buyer_receipt(member_client, o
 def test_refunds_are_shown(admin_client, org, admin_user, package):
     paid = pending_purchase(org, package, admin_user)
     fulfilment.fulfil_checkout_session(session=session_object(paid))
-    refunds.apply_charge_refunded(charge={"id": "ch_1", "payment_intent": f"pi_{paid.pk}",
+    confirmed.apply_charge_refunded(charge={"id": "ch_1", "payment_intent": f"pi_{paid.pk}",
                                             "amount": 4500, "amount_refunded": 1000})
     html = admin_client.get("/o/acme/purchases/").content.decode()
     assert "Partially refunded" in html and "refunded 10.00 USD" in html

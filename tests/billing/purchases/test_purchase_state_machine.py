@@ -1,5 +1,6 @@
-"""Hypothesis drives purchases, webhook deliveries in any order with duplicates, refunds and
-usage, and checks the ledger invariants and invariant 6 after every step."""
+"""Hypothesis drives purchases, webhook deliveries in any order with duplicates, refunds,
+disputes through their whole life (any status, in any order) and usage, and checks the
+ledger invariants and invariant 6 after every step."""
 
 import itertools
 from collections import Counter
@@ -17,9 +18,18 @@ from hypothesis.stateful import (
 )
 from hypothesis.stateful import run_state_machine_as_test as run
 
+from billing.disputes.chargebacks import LIFE
 from billing.ledger.errors import InsufficientCredits
 from billing.ledger.verify import verify_ledger
-from billing.models import CreditPackage, EntryKind, LedgerEntry, Purchase, PurchaseStatus
+from billing.models import (
+    CreditPackage,
+    Dispute,
+    DisputeStatus,
+    EntryKind,
+    LedgerEntry,
+    Purchase,
+    PurchaseStatus,
+)
 from billing.purchases import checkout
 from billing.webhooks import dispatcher as webhooks
 from tests.billing.postings import consume
@@ -89,6 +99,22 @@ class PurchaseMachine(RuleBasedStateMachine):
         # Before the payment is fulfilled the refund fails and waits for a redelivery.
         assert result.status == (200 if self._fulfilled(purchase) else 500)
 
+    @precondition(lambda self: any(f in PAID_FATES for f in self.fates.values()))
+    @rule(pick=st.integers(min_value=0), status=st.sampled_from(sorted(LIFE)))
+    def deliver_a_dispute_status(self, pick, status):
+        """One dispute per purchase, its statuses in any order: only a later step of its
+        life moves credits. A dispute names a charge by its PaymentIntent or charge id,
+        known once the payment is fulfilled: before that it is not ours (ignored)."""
+        paid = sorted(pk for pk, f in self.fates.items() if f in PAID_FATES)
+        purchase = Purchase.objects.get(pk=paid[pick % len(paid)])
+        dispute = {"id": f"dp_{purchase.pk}", "object": "dispute",
+                   "charge": f"ch_{purchase.pk}", "payment_intent": f"pi_{purchase.pk}",
+                   "amount": purchase.price_minor, "currency": purchase.currency,
+                   "reason": "fraudulent", "status": status}
+        assert webhooks.process_event(event("charge.dispute.updated", dispute)).status == 200
+        if self._fulfilled(purchase):
+            SEEN["dispute " + LIFE[status][1]] += 1
+
     @rule(amount=st.decimals(min_value=Decimal("0.000001"), max_value=Decimal("3000"),
                              places=6))
     def use_credits(self, amount):
@@ -122,20 +148,30 @@ class PurchaseMachine(RuleBasedStateMachine):
             granted = sum((e.amount for e in own if e.kind in (EntryKind.PURCHASE,
                                                                 EntryKind.BONUS)), Decimal(0))
             taken = -sum((e.amount for e in own if e.kind == EntryKind.REFUND), Decimal(0))
+            disputed = -sum((e.amount for e in own if e.kind == EntryKind.DISPUTE), Decimal(0))
+            assert disputed == purchase.credits_disputed >= 0
+            for dispute in Dispute.objects.filter(purchase=purchase):
+                moves = own.filter(kind=EntryKind.DISPUTE, metadata__dispute=dispute.dispute_id)
+                assert moves.count() == (dispute.taken_entry_id is not None) + (
+                    dispute.restored_entry_id is not None) <= 2
+                assert dispute.restored_entry_id is None or dispute.status == DisputeStatus.WON
             fate = self.fates[purchase.pk]
             if purchase.is_fulfilled:
                 assert fate in PAID_FATES
                 assert granted == purchase.total_credits
             else:
                 assert granted == 0 and taken == 0
+                assert not Dispute.objects.filter(purchase=purchase).exists()
                 if purchase.status != PurchaseStatus.PENDING:
                     assert purchase.status == {"failed_later": PurchaseStatus.FAILED,
                                                "expired": PurchaseStatus.EXPIRED}[fate]
-            assert taken == purchase.credits_refunded <= granted
+            assert taken == purchase.credits_refunded
+            assert taken + disputed <= granted
             paid = purchase.amount_paid_minor or purchase.price_minor
+            ever_disputed = own.filter(kind=EntryKind.DISPUTE).exists()
             if purchase.amount_refunded_minor >= paid:
-                assert taken == granted
-            elif purchase.amount_refunded_minor:
+                assert taken + disputed == granted
+            elif purchase.amount_refunded_minor and not ever_disputed:
                 exact = purchase.total_credits * purchase.amount_refunded_minor / paid
                 refunds = sum(1 for e in own if e.kind == EntryKind.REFUND)
                 assert abs(taken - exact) <= refunds * EPSILON
@@ -144,9 +180,11 @@ class PurchaseMachine(RuleBasedStateMachine):
 @pytest.mark.django_db
 def test_purchase_state_machine():
     # Derandomized: the same runs every time, so the coverage check below cannot flake.
+    # (A won dispute in any order: test_chargebacks.py's Hypothesis test.)
     run(PurchaseMachine, settings=settings(
         max_examples=25, stateful_step_count=25, deadline=None, derandomize=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     ))
     assert all(SEEN[k] for k in ("fulfilled", "refunded", "fully refunded",
-                                 "failed or expired")), SEEN
+                                 "failed or expired", "dispute open", "dispute inquiry",
+                                 "dispute lost", "dispute appeal")), SEEN

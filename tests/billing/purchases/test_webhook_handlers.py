@@ -4,7 +4,8 @@ from unittest import mock
 
 import pytest
 
-from billing.purchases import fulfilment, refunds
+from billing.purchases import fulfilment
+from billing.refunds import confirmed
 from billing.webhooks import dispatcher
 from tests.billing.purchase_fixtures import pending_purchase
 from tests.billing.stripe_stub import event, session_object
@@ -22,7 +23,7 @@ def purchase(org, admin_user, package):
     "checkout.session.async_payment_failed", "checkout.session.expired", "charge.refunded"])
 def test_each_purchase_event_reaches_its_handler(org, purchase, event_type):
     obj = session_object(purchase, payment_status="unpaid")
-    target = {"charge.refunded": (refunds, "apply_charge_refunded"),
+    target = {"charge.refunded": (confirmed, "apply_charge_refunded"),
               "checkout.session.async_payment_failed": (fulfilment, "mark_failed"),
               "checkout.session.expired": (fulfilment, "mark_expired")}.get(
         event_type, (fulfilment, "fulfil_checkout_session"))

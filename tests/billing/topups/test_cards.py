@@ -117,3 +117,37 @@ def test_another_products_setup_session_is_ignored(client, org, stripe_stub):
     assert post_event(client, event("checkout.session.completed", session)).status_code == 200
 
     assert not SavedCard.objects.filter(organization=org).exists()
+
+
+@pytest.mark.parametrize("status", [500, 429])
+def test_a_session_whose_card_cannot_be_fetched_is_finished_by_the_redelivery(
+        client, org, admin_user, package, stripe_stub, status):
+    """Finding 8: the expansion call fails (Stripe does not answer): the event is not
+    marked processed and answers 500; Stripe's redelivery saves the card (and, for a paid
+    session, grants once)."""
+    from billing.models import StripeEvent
+    from tests.billing.purchase_fixtures import balance
+
+    setup = {"id": "cs_setup_f", "object": "checkout.session", "mode": "setup",
+             "status": "complete", "customer": "cus_f",
+             "metadata": {"organization": org.slug, "purpose": "auto_topup_card"},
+             "setup_intent": "seti_f"}
+    stripe_stub.set_session("cs_setup_f", **{**setup, "setup_intent": {
+        "id": "seti_f", "payment_method": card_method("pm_f", "7777")}})
+    purchase = pending_purchase(org, package, admin_user)
+    paid = session_object(purchase)
+    stripe_stub.set_session(purchase.stripe_checkout_session_id, **{
+        **paid, "payment_intent": {"id": f"pi_{purchase.pk}",
+                                   "payment_method": card_method("pm_p", "8888")}})
+    for session, card_id in ((setup, "pm_f"), (paid, "pm_p")):
+        delivered = event("checkout.session.completed", session)
+        stripe_stub.fail(status, "api_error")
+        assert post_event(client, delivered).status_code == 500
+        stored = StripeEvent.objects.get(event_id=delivered["id"])
+        assert stored.processed_at is None and stored.last_error
+        assert not SavedCard.objects.filter(organization=org).exists()
+        assert balance(org) == 0
+        assert post_event(client, delivered).status_code == 200  # Stripe's redelivery
+        assert SavedCard.objects.get(organization=org).payment_method_id == card_id
+        SavedCard.objects.filter(organization=org).delete()
+    assert balance(org) == 5500

@@ -1,8 +1,10 @@
 """Hypothesis drives auto-topup and low-balance alerts: usage, topup runs and sweeps at
 moving clock times, declines (the card swapped for a declining one), webhook deliveries
-and replays of every PaymentIntent, admins turning auto-topup back on, refills, alert
-checks. After every step: verify_ledger, one attempt in flight at most, credits once per
-succeeded attempt, the monthly cap, the failure limit, and one alert per crossing."""
+and replays of every PaymentIntent, refunds (some failing) and disputes (inquiries, won,
+lost) of topups' charges, admins turning auto-topup back on, refills, alert checks.
+After every step: verify_ledger, one attempt in flight at most, credits once per
+succeeded attempt, never more taken back than a topup granted, each dispute taken and
+given back at most once, the monthly cap, the failure limit, one alert per crossing."""
 
 import itertools
 from collections import Counter
@@ -22,6 +24,8 @@ from billing.ledger.verify import verify_ledger
 from billing.models import (
     AutoTopupSettings,
     CreditPackage,
+    Dispute,
+    DisputeStatus,
     EntryKind,
     LedgerEntry,
     Notification,
@@ -154,6 +158,65 @@ class TopupMachine(RuleBasedStateMachine):
         assert webhooks.process_event(event(kind, intent, event_id=event_id)).status == 200
         SEEN["webhook"] += 1
 
+    def _succeeded(self, pick):
+        done = list(TopupAttempt.objects.filter(organization=self.org,
+                                                status=TopupStatus.SUCCEEDED).order_by("pk"))
+        return done[pick % len(done)] if done else None
+
+    def _deliver(self, kind, obj, event_id=None):
+        result = webhooks.process_event(event(kind, obj, event_id=event_id))
+        assert result.status == 200, result.message
+
+    @precondition(lambda self: TopupAttempt.objects.filter(
+        organization=self.org, status=TopupStatus.SUCCEEDED).exists())
+    @rule(pick=st.integers(min_value=0), share=st.sampled_from([Decimal("0.5"), 1]),
+          fails=st.booleans(), redeliver=st.booleans())
+    def refund_a_topup(self, pick, share, fails, redeliver):
+        """charge.refunded for a share more of a topup's charge (the charge's cumulative
+        total), then, maybe, that refund failing (refund.failed)."""
+        attempt = self._succeeded(pick)
+        if attempt is None:
+            return
+        amount = min(int(attempt.amount_minor * share),
+                     attempt.amount_minor - attempt.amount_refunded_minor)
+        if amount <= 0:
+            return
+        cumulative = attempt.amount_refunded_minor + amount
+        charge = {"id": f"ch_{attempt.pk}", "object": "charge", "amount": attempt.amount_minor,
+                  "amount_refunded": cumulative, "currency": attempt.currency,
+                  "payment_intent": attempt.payment_intent_id, "metadata": {}}
+        for _ in range(2 if redeliver else 1):
+            self._deliver("charge.refunded", charge, event_id=f"evt_r_{attempt.pk}_{cumulative}"
+                          f"_{next(self.keys) if not redeliver else 'same'}")
+        SEEN["topup refunded"] += 1
+        if fails:
+            refund = {"id": f"re_{next(self.keys)}", "object": "refund", "amount": amount,
+                      "status": "failed", "charge": f"ch_{attempt.pk}",
+                      "payment_intent": attempt.payment_intent_id}
+            self._deliver("refund.failed", refund)
+            self._deliver("charge.refund.updated", refund)
+            SEEN["topup refund failed"] += 1
+
+    @precondition(lambda self: TopupAttempt.objects.filter(
+        organization=self.org, status=TopupStatus.SUCCEEDED).exists())
+    @rule(pick=st.integers(min_value=0),
+          life=st.sampled_from([("needs_response",), ("needs_response", "won"),
+                                ("needs_response", "lost"), ("warning_needs_response",
+                                                             "warning_closed"),
+                                ("won", "needs_response"), ("needs_response", "lost",
+                                                            "appeal_under_review", "won")]))
+    def dispute_a_topup(self, pick, life):
+        attempt = self._succeeded(pick)
+        if attempt is None:
+            return
+        dispute_id = f"dp_{next(self.keys)}"
+        for status in life:
+            self._deliver("charge.dispute.updated", {
+                "id": dispute_id, "object": "dispute", "charge": f"ch_{attempt.pk}",
+                "payment_intent": attempt.payment_intent_id, "amount": attempt.amount_minor,
+                "currency": attempt.currency, "reason": "fraudulent", "status": status})
+        SEEN["topup disputed"] += 1
+
     @precondition(lambda self: not AutoTopupSettings.objects.get(
         organization=self.org).enabled)
     @rule()
@@ -191,6 +254,7 @@ class TopupMachine(RuleBasedStateMachine):
             topups = LedgerEntry.objects.filter(account__organization=self.org,
                                                 kind=EntryKind.TOPUP,
                                                 metadata__topup_attempt_id=attempt.pk)
+            assert 0 <= attempt.credits_refunded + attempt.credits_disputed <= attempt.credits
             if attempt.status == TopupStatus.SUCCEEDED:
                 [entry] = topups
                 assert entry.amount == self.package.base_credits * attempt.units
@@ -204,6 +268,13 @@ class TopupMachine(RuleBasedStateMachine):
                                                   TopupStatus.PENDING]):
                 months[attempts.month_start(attempt.created_at)] += attempt.amount_minor
             assert all(total <= cap for total in months.values()), months
+        for dispute in Dispute.objects.filter(organization=self.org):
+            moves = LedgerEntry.objects.filter(account__organization=self.org,
+                                               kind=EntryKind.DISPUTE,
+                                               metadata__dispute=dispute.dispute_id).count()
+            assert moves == (dispute.taken_entry_id is not None) + (
+                dispute.restored_entry_id is not None) <= 2
+            assert dispute.restored_entry_id is None or dispute.status == DisputeStatus.WON
         row = AutoTopupSettings.objects.get(organization=self.org)
         assert row.consecutive_failures < 3 or not row.enabled
         for kind in LEVELS:
@@ -218,4 +289,5 @@ def test_topup_state_machine():
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     ))
     assert all(SEEN[k] for k in ("succeeded", "failed", "declined tries", "webhook",
-                                 "re-enabled", "worker died", "alerts")), SEEN
+                                 "re-enabled", "worker died", "alerts", "topup refunded",
+                                 "topup refund failed", "topup disputed")), SEEN

@@ -13,18 +13,21 @@ from tests.billing.stripe_stub import event
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "stripe.md"
 
 
-def test_the_handled_types_are_the_ten_stripe_is_asked_to_send():
+def test_the_handled_types_are_the_ones_stripe_is_asked_to_send():
     assert webhooks.handled_types() == sorted([
         "checkout.session.completed", "checkout.session.async_payment_succeeded",
         "checkout.session.async_payment_failed", "checkout.session.expired",
         "charge.refunded", "charge.refund.updated",
-        "charge.dispute.created", "charge.dispute.closed",
+        "refund.created", "refund.updated", "refund.failed",
+        "charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
+        "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated",
         "payment_intent.succeeded", "payment_intent.payment_failed"])
 
 
 def test_docs_list_exactly_the_handled_types():
     section = DOCS.read_text().split("## The webhook endpoint", 1)[1].split("\n## ", 1)[0]
-    listed = set(re.findall(r"`((?:checkout|charge|payment_intent)\.[a-z_.]+)`", section))
+    listed = set(re.findall(r"`((?:checkout|charge|payment_intent|refund)\.[a-z_.]+)`",
+                            section))
     assert listed == set(webhooks.handled_types())
 
 
@@ -35,7 +38,8 @@ def test_each_area_registers_its_own_handlers():
                                                     "billing.topups.webhook_handlers"]
     assert owners["charge.dispute.closed"] == ["billing.disputes.webhook_handlers"]
     assert owners["payment_intent.succeeded"] == ["billing.topups.webhook_handlers"]
-    assert owners["charge.refunded"] == ["billing.purchases.webhook_handlers"]
+    assert owners["charge.refunded"] == ["billing.refunds.webhook_handlers"]
+    assert owners["refund.failed"] == ["billing.refunds.webhook_handlers"]
 
 
 @pytest.fixture

@@ -309,3 +309,14 @@ def test_a_lock_timeout_in_the_handler_answers_503_records_the_try_and_rolls_bac
     assert post_event(Client(), evt).status_code == 200
     assert balance(org) == Decimal("5500") and entries(org).count() == 2
     assert_ledger_ok(org)
+
+
+def test_an_event_of_another_api_version_is_logged_with_both_versions(client, org, caplog):
+    from billing.payments.stripe_provider import API_VERSION
+
+    older = {**event("customer.updated", {"id": "cus_1"}), "api_version": "2024-06-20"}
+    with caplog.at_level("WARNING", logger="billing.webhooks.dispatcher"):
+        assert post_event(client, older).status_code == 200
+        assert post_event(client, event("customer.updated", {"id": "cus_1"})).status_code == 200
+    [record] = [r for r in caplog.records if "API version" in r.getMessage()]
+    assert "2024-06-20" in record.getMessage() and API_VERSION in record.getMessage()

@@ -1,0 +1,1 @@
+"""Refunds Stripe confirmed, of any charge we made (purchases and auto-topups alike)."""
