@@ -2,6 +2,8 @@
 
 from decimal import Decimal
 
+import pytest
+
 from billing.models import (
     AutoTopupSettings,
     EntryKind,
@@ -46,3 +48,12 @@ def topup_entries(org):
 
 def intent_requests(stub):
     return stub.requests_to("POST", "/v1/payment_intents")
+
+
+@pytest.fixture
+def ready(org, admin_user, package):
+    """Balance 500 under a threshold of 1000, a Stripe card saved, auto-topup on (Growth:
+    5,000 + 500 bonus credits for 45.00 USD)."""
+    set_balance_below(org)
+    save_stripe_card(org)
+    return turn_on(org, package)
