@@ -84,10 +84,10 @@ test: install
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=config.test_settings >/dev/null
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
-# The inner loop: the suite without the system tests (processes, browser), last failures
-# first; `make test-fast TESTS=tests/billing/ledger` narrows it to what you changed.
+# The inner loop: the suite without the system tests (processes, browser), in parallel;
+# `make test-fast TESTS=tests/billing/ledger` narrows it to what you changed.
 test-fast: install
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not system" --failed-first $(TESTS) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not system" $(TESTS) $(PYTEST_ARGS)
 
 # Mutation testing of the money paths, on SQLite, one module at a time (slow: not part of
 # `make test`; docs/testing.md). `make mutants MODULES=billing.money` runs some of them.
