@@ -8,7 +8,7 @@ DEMO_ENV_MARK := The demo's settings, written by make run
 # Where the demo serves; tests/docs/test_readme.py runs it on a free port.
 DEMO_ADDR ?= 127.0.0.1:8000
 
-.PHONY: run serve demo test install lock upgrade lint demo-env clean mutants
+.PHONY: run serve demo test test-fast install lock upgrade lint demo-env clean mutants
 
 DEMO_WEB ?= $(BIN)/python manage.py runserver $(DEMO_ADDR) --noreload
 DEMO_WORKER ?= $(BIN)/python manage.py qcluster
@@ -76,11 +76,18 @@ serve: export PAYMENTS_PROVIDER = test
 serve:
 	$(SERVE)
 
-# The whole suite; on PostgreSQL when DATABASE_URL is set, else SQLite.
+# The whole suite; on PostgreSQL when DATABASE_URL is set, else SQLite. pytest-xdist runs
+# it in PYTEST_WORKERS processes, each on its own test database (PYTEST_WORKERS=0: one).
+PYTEST_WORKERS ?= auto
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=config.test_settings >/dev/null
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The inner loop: the suite without the system tests (processes, browser), in parallel;
+# `make test-fast TESTS=tests/billing/ledger` narrows it to what you changed.
+test-fast: install
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not system" $(TESTS) $(PYTEST_ARGS)
 
 # Mutation testing of the money paths, on SQLite, one module at a time (slow: not part of
 # `make test`; docs/testing.md). `make mutants MODULES=billing.money` runs some of them.

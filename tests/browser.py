@@ -18,6 +18,7 @@ AXE_CORE_JS = os.environ.get("AXE_CORE_JS", "/tmp/axe-core/package/axe.min.js")
 
 browser_marks = [
     pytest.mark.browser,
+    pytest.mark.system,
     pytest.mark.skipif(not os.path.exists(CHROMIUM),
                        reason=f"Debian's Chromium is not installed at {CHROMIUM}"),
 ]

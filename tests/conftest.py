@@ -9,6 +9,10 @@ from accounts.models import Membership, Organization, Plan, Role, User
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
 
+    # The system tests (processes, a browser) are the longest: started first, pytest-xdist
+    # hands them out in turn, one to each worker, instead of leaving them to the tail.
+    items.sort(key=lambda item: "system" not in item.keywords)
+
     # The mutation run (tests/mutants.py) tests one money module against its own test
     # modules: a comma-separated list of node id prefixes; the rest is deselected.
     if only := os.environ.get("MUTANT_TESTS"):
@@ -47,6 +51,17 @@ def _test_flush_passes_the_truncate_guard():
     DatabaseOperations.execute_sql_flush = execute_sql_flush
     yield
     DatabaseOperations.execute_sql_flush = original
+
+
+@pytest.fixture(scope="session")
+def settings_import():
+    """Imports config.settings under a given environment, in one child process for the
+    session (tests/settings_imports.py): `settings_import(env, names)`."""
+    from tests.settings_imports import SettingsImporter
+
+    importer = SettingsImporter()
+    yield importer
+    importer.close()
 
 
 @pytest.fixture

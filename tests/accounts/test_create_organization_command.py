@@ -84,6 +84,7 @@ def test_missing_argument_is_refused(db):
     assert not Organization.objects.exists() and not User.objects.exists()
 
 
+@pytest.mark.system
 def test_exit_status_and_one_line_error_from_the_shell(tmp_path):
     """The real process: exit 1 and one line on stderr (refused before touching the database)."""
     env = {

@@ -1,7 +1,8 @@
 """Settings: strict booleans, refusals at import, and `check --deploy` with docs/deploy.md's env.
 
-The subprocesses get a controlled environment (never the test run's), and set every variable
-they rely on explicitly, so a developer's .env file cannot change the outcome.
+The imports (one child process for them all, the `settings_import` fixture) and the
+`manage.py check` subprocesses get a controlled environment (never the test run's), and set
+every variable they rely on explicitly, so a developer's .env file cannot change the outcome.
 """
 
 import os
@@ -40,10 +41,6 @@ def run_python(args: list[str], **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def import_settings(**env: str) -> subprocess.CompletedProcess:
-    return run_python(["-c", "import config.settings"], **env)
-
-
 # A complete, valid environment; each test changes what it is about.
 VALID = {
     "DEBUG": "False",
@@ -77,8 +74,8 @@ class TestStrictBool:
             strict_bool("SOME_FLAG", False)
 
 
-def test_valid_environment_imports():
-    result = import_settings(**VALID)
+def test_valid_environment_imports(settings_import):
+    result = settings_import(VALID)
     assert result.returncode == 0, result.stderr
 
 
@@ -97,15 +94,15 @@ def test_valid_environment_imports():
          "needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"),
     ],
 )
-def test_refuses_to_import(changes, message):
-    result = import_settings(**{**VALID, **changes})
+def test_refuses_to_import(settings_import, changes, message):
+    result = settings_import({**VALID, **changes})
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and message in result.stderr
 
 
-def test_debug_needs_neither_secret_key_nor_permission_for_test_payments():
-    result = import_settings(**{**VALID, "DEBUG": "True", "SECRET_KEY": "",
-                                "ALLOW_TEST_PAYMENTS": ""})
+def test_debug_needs_neither_secret_key_nor_permission_for_test_payments(settings_import):
+    result = settings_import({**VALID, "DEBUG": "True", "SECRET_KEY": "",
+                              "ALLOW_TEST_PAYMENTS": ""})
     assert result.returncode == 0, result.stderr
 
 
@@ -118,6 +115,7 @@ def test_deploy_doc_lists_every_variable_of_env_example():
         assert f"| `{key}` |" in documented, f"{key} is missing from the table in docs/deploy.md"
 
 
+@pytest.mark.system
 def test_check_deploy_passes_with_the_documented_environment():
     result = run_python(["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                         **deploy_check_env())
@@ -126,6 +124,7 @@ def test_check_deploy_passes_with_the_documented_environment():
     assert "WARNING" not in result.stderr
 
 
+@pytest.mark.system
 def test_without_hsts_preload_only_w021_remains():
     """What docs/deploy.md says about SECURE_HSTS_PRELOAD=False."""
     env = {**deploy_check_env(), "SECURE_HSTS_PRELOAD": "False"}
@@ -139,36 +138,40 @@ def env_example_values() -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if re.match(r"^[A-Z_]+=", line))
 
 
-def test_env_example_filled_with_only_the_secrets_takes_real_payments():
+def test_env_example_filled_with_only_the_secrets_takes_real_payments(settings_import):
     """A production .env copied from .env.example, with only the secrets filled in,
     must not hand out free credits through the test provider."""
     env = {**env_example_values(), "SECRET_KEY": "s" * 50,
            "STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}
-    result = run_python(["-c", "from django.conf import settings as s; "
-                               "print(s.PAYMENTS_PROVIDER, s.ALLOW_TEST_PAYMENTS, s.DEBUG)"],
-                        **env)
+    result = settings_import(env, ("PAYMENTS_PROVIDER", "ALLOW_TEST_PAYMENTS", "DEBUG"))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["stripe", "False", "False"]
+    assert result.settings == {"PAYMENTS_PROVIDER": "stripe", "ALLOW_TEST_PAYMENTS": False,
+                               "DEBUG": False}
     # And without the Stripe keys it refuses to start rather than fall back to test payments.
-    result = run_python(["-c", "import config.settings"], **{**env, "STRIPE_SECRET_KEY": ""})
+    result = settings_import({**env, "STRIPE_SECRET_KEY": ""})
     assert "needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET" in result.stderr
 
 
 # -- database connections: health-checked, and bounded waits on PostgreSQL ------------------------
 
-def database_settings(**env: str) -> dict:
-    script = "import json, config.settings as s; print(json.dumps(s.DATABASES['default']))"
-    result = run_python(["-c", script], **{**VALID, **env})
-    assert result.returncode == 0, result.stderr
-    return __import__("json").loads(result.stdout)
+@pytest.fixture
+def database_settings(settings_import):
+    def imported(**env: str) -> dict:
+        result = settings_import({**VALID, **env}, ("DATABASES",))
+        assert result.returncode == 0, result.stderr
+        return result.settings["DATABASES"]["default"]
+
+    return imported
 
 
-def test_kept_connections_are_health_checked():
+def test_kept_connections_are_health_checked(database_settings):
     assert database_settings()["CONN_HEALTH_CHECKS"] is True
     assert database_settings(DATABASE_URL="postgres://u@db:5432/c")["CONN_HEALTH_CHECKS"] is True
 
 
-def test_postgresql_connections_get_the_statement_and_lock_timeouts_from_the_environment():
+def test_postgresql_connections_get_the_statement_and_lock_timeouts_from_the_environment(
+    database_settings,
+):
     url = "postgres://u@db:5432/c"
     assert database_settings(DATABASE_URL=url)["OPTIONS"]["options"] == (
         "-c statement_timeout=30000 -c lock_timeout=5000")
@@ -179,8 +182,8 @@ def test_postgresql_connections_get_the_statement_and_lock_timeouts_from_the_env
 
 
 @pytest.mark.parametrize("value", ["-1", "5s", "1.5"])
-def test_a_timeout_that_is_not_a_whole_number_of_ms_is_refused(value):
-    result = import_settings(**{**VALID, "DATABASE_LOCK_TIMEOUT_MS": value})
+def test_a_timeout_that_is_not_a_whole_number_of_ms_is_refused(settings_import, value):
+    result = settings_import({**VALID, "DATABASE_LOCK_TIMEOUT_MS": value})
     assert result.returncode != 0
 
 

@@ -8,8 +8,8 @@ from django.conf import settings as django_settings
 
 from billing.ledger.verify import verify_ledger
 from billing.models import CreditAccount, CreditPackage, LedgerEntry, Purchase
-from billing.purchases import checkout
-from tests.billing.stripe_stub import StripeStub, sign
+from billing.purchases import checkout, fulfilment
+from tests.billing.stripe_stub import StripeStub, session_object, sign
 
 WEBHOOK_URL = "/billing/stripe/webhook/"
 
@@ -29,6 +29,15 @@ def package(db):
         name="Growth", base_credits=Decimal("5000"), bonus_credits=Decimal("500"),
         price_minor=4500, currency="usd", sort_order=20,
     )
+
+
+@pytest.fixture
+def paid(org, admin_user, package):
+    """The org admin's purchase of `package`, paid and fulfilled (through Stripe's session)."""
+    purchase = pending_purchase(org, package, admin_user)
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
+    purchase.refresh_from_db()
+    return purchase
 
 
 def pending_purchase(org, package, buyer, *, provider="stripe", session_id=None) -> Purchase:

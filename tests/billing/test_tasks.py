@@ -23,7 +23,7 @@ from tests.billing.topup_fixtures import (
     turn_on,
 )
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.system, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def worker_env(stub, **extra) -> dict:

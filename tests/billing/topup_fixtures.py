@@ -66,3 +66,12 @@ def credit_a_topup(org, package) -> TopupAttempt:
     run = runner.run_auto_topup(organization=org)
     assert run.outcome == "credited", run
     return TopupAttempt.objects.get(pk=run.attempt_id)
+
+
+@pytest.fixture
+def ready(org, admin_user, package):
+    """Balance 500 under a threshold of 1000, a Stripe card saved, auto-topup on (Growth:
+    5,000 + 500 bonus credits for 45.00 USD)."""
+    set_balance_below(org)
+    save_stripe_card(org)
+    return turn_on(org, package)

@@ -14,6 +14,7 @@ import pytest
 
 from config.supervisor import group_alive
 
+pytestmark = pytest.mark.system
 ROOT = Path(__file__).resolve().parents[2]
 
 # A worker that records its pid, ignores SIGTERM (noting that it came), and starts a child

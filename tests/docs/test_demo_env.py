@@ -9,7 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+pytestmark = [pytest.mark.system,
+              pytest.mark.skipif(shutil.which("make") is None, reason="needs make")]
 
 
 @pytest.fixture

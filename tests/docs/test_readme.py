@@ -113,6 +113,7 @@ def test_readme_idempotency_keys_are_not_reused_by_the_docs():
     assert readme and not readme & docs
 
 
+@pytest.mark.system
 @pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "python").exists(), reason="needs make install")
 @pytest.mark.skipif(shutil.which("curl") is None or shutil.which("make") is None,
                     reason="needs curl and make")

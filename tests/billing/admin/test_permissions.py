@@ -7,10 +7,8 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from billing.models import CreditAccount, LedgerEntry
-from billing.purchases import fulfilment
 from tests.billing.postings import consume, grant
-from tests.billing.purchase_fixtures import balance, pending_purchase
-from tests.billing.stripe_stub import session_object
+from tests.billing.purchase_fixtures import balance
 
 pytestmark = pytest.mark.django_db
 
@@ -57,14 +55,6 @@ def test_with_the_permission_a_double_submitted_adjustment_posts_once(client, ad
     fresh = re.search(r'name="request_id" value="([0-9a-f-]+)"',
                       staff.get(_adjust_url(org)).content.decode()).group(1)
     assert fresh != request_id
-
-
-@pytest.fixture
-def paid(org, admin_user, package):
-    purchase = pending_purchase(org, package, admin_user)
-    fulfilment.fulfil_checkout_session(session=session_object(purchase))
-    purchase.refresh_from_db()
-    return purchase
 
 
 def test_staff_without_the_permission_cannot_refund(client, admin_user, paid, stripe_stub):

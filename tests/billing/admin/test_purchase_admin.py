@@ -12,21 +12,11 @@ from tests.billing.purchase_fixtures import (
     assert_ledger_ok,
     balance,
     entries,
-    pending_purchase,
 )
-from tests.billing.stripe_stub import session_object
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/billing/purchase/"
-
-
-@pytest.fixture
-def paid(org, admin_user, package):
-    purchase = pending_purchase(org, package, admin_user)
-    fulfilment.fulfil_checkout_session(session=session_object(purchase))
-    purchase.refresh_from_db()
-    return purchase
 
 
 def test_staff_create_a_package(staff_client):

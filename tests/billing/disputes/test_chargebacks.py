@@ -33,14 +33,6 @@ pytestmark = pytest.mark.django_db
 _ids = itertools.count(1)
 
 
-@pytest.fixture
-def paid(org, admin_user, package):
-    purchase = pending_purchase(org, package, admin_user)
-    fulfilment.fulfil_checkout_session(session=session_object(purchase))
-    purchase.refresh_from_db()
-    return purchase
-
-
 def dispute_object(purchase, *, dispute_id="dp_1", amount=None, status="needs_response"):
     return {"id": dispute_id, "object": "dispute", "charge": f"ch_{purchase.pk}",
             "payment_intent": f"pi_{purchase.pk}", "amount": amount or purchase.price_minor,

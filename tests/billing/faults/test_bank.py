@@ -39,7 +39,7 @@ from tests.billing.stripe_stub import event, session_object, sign
 from tests.billing.usage_fixtures import api_key_for, funded, gpu_event, seed_prices
 from tests.wsgi_calls import call
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.system, pytest.mark.postgres]
 
 CLIENTS = 8
 EVENTS_PER_CLIENT = 25

@@ -33,15 +33,6 @@ def stripe_payments(settings):
     settings.PAYMENTS_PROVIDER = "stripe"
 
 
-@pytest.fixture
-def ready(org, admin_user, package):
-    """Balance 500 under a threshold of 1000, a Stripe card; Growth is 5,500 credits for
-    45.00 USD."""
-    set_balance_below(org)
-    save_stripe_card(org)
-    return turn_on(org, package)
-
-
 def test_a_first_try_is_claimed_for_one_unit(org, ready):
     made = claim(organization=org, now=NOW)
     attempt = made.attempt

@@ -31,12 +31,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def ready(org, admin_user, package, stripe_stub):
-    """Balance 500 (threshold 1000), a good card saved, auto-topup on (Growth: 5,500 credits
-    for 45.00 USD)."""
-    set_balance_below(org)
-    save_stripe_card(org)
-    return turn_on(org, package)
+def ready(stripe_stub, ready):
+    """The shared `ready` (tests/billing/topup_fixtures.py), with the Stripe stub serving."""
+    return ready
 
 
 def keys(stub):

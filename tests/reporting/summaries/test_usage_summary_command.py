@@ -64,6 +64,7 @@ def test_bad_arguments_are_one_line_errors(org, args, message):
         run(*args)
 
 
+@pytest.mark.system
 def test_bad_arguments_exit_1_with_one_line(org):
     result = subprocess.run(
         [sys.executable, "manage.py", "usage_summary", "--org", "acme", "--year", "2026",

@@ -30,7 +30,7 @@ from tests.billing.usage_fixtures import (
 )
 from tests.conftest import make_org
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True),
+pytestmark = [pytest.mark.system, pytest.mark.postgres, pytest.mark.django_db(transaction=True),
               pytest.mark.usefixtures("prices")]
 KEY = COLUMNS.index("idempotency_key")  # in a usage row
 

@@ -122,7 +122,6 @@ def test_a_request_that_waited_for_the_lock_reads_what_the_holder_committed():
     uses the request's key sees both (a read taken before the wait would miss them: no
     grant to draw on, and the key charged twice)."""
     import threading
-    import time
 
     from django.db import transaction
 
@@ -130,7 +129,7 @@ def test_a_request_that_waited_for_the_lock_reads_what_the_holder_committed():
     from billing.ledger.book import open_book
     from billing.models import GrantKind
     from billing.usage.ingestion.record import estimate_usage, record_usage
-    from tests.concurrency import run_together
+    from tests.concurrency import run_together, wait_until_another_session_waits_for_a_lock
 
     seed_prices()
     org = make_org("queued")
@@ -143,7 +142,7 @@ def test_a_request_that_waited_for_the_lock_reads_what_the_holder_committed():
                        entry_kind=EntryKind.ADJUSTMENT, actor=Actor.system("test"),
                        reason="test grant", idempotency_key="test:late-grant")
             assert asking.wait(10)
-            time.sleep(0.5)  # the other request is now queued on the lock
+            wait_until_another_session_waits_for_a_lock()  # the other request is queued
 
     def charge(key):
         assert holding.wait(10)
@@ -163,7 +162,7 @@ def test_a_request_that_waited_for_the_lock_reads_what_the_holder_committed():
             record_usage(organization=org, events=[gpu_event("taken", quantity="1")])
             holding.set()
             assert asking.wait(10)
-            time.sleep(0.5)
+            wait_until_another_session_waits_for_a_lock()
 
     _, result = run_together([hold_and_use_the_key, lambda: charge("taken")])
     assert not isinstance(result, Exception), result

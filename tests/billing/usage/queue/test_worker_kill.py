@@ -24,7 +24,7 @@ from tests.billing.redis_fixtures import REDIS_TEST_URL
 from tests.billing.usage_fixtures import GPU_CREDITS, api_key_for, funded, gpu_event, seed_prices
 from tests.conftest import make_org
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.system, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 EVENTS = 40
 
 

@@ -1,0 +1,3 @@
+"""Fixtures shared by the auto-topup tests."""
+
+from tests.billing.topup_fixtures import ready  # noqa: F401
