@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import views
+from accounts import invitation_views, views
 from accounts.forms import PasswordResetForm
 
 urlpatterns = [
@@ -25,6 +25,9 @@ urlpatterns = [
     path("o/<slug:slug>/members/<int:membership_id>/role/", views.change_role, name="change_role"),
     path("o/<slug:slug>/members/<int:membership_id>/remove/", views.remove_member,
          name="remove_member"),
+    path("o/<slug:slug>/invitations/<int:invitation_id>/withdraw/", views.withdraw_invitation,
+         name="withdraw_invitation"),
+    path("invitations/<str:token>/", invitation_views.invitation, name="invitation"),
     path("o/<slug:slug>/api-keys/", views.api_keys, name="api_keys"),
     path("o/<slug:slug>/api-keys/<int:key_id>/revoke/", views.revoke_api_key,
          name="revoke_api_key"),

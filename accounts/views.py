@@ -4,11 +4,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import selectors, services
+from accounts import invitations, selectors, services
 from accounts.forms import ApiKeyForm, InviteForm, RoleForm
+from accounts.invitations import invitation_token
 from accounts.portal import org_view
 
 
@@ -18,13 +20,14 @@ def _error_text(error: ValidationError) -> str:
 
 @login_required
 def home(request):
-    memberships = list(selectors.memberships_of(request.user))
-    if not memberships:
-        return render(request, "accounts/no_org.html")
-    slugs = [m.organization.slug for m in memberships]
-    current = request.session.get("current_org")
-    slug = current if current in slugs else slugs[0]
-    return redirect("dashboard", slug=slug)
+    membership = selectors.landing_membership(request.user)
+    if membership is None:
+        invitations = [
+            {"invitation": i, "url": reverse("invitation", args=[invitation_token(i)])}
+            for i in selectors.open_invitations_for(request.user)
+        ]
+        return render(request, "accounts/no_org.html", {"invitations": invitations})
+    return redirect("dashboard", slug=membership.organization.slug)
 
 
 @login_required
@@ -40,7 +43,7 @@ def members(request):
     form = InviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.invite_member(
+            invitations.invite_member(
                 organization=request.org,
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
@@ -54,8 +57,22 @@ def members(request):
     return render(
         request,
         "accounts/members.html",
-        {"members": selectors.members_of(request.org), "form": form, "roles": RoleForm()},
+        {
+            "members": selectors.members_of(request.org),
+            "invitations": selectors.open_invitations_of(request.org),
+            "form": form,
+            "roles": RoleForm(),
+        },
     )
+
+
+@require_POST
+@org_view()
+def withdraw_invitation(request, invitation_id):
+    invitation = get_object_or_404(selectors.open_invitations_of(request.org), pk=invitation_id)
+    invitations.withdraw_invitation(invitation=invitation, withdrawn_by=request.user)
+    messages.success(request, f"Withdrew the invitation of {invitation.email}.")
+    return redirect("members", slug=request.org.slug)
 
 
 @require_POST

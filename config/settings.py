@@ -129,6 +129,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24 * 3
+# How long an invitation's link stays open (docs/operate.md, "Members and invitations").
+INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
+if INVITATION_DAYS < 1:
+    raise ImproperlyConfigured("INVITATION_DAYS must be a number of days, at least 1")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -8,8 +8,8 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from accounts.invitations import invite_member
 from accounts.models import Role
-from accounts.services import invite_member
 
 pytestmark = pytest.mark.django_db
 
