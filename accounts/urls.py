@@ -2,18 +2,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import invitation_views, views
-from accounts.forms import PasswordResetForm
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("password-reset/", auth_views.PasswordResetView.as_view(
-        form_class=PasswordResetForm,
-        email_template_name="emails/password_reset.txt",
-        html_email_template_name="emails/password_reset.html",
-        subject_template_name="emails/password_reset_subject.txt",
-    ), name="password_reset"),
+    path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(),
          name="password_reset_done"),
     path("password-reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(),

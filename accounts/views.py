@@ -1,6 +1,7 @@
 """Portal pages for organisations, members, API keys and the settings history."""
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
@@ -9,9 +10,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import invitations, selectors, services
-from accounts.forms import ApiKeyForm, InviteForm, RoleForm
+from accounts.forms import ApiKeyForm, InviteForm, PasswordResetForm, RoleForm
 from accounts.invitations import invitation_token
 from accounts.portal import org_view
+from accounts.throttling import password_reset_wait
 
 
 def _error_text(error: ValidationError) -> str:
@@ -149,3 +151,21 @@ def settings_history(request):
         "accounts/settings_history.html",
         {"changes": selectors.settings_history(request.org)[:500]},
     )
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's, with a limit per address and per client (docs/operate.md, "Rate limits"),
+    so nobody can flood an inbox; past it a 429 page says how long to wait."""
+
+    form_class = PasswordResetForm
+    email_template_name = "emails/password_reset.txt"
+    html_email_template_name = "emails/password_reset.html"
+    subject_template_name = "emails/password_reset_subject.txt"
+
+    def form_valid(self, form):
+        wait = password_reset_wait(self.request, form.cleaned_data["email"])
+        if wait is not None:
+            minutes = max(1, -(-wait // 60))
+            return render(self.request, "registration/password_reset_throttled.html",
+                          {"minutes": minutes}, status=429)
+        return super().form_valid(form)

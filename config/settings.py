@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "django_q",
     "django_tables2",
     "django_filters",
+    "axes",
     "accounts",
     "billing",
     "reporting",
@@ -62,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked login into its page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -119,6 +122,34 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked login before the check
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Throttling (docs/operate.md, "Login throttling" and "Rate limits"). The client address
+# is the TRUSTED_PROXY_COUNT-th from the right of X-Forwarded-For (1 behind our nginx).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each alone: the account, the client
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "username"  # the login forms' field (the value is an email)
+AXES_USERNAME_CALLABLE = "accounts.throttling.login_name"
+AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.locked_out"
+AXES_VERBOSE = False
+PASSWORD_RESET_LIMIT_PER_ADDRESS = env.int("PASSWORD_RESET_LIMIT_PER_ADDRESS", default=3)
+PASSWORD_RESET_LIMIT_PER_CLIENT = env.int("PASSWORD_RESET_LIMIT_PER_CLIENT", default=10)
+# Requests per API key per minute; 0 turns the limit off (the demo's default).
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=0)
+if min(TRUSTED_PROXY_COUNT, AXES_FAILURE_LIMIT - 1, API_RATE_LIMIT_PER_MINUTE,
+       PASSWORD_RESET_LIMIT_PER_ADDRESS, PASSWORD_RESET_LIMIT_PER_CLIENT) < 0 or (
+        AXES_COOLOFF_TIME <= timedelta(0)):
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXY_COUNT, the API and password-reset limits must be 0 or more; "
+        "LOGIN_FAILURE_LIMIT and LOGIN_COOLOFF_MINUTES at least 1"
+    )
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -188,6 +219,10 @@ if PAYMENTS_PROVIDER == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_S
         "PAYMENTS_PROVIDER=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"
     )
 
+# The rate limits' counters: shared by every process through Redis when REDIS_URL is set,
+# else per process (the demo).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # Task queue (django-q2): the ORM broker on the default database, or Redis
 # when REDIS_URL is set so that several worker machines share one queue.
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -205,6 +240,8 @@ Q_CLUSTER = {
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
+    CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                         "LOCATION": REDIS_URL, "KEY_PREFIX": "credits"}
 else:
     Q_CLUSTER["orm"] = "default"
 if strict_bool("Q_SYNC", False):

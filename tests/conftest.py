@@ -49,6 +49,14 @@ def _test_flush_passes_the_truncate_guard():
     DatabaseOperations.execute_sql_flush = original
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """The rate limits count in the cache (accounts/rate_limits.py): each test starts at 0."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def is_postgres():
     return connection.vendor == "postgresql"
