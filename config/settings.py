@@ -6,9 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
 
-from config.env import strict_bool
+from config.env import SettingsRefused, strict_bool
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -20,17 +19,19 @@ DEBUG = strict_bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is False")
+        raise SettingsRefused("SECRET_KEY must be set when DEBUG is False")
     SECRET_KEY = "insecure-development-key-only-for-debug"
 
 # The ledger's hash chain is keyed (docs/ledger.md, "Tamper evidence"). LEDGER_CHAIN_KEYS:
 # "id=secret,id2=secret2", every key still needed to verify; LEDGER_CHAIN_KEY_ID: the one
 # new entries and digests use (default: the first). Unset, one key derived from
 # SECRET_KEY, id "sk1", is used: set your own so that rotating SECRET_KEY keeps the chain.
-LEDGER_CHAIN_KEYS = env.dict("LEDGER_CHAIN_KEYS", default={}) or {
+# `check --deploy` refuses the derived key (billing/checks.py).
+LEDGER_CHAIN_KEYS_SET = bool(env.str("LEDGER_CHAIN_KEYS", default="").strip())
+LEDGER_CHAIN_KEYS = (env.dict("LEDGER_CHAIN_KEYS") if LEDGER_CHAIN_KEYS_SET else {}) or {
     "sk1": hmac.new(SECRET_KEY.encode(), b"ledger-chain", hashlib.sha256).hexdigest()
 }
-LEDGER_CHAIN_KEY_ID = env.str("LEDGER_CHAIN_KEY_ID", default=next(iter(LEDGER_CHAIN_KEYS)))
+LEDGER_CHAIN_KEY_ID = env.str("LEDGER_CHAIN_KEY_ID", default="") or next(iter(LEDGER_CHAIN_KEYS))
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -101,7 +102,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=30000)
 DATABASE_LOCK_TIMEOUT_MS = env.int("DATABASE_LOCK_TIMEOUT_MS", default=5000)
 if DATABASE_STATEMENT_TIMEOUT_MS < 0 or DATABASE_LOCK_TIMEOUT_MS < 0:
-    raise ImproperlyConfigured("DATABASE_*_TIMEOUT_MS must be 0 (off) or a number of ms")
+    raise SettingsRefused("DATABASE_*_TIMEOUT_MS must be 0 (off) or a number of ms")
 # The ledger's small writes are prepared once per connection (billing/ledger/store/
 # one_statement.py). False behind a pooler in transaction mode (PgBouncer), which moves a
 # session's transactions between server connections.
@@ -146,7 +147,7 @@ API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=0)
 if min(TRUSTED_PROXY_COUNT, AXES_FAILURE_LIMIT - 1, API_RATE_LIMIT_PER_MINUTE,
        PASSWORD_RESET_LIMIT_PER_ADDRESS, PASSWORD_RESET_LIMIT_PER_CLIENT) < 0 or (
         AXES_COOLOFF_TIME <= timedelta(0)):
-    raise ImproperlyConfigured(
+    raise SettingsRefused(
         "TRUSTED_PROXY_COUNT, the API and password-reset limits must be 0 or more; "
         "LOGIN_FAILURE_LIMIT and LOGIN_COOLOFF_MINUTES at least 1"
     )
@@ -163,7 +164,7 @@ PASSWORD_RESET_TIMEOUT = 60 * 60 * 24 * 3
 # How long an invitation's link stays open (docs/operate.md, "Members and invitations").
 INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
 if INVITATION_DAYS < 1:
-    raise ImproperlyConfigured("INVITATION_DAYS must be a number of days, at least 1")
+    raise SettingsRefused("INVITATION_DAYS must be a number of days, at least 1")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -204,10 +205,10 @@ X_FRAME_OPTIONS = "DENY"
 # configure Stripe refuses to start instead of handing out free credits.
 PAYMENTS_PROVIDER = env.str("PAYMENTS_PROVIDER", default="test")
 if PAYMENTS_PROVIDER not in ("stripe", "test"):
-    raise ImproperlyConfigured("PAYMENTS_PROVIDER must be 'stripe' or 'test'")
+    raise SettingsRefused("PAYMENTS_PROVIDER must be 'stripe' or 'test'")
 ALLOW_TEST_PAYMENTS = strict_bool("ALLOW_TEST_PAYMENTS", False)
 if PAYMENTS_PROVIDER == "test" and not DEBUG and not ALLOW_TEST_PAYMENTS:
-    raise ImproperlyConfigured(
+    raise SettingsRefused(
         "PAYMENTS_PROVIDER=test grants credits without payment: with DEBUG off it needs "
         "ALLOW_TEST_PAYMENTS=True (or set PAYMENTS_PROVIDER=stripe)"
     )
@@ -215,7 +216,7 @@ STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 if PAYMENTS_PROVIDER == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET):
-    raise ImproperlyConfigured(
+    raise SettingsRefused(
         "PAYMENTS_PROVIDER=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"
     )
 
