@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import invitation_views, views
+from accounts import invitation_views, second_factor_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,6 +14,9 @@ urlpatterns = [
          name="password_reset_confirm"),
     path("password-reset/done/", auth_views.PasswordResetCompleteView.as_view(),
          name="password_reset_complete"),
+    path("account/security/", second_factor_views.security, name="second_factor_security"),
+    path("account/security/setup/", second_factor_views.setup, name="second_factor_setup"),
+    path("account/security/verify/", second_factor_views.verify, name="second_factor_verify"),
     path("orgs/switch/", views.switch_org, name="switch_org"),
     path("o/<slug:slug>/members/", views.members, name="members"),
     path("o/<slug:slug>/members/<int:membership_id>/role/", views.change_role, name="change_role"),

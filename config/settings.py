@@ -52,6 +52,9 @@ INSTALLED_APPS = [
     "django_filters",
     "axes",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "billing",
     "reporting",
@@ -65,6 +68,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.second_factor.SecondFactorMiddleware",  # the code after the password
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -131,6 +136,11 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked login before the check
     "django.contrib.auth.backends.ModelBackend",
 ]
+
+# Second factor (docs/operate.md, "Second factor"): staff must enrol at their first login
+# unless DEBUG; anyone enrolled gives a code after the password.
+OTP_REQUIRED_FOR_STAFF = strict_bool("OTP_REQUIRED_FOR_STAFF", not DEBUG)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Credits billing")
 
 # Throttling (docs/operate.md, "Login throttling" and "Rate limits"). The client address
 # is the TRUSTED_PROXY_COUNT-th from the right of X-Forwarded-For (1 behind our nginx).
