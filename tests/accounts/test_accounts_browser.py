@@ -121,3 +121,26 @@ def test_no_page_reports_a_csp_violation(acme, live_server, page):
         assert response.status in (200, 404), path
         assert "script-src 'self';" in response.headers["content-security-policy"] + ";"
     assert csp_violations(page) == []
+
+
+def test_staff_enrol_a_second_factor_at_first_login(acme, live_server, page, settings):
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.OTP_REQUIRED_FOR_STAFF = True
+    base = live_server.url
+    log_in(page, base, demo.DEMO_ADMIN)  # staff in the demo
+    page.wait_for_url(re.compile(r"/account/security/setup/"))
+    assert page.get_by_test_id("totp-secret").is_visible()
+    check(page, "26-2fa-setup")
+    device = TOTPDevice.objects.get(user__email=demo.DEMO_ADMIN, confirmed=False)
+    page.fill("#id_token", f"{totp(device.bin_key, device.step, device.t0, device.digits):06d}")
+    page.get_by_role("button", name="Turn on").click()
+    assert page.get_by_test_id("recovery-codes").locator("code").count() == 10
+    check(page, "26-2fa-recovery-codes")
+    page.get_by_role("link", name="I have saved them: continue").click()
+    page.wait_for_url(re.compile(r"/o/acme/$"))
+    page.get_by_role("button", name="Log out").click()
+    log_in(page, base, demo.DEMO_ADMIN)
+    page.wait_for_url(re.compile(r"/account/security/verify/"))
+    check(page, "26-2fa-verify")
