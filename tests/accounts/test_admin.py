@@ -78,3 +78,19 @@ def test_settings_history_is_read_only(staff_client, org, admin_user):
     assert response.status_code == 403
     change.refresh_from_db()
     assert change.summary != "edited" and ApiKey.objects.count() == 1
+
+
+def test_staff_see_pending_invitations_and_withdraw_them(staff_client, org, admin_user):
+    from accounts.invitations import invite_member
+    from accounts.models import Invitation, InvitationStatus
+
+    invitation = invite_member(organization=org, email="ana@example.test", role="member",
+                               invited_by=admin_user)
+    listing = staff_client.get(reverse("admin:accounts_invitation_changelist"))
+    assert listing.status_code == 200 and "ana@example.test" in listing.content.decode()
+    staff_client.post(reverse("admin:accounts_invitation_changelist"),
+                      {"action": "withdraw", "_selected_action": [invitation.pk]})
+    invitation.refresh_from_db()
+    assert invitation.status == InvitationStatus.WITHDRAWN
+    assert staff_client.get(reverse("admin:accounts_invitation_add")).status_code == 403
+    assert not Invitation.objects.filter(status=InvitationStatus.PENDING).exists()
