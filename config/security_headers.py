@@ -41,7 +41,9 @@ class SecurityHeadersMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        if "Cache-Control" in response:  # the view chose (the 503 page: no-store already)
+            return response
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and "Cache-Control" not in response:
+        if user is not None and user.is_authenticated:
             patch_cache_control(response, no_store=True, private=True)
         return response
