@@ -1,8 +1,17 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import ApiKey, Membership, Organization, SettingsChange, User
-from accounts.read_only_admin import ReadOnlyAdmin
+from accounts.invitations import withdraw_invitation
+from accounts.models import (
+    ApiKey,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Organization,
+    SettingsChange,
+    User,
+)
+from accounts.read_only_admin import ReadOnlyAdmin, ReadOnlyPermissions
 
 
 @admin.register(User)
@@ -62,3 +71,21 @@ class SettingsChangeAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "organization", "actor_label", "area", "summary"]
     list_filter = ["area"]
     search_fields = ["organization__name", "actor_label", "summary"]
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyPermissions, admin.ModelAdmin):
+    """Invitations are answered by the invitee only; staff see them and may withdraw."""
+
+    list_display = ["email", "organization", "role", "status", "invited_by", "created_at",
+                    "expires_at"]
+    list_filter = ["status", "role"]
+    search_fields = ["email", "organization__name", "organization__slug"]
+    actions = ["withdraw"]
+
+    @admin.action(description="Withdraw the selected pending invitations")
+    def withdraw(self, request, queryset):
+        pending = queryset.filter(status=InvitationStatus.PENDING).select_related("organization")
+        for invitation in pending:
+            withdraw_invitation(invitation=invitation, withdrawn_by=request.user)
+        self.message_user(request, f"Withdrew {len(pending)} invitation(s).")

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
 from accounts.selectors import membership_for
+from accounts.services import remember_organization
 
 
 def org_view(*, admin_only_methods=("POST",)):
@@ -21,7 +22,8 @@ def org_view(*, admin_only_methods=("POST",)):
                 raise PermissionDenied("Only admins of this organisation can do that.")
             request.membership = membership
             request.org = membership.organization
-            request.session["current_org"] = membership.organization.slug
+            if request.user.last_organization_id != membership.organization_id:
+                remember_organization(user=request.user, organization=membership.organization)
             return view(request, *args, **kwargs)
 
         return wrapper

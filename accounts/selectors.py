@@ -2,8 +2,17 @@
 
 from django.db import connection
 from django.http import Http404
+from django.utils import timezone
 
-from accounts.models import ApiKey, Membership, Organization, SettingsChange, User
+from accounts.models import (
+    ApiKey,
+    Invitation,
+    InvitationStatus,
+    Membership,
+    Organization,
+    SettingsChange,
+    User,
+)
 
 
 def memberships_of(user: User):
@@ -16,6 +25,28 @@ def membership_for(*, user: User, slug: str) -> Membership:
     if membership is None:
         raise Http404("No such organisation")
     return membership
+
+
+def landing_membership(user: User) -> Membership | None:
+    """Where "home" goes: the org used last, else the one joined first (never by name)."""
+    memberships = memberships_of(user)
+    if user.last_organization_id:
+        last = memberships.filter(organization_id=user.last_organization_id).first()
+        if last is not None:
+            return last
+    return memberships.order_by("created_at", "id").first()
+
+
+def open_invitations_of(organization: Organization):
+    return Invitation.objects.filter(
+        organization=organization, status=InvitationStatus.PENDING, expires_at__gt=timezone.now()
+    ).select_related("invited_by")
+
+
+def open_invitations_for(user: User):
+    return Invitation.objects.filter(
+        email__iexact=user.email, status=InvitationStatus.PENDING, expires_at__gt=timezone.now()
+    ).select_related("organization")
 
 
 def members_of(organization: Organization):

@@ -1,6 +1,6 @@
-"""Writes for organisations, members and API keys. Each records who did it."""
+"""Writes for organisations, members and API keys. Each records who did it.
+Invitations, the one way into an org for a person, are in accounts/invitations.py."""
 
-import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -8,11 +8,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email, validate_slug
 from django.db import transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
@@ -29,8 +27,6 @@ from accounts.models import (
     digest_api_key,
 )
 from accounts.text import text_problem
-
-logger = logging.getLogger(__name__)
 
 API_KEY_PREFIX = "cb_live_"
 LAST_USED_GRANULARITY = timedelta(minutes=1)
@@ -49,7 +45,7 @@ def record_change(
     )
 
 
-def _check_max_length(value: str, *, model, field: str, label: str) -> None:
+def check_max_length(value: str, *, model, field: str, label: str) -> None:
     """The database would refuse it anyway, but with a traceback (or SQLite would keep it)."""
     limit = model._meta.get_field(field).max_length
     if len(value) > limit:
@@ -69,15 +65,15 @@ def create_organization(
     if not name:
         raise ValidationError("name must not be empty")
     _check_text(name, label="name")
-    _check_max_length(name, model=Organization, field="name", label="name")
+    check_max_length(name, model=Organization, field="name", label="name")
     validate_slug(slug)
-    _check_max_length(slug, model=Organization, field="slug", label="slug")
+    check_max_length(slug, model=Organization, field="slug", label="slug")
     if plan not in Plan.values:
         raise ValidationError(f"plan must be one of {', '.join(Plan.values)}, not {plan!r}")
     if admin_email is not None:
         _check_text(admin_email, label="email")
         validate_email(admin_email)
-        _check_max_length(admin_email, model=User, field="email", label="email")
+        check_max_length(admin_email, model=User, field="email", label="email")
     if Organization.objects.filter(slug=slug).exists():
         raise ValidationError(f"an organisation with slug {slug!r} already exists")
     with transaction.atomic():
@@ -100,60 +96,10 @@ def password_setup_link(user: User) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
-def _send_invite(*, user: User, organization: Organization, invited_by: User) -> None:
-    context = {
-        "organization": organization,
-        "invited_by": invited_by,
-        "link": password_setup_link(user),
-        "login_url": f"{settings.SITE_URL}{reverse('login')}",
-        "needs_password": not user.has_usable_password(),
-    }
-    message = EmailMultiAlternatives(
-        subject=f"You have been invited to {organization.name}",
-        body=render_to_string("emails/invite.txt", context),
-        to=[user.email],
-    )
-    message.attach_alternative(render_to_string("emails/invite.html", context), "text/html")
-    message.send()
-
-
-def _send_invite_logged(**kwargs) -> None:
-    """The membership is saved either way; a mail outage must not turn it into an error
-    page. The invitee can still use "Forgot your password?"."""
-    try:
-        _send_invite(**kwargs)
-    except Exception:  # noqa: BLE001 - any transport failure
-        logger.exception("Could not send the invitation to %s", kwargs["user"].email)
-
-
-def invite_member(
-    *, organization: Organization, email: str, role: str, invited_by: User
-) -> Membership:
-    email = email.strip().lower()
-    validate_email(email)
-    _check_max_length(email, model=User, field="email", label="email")
-    if role not in Role.values:
-        raise ValidationError(f"role must be one of {', '.join(Role.values)}")
-    with transaction.atomic():
-        user, created = User.objects.get_or_create(email=email, defaults={"password": "!"})
-        if created:
-            user.set_unusable_password()
-            user.save(update_fields=["password"])
-        if Membership.objects.filter(user=user, organization=organization).exists():
-            raise ValidationError(f"{email} is already a member of {organization.name}")
-        membership = Membership.objects.create(user=user, organization=organization, role=role)
-        record_change(
-            organization=organization,
-            actor=invited_by,
-            area="members",
-            action="invited",
-            summary=f"Invited {email} as {role}",
-        )
-        transaction.on_commit(
-            lambda: _send_invite_logged(user=user, organization=organization,
-                                        invited_by=invited_by)
-        )
-    return membership
+def remember_organization(*, user: User, organization: Organization) -> None:
+    """The org a person used last, where their next login lands."""
+    User.objects.filter(pk=user.pk).update(last_organization=organization)
+    user.last_organization = organization
 
 
 def _lock_admins(organization_id: int) -> int:

@@ -1,15 +1,19 @@
 """Portal pages for organisations, members, API keys and the settings history."""
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import selectors, services
-from accounts.forms import ApiKeyForm, InviteForm, RoleForm
+from accounts import invitations, selectors, services
+from accounts.forms import ApiKeyForm, InviteForm, PasswordResetForm, RoleForm
+from accounts.invitations import invitation_token
 from accounts.portal import org_view
+from accounts.throttling import password_reset_wait
 
 
 def _error_text(error: ValidationError) -> str:
@@ -18,13 +22,14 @@ def _error_text(error: ValidationError) -> str:
 
 @login_required
 def home(request):
-    memberships = list(selectors.memberships_of(request.user))
-    if not memberships:
-        return render(request, "accounts/no_org.html")
-    slugs = [m.organization.slug for m in memberships]
-    current = request.session.get("current_org")
-    slug = current if current in slugs else slugs[0]
-    return redirect("dashboard", slug=slug)
+    membership = selectors.landing_membership(request.user)
+    if membership is None:
+        invitations = [
+            {"invitation": i, "url": reverse("invitation", args=[invitation_token(i)])}
+            for i in selectors.open_invitations_for(request.user)
+        ]
+        return render(request, "accounts/no_org.html", {"invitations": invitations})
+    return redirect("dashboard", slug=membership.organization.slug)
 
 
 @login_required
@@ -40,7 +45,7 @@ def members(request):
     form = InviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.invite_member(
+            invitations.invite_member(
                 organization=request.org,
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
@@ -54,8 +59,22 @@ def members(request):
     return render(
         request,
         "accounts/members.html",
-        {"members": selectors.members_of(request.org), "form": form, "roles": RoleForm()},
+        {
+            "members": selectors.members_of(request.org),
+            "invitations": selectors.open_invitations_of(request.org),
+            "form": form,
+            "roles": RoleForm(),
+        },
     )
+
+
+@require_POST
+@org_view()
+def withdraw_invitation(request, invitation_id):
+    invitation = get_object_or_404(selectors.open_invitations_of(request.org), pk=invitation_id)
+    invitations.withdraw_invitation(invitation=invitation, withdrawn_by=request.user)
+    messages.success(request, f"Withdrew the invitation of {invitation.email}.")
+    return redirect("members", slug=request.org.slug)
 
 
 @require_POST
@@ -132,3 +151,21 @@ def settings_history(request):
         "accounts/settings_history.html",
         {"changes": selectors.settings_history(request.org)[:500]},
     )
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's, with a limit per address and per client (docs/operate.md, "Rate limits"),
+    so nobody can flood an inbox; past it a 429 page says how long to wait."""
+
+    form_class = PasswordResetForm
+    email_template_name = "emails/password_reset.txt"
+    html_email_template_name = "emails/password_reset.html"
+    subject_template_name = "emails/password_reset_subject.txt"
+
+    def form_valid(self, form):
+        wait = password_reset_wait(self.request, form.cleaned_data["email"])
+        if wait is not None:
+            minutes = max(1, -(-wait // 60))
+            return render(self.request, "registration/password_reset_throttled.html",
+                          {"minutes": minutes}, status=429)
+        return super().form_valid(form)

@@ -7,6 +7,7 @@ class BillingConfig(AppConfig):
     name = "billing"
 
     def ready(self):
+        import billing.checks  # noqa: F401 - registers the deploy check
         from billing.alerts import services as alerts
         from billing.ledger.credit_accounts import open_account_of_new_organization
         from billing.ledger.listeners import BALANCE_LISTENERS, settings_saved

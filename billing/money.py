@@ -35,6 +35,13 @@ def round_credits(value: Decimal) -> Decimal:
     return value.quantize(CREDIT_QUANTUM, ROUND_HALF_UP)
 
 
+def round_charge(value: Decimal) -> Decimal:
+    """A usage charge's credits: rounded once, and at least one millionth when the cost is
+    positive, so that no billable event is free by rounding (docs/api.md, "Rounding")."""
+    rounded = round_credits(value)
+    return CREDIT_QUANTUM if value > 0 and rounded == 0 else rounded
+
+
 def parse_credits(value, *, allow_negative: bool = False, allow_zero: bool = False) -> Decimal:
     """A user-supplied amount as exact credits; refuses floats, NaN, and more than six places.
 

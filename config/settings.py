@@ -2,12 +2,13 @@
 
 import hashlib
 import hmac
+from datetime import timedelta
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
+from csp.constants import NONE, SELF
 
-from config.env import strict_bool
+from config.env import SettingsRefused, strict_bool
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -19,17 +20,19 @@ DEBUG = strict_bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is False")
+        raise SettingsRefused("SECRET_KEY must be set when DEBUG is False")
     SECRET_KEY = "insecure-development-key-only-for-debug"
 
 # The ledger's hash chain is keyed (docs/ledger.md, "Tamper evidence"). LEDGER_CHAIN_KEYS:
 # "id=secret,id2=secret2", every key still needed to verify; LEDGER_CHAIN_KEY_ID: the one
 # new entries and digests use (default: the first). Unset, one key derived from
 # SECRET_KEY, id "sk1", is used: set your own so that rotating SECRET_KEY keeps the chain.
-LEDGER_CHAIN_KEYS = env.dict("LEDGER_CHAIN_KEYS", default={}) or {
+# `check --deploy` refuses the derived key (billing/checks.py).
+LEDGER_CHAIN_KEYS_SET = bool(env.str("LEDGER_CHAIN_KEYS", default="").strip())
+LEDGER_CHAIN_KEYS = (env.dict("LEDGER_CHAIN_KEYS") if LEDGER_CHAIN_KEYS_SET else {}) or {
     "sk1": hmac.new(SECRET_KEY.encode(), b"ledger-chain", hashlib.sha256).hexdigest()
 }
-LEDGER_CHAIN_KEY_ID = env.str("LEDGER_CHAIN_KEY_ID", default=next(iter(LEDGER_CHAIN_KEYS)))
+LEDGER_CHAIN_KEY_ID = env.str("LEDGER_CHAIN_KEY_ID", default="") or next(iter(LEDGER_CHAIN_KEYS))
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -47,6 +50,11 @@ INSTALLED_APPS = [
     "django_q",
     "django_tables2",
     "django_filters",
+    "axes",
+    "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "billing",
     "reporting",
@@ -60,8 +68,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.second_factor.SecondFactorMiddleware",  # the code after the password
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "config.security_headers.SecurityHeadersMiddleware",  # Permissions-Policy, no-store
+    "axes.middleware.AxesMiddleware",  # last: turns a locked login into its page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -98,7 +111,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASE_STATEMENT_TIMEOUT_MS = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=30000)
 DATABASE_LOCK_TIMEOUT_MS = env.int("DATABASE_LOCK_TIMEOUT_MS", default=5000)
 if DATABASE_STATEMENT_TIMEOUT_MS < 0 or DATABASE_LOCK_TIMEOUT_MS < 0:
-    raise ImproperlyConfigured("DATABASE_*_TIMEOUT_MS must be 0 (off) or a number of ms")
+    raise SettingsRefused("DATABASE_*_TIMEOUT_MS must be 0 (off) or a number of ms")
 # The ledger's small writes are prepared once per connection (billing/ledger/store/
 # one_statement.py). False behind a pooler in transaction mode (PgBouncer), which moves a
 # session's transactions between server connections.
@@ -119,6 +132,39 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked login before the check
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Second factor (docs/operate.md, "Second factor"): staff must enrol at their first login
+# unless DEBUG; anyone enrolled gives a code after the password.
+OTP_REQUIRED_FOR_STAFF = strict_bool("OTP_REQUIRED_FOR_STAFF", not DEBUG)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Credits billing")
+
+# Throttling (docs/operate.md, "Login throttling" and "Rate limits"). The client address
+# is the TRUSTED_PROXY_COUNT-th from the right of X-Forwarded-For (1 behind our nginx).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each alone: the account, the client
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "username"  # the login forms' field (the value is an email)
+AXES_USERNAME_CALLABLE = "accounts.throttling.login_name"
+AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.locked_out"
+AXES_VERBOSE = False
+PASSWORD_RESET_LIMIT_PER_ADDRESS = env.int("PASSWORD_RESET_LIMIT_PER_ADDRESS", default=3)
+PASSWORD_RESET_LIMIT_PER_CLIENT = env.int("PASSWORD_RESET_LIMIT_PER_CLIENT", default=10)
+# Requests per API key per minute; 0 turns the limit off (the demo's default).
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=0)
+if min(TRUSTED_PROXY_COUNT, AXES_FAILURE_LIMIT - 1, API_RATE_LIMIT_PER_MINUTE,
+       PASSWORD_RESET_LIMIT_PER_ADDRESS, PASSWORD_RESET_LIMIT_PER_CLIENT) < 0 or (
+        AXES_COOLOFF_TIME <= timedelta(0)):
+    raise SettingsRefused(
+        "TRUSTED_PROXY_COUNT, the API and password-reset limits must be 0 or more; "
+        "LOGIN_FAILURE_LIMIT and LOGIN_COOLOFF_MINUTES at least 1"
+    )
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -129,6 +175,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24 * 3
+# How long an invitation's link stays open (docs/operate.md, "Members and invitations").
+INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
+if INVITATION_DAYS < 1:
+    raise SettingsRefused("INVITATION_DAYS must be a number of days, at least 1")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -163,16 +213,38 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = strict_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True  # no script reads it: the portal has none
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# Content-Security-Policy (django-csp): the portal needs no JavaScript and no inline style;
+# the admin's scripts are files of its own. Checkout and card forms redirect to Stripe.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF, "https://checkout.stripe.com", "https://billing.stripe.com"],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    },
+}
 
 # Payments. "test" is the local provider for the demo; it never talks to Stripe
 # and must be allowed explicitly outside DEBUG, so a production that forgot to
 # configure Stripe refuses to start instead of handing out free credits.
 PAYMENTS_PROVIDER = env.str("PAYMENTS_PROVIDER", default="test")
 if PAYMENTS_PROVIDER not in ("stripe", "test"):
-    raise ImproperlyConfigured("PAYMENTS_PROVIDER must be 'stripe' or 'test'")
+    raise SettingsRefused("PAYMENTS_PROVIDER must be 'stripe' or 'test'")
 ALLOW_TEST_PAYMENTS = strict_bool("ALLOW_TEST_PAYMENTS", False)
 if PAYMENTS_PROVIDER == "test" and not DEBUG and not ALLOW_TEST_PAYMENTS:
-    raise ImproperlyConfigured(
+    raise SettingsRefused(
         "PAYMENTS_PROVIDER=test grants credits without payment: with DEBUG off it needs "
         "ALLOW_TEST_PAYMENTS=True (or set PAYMENTS_PROVIDER=stripe)"
     )
@@ -184,9 +256,13 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 STRIPE_ALLOW_PROMOTION_CODES = strict_bool("STRIPE_ALLOW_PROMOTION_CODES", False)
 STRIPE_AUTOMATIC_TAX = strict_bool("STRIPE_AUTOMATIC_TAX", False)
 if PAYMENTS_PROVIDER == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET):
-    raise ImproperlyConfigured(
+    raise SettingsRefused(
         "PAYMENTS_PROVIDER=stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET"
     )
+
+# The rate limits' counters: shared by every process through Redis when REDIS_URL is set,
+# else per process (the demo).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Task queue (django-q2): the ORM broker on the default database, or Redis
 # when REDIS_URL is set so that several worker machines share one queue.
@@ -205,6 +281,8 @@ Q_CLUSTER = {
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
+    CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                         "LOCATION": REDIS_URL, "KEY_PREFIX": "credits"}
 else:
     Q_CLUSTER["orm"] = "default"
 if strict_bool("Q_SYNC", False):

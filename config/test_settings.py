@@ -29,3 +29,6 @@ Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405
 # Serve static files from the app folders, so tests need no collectstatic.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Most tests log staff in without a device; tests/accounts/test_second_factor.py turns
+# enrolment on as production has it.
+OTP_REQUIRED_FOR_STAFF = False

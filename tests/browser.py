@@ -12,7 +12,8 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update",
                  "--no-first-run"]
 # Git-ignored; look at every picture after a run.
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
+SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR")
+                   or Path(__file__).resolve().parent.parent / "screenshots")
 # axe-core is not vendored: `npm pack axe-core` and point AXE_CORE_JS at its axe.min.js.
 AXE_CORE_JS = os.environ.get("AXE_CORE_JS", "/tmp/axe-core/package/axe.min.js")
 
@@ -39,6 +40,13 @@ def browser_page(monkeypatch):
             tab = browser.new_page(viewport={"width": 1200, "height": 900},
                                    accept_downloads=True)
             tab.set_default_timeout(15_000)
+            # axe-core loads with every document, as the browser's own script: the CSP
+            # (no inline script) refuses a <script> tag added to the page.
+            if os.path.exists(AXE_CORE_JS):
+                tab.add_init_script(path=AXE_CORE_JS)
+            # What the browser reports on its console: a CSP violation must fail a test.
+            tab.console_messages = []
+            tab.on("console", lambda message: tab.console_messages.append(message.text))
             yield tab
         finally:
             browser.close()
@@ -52,11 +60,15 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def csp_violations(page) -> list[str]:
+    """The Content-Security-Policy refusals the browser reported so far."""
+    return [text for text in page.console_messages if "Content Security Policy" in text]
+
+
 def axe_violations(page) -> list[str]:
     """axe-core's violations on the current page, one line each (WCAG 2 A and AA rules)."""
     if not os.path.exists(AXE_CORE_JS):
         pytest.skip(f"axe-core not found at {AXE_CORE_JS} (npm pack axe-core; set AXE_CORE_JS)")
-    page.add_script_tag(path=AXE_CORE_JS)
     return page.evaluate("""async () => {
         const result = await axe.run(document, {runOnly: {type: 'tag',
             values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}});

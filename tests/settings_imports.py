@@ -65,6 +65,11 @@ def import_one(env: dict[str, str], names: list[str]) -> dict:
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # our stdout carries the answers
             module = importlib.import_module("config.settings")
+    except SystemExit as stop:  # a refused setting: the interpreter prints its one line
+        code = stop.code
+        if isinstance(code, str):
+            return {"returncode": 1, "settings": {}, "stderr": code + "\n"}
+        return {"returncode": code or 0, "settings": {}, "stderr": ""}
     except Exception:
         return {"returncode": 1, "settings": {}, "stderr": traceback.format_exc()}
     values = {name: getattr(module, name) for name in names}

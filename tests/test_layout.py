@@ -23,7 +23,7 @@ FLOORS = {
     "alerts": 3, "refunds": 3,
     "webhooks": 2, "usage": 2,
     "ledger": 1, "pricing": 1, "payments": 1, "faults": 1, "templatetags": 1,
-    "models": 0, "schedules": 0,
+    "models": 0, "schedules": 0, "checks": 0,
     "money": -1,
 }
 MAX_LINES = 400

@@ -22,6 +22,7 @@ from billing.models.pricing import (
     ModelPrice,
     PlanMarkup,
     PriceSource,
+    ZeroPriceAllowance,
 )
 from billing.pricing.catalogue import changes as price_changes
 from billing.pricing.catalogue.daily_windows import InvalidWindow, parse_window
@@ -295,3 +296,19 @@ class PlanMarkupAdmin(HistoryAdmin):
             plan=data["plan"], multiplier=data["multiplier"], starts_at=data["starts_at"],
             created_by=user,
         )
+
+
+@admin.register(ZeroPriceAllowance)
+class ZeroPriceAllowanceAdmin(admin.ModelAdmin):
+    """Which orgs may be charged a provider's zero price for a model others charge for."""
+
+    list_display = ("organization", "provider", "reason", "granted_by", "created_at")
+    list_filter = ("provider",)
+    search_fields = ("organization__slug", "organization__name", "provider")
+    fields = ("organization", "provider", "reason")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.granted_by = request.user
+        obj.provider = obj.provider.strip().lower()
+        super().save_model(request, obj, form, change)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
+from accounts.rate_limits import over_limit
 from accounts.services import authenticate_api_key
 from billing.api import balance
 from billing.api.errors import HTTP_CODES, error_response, unavailable_response
@@ -40,11 +42,23 @@ from billing.usage.queue.selectors import event_result
 logger = logging.getLogger(__name__)
 
 
+class Throttled(Exception):
+    def __init__(self, retry_after: int):
+        self.retry_after = retry_after
+
+
 class ApiKeyAuth(HttpBearer):
-    """`Authorization: Bearer <key>`: an active key of any org (plan checked per view)."""
+    """`Authorization: Bearer <key>`: an active key of any org (plan checked per view),
+    within API_RATE_LIMIT_PER_MINUTE requests a minute (docs/api.md, "Rate limit")."""
 
     def authenticate(self, request, token):
-        return authenticate_api_key(token.strip())
+        api_key = authenticate_api_key(token.strip())
+        if api_key is not None:
+            wait = over_limit(scope="api-key", who=str(api_key.pk),
+                              limit=settings.API_RATE_LIMIT_PER_MINUTE, window_seconds=60)
+            if wait is not None:
+                raise Throttled(wait)
+        return api_key
 
 
 api = NinjaAPI(
@@ -158,6 +172,16 @@ def _unauthenticated(request, exc):
     return error_response(
         401, "unauthenticated", "send a valid, active API key as 'Authorization: Bearer <key>'",
         WWW_Authenticate="Bearer",
+    )
+
+
+@api.exception_handler(Throttled)
+def _throttled(request, exc):
+    return error_response(
+        429, "rate_limited",
+        f"more than {settings.API_RATE_LIMIT_PER_MINUTE} requests a minute with this key: "
+        "send the same request again after Retry-After seconds",
+        Retry_After=str(exc.retry_after),
     )
 
 

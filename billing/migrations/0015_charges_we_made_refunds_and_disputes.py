@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_email_unique_ci'),
-        ('billing', '0013_charge_path'),
+        ('billing', '0014_one_entry_per_charge'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0014_charges_we_made_refunds_and_disputes'),
+        ('billing', '0015_charges_we_made_refunds_and_disputes'),
     ]
 
     operations = [

@@ -26,6 +26,7 @@ from billing.models.pricing import (  # noqa: F401
     PriceSource,
     ServiceTier,
     UsageBucket,
+    ZeroPriceAllowance,
 )
 from billing.models.purchases import (  # noqa: F401
     CreditPackage,

@@ -311,3 +311,28 @@ class PlanMarkup(EffectiveDated):
 
     def __str__(self):
         return f"{self.plan} x{self.multiplier} from {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class ZeroPriceAllowance(models.Model):
+    """Staff let this org use a provider whose price is zero for a model other providers
+    charge for (docs/api.md, "Zero prices"). Without one, such an event is refused."""
+
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    provider = models.CharField(max_length=50, help_text="A provider slug: github-copilot")
+    reason = models.CharField(max_length=200)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "zero-price allowance"
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "provider"],
+                                    name="zero_price_allowance_per_org_provider"),
+        ]
+
+    def __str__(self):
+        return f"{self.organization_id}: {self.provider}"

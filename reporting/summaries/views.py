@@ -1,6 +1,7 @@
 """The monthly summary pages: an org's own (members read it) and staff's across orgs."""
 
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import permission_required
 from django.http import HttpResponseBadRequest
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -8,6 +9,7 @@ from django.views.decorators.http import require_GET
 from accounts.portal import org_view
 from reporting import charts
 from reporting.csv_export import streaming_csv
+from reporting.models import VIEW_ALL_ORGS
 from reporting.summaries.export import HEADER, summary_filename, summary_rows
 from reporting.summaries.forms import MonthForm, StaffMonthForm
 from reporting.summaries.selectors import monthly_summary
@@ -66,6 +68,7 @@ def _staff_form(request):
 
 @require_GET
 @staff_member_required
+@permission_required(VIEW_ALL_ORGS, raise_exception=True)
 def staff_monthly(request):
     form, org = _staff_form(request)
     return _page(request, form, org, "reporting/staff_monthly.html")
@@ -73,6 +76,7 @@ def staff_monthly(request):
 
 @require_GET
 @staff_member_required
+@permission_required(VIEW_ALL_ORGS, raise_exception=True)
 def staff_monthly_csv(request):
     form, org = _staff_form(request)
     return _csv(form, org)

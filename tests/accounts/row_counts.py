@@ -4,4 +4,6 @@ from django.apps import apps
 
 
 def row_counts() -> dict[str, int]:
-    return {model._meta.label: model.objects.count() for model in apps.get_models()}
+    # An unmanaged model (a permission holder) has no table.
+    return {model._meta.label: model.objects.count() for model in apps.get_models()
+            if model._meta.managed}

@@ -1,6 +1,7 @@
 """The Django admin of accounts: staff manage orgs and people, and never see a key."""
 
 import pytest
+from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
@@ -35,7 +36,9 @@ def test_adding_a_user_lowercases_the_email_and_refuses_a_case_variant(staff_cli
     response = staff_client.post(url, {**data, "email": "New.Person@Example.test"})
     assert response.status_code == 302
     assert User.objects.filter(email="new.person@example.test").exists()
-    assert Client().login(username="New.Person@example.test", password=PASSWORD)
+    # django-axes checks every login against its throttle, so it needs the request.
+    assert Client().login(request=HttpRequest(), username="New.Person@example.test",
+                          password=PASSWORD)
 
 
 def test_api_key_pages_never_show_the_key_or_its_digest(staff_client, org, admin_user):
@@ -75,3 +78,19 @@ def test_settings_history_is_read_only(staff_client, org, admin_user):
     assert response.status_code == 403
     change.refresh_from_db()
     assert change.summary != "edited" and ApiKey.objects.count() == 1
+
+
+def test_staff_see_pending_invitations_and_withdraw_them(staff_client, org, admin_user):
+    from accounts.invitations import invite_member
+    from accounts.models import Invitation, InvitationStatus
+
+    invitation = invite_member(organization=org, email="ana@example.test", role="member",
+                               invited_by=admin_user)
+    listing = staff_client.get(reverse("admin:accounts_invitation_changelist"))
+    assert listing.status_code == 200 and "ana@example.test" in listing.content.decode()
+    staff_client.post(reverse("admin:accounts_invitation_changelist"),
+                      {"action": "withdraw", "_selected_action": [invitation.pk]})
+    invitation.refresh_from_db()
+    assert invitation.status == InvitationStatus.WITHDRAWN
+    assert staff_client.get(reverse("admin:accounts_invitation_add")).status_code == 403
+    assert not Invitation.objects.filter(status=InvitationStatus.PENDING).exists()

@@ -1,11 +1,13 @@
-"""accounts.services: invite_member, change_role, remove_member (the view tests cover the UI)."""
+"""accounts.services: change_role, remove_member; accounts.invitations: invite_member (the
+view tests cover the UI)."""
 
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from accounts.models import Membership, Role, SettingsChange
-from accounts.services import change_role, invite_member, remove_member
+from accounts.invitations import invite_member
+from accounts.models import InvitationStatus, Membership, Role, SettingsChange
+from accounts.services import change_role, remove_member
 from tests.concurrency import run_together
 from tests.conftest import make_member, make_org
 
@@ -22,9 +24,12 @@ def test_invite_records_the_change_and_mails_after_commit(
     org, admin_user, django_capture_on_commit_callbacks, mailoutbox
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        membership = invite_member(organization=org, email="Ana@Acme.test", role=Role.ADMIN,
+        invitation = invite_member(organization=org, email="Ana@Acme.test", role=Role.ADMIN,
                                    invited_by=admin_user)
-    assert membership.user.email == "ana@acme.test" and membership.role == Role.ADMIN
+    assert invitation.email == "ana@acme.test" and invitation.role == Role.ADMIN
+    assert invitation.status == InvitationStatus.PENDING
+    # An offer, not a membership: nobody joins without accepting.
+    assert not Membership.objects.filter(user__email="ana@acme.test").exists()
     assert SettingsChange.objects.get().summary == "Invited ana@acme.test as admin"
     assert mailoutbox == [] and len(callbacks) == 1  # no mail for a rolled-back invite
 
@@ -59,14 +64,14 @@ def test_two_admins_removing_each_other_at_once_leave_one(action):
 
 def test_invite_survives_a_mail_outage(org, admin_user, monkeypatch, caplog,
                                        django_capture_on_commit_callbacks):
-    from accounts import services
+    from accounts import invitations
 
-    def broken(**kwargs):
+    def broken(*args):
         raise OSError("SMTP server unreachable")
 
-    monkeypatch.setattr(services, "_send_invite", broken)
+    monkeypatch.setattr(invitations, "_send", broken)
     with django_capture_on_commit_callbacks(execute=True):
-        membership = services.invite_member(organization=org, email="late@acme.test",
-                                            role="member", invited_by=admin_user)
-    assert membership.pk
+        invitation = invitations.invite_member(organization=org, email="late@acme.test",
+                                               role="member", invited_by=admin_user)
+    assert invitation.pk
     assert "Could not send the invitation to late@acme.test" in caplog.text

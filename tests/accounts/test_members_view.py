@@ -8,7 +8,8 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import Membership, Role, SettingsChange
+from accounts.models import Invitation, InvitationStatus, Membership, Role, SettingsChange
+from tests.accounts.invitation_mail import invitation_path_in, password_path_in
 from tests.conftest import make_member
 
 pytestmark = pytest.mark.django_db
@@ -19,12 +20,6 @@ NEW_PASSWORD = "a-long-new-password-9"
 
 def members_url(org):
     return reverse("members", args=[org.slug])
-
-
-def link_in(message) -> str:
-    match = re.search(r"http://testserver(/password-reset/[^/\s]+/[^/\s]+/)", message.body)
-    assert match, message.body
-    return match.group(1)
 
 
 def messages_of(response) -> list[str]:
@@ -41,23 +36,23 @@ def test_invite_end_to_end(admin_client, org, django_capture_on_commit_callbacks
     assert [m.lower() for m in messages_of(response)] == [
         "invitation sent to new.person@example.test."
     ]
-    assert "new.person@example.test" in response.content.decode()
+    assert "new.person@example.test" in response.content.decode()  # pending, listed
 
     invited = User.objects.get(email="new.person@example.test")
     assert not invited.has_usable_password()
-    assert Membership.objects.get(user=invited).role == Role.MEMBER
+    assert not Membership.objects.filter(user=invited).exists()  # not until accepted
 
     [message] = mail.outbox
     assert message.to == ["new.person@example.test"]
     assert org.name in message.subject
     assert "admin@acme.test invited you to Acme" in message.body
     html = message.alternatives[0][0]
-    link = link_in(message)
-    assert link in html
+    password_link, invitation_link = password_path_in(message), invitation_path_in(message)
+    assert password_link in html and invitation_link in html
 
-    # The invited person follows the link in a browser of their own.
+    # The invited person follows the links in a browser of their own.
     browser = Client()
-    response = browser.get(link, follow=True)
+    response = browser.get(password_link, follow=True)
     assert response.status_code == 200
     assert "Choose a password" in response.content.decode()
     set_password_url = response.redirect_chain[-1][0]
@@ -67,30 +62,65 @@ def test_invite_end_to_end(admin_client, org, django_capture_on_commit_callbacks
     assert response.status_code == 302 and response.url == reverse("password_reset_complete")
 
     # The link works once only.
-    assert "no longer valid" in Client().get(link, follow=True).content.decode()
+    assert "no longer valid" in Client().get(password_link, follow=True).content.decode()
 
     response = browser.post(
-        reverse("login"), {"username": "new.person@example.test", "password": NEW_PASSWORD},
+        reverse("login"),
+        {"username": "new.person@example.test", "password": NEW_PASSWORD, "next": invitation_link},
         follow=True,
     )
+    assert "Join Acme?" in response.content.decode()
+    response = browser.post(invitation_link, {"answer": "accept"}, follow=True)
     assert response.redirect_chain[-1][0] == reverse("dashboard", args=[org.slug])
+    assert Membership.objects.get(user=invited).role == Role.MEMBER
     body = response.content.decode()
     assert org.name in body and "new.person@example.test" in body
     # Members read; they cannot invite.
     assert "Send invitation" not in browser.get(members_url(org)).content.decode()
 
 
-def test_inviting_someone_with_an_account_sends_a_login_link(
+def test_inviting_someone_with_an_account_asks_them_first(
     admin_client, org, other_org, other_admin, django_capture_on_commit_callbacks
 ):
+    """The attack of issue 26: an org admin cannot make an existing user a member."""
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(members_url(org), {"email": "admin@globex.test", "role": "admin"})
     [message] = mail.outbox
-    assert "Log in with your existing account" in message.body
-    assert "http://testserver/login/" in message.body
-    assert Membership.objects.get(user=other_admin, organization=org).role == Role.ADMIN
+    assert "You join only if you accept" in message.body
+    assert "/password-reset/" not in message.body  # they have a password
+    assert not Membership.objects.filter(user=other_admin, organization=org).exists()
     other_admin.refresh_from_db()
     assert other_admin.check_password("pw-123456")
+    # Their next login still lands on their own org.
+    browser = Client()
+    response = browser.post(
+        reverse("login"), {"username": "admin@globex.test", "password": "pw-123456"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == reverse("dashboard", args=[other_org.slug])
+
+
+def test_admin_withdraws_a_pending_invitation(
+    admin_client, org, admin_user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(members_url(org), {"email": "ana@example.test", "role": "member"})
+    invitation = Invitation.objects.get()
+    response = admin_client.post(
+        reverse("withdraw_invitation", args=[org.slug, invitation.pk]), follow=True
+    )
+    assert "Withdrew the invitation of ana@example.test." in messages_of(response)
+    invitation.refresh_from_db()
+    assert invitation.status == InvitationStatus.WITHDRAWN
+    assert 'data-testid="pending-invitations"' not in response.content.decode()
+    # The mailed link is dead.
+    ana = Client()
+    ana.force_login(User.objects.get(email="ana@example.test"))
+    page = ana.post(invitation_path_in(mail.outbox[0]), {"answer": "accept"})
+    assert page.status_code == 400 and "no longer open" in page.content.decode()
+    assert not Membership.objects.filter(user__email="ana@example.test").exists()
+    # Withdrawn, it can be offered again.
+    admin_client.post(members_url(org), {"email": "ana@example.test", "role": "admin"})
+    assert Invitation.objects.filter(status=InvitationStatus.PENDING).count() == 1
 
 
 @pytest.mark.parametrize(
@@ -101,11 +131,14 @@ def test_inviting_someone_with_an_account_sends_a_login_link(
         ({"email": "member@acme.test", "role": "member"}, "is already a member of Acme"),
         ({"email": "MEMBER@acme.test", "role": "admin"}, "is already a member of Acme"),
         ({"email": "a" * 250 + "@example.test", "role": "member"}, "at most 254 characters"),
+        ({"email": "Pending@Example.test", "role": "member"}, "already has a pending invitation"),
     ],
 )
 def test_bad_invite_shows_the_error_and_changes_nothing(
-    admin_client, org, member_user, data, error, django_capture_on_commit_callbacks
+    admin_client, org, admin_user, member_user, data, error, django_capture_on_commit_callbacks
 ):
+    Invitation.objects.create(organization=org, email="pending@example.test",
+                              invited_by=admin_user, expires_at="2999-01-01T00:00Z")
     users, memberships = User.objects.count(), Membership.objects.count()
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(members_url(org), data)
@@ -204,6 +237,9 @@ def test_settings_history_records_each_change_with_who(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(members_url(org), {"email": "ana@acme.test", "role": "member"})
+    ana_browser = Client()
+    ana_browser.force_login(User.objects.get(email="ana@acme.test"))
+    ana_browser.post(invitation_path_in(mail.outbox[0]), {"answer": "accept"})
     ana = Membership.objects.get(user__email="ana@acme.test")
     admin_client.post(reverse("change_role", args=[org.slug, ana.pk]), {"role": "admin"})
     admin_client.post(reverse("remove_member", args=[org.slug, ana.pk]))
@@ -211,6 +247,7 @@ def test_settings_history_records_each_change_with_who(
     changes = list(SettingsChange.objects.order_by("id"))
     assert [(c.action, c.summary, c.actor_id) for c in changes] == [
         ("invited", "Invited ana@acme.test as member", admin_user.pk),
+        ("joined", "ana@acme.test accepted the invitation as member", ana.user_id),
         ("role_changed", "Changed ana@acme.test from member to admin", admin_user.pk),
         ("removed", "Removed ana@acme.test", admin_user.pk),
     ]

@@ -61,3 +61,26 @@ def test_someone_in_no_org_sees_a_notice(client, db):
     client.force_login(User.objects.create_user("alone@example.test", "pw-123456"))
     body = client.get(reverse("home")).content.decode()
     assert "You are not in any organisation yet" in body
+
+
+def test_login_lands_on_the_org_used_last_never_the_first_by_name(client, org, member_user):
+    """Issue 26: an org named "<Globex" sorted first and caught its members' next login."""
+    from accounts.models import Organization
+
+    bait = Organization.objects.create(name="<Globex", slug="bait")
+    make_member(bait, "member@acme.test", Role.MEMBER)  # joined after acme
+
+    def login_lands_on():
+        browser = client_class()
+        response = browser.post(
+            reverse("login"), {"username": "member@acme.test", "password": "pw-123456"}
+        )
+        return browser, browser.get(response.url).url
+
+    client_class = type(client)
+    browser, landing = login_lands_on()
+    assert landing == reverse("dashboard", args=["acme"])  # first joined, not first by name
+    browser.get(reverse("dashboard", args=["bait"]))  # used last: a new login lands there
+    assert login_lands_on()[1] == reverse("dashboard", args=["bait"])
+    browser.get(reverse("members", args=["acme"]))
+    assert login_lands_on()[1] == reverse("dashboard", args=["acme"])

@@ -8,8 +8,8 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from accounts.invitations import invite_member
 from accounts.models import Role
-from accounts.services import invite_member
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +108,28 @@ def test_tampered_link_is_refused(client, member_user):
     link = reset_link()
     bad = link[:-3] + ("a" if link[-2] != "a" else "b") + "/"
     assert "no longer valid" in client.get(bad, follow=True).content.decode()
+
+
+def test_requests_for_one_address_are_limited(member_user, settings):
+    """Issue 26: /password-reset/ could flood someone's inbox."""
+    settings.PASSWORD_RESET_LIMIT_PER_ADDRESS = 3
+    for n in range(3):
+        ask_for_reset(Client(REMOTE_ADDR=f"10.1.0.{n}"), "member@acme.test")
+    response = Client(REMOTE_ADDR="10.1.0.9").post(
+        reverse("password_reset"), {"email": "Member@Acme.test"}
+    )
+    assert response.status_code == 429
+    assert "Too many reset requests" in response.content.decode()
+    assert "try again in" in response.content.decode()
+    assert len(mail.outbox) == 3
+
+
+def test_requests_from_one_client_are_limited(member_user, settings):
+    settings.PASSWORD_RESET_LIMIT_PER_CLIENT = 4
+    client = Client(REMOTE_ADDR="10.2.0.1")
+    for n in range(4):
+        ask_for_reset(client, f"someone{n}@example.test")
+    response = client.post(reverse("password_reset"), {"email": "member@acme.test"})
+    assert response.status_code == 429 and mail.outbox == []
+    ask_for_reset(Client(REMOTE_ADDR="10.2.0.2"), "member@acme.test")  # another client
+    assert len(mail.outbox) == 1

@@ -11,7 +11,8 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.urls import reverse
 
-from accounts.models import ApiKey, Membership, Organization, Role, SettingsChange
+from accounts.invitations import invite_member
+from accounts.models import ApiKey, Invitation, Membership, Organization, Role, SettingsChange
 from accounts.services import create_api_key
 from billing.models import CreditPackage, LedgerEntry, Purchase, UsageEvent
 from billing.purchases import checkout
@@ -53,6 +54,10 @@ def world(org, other_org, admin_user, member_user, other_admin):
         "a_key": create_api_key(organization=org, name="a key", created_by=admin_user).api_key,
         "b_key": create_api_key(organization=other_org, name="b key", created_by=other_admin)
         .api_key,
+        "a_invitation": invite_member(organization=org, email="new@acme.test", role="member",
+                                      invited_by=admin_user),
+        "b_invitation": invite_member(organization=other_org, email="new@globex.test",
+                                      role="member", invited_by=other_admin),
     }
 
 
@@ -65,6 +70,7 @@ def snapshot():
             Membership.objects.values_list("user__email", "organization__slug", "role")
         ),
         "keys": sorted(ApiKey.objects.values_list("id", "name", "revoked_at")),
+        "invitations": sorted(Invitation.objects.values_list("id", "email", "status")),
         "changes": SettingsChange.objects.count(),
         "mail": len(mail.outbox),
         "entries": sorted(LedgerEntry.objects.values_list("id", "account_id", "amount")),
@@ -82,6 +88,7 @@ PORTAL_URLS = [
     ("change_role", "post", {"role": "member"}, "{org}_admin"),
     ("remove_member", "post", {}, "{org}_member"),
     ("remove_member", "post", {}, "{org}_admin"),
+    ("withdraw_invitation", "post", {}, "{org}_invitation"),
     ("api_keys", "get", None, None),
     ("api_keys", "post", {"name": "stolen"}, None),
     ("revoke_api_key", "post", {}, "{org}_key"),

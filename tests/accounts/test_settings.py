@@ -95,9 +95,19 @@ def test_valid_environment_imports(settings_import):
     ],
 )
 def test_refuses_to_import(settings_import, changes, message):
+    """With one line, not a traceback (issue 26)."""
     result = settings_import({**VALID, **changes})
-    assert result.returncode != 0
-    assert "ImproperlyConfigured" in result.stderr and message in result.stderr
+    assert result.returncode == 1
+    assert result.stderr.startswith("Configuration error: ") and message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_manage_py_without_secret_key_says_so_in_one_line():
+    result = run_python(["manage.py", "check"], **{**VALID, "SECRET_KEY": ""})
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Configuration error: SECRET_KEY must be set when DEBUG is False"
+    )
 
 
 def test_debug_needs_neither_secret_key_nor_permission_for_test_payments(settings_import):
@@ -131,6 +141,43 @@ def test_without_hsts_preload_only_w021_remains():
     result = run_python(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], **env)
     assert result.returncode != 0
     assert re.findall(r"\((\w+\.\w+)\)", result.stderr) == ["security.W021"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "check_id"),
+    [
+        ({"EMAIL_URL": "consolemail://"}, "accounts.E001"),
+        ({"EMAIL_URL": "filemail:///tmp/mail"}, "accounts.E001"),
+        ({"LEDGER_CHAIN_KEYS": "", "LEDGER_CHAIN_KEY_ID": ""}, "billing.E001"),
+    ],
+)
+def test_check_deploy_refuses_what_fails_unsafely(changes, check_id):
+    """Issue 26: mail that never leaves, and a ledger key derived from SECRET_KEY."""
+    env = {**deploy_check_env(), **changes}
+    result = run_python(["manage.py", "check", "--deploy"], **env)
+    assert result.returncode == 1
+    assert re.findall(r"\((\w+\.\w+)\)", result.stderr) == [check_id]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_check_deploy_with_the_database_refuses_a_superuser():
+    from django.db import connection
+
+    from accounts.checks import database_user_is_not_a_superuser
+
+    [error] = database_user_is_not_a_superuser(databases=["default"])  # the tests' postgres
+    assert error.id == "accounts.E002" and "superuser" in error.msg
+    with connection.cursor() as cursor:
+        cursor.execute("DROP ROLE IF EXISTS credits_check_owner")
+        cursor.execute("CREATE ROLE credits_check_owner NOSUPERUSER")
+        try:
+            cursor.execute("SET ROLE credits_check_owner")
+            assert database_user_is_not_a_superuser(databases=["default"]) == []
+        finally:
+            cursor.execute("RESET ROLE")
+            cursor.execute("DROP ROLE credits_check_owner")
+    assert database_user_is_not_a_superuser(databases=[]) == []  # plain --deploy: no query
 
 
 def env_example_values() -> dict[str, str]:

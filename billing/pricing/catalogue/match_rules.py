@@ -4,17 +4,27 @@ A rule is JSON, one clause per object, as genai-prices writes its match logic:
 
     {"equals": "gpt-4o"}            the whole name
     {"starts_with": "gpt-4o-"}      a prefix       {"ends_with": "-latest"}  a suffix
-    {"contains": "sonnet"}          a part         {"regex": "^o[134]"}      re.search
+    {"contains": "sonnet"}          a part         {"regex": "^o[134]"}      RE2 search
     {"or": [rule, ...]}             any of them    {"and": [rule, ...]}      all of them
 
 Names are compared lower-cased. `compile_rule` checks a rule and turns it into a
 predicate once, so resolving a name never parses JSON or compiles a regex.
+
+A regex is compiled by RE2 (google-re2), whose matching time is linear in the name's
+length: a staff-written rule such as `(a+)+$` cannot hold a worker on a long client
+name. What RE2 cannot run in linear time (back-references, look-around) is refused
+when the rule is saved. The one exception: the few patterns the pinned genai-prices
+package itself ships (negative look-aheads, reviewed upstream, on names of at most 200
+characters) run on Python's `re`, so synced models keep resolving as upstream does.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
+
+import re2
 
 TEXT_CLAUSES = ("equals", "starts_with", "ends_with", "contains")
 CLAUSES = (*TEXT_CLAUSES, "regex", "or", "and")
@@ -22,6 +32,9 @@ MAX_DEPTH = 8
 MAX_TEXT = 500
 
 Predicate = Callable[[str], bool]
+
+RE2_OPTIONS = re2.Options()
+RE2_OPTIONS.log_errors = False  # the refusal says why; no line on stderr
 
 
 class InvalidRule(ValueError):
@@ -41,10 +54,7 @@ def compile_rule(rule, *, depth: int = 0) -> Predicate:
         if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
             raise InvalidRule(f'"{clause}" takes a text of 1 to {MAX_TEXT} characters')
         if clause == "regex":
-            try:
-                pattern = re.compile(value)
-            except re.error as error:
-                raise InvalidRule(f'"regex" {value!r} does not compile: {error}') from None
+            pattern = _compile_regex(value)
             return lambda name: pattern.search(name) is not None
         text = value.lower()
         if clause == "equals":
@@ -62,6 +72,42 @@ def compile_rule(rule, *, depth: int = 0) -> Predicate:
             return lambda name: any(part(name) for part in parts)
         return lambda name: all(part(name) for part in parts)
     raise InvalidRule(f"unknown clause {clause!r}: use one of " + ", ".join(CLAUSES))
+
+
+def _compile_regex(value: str):
+    try:
+        return re2.compile(value, RE2_OPTIONS)
+    except re2.error as error:
+        if value in upstream_patterns():
+            return re.compile(value)
+        reason = error.args[0].decode() if error.args else "invalid"
+        raise InvalidRule(
+            f'"regex" {value!r} does not compile as a linear-time (RE2) pattern: {reason}'
+        ) from None
+
+
+@cache
+def upstream_patterns() -> frozenset[str]:
+    """Every regex the pinned genai-prices package ships in its match rules."""
+    from genai_prices.data import providers  # the package's data, read once
+
+    found: set[str] = set()
+
+    def walk(clause):
+        if clause is None:
+            return
+        if isinstance(getattr(clause, "regex", None), str):
+            found.add(clause.regex)
+        for name in ("or_", "and_"):
+            for part in getattr(clause, name, None) or ():
+                walk(part)
+
+    for provider in providers:
+        walk(provider.model_match)
+        walk(provider.provider_match)
+        for model in provider.models:
+            walk(model.match)
+    return frozenset(found)
 
 
 def equals_names(rule) -> list[str]:

@@ -180,6 +180,10 @@ class Catalogue:
             return None
         return Resolution(found.model, f"gateway prefix {prefix}/ dropped: {found.how}")
 
+    def models_named(self, name: str) -> list[AIModel]:
+        """Every provider's model of this exact name (the same model sold elsewhere)."""
+        return list(self._by_name.get(name, ()))
+
     def _by_exact_name(self, ref: str) -> Resolution:
         candidates = self._by_name.get(ref, [])
         if not candidates:

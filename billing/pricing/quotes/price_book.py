@@ -3,7 +3,8 @@
 Cost in credits = provider cost in USD x plan markup x credits per USD, each
 taken from the rows in force at the event's occurred_at (starts_at <= t <
 ends_at, or still open). Lines are summed unrounded; money.round_credits
-rounds the event's credits once. Nothing here writes.
+rounds the event's credits once (at least a millionth for a positive cost); zero prices
+are guarded by billing.pricing.quotes.zero_prices. Nothing here writes.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from billing.pricing.catalogue.resolution import (
     catalogue_version,
     current_catalogue,
 )
+from billing.pricing.quotes import zero_prices
 from billing.pricing.quotes.breakdown_text import breakdown_json, plain
 from billing.pricing.quotes.price_cache import PriceTables, tables_for
 from billing.pricing.quotes.row_choice import RowChoices
@@ -111,7 +113,7 @@ class Quote(NamedTuple):
     markup_id: int
     credits_per_usd: Decimal
     rate_id: int
-    credits: Decimal  # money.round_credits(cost_usd * markup * credits_per_usd)
+    credits: Decimal  # money.round_charge(cost_usd * markup * credits_per_usd)
 
     def breakdown(self) -> dict:
         """JSON-able record of what drove the charge; every Decimal as a string."""
@@ -128,7 +130,6 @@ class Quote(NamedTuple):
     def breakdown_json(self) -> str:
         """json.dumps(self.breakdown(), default=str), without building the dict."""
         return breakdown_json(self)
-
 
 
 # --- pure functions ----------------------------------------------------------------------------
@@ -260,7 +261,7 @@ def make_quote(lines: Sequence[PricedLine], *, markup: PlanMarkup, rate: CreditR
     for ln in lines:
         cost += ln.cost_usd
     return Quote(tuple(lines), cost, markup.multiplier, markup.pk, rate.credits_per_usd,
-                 rate.pk, money.round_credits(cost * markup.multiplier * rate.credits_per_usd))
+                 rate.pk, money.round_charge(cost * markup.multiplier * rate.credits_per_usd))
 
 
 # --- the per-batch cache -----------------------------------------------------------------------
@@ -274,8 +275,9 @@ class PriceBook:
     Not shared between batches: a price change is seen by the next batch.
     """
 
-    def __init__(self, *, plan: str):
+    def __init__(self, *, plan: str, organization_id: int | None = None):
         self.plan = plan
+        self._zero_guard = zero_prices.ZeroPriceGuard(organization_id)
         self._catalogue: Catalogue | None = None
         self._tables: PriceTables | None = None
         self._models: dict[tuple[str, str], AIModel | PricingError] = {}
@@ -330,6 +332,9 @@ class PriceBook:
         lines = price_tokens(rows, tokens=tokens, service_tier=service_tier, at=occurred_at,
                              model_label=f"model {model.name!r}", current=choices.current,
                              chosen=chosen or None)
+        if message := self._zero_guard.refusal(model, lines, at=occurred_at,
+                                               catalogue=self._catalogue, tables=self._tables):
+            raise PricingError("zero_price_provider", "provider", message)
         return make_quote(lines, **self._terms(occurred_at))
 
     def quote_meter(self, *, meter: Meter, quantity: Decimal, occurred_at: datetime) -> Quote:

@@ -150,8 +150,8 @@ def record_usage(*, organization, events: list[dict], api_key=None, actor: Actor
     check_plan(organization)
     if isinstance(events, list) and len(events) > MAX_EVENTS:
         raise TooManyEvents(f"{len(events)} events: at most {MAX_EVENTS} per request")
-    parsed = read_and_price(events, plan=organization.plan, now=now,
-                            request_problems=request_problems)
+    parsed = read_and_price(events, plan=organization.plan, organization_id=organization.pk,
+                            now=now, request_problems=request_problems)
     if actor is None:
         actor = Actor.api_key(api_key) if api_key is not None else Actor.system("usage")
     return _charge(organization, parsed, api_key=api_key, actor=actor, received=[now] * len(parsed),
@@ -177,24 +177,26 @@ def check_plan(organization) -> None:
 
 def estimate_usage(*, organization, events: list[dict], now: datetime | None = None) -> Decimal:
     """Credits the events would cost now, without recording anything (InvalidEvents if bad)."""
-    parsed = read_and_price(events, plan=organization.plan, now=now or timezone.now())
+    parsed = read_and_price(events, plan=organization.plan, organization_id=organization.pk,
+                            now=now or timezone.now())
     return sum((event.quote.credits for event in parsed), Decimal(0))
 
 
-def read_and_price(events, *, plan: str, now: datetime,
+def read_and_price(events, *, plan: str, now: datetime, organization_id: int | None = None,
                    request_problems: list[dict] = ()) -> list[Event]:
     """The batch validated and priced; InvalidEvents lists every problem at once: those of
     the request itself, the shape of each event, and unknown models, meters or prices."""
     parsed, problems = read_events(events, now=now)
-    problems = [*request_problems, *problems, *_price(parsed, plan=plan)]
+    priced = _price(parsed, plan=plan, organization_id=organization_id)
+    problems = [*request_problems, *problems, *priced]
     if problems:
         raise InvalidEvents(in_request_order(problems))
     return parsed
 
 
-def _price(events: list[Event], *, plan: str) -> list[dict]:
+def _price(events: list[Event], *, plan: str, organization_id: int | None) -> list[dict]:
     """Resolve and quote every event; the problems of those that cannot be priced."""
-    book = PriceBook(plan=plan)
+    book = PriceBook(plan=plan, organization_id=organization_id)
     problems = []
     for event in events:
         try:

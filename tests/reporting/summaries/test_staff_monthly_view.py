@@ -4,6 +4,7 @@ import csv
 import io
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from accounts.models import User
@@ -15,7 +16,18 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def staff_client(client, db):
-    client.force_login(User.objects.create_user("staff@ops.test", "pw-123456", is_staff=True))
+    """Staff holding the reports' own permission (docs/operate.md, "Staff permissions")."""
+    staff = User.objects.create_user("staff@ops.test", "pw-123456", is_staff=True)
+    staff.user_permissions.add(
+        Permission.objects.get(content_type__app_label="reporting", codename="view_all_orgs")
+    )
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def bare_staff_client(client, db):
+    client.force_login(User.objects.create_user("bare@ops.test", "pw-123456", is_staff=True))
     return client
 
 
@@ -47,3 +59,16 @@ def test_the_admin_index_links_to_it(staff_client):
     User.objects.filter(email="staff@ops.test").update(is_superuser=True)
     body = staff_client.get(reverse("admin:index")).content.decode()
     assert reverse("staff_monthly_summary") in body
+
+
+@pytest.mark.parametrize("name", ["staff_monthly_summary", "staff_monthly_summary_csv"])
+def test_staff_without_the_permission_get_403(bare_staff_client, org, name):
+    march_usage(org)
+    response = bare_staff_client.get(reverse(name), {"year": 2026, "month": 3})
+    assert response.status_code == 403
+    assert b"acme" not in response.content
+
+
+def test_the_admin_index_hides_the_link_without_the_permission(bare_staff_client):
+    body = bare_staff_client.get(reverse("admin:index")).content.decode()
+    assert reverse("staff_monthly_summary") not in body

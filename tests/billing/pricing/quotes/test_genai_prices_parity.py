@@ -17,8 +17,10 @@ from genai_prices import types as gp
 from genai_prices.data import providers as SNAPSHOT
 
 from billing import money
+from billing.models import ZeroPriceAllowance
 from billing.pricing.quotes.price_book import PriceBook, PricingError, TokenCounts
 from billing.pricing.sync.prices import sync_prices
+from tests.conftest import make_org
 
 AT = datetime(2026, 11, 27, 10, tzinfo=UTC)
 SEED = 20261127
@@ -82,7 +84,13 @@ def genai_usage(t: TokenCounts) -> gp.Usage:
 @pytest.mark.django_db
 def test_every_model_in_the_snapshot_is_charged_as_genai_prices_computes():
     sync_prices(now=AT)
-    book = PriceBook(plan="professional")
+    # Every provider's zero prices allowed, so that each of them is compared too (without an
+    # allowance an undercutting zero is refused: test_zero_prices.py).
+    org = make_org("parity")
+    ZeroPriceAllowance.objects.bulk_create(
+        ZeroPriceAllowance(organization=org, provider=p.id, reason="parity") for p in SNAPSHOT
+    )
+    book = PriceBook(plan="professional", organization_id=org.pk)
     rng = random.Random(SEED)
     checked, free, refused, mismatched, artefacts = 0, 0, [], [], 0
     for provider in SNAPSHOT:
@@ -102,7 +110,7 @@ def test_every_model_in_the_snapshot_is_charged_as_genai_prices_computes():
                 refused.append((provider.id, info.id))
                 continue
             quote = book.quote_tokens(model=model, tokens=tokens, occurred_at=AT)
-            expected = money.round_credits(expected_usd * quote.markup * quote.credits_per_usd)
+            expected = money.round_charge(expected_usd * quote.markup * quote.credits_per_usd)
             checked += 1
             free += is_free(prices)
             if (provider.id, info.id) in UNSUPPORTED:

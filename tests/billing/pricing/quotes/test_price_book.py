@@ -249,7 +249,9 @@ def test_rounding_once_per_event_half_up(db):
                        now=NOW - timedelta(days=1))
     q = book().quote_tokens(model=model, occurred_at=NOW, tokens=TokenCounts(
         input_tokens=0, output_tokens=1))
-    assert q.credits == D("0.000000")  # 0.00000045 rounds down
+    # 0.00000045 rounds down to zero, but a positive cost is charged at least a millionth
+    # (issue 26: no event free by rounding).
+    assert q.cost_usd == D("0.00000045") and q.credits == D("0.000001")
 
 
 def test_meter_quote(db):
