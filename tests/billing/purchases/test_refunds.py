@@ -13,7 +13,7 @@ from tests.billing.purchase_fixtures import (
     entries,
     pending_purchase,
 )
-from tests.billing.stripe_stub import charge_object, session_object
+from tests.billing.stripe_stub import charge_object
 
 pytestmark = pytest.mark.django_db
 
