@@ -7,9 +7,12 @@ can be given a state (paid, unpaid) for later retrieval; `fail_next` makes the
 next request answer with a Stripe error, `fail` the next few with a given one.
 A POST with an Idempotency-Key already answered gets the first answer again, as
 Stripe does. PaymentIntents follow Stripe's test cards (pm_card_chargeDeclined,
-pm_card_authenticationRequired).
+pm_card_authenticationRequired). Events and answers start from the objects Stripe publishes
+(tests/billing/stripe_published/), with only the fields a test is about overlaid.
 """
 
+import copy
+import functools
 import hashlib
 import hmac
 import itertools
@@ -18,7 +21,31 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
+
+PUBLISHED = Path(__file__).with_name("stripe_published")
+
+
+@functools.cache
+def _published_objects() -> dict[str, dict]:
+    objects = {path.stem: json.loads(path.read_text()) for path in PUBLISHED.glob("*.json")}
+    # Stripe's published event carries a payment_intent as its object: the one we have.
+    objects["payment_intent"] = objects["event"]["data"]["object"]
+    return objects
+
+
+def published(kind: str) -> dict | None:
+    """A fresh copy of the object Stripe publishes for `kind` ("charge", "dispute", ...)."""
+    found = _published_objects().get(kind)
+    return copy.deepcopy(found) if found is not None else None
+
+
+def as_stripe_sends(obj: dict) -> dict:
+    """`obj` over the published object of its type: every field Stripe sends is there, with
+    the values the test chose where it chose them."""
+    base = published(obj.get("object", "")) if isinstance(obj, dict) else None
+    return {**base, **obj} if base is not None else obj
 
 
 @dataclass
@@ -207,6 +234,8 @@ class StripeStub:
                     if key and method == "POST" and status in (200, 402):  # not fail_next's
                         with stub._lock:
                             stub._replies.setdefault(key, (status, payload))
+                if status == 200:
+                    payload = as_stripe_sends(payload)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -243,11 +272,13 @@ _event_ids = itertools.count(1)
 
 
 def event(event_type: str, obj: dict, *, event_id: str | None = None) -> dict:
+    """An event as Stripe sends it: its published envelope, our type, version and object."""
     return {
+        **published("event"),
         "id": event_id or f"evt_test_{next(_event_ids)}_{int(time.time() * 1000)}",
-        "object": "event", "type": event_type, "livemode": False,
+        "type": event_type, "livemode": False,
         "api_version": "2026-10-28.endive", "created": int(time.time()),
-        "data": {"object": obj},
+        "data": {"object": as_stripe_sends(obj)},
     }
 
 

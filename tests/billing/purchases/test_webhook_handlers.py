@@ -27,11 +27,13 @@ def test_each_purchase_event_reaches_its_handler(org, purchase, event_type):
               "checkout.session.async_payment_failed": (fulfilment, "mark_failed"),
               "checkout.session.expired": (fulfilment, "mark_expired")}.get(
         event_type, (fulfilment, "fulfil_checkout_session"))
+    sent = event(event_type, obj)  # the object as Stripe sends it: every published field
     with mock.patch.object(*target) as handler:
-        result = dispatcher.process_event(event(event_type, obj))
+        result = dispatcher.process_event(sent)
     assert (result.status, result.message) == (200, "processed")
     [call] = handler.call_args_list
-    assert list(call.kwargs.values()) == [obj]
+    assert list(call.kwargs.values()) == [sent["data"]["object"]]
+    assert sent["data"]["object"]["id"] == obj["id"]
 
 
 def test_a_setup_session_is_not_a_purchase(org):
