@@ -7,7 +7,8 @@ from tests.billing.stripe_stub import PUBLISHED, as_stripe_sends, event, publish
 
 RESOURCES = {"charge": stripe.Charge, "checkout.session": stripe.checkout.Session,
              "dispute": stripe.Dispute, "event": stripe.Event,
-             "payment_intent": stripe.PaymentIntent}
+             "payment_intent": stripe.PaymentIntent, "refund": stripe.Refund,
+             "setup_intent": stripe.SetupIntent}
 
 
 def test_each_published_object_is_the_stripe_resource_it_is_named_for():
@@ -26,6 +27,6 @@ def test_an_event_carries_every_published_field_and_the_tests_values():
 
 
 def test_an_object_of_a_type_not_published_here_is_left_as_it_is():
-    refund = {"id": "re_1", "object": "refund", "amount": 1}
-    assert as_stripe_sends(refund) == refund
+    method = {"id": "pm_1", "object": "payment_method", "customer": None}
+    assert as_stripe_sends(method) == method
     assert published("charge") is not published("charge")  # a fresh copy each time
