@@ -3,7 +3,7 @@ disputes through their whole life (any status, in any order) and usage, and chec
 ledger invariants and invariant 6 after every step."""
 
 import itertools
-from collections import Counter
+from collections import Counter, defaultdict
 from decimal import Decimal
 
 import pytest
@@ -142,17 +142,24 @@ class PurchaseMachine(RuleBasedStateMachine):
             return
         report = verify_ledger(organization=self.org)
         assert report.ok, [str(p) for p in report.problems]
+        # The org's entries and disputes read once per step, then grouped per purchase.
+        entries = defaultdict(list)
+        for entry in LedgerEntry.objects.filter(account__organization=self.org):
+            entries[entry.metadata.get("purchase_id")].append(entry)
+        disputes = defaultdict(list)
+        for dispute in Dispute.objects.filter(purchase__organization=self.org):
+            disputes[dispute.purchase_id].append(dispute)
         for purchase in Purchase.objects.filter(organization=self.org):
-            own = LedgerEntry.objects.filter(account__organization=self.org,
-                                             metadata__purchase_id=purchase.pk)
+            own = entries[purchase.pk]
             granted = sum((e.amount for e in own if e.kind in (EntryKind.PURCHASE,
                                                                 EntryKind.BONUS)), Decimal(0))
             taken = -sum((e.amount for e in own if e.kind == EntryKind.REFUND), Decimal(0))
             disputed = -sum((e.amount for e in own if e.kind == EntryKind.DISPUTE), Decimal(0))
             assert disputed == purchase.credits_disputed >= 0
-            for dispute in Dispute.objects.filter(purchase=purchase):
-                moves = own.filter(kind=EntryKind.DISPUTE, metadata__dispute=dispute.dispute_id)
-                assert moves.count() == (dispute.taken_entry_id is not None) + (
+            for dispute in disputes[purchase.pk]:
+                moves = [e for e in own if e.kind == EntryKind.DISPUTE
+                         and e.metadata.get("dispute") == dispute.dispute_id]
+                assert len(moves) == (dispute.taken_entry_id is not None) + (
                     dispute.restored_entry_id is not None) <= 2
                 assert dispute.restored_entry_id is None or dispute.status == DisputeStatus.WON
             fate = self.fates[purchase.pk]
@@ -161,14 +168,14 @@ class PurchaseMachine(RuleBasedStateMachine):
                 assert granted == purchase.total_credits
             else:
                 assert granted == 0 and taken == 0
-                assert not Dispute.objects.filter(purchase=purchase).exists()
+                assert not disputes[purchase.pk]
                 if purchase.status != PurchaseStatus.PENDING:
                     assert purchase.status == {"failed_later": PurchaseStatus.FAILED,
                                                "expired": PurchaseStatus.EXPIRED}[fate]
             assert taken == purchase.credits_refunded
             assert taken + disputed <= granted
             paid = purchase.amount_paid_minor or purchase.price_minor
-            ever_disputed = own.filter(kind=EntryKind.DISPUTE).exists()
+            ever_disputed = any(e.kind == EntryKind.DISPUTE for e in own)
             if purchase.amount_refunded_minor >= paid:
                 assert taken + disputed == granted
             elif purchase.amount_refunded_minor and not ever_disputed:
