@@ -284,10 +284,17 @@ class TopupMachine(RuleBasedStateMachine):
 
 @pytest.mark.django_db
 def test_topup_state_machine():
-    run(TopupMachine, settings=settings(
-        max_examples=20, stateful_step_count=25, deadline=None, derandomize=True,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    ))
-    assert all(SEEN[k] for k in ("succeeded", "failed", "declined tries", "webhook",
-                                 "re-enabled", "worker died", "alerts", "topup refunded",
-                                 "topup refund failed", "topup disputed")), SEEN
+    def explore(examples):
+        run(TopupMachine, settings=settings(
+            max_examples=examples, stateful_step_count=25, deadline=None, derandomize=True,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        ))
+
+    wanted = ("succeeded", "failed", "declined tries", "webhook", "re-enabled", "worker died",
+              "alerts", "topup refunded", "topup refund failed", "topup disputed")
+    explore(20)
+    if not all(SEEN[k] for k in wanted):
+        # The same seed can take another path after other tests in the process (as the
+        # purchase machine's did once): explore further rather than fail on coverage.
+        explore(50)
+    assert all(SEEN[k] for k in wanted), SEEN
