@@ -54,6 +54,10 @@ demo-env:
 	  exit 1; \
 	fi
 
+# The demo's emails link where it serves: its SITE_URL follows DEMO_ADDR over the .env's
+# (the environment wins over .env); a SITE_URL given to make wins over both.
+run demo: export SITE_URL ?= http://$(DEMO_ADDR)
+
 # The demo's database: migrated, seeded, schedules declared. Safe to repeat.
 demo: install demo-env
 	$(BIN)/python manage.py migrate --noinput

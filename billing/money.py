@@ -99,6 +99,14 @@ def display_rounded(value: Decimal | None) -> str:
     return f"{value.quantize(DISPLAY_QUANTUM, rounding=ROUND_HALF_UP):,.2f}"
 
 
+def display_usd(value: Decimal | None) -> str:
+    """A USD cost as people read money: cents, grouped, with its code (37.84 USD).
+    Exports keep the exact cost; the entry page shows each line's unrounded."""
+    if value is None:
+        return ""
+    return f"{display_rounded(value)} USD"
+
+
 def display_exact(value: Decimal | None) -> str:
     """What the entry detail and exports keep: all six places, grouped."""
     if value is None:

@@ -37,8 +37,8 @@ def send_notification(notification_id: int) -> None:
     organization = notification.organization
     context = {
         "notification": notification, "organization": organization, "text": notification.text,
-        "balance": money.display(notification.balance),
-        "level": money.display(notification.level) if notification.level is not None else "",
+        "balance": money.display_rounded(notification.balance),
+        "level": money.display_rounded(notification.level),  # "" when there is none
         "runway_days": notification.runway_days,
         "link": portal_link(notification.link_name, organization),
         "settings_link": portal_link("alerts", organization),

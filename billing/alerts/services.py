@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.services import record_change
 from billing import money
 from billing.alerts.notify import notify_admins
+from billing.alerts.selectors import low_balance_advice
 from billing.ledger.selectors import account_of
 from billing.models import AlertSettings, Notification, NotificationKind
 from billing.usage.rollup.selectors import runway_days
@@ -100,9 +101,10 @@ def _notify(organization, kind: str, balance: Decimal, level: Decimal) -> Notifi
         organization=organization, kind=kind, balance=balance, level=level,
         runway_days=runway,
         subject=f"{organization.name}: credit balance below the {word} level",
-        text=f"The credit balance of {organization.name} fell to {money.display(balance)} "
-             f"credits, below the {word} level of {money.display(level)}. {runway_text} "
-             "Buy credits or turn on auto-topup to keep usage running.",
+        text=f"The credit balance of {organization.name} fell to "
+             f"{money.display_rounded(balance)} credits, below the {word} level of "
+             f"{money.display_rounded(level)}. {runway_text} "
+             + low_balance_advice(organization, is_admin=True),  # mailed to admins only
     )
 
 

@@ -14,17 +14,21 @@ def account_banners(request) -> dict:
     org = getattr(request, "org", None)
     if org is None:
         return {}
-    return {"account_banners": banners_for(org)}
+    membership = getattr(request, "membership", None)
+    is_admin = bool(membership and membership.is_admin)
+    return {"account_banners": banners_for(org, is_admin=is_admin)}
 
 
-def banners_for(organization) -> list[dict]:
+def banners_for(organization, *, is_admin: bool = False) -> list[dict]:
     banners = []
     balance = account_of(organization).balance
     low = alert_selectors.is_low(alert_selectors.levels_of(organization), balance)
     if low:
         banners.append({"level": low, "kind": f"low-balance-{low}",
-                        "text": f"Low balance: {money.display(balance)} credits, below the "
-                                f"{low} level. Buy credits or turn on auto-topup."})
+                        "text": f"Low balance: {money.display_rounded(balance)} credits, below "
+                                f"the {low} level. "
+                                + alert_selectors.low_balance_advice(organization,
+                                                                     is_admin=is_admin)})
     reason = topup_selectors.turned_off_by_failures(organization)
     if reason:
         banners.append({"level": "danger", "kind": "auto-topup-off",

@@ -35,9 +35,19 @@ class AutoTopupForm(forms.Form):
                                      decimal_places=3, label="Monthly spend cap",
                                      help_text="In the package's currency; empty for no cap.")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Name the cap's currency when every package on offer shares one (the usual case).
+        currencies = set(self.fields["package"].queryset.values_list("currency", flat=True))
+        if len(currencies) == 1:
+            self.fields["monthly_cap"].label = f"Monthly spend cap ({currencies.pop().upper()})"
+
     def clean(self):
         """The cap in the package currency's minor units, as cleaned_data['monthly_cap_minor']."""
         data = super().clean()
+        if data.get("mode") == TopupMode.TARGET and data.get("target_balance") is None:
+            # At its field, not above the form (the service refuses it as well).
+            self.add_error("target_balance", "Target mode needs a target balance.")
         cap, package = data.get("monthly_cap"), data.get("package")
         data["monthly_cap_minor"] = None
         if cap is not None:

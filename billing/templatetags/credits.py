@@ -1,4 +1,5 @@
-"""`{% load credits %}`: credits as people read them (two places) or exactly (six)."""
+"""`{% load credits %}`: credits as people read them (two places) or exactly (six), and
+USD costs as money (two places and the code)."""
 
 from django import template
 
@@ -33,3 +34,9 @@ def credits_exact(value):
 @register.filter
 def signed_credits_exact(value):
     return _with_sign(value, money.display_exact)
+
+
+@register.filter
+def usd(value):
+    """Provider cost in cards and tables: 37.84 USD."""
+    return money.display_usd(value)

@@ -1,4 +1,4 @@
-"""The transactions CSV: exactly the filtered rows, streamed in id order, six places.
+"""The transactions CSV: exactly the filtered rows, streamed in the page's order, six places.
 
 Rows come from a server-side cursor (`iterator`) as plain tuples, so memory stays
 flat however many there are; cells pass through csv_export.safe_cell.
@@ -38,17 +38,18 @@ HEADER = (*(name for name, _ in COLUMNS[:USAGE_AFTER]),
 CHUNK = 2000
 
 
-def transaction_rows(queryset: QuerySet) -> Iterator[tuple]:
-    for chunk in _chunks(queryset):
+def transaction_rows(queryset: QuerySet, order: tuple[str, ...] = ("-id",)) -> Iterator[tuple]:
+    """`order` is the page's (pages.SORTS): newest first unless the reader sorted otherwise."""
+    for chunk in _chunks(queryset, order):
         usage = summaries((row[0], row[2], row[-1]) for row in chunk)
         for row in chunk:
             summary = usage.get(row[0])
             yield (*row[:USAGE_AFTER], *(summary or ("",) * 5), *row[USAGE_AFTER:-1])
 
 
-def _chunks(queryset: QuerySet) -> Iterator[list[tuple]]:
+def _chunks(queryset: QuerySet, order: tuple[str, ...]) -> Iterator[list[tuple]]:
     fields = [field for _, field in COLUMNS] + ["metadata"]
-    rows = queryset.order_by("id").values_list(*fields)
+    rows = queryset.order_by(*order).values_list(*fields)
     with transaction.atomic(using=rows.db):
         connection = connections[rows.db]
         if connection.vendor == "postgresql":

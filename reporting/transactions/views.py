@@ -61,8 +61,9 @@ def transactions(request):
 def transactions_csv(request):
     _, flt = _filtered(request)
     qs = flt.qs if flt.is_valid() else flt.queryset.none()
+    order = pages.SORTS.get(request.GET.get("sort") or "", pages.SORTS[pages.DEFAULT_SORT])
     return streaming_csv(f"transactions-{request.org.slug}.csv", export.HEADER,
-                         export.transaction_rows(qs))
+                         export.transaction_rows(qs, order))
 
 
 @require_GET

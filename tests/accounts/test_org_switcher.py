@@ -61,6 +61,14 @@ def test_someone_in_no_org_sees_a_notice(client, db):
     client.force_login(User.objects.create_user("alone@example.test", "pw-123456"))
     body = client.get(reverse("home")).content.decode()
     assert "You are not in any organisation yet" in body
+    assert 'data-testid="admin-link"' not in body
+
+
+def test_staff_in_no_org_get_a_link_to_the_admin(client, db):
+    client.force_login(User.objects.create_user("ops@example.test", "pw-123456", is_staff=True))
+    body = client.get(reverse("home")).content.decode()
+    assert f'href="{reverse("admin:index")}" data-testid="admin-link"' in body
+    assert "Ask an administrator" not in body
 
 
 def test_login_lands_on_the_org_used_last_never_the_first_by_name(client, org, member_user):

@@ -129,3 +129,13 @@ def test_round_price_brings_float_artefacts_to_ten_places(value, expected):
     rounded = money.round_price(value)
     assert rounded == expected
     assert rounded.as_tuple().exponent == expected.as_tuple().exponent
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (None, ""),
+    (Decimal("37.8408"), "37.84 USD"),
+    (Decimal("0.0013425000000000"), "0.00 USD"),
+    (Decimal("1234.005"), "1,234.01 USD"),  # half up, grouped
+])
+def test_usd_costs_read_as_money_with_the_code(value, expected):
+    assert money.display_usd(value) == expected

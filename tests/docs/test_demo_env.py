@@ -1,6 +1,7 @@
 """`make demo-env` (the first step of `make run`): writes the demo's .env once, and refuses
 an .env that is not the demo's instead of serving the demo with production settings."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -54,3 +55,23 @@ def test_make_clean_removes_only_the_demo_env(checkout):
     shutil.copy(ROOT / ".env.example", checkout / ".env")
     subprocess.run(["make", "clean"], cwd=checkout, capture_output=True, timeout=60, check=True)
     assert (checkout / ".env").exists()
+
+
+def served_site_url(checkout: Path, *args: str, env: dict | None = None) -> str:
+    """What the demo's server and worker would see as SITE_URL (SERVE replaced by printenv)."""
+    env = env or {k: v for k, v in os.environ.items() if k != "SITE_URL"}
+    result = subprocess.run(["make", "--no-print-directory", "-o", "demo", "run", *args,
+                             "SERVE=printenv SITE_URL"], cwd=checkout, capture_output=True,
+                            text=True, timeout=60, env=env, check=True)
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_site_url_follows_demo_addr(checkout):
+    assert served_site_url(checkout, "DEMO_ADDR=127.0.0.1:9123") == "http://127.0.0.1:9123"
+    assert served_site_url(checkout) == "http://127.0.0.1:8000"
+
+
+def test_a_site_url_given_to_make_wins(checkout):
+    env = {**os.environ, "SITE_URL": "https://billing.example.com"}
+    assert served_site_url(checkout, "DEMO_ADDR=127.0.0.1:9123", env=env) == (
+        "https://billing.example.com")

@@ -1,11 +1,13 @@
 """The portal's usage page (reads the rollup) and the dashboard's usage figures."""
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from billing import money
 from billing.usage.ingestion.record import record_usage
 from tests.billing.usage_fixtures import ai_event, funded, gpu_event, seed_prices
 from tests.conftest import make_member
@@ -85,3 +87,11 @@ def test_the_dashboard_shows_runway_and_this_months_spend(member_client, org, us
 def test_the_dashboard_without_usage(member_client, org):
     body = member_client.get(reverse("dashboard", args=[org.slug])).content.decode()
     assert "no usage in the last 7 days" in body
+
+
+def test_provider_cost_reads_as_money_with_its_code(member_client, org, usage):
+    response = page(member_client, org)
+    cost = response.context["totals"]["cost_usd"]
+    body = response.content.decode()
+    assert f'data-testid="usage-cost">{money.display_usd(cost)}</div>' in body
+    assert re.fullmatch(r"\d[\d,]*\.\d\d USD", money.display_usd(cost))

@@ -46,9 +46,9 @@ class Command(BaseCommand):
             # Amounts as strings (never floats), as the API sends them; counts as numbers.
             records = [dict(zip(HEADER, (_text(v) if isinstance(v, Decimal) else v
                                          for v in row), strict=True)) for row in rows]
-            json.dump({"organization": organization.slug, "month": period.code,
-                       "rows": records}, self.stdout, indent=1)
-            self.stdout.write("")
+            # One write: json.dump's many small writes each got OutputWrapper's newline.
+            document = {"organization": organization.slug, "month": period.code, "rows": records}
+            self.stdout.write(json.dumps(document, indent=2))
         else:
             self._table(rows)
 

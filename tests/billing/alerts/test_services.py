@@ -11,7 +11,7 @@ from django.core import mail
 from django.utils import timezone
 
 from billing.alerts import services
-from billing.models import AlertSettings, Notification, NotificationKind
+from billing.models import AlertSettings, AutoTopupSettings, Notification, NotificationKind
 from tests.billing.postings import consume, grant
 from tests.billing.usage_fixtures import rollup_row
 from tests.conftest import make_member
@@ -96,3 +96,16 @@ def test_every_admin_is_emailed(org, levels):
     make_member(org, "second@acme.test", "admin")
     consume(org, "600", key="usage:1")
     assert sorted(mail.outbox[0].to) == ["admin@acme.test", "second@acme.test"]
+
+
+def test_the_email_shows_credits_to_two_places_and_fitting_advice(org, admin_user):
+    grant(org, "6459.106349", key="test:start")
+    AutoTopupSettings.objects.create(organization=org, enabled=True, threshold=Decimal("9500"))
+    services.update_levels(organization=org, warning_level=Decimal("9000"),
+                           critical_level=None, actor=admin_user)
+
+    [email] = mail.outbox
+    assert "6,459.11 credits" in email.body and "9,000.00" in email.body
+    assert "6,459.106349" not in email.body
+    assert "turn on auto-topup" not in email.body  # it is on
+    assert "Auto-topup is on" in email.body

@@ -69,6 +69,17 @@ def test_bad_settings_are_refused_and_change_nothing(admin_client, org, card, pa
     assert not AutoTopupSettings.objects.filter(organization=org).exists()
 
 
+def test_a_missing_target_is_reported_at_its_field(admin_client, org, card, package):
+    response = admin_client.post(url(org), form(package, target_balance=""))
+    assert response.context["form"].errors == {
+        "target_balance": ["Target mode needs a target balance."]}
+
+
+def test_the_cap_names_its_currency(admin_client, org, card, package):
+    page = admin_client.get(url(org)).content.decode()
+    assert f"Monthly spend cap ({package.currency.upper()})" in page
+
+
 def test_it_cannot_be_turned_on_without_a_card(admin_client, org, package):
     response = admin_client.post(url(org), form(package))
     assert "Save a card first" in response.content.decode()

@@ -1,7 +1,7 @@
 """The dashboard: balance to two places (header too), runway, this month against last,
 the latest transactions with a link to all of them, a 30-day sparkline."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from billing.ledger.corrections import adjust_credits
 from billing.usage.ingestion.record import record_usage
+from reporting.dashboard.selectors import spend_comparison
 from tests.billing.postings import SYSTEM, D, consume, grant
-from tests.billing.usage_fixtures import AI_CREDITS, ai_event, funded, seed_prices
+from tests.billing.usage_fixtures import AI_CREDITS, ai_event, funded, rollup_row, seed_prices
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +82,27 @@ def test_queries_do_not_grow_with_history(member_client, org):
     with CaptureQueriesContext(connection) as many:
         dashboard(member_client, org)
     assert len(many) == len(few) and len(few) <= 18  # incl. the header and banners
+
+
+def test_month_to_date_is_compared_with_the_same_days_of_last_month(org):
+    rollup_row(org, date(2026, 11, 3), "10")  # within November's first five days
+    rollup_row(org, date(2026, 11, 20), "90")  # later in November: not comparable yet
+    rollup_row(org, date(2026, 12, 2), "15")
+
+    spend = spend_comparison(org, today=date(2026, 12, 5))
+
+    assert (spend.this_month, spend.last_month_to_date, spend.last_month) == (
+        Decimal("15"), Decimal("10"), Decimal("100"))
+    assert spend.change_percent == Decimal("50.0")  # not -85.0 against all of November
+
+
+def test_on_the_31st_the_same_days_are_all_of_a_shorter_month(org):
+    rollup_row(org, date(2026, 2, 28), "20")
+    rollup_row(org, date(2026, 3, 1), "1")  # this month: never last month's
+    spend = spend_comparison(org, today=date(2026, 3, 31))
+    assert spend.last_month_to_date == Decimal("20") == spend.last_month
+
+
+def test_the_card_names_the_days_compared(member_client, org):
+    page = dashboard(member_client, org).content.decode()
+    assert f"by day {timezone.now().day} of" in page

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from billing import money
 from tests.billing.usage_fixtures import AI_CREDITS, GPU_CREDITS, ai_event
 from tests.reporting.usage_data import at, march_usage, record
 
@@ -32,6 +33,8 @@ def test_member_reads_the_month_totals_and_breakdowns(member_client, org):
     body = response.content.decode()
     assert "March 2026" in body and "<svg" in body and "fine-tune" in body
     assert 'data-testid="summary-credits">8.07<' in body
+    cost = money.display_usd(summary.totals["cost_usd"])
+    assert cost.endswith(" USD") and f'data-testid="summary-cost">{cost}<' in body
 
 
 def test_an_event_at_2359_utc_on_the_last_day_counts_in_that_month(member_client, org):

@@ -41,6 +41,13 @@ def test_json_amounts_are_strings(org):
     assert data["month"] == "2026-03"
 
 
+def test_json_is_one_document_laid_out_as_jq_would(org):
+    march_usage(org)
+    printed = run("--org", "acme", "--year", "2026", "--month", "3", "--format", "json")
+    assert printed == json.dumps(json.loads(printed), indent=2) + "\n"
+    assert '  "organization": "acme",' in printed.splitlines()
+
+
 def test_table_lines_up(org):
     march_usage(org)
     lines = run("--org", "acme", "--year", "2026", "--month", "03").splitlines()

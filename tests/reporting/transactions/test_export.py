@@ -21,7 +21,7 @@ def test_rows_are_read_in_one_transaction_that_ends_with_them(org):
     seen = []
     for row in rows:
         seen.append((row[0], connection.in_atomic_block))
-    assert seen == [(pk, True) for pk in entries.order_by("id").values_list("id", flat=True)]
+    assert seen == [(pk, True) for pk in entries.order_by("-id").values_list("id", flat=True)]
     assert not connection.in_atomic_block
 
 

@@ -1,4 +1,4 @@
-"""The transactions CSV: exactly the filtered rows, in id order, six places, inert cells."""
+"""The transactions CSV: exactly the filtered rows, in the page's order, six places, inert cells."""
 
 import csv
 import io
@@ -33,13 +33,20 @@ def download(client, org, **params):
     return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
 
 
-def test_all_rows_in_id_order_with_six_places(member_client, org, ledger):
+def test_all_rows_newest_first_as_the_page_with_six_places(member_client, org, ledger):
     rows = download(member_client, org)
-    expected = LedgerEntry.objects.filter(account__organization=org).order_by("id")
+    expected = LedgerEntry.objects.filter(account__organization=org).order_by("-id")
     assert [int(r["entry"]) for r in rows] == [e.pk for e in expected]
     assert list(rows[0]) == list(HEADER)
     assert [Decimal(r["amount"]) for r in rows] == [e.amount for e in expected]
-    assert rows[-1]["amount"] == "-2.500000"  # a number we wrote stays a number
+    assert rows[0]["amount"] == "-2.500000"  # a number we wrote stays a number
+
+
+@pytest.mark.parametrize("sort", ["id", "-amount", "amount"])
+def test_rows_follow_the_pages_sort(member_client, org, ledger, sort):
+    rows = download(member_client, org, sort=sort)
+    page = member_client.get(reverse("transactions", args=[org.slug]), {"sort": sort})
+    assert [int(r["entry"]) for r in rows] == [e.pk for e in page.context["page"].rows]
 
 
 @pytest.mark.parametrize("params", [{"kind": "usage"}, {"resource": "gpt-4o"},
@@ -57,7 +64,7 @@ def test_text_cells_come_out_inert(member_client, org, ledger):
     assert usage["model_or_meter"] == "compute.gpu_seconds; gpt-4o"
     assert usage["operation"] == "'=cmd(); train" and usage["user"] == "'@x"
     assert usage["usage_type"] == "ai_tokens; infrastructure"
-    assert rows[-1]["reason"] == "'-sneaky +1"
+    assert rows[0]["reason"] == "'-sneaky +1"  # the newest, first as on the page
 
 
 def test_another_orgs_member_gets_404(client, org, ledger, other_admin):

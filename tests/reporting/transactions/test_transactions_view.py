@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.ledger.corrections import adjust_credits
-from billing.models import LedgerEntry
+from billing.models import CreditAccount, LedgerEntry
 from billing.usage.ingestion.record import record_usage
 from tests.billing.postings import SYSTEM, D
 from tests.billing.usage_fixtures import ai_event, api_key_for, funded, gpu_event, seed_prices
@@ -50,7 +50,7 @@ def test_member_sees_every_entry_newest_first_with_links(member_client, org, led
     assert ids(response) == all_ids and len(all_ids) == 5
     body = response.content.decode()
     assert reverse("entry_detail", args=[org.slug, all_ids[0]]) in body
-    assert "gpt-4o" in body and "fine-tune" in body and "5 entries in all" in body
+    assert "gpt-4o" in body and "fine-tune" in body and ">5</span> entries in all" in body
 
 
 @pytest.mark.parametrize("params, expected", [
@@ -174,3 +174,10 @@ def test_a_charge_of_many_events_is_found_by_each_events_values(member_client, o
         assert ids(page(member_client, org, **params)).count(charge.pk) == 1, params
     body = page(member_client, org, operation="render").content.decode()
     assert "compute.gpu_seconds; gpt-4o" in body and "embed; render" in body
+
+
+def test_the_entry_count_has_separators(member_client, org, ledger):
+    # The counter the ledger keeps, as a long-lived account's would read.
+    CreditAccount.objects.filter(organization=org).update(entry_count=2028)
+    body = member_client.get(reverse("transactions", args=[org.slug])).content.decode()
+    assert '<span data-testid="entry-count">2,028</span> entries in all' in body
