@@ -31,9 +31,12 @@ from billing.models import (
 
 GUARDED_TABLES = [LedgerEntry._meta.db_table, GrantAllocation._meta.db_table,
                   LedgerDigest._meta.db_table]
-# Installed by the migrations: refuse UPDATE/DELETE per row, and TRUNCATE per statement.
+# Installed by the migrations: refuse UPDATE/DELETE per row, TRUNCATE per statement, and an
+# unkeyed entry once the chain is keyed. Each must fire always (tgenabled 'A'): one left in
+# origin mode is stepped around by `SET session_replication_role = replica`.
 EXPECTED_TRIGGERS = [f"{table}_{guard}" for table in GUARDED_TABLES
                      for guard in ("append_only", "no_truncate")]
+EXPECTED_TRIGGERS.append(f"{LedgerEntry._meta.db_table}_keyed_only")
 
 
 @dataclass
@@ -61,14 +64,20 @@ class Report:
 
 
 def missing_triggers() -> list[str]:
-    """The guard triggers that are not installed, or are disabled."""
+    """The guard triggers that are not installed, are disabled, or do not fire always."""
     if connection.vendor != "postgresql":
         return []  # the demo database relies on the model guards alone
     with connection.cursor() as cursor:
         cursor.execute("SELECT tgname FROM pg_trigger WHERE tgname = ANY(%s) "
-                       "AND tgenabled <> 'D'", [EXPECTED_TRIGGERS])
+                       "AND tgenabled = 'A'", [EXPECTED_TRIGGERS])
         enabled = {row[0] for row in cursor.fetchall()}
     return [name for name in EXPECTED_TRIGGERS if name not in enabled]
+
+
+def first_keyed_entry_id() -> int | None:
+    """The cut-over: the install's first keyed entry. No unkeyed entry may come after it."""
+    return (LedgerEntry.objects.exclude(key_id="").order_by("pk")
+            .values_list("pk", flat=True).first())
 
 
 def _allocations_by_entry(account: CreditAccount) -> Iterator[tuple[int, list]]:
@@ -86,7 +95,8 @@ def _allocations_by_entry(account: CreditAccount) -> Iterator[tuple[int, list]]:
         yield current, items
 
 
-def _check_chain(account: CreditAccount, slug: str, report: Report) -> None:
+def _check_chain(account: CreditAccount, slug: str, report: Report,
+                 cutover: int | None = None) -> None:
     """Invariants 2, 3, 7 and 8, plus the refund ceiling of 6, in one pass in seq order."""
     previous_hash, balance, total, expected_seq = "", Decimal(0), Decimal(0), 0
     chain_broken, keyed_seen = False, False
@@ -139,8 +149,8 @@ def _check_chain(account: CreditAccount, slug: str, report: Report) -> None:
             report.problems.append(Problem(slug, "3", "usage took the balance below zero",
                                            entry.pk))
         if not chain_broken:
-            chain_broken = _chain_link_broken(entry, previous_hash, own, keyed_seen, slug,
-                                              report)
+            chain_broken = _chain_link_broken(entry, previous_hash, own, keyed_seen, cutover,
+                                              slug, report)
         keyed_seen = keyed_seen or bool(entry.key_id)
         previous_hash = entry.hash
         purchase_id = entry.metadata.get("purchase_id") if entry.metadata else None
@@ -163,9 +173,13 @@ def _check_chain(account: CreditAccount, slug: str, report: Report) -> None:
         report.problems.append(Problem(slug, "7", "account chain head does not match last entry"))
 
 
-def _chain_link_broken(entry, previous_hash, allocations, keyed_seen, slug, report) -> bool:
+def _chain_link_broken(entry, previous_hash, allocations, keyed_seen, cutover, slug,
+                       report) -> bool:
     if not entry.key_id and keyed_seen:
         message = "an unkeyed entry after keyed ones: written without the chain key"
+    elif not entry.key_id and cutover is not None and entry.pk > cutover:
+        message = (f"an unkeyed entry after the install's first keyed one (#{cutover}): "
+                   "written without the chain key")
     else:
         try:
             if entry_hash(entry, previous_hash, allocations) == entry.hash:
@@ -209,7 +223,8 @@ def _check_grants(account: CreditAccount, slug: str, report: Report) -> None:
                 f"sum to {allocated.get(grant.pk, Decimal(0))}"))
 
 
-def _check_account(account_id: int, report: Report, digest: LedgerDigest | None) -> None:
+def _check_account(account_id: int, report: Report, digest: LedgerDigest | None,
+                   cutover: int | None) -> None:
     outer = connection.in_atomic_block
     with transaction.atomic():
         if connection.vendor == "postgresql" and not outer:
@@ -218,7 +233,7 @@ def _check_account(account_id: int, report: Report, digest: LedgerDigest | None)
         account = CreditAccount.objects.select_related("organization").get(pk=account_id)
         report.accounts += 1
         slug = account.organization.slug
-        _check_chain(account, slug, report)
+        _check_chain(account, slug, report, cutover)
         _check_grants(account, slug, report)
         if digest is not None:
             head = digests.check_account(digest, account)
@@ -231,8 +246,8 @@ def verify_ledger(*, organization=None, digest: LedgerDigest | None = None) -> R
     history against `digest` (by default the latest one, when there is any)."""
     report = Report()
     for name in missing_triggers():
-        report.problems.append(Problem("*", "4", f"the guard trigger {name} is missing or "
-                                                 "disabled"))
+        report.problems.append(Problem("*", "4", f"the guard trigger {name} is missing, "
+                                                 "disabled or does not fire always"))
     digest = digest or LedgerDigest.objects.order_by("-day").first()
     report.digest = digest
     if digest is not None and (problem := digests.signature_problem(digest)):
@@ -243,8 +258,9 @@ def verify_ledger(*, organization=None, digest: LedgerDigest | None = None) -> R
     accounts = CreditAccount.objects.order_by("pk")
     if organization is not None:
         accounts = accounts.filter(organization=organization)
+    cutover = first_keyed_entry_id()
     for account_id in accounts.values_list("pk", flat=True):
-        _check_account(account_id, report, digest)
+        _check_account(account_id, report, digest, cutover)
     if digest is not None and organization is None:
         present = set(map(str, CreditAccount.objects.values_list("pk", flat=True)))
         for gone in sorted(set(digest.heads) - present, key=int):

@@ -77,8 +77,10 @@ def test_newest_entries_deleted_and_the_head_reset_are_found_against_the_digest(
     # so the chain itself is consistent again (their allocations and grants fixed too).
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("ALTER TABLE billing_ledgerentry DISABLE TRIGGER USER")
-        cursor.execute("ALTER TABLE billing_grantallocation DISABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE billing_ledgerentry DISABLE TRIGGER "
+                       "billing_ledgerentry_append_only")
+        cursor.execute("ALTER TABLE billing_grantallocation DISABLE TRIGGER "
+                       "billing_grantallocation_append_only")
         cursor.execute("DELETE FROM billing_grantallocation WHERE entry_id IN "
                        "(SELECT id FROM billing_ledgerentry WHERE account_id = %s AND seq > 3)",
                        [account.pk])
@@ -88,8 +90,10 @@ def test_newest_entries_deleted_and_the_head_reset_are_found_against_the_digest(
                        "WHERE account_id = %s", [account.pk])
         cursor.execute("UPDATE billing_creditaccount SET entry_count = 3, last_hash = %s, "
                        "balance = %s WHERE id = %s", [kept.hash, kept.balance_after, account.pk])
-        cursor.execute("ALTER TABLE billing_ledgerentry ENABLE TRIGGER USER")
-        cursor.execute("ALTER TABLE billing_grantallocation ENABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE billing_ledgerentry ENABLE ALWAYS TRIGGER "
+                       "billing_ledgerentry_append_only")
+        cursor.execute("ALTER TABLE billing_grantallocation ENABLE ALWAYS TRIGGER "
+                       "billing_grantallocation_append_only")
     report = verify_ledger()
     assert [p.invariant for p in report.problems] == ["7"], report.problems
     assert "entries were removed" in report.problems[0].message
@@ -103,9 +107,11 @@ def test_newest_entries_deleted_and_the_head_reset_are_found_against_the_digest(
 def test_an_altered_digest_is_found(history):
     digest, _ = record_digest()
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE billing_ledgerdigest DISABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE billing_ledgerdigest DISABLE TRIGGER "
+                       "billing_ledgerdigest_append_only")
         cursor.execute("UPDATE billing_ledgerdigest SET heads = '{}' WHERE id = %s", [digest.pk])
-        cursor.execute("ALTER TABLE billing_ledgerdigest ENABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE billing_ledgerdigest ENABLE ALWAYS TRIGGER "
+                       "billing_ledgerdigest_append_only")
     problems = verify_ledger().problems
     assert any("does not match its signature" in p.message for p in problems)
 
