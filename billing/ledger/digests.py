@@ -4,7 +4,9 @@
 statement, signs the lot with the chain key and stores it; after commit it
 mails staff the digest's fingerprint, so a copy lives outside the database.
 `check_account` (used by verify_ledger) proves an account still holds the
-history a digest saw: its entry at that position has that hash.
+history a digest saw: its entry at that position has that hash, and an account
+with entries from before the digest is in it. `find_digest` also takes a
+fingerprint, so staff prove the database against the copy they were mailed.
 """
 
 import hashlib
@@ -69,18 +71,22 @@ def mail_staff(digest: LedgerDigest) -> int:
         f"Fingerprint: {fingerprint(digest)}\n"
         f"Signed with key: {digest.key_id}\n\n"
         "Keep this mail. To prove the ledger still holds this history, run\n"
-        f"    python manage.py verify_ledger --digest {digest.day}\n"
-        "and compare the fingerprint it prints with the one above.\n"
+        f"    python manage.py verify_ledger --digest {fingerprint(digest)}\n"
+        "It fails when the database no longer holds this digest or the history it saw.\n"
     )
     return send_mail(f"Ledger digest {digest.day}: {len(digest.heads)} accounts", body,
                      None, recipients)
 
 
 def find_digest(reference: str) -> LedgerDigest | None:
-    """A digest by 'latest', its day (YYYY-MM-DD) or its id."""
+    """A digest by 'latest', its day (YYYY-MM-DD), its id or its fingerprint (64 hex digits:
+    the copy mailed to staff; None when no stored digest has it)."""
     digests = LedgerDigest.objects.order_by("-day")
     if reference == "latest":
         return digests.first()
+    if len(reference) == 64 and all(c in "0123456789abcdef" for c in reference.lower()):
+        wanted = reference.lower()  # one digest a day: reading them all is cheap
+        return next((d for d in digests.iterator() if fingerprint(d) == wanted), None)
     if reference.isdigit():
         return digests.filter(pk=int(reference)).first()
     try:
@@ -109,6 +115,9 @@ def check_account(digest: LedgerDigest, account: CreditAccount) -> HeadCheck:
     """Does the account still hold the history the digest saw?"""
     head = digest.heads.get(str(account.pk))
     if head is None:
+        if LedgerEntry.objects.filter(account=account, created_at__lt=digest.created_at).exists():
+            return HeadCheck(False, f"entries dated before the digest of {digest.day} that it "
+                                    "never saw: written into the past")
         return HeadCheck(True)
     seq, head_hash = head
     if account.entry_count < seq:

@@ -250,8 +250,10 @@ def verify_ledger(*, organization=None, digest: LedgerDigest | None = None) -> R
                                                  "disabled or does not fire always"))
     digest = digest or LedgerDigest.objects.order_by("-day").first()
     report.digest = digest
+    against = digest  # the heads of a digest that fails its signature prove nothing
     if digest is not None and (problem := digests.signature_problem(digest)):
         report.problems.append(Problem("*", "7", problem))
+        against = None
     for message in dangling_references(organization):
         report.problems.append(Problem(organization.slug if organization else "*", "8",
                                        message))
@@ -260,8 +262,8 @@ def verify_ledger(*, organization=None, digest: LedgerDigest | None = None) -> R
         accounts = accounts.filter(organization=organization)
     cutover = first_keyed_entry_id()
     for account_id in accounts.values_list("pk", flat=True):
-        _check_account(account_id, report, digest, cutover)
-    if digest is not None and organization is None:
+        _check_account(account_id, report, against, cutover)
+    if against is not None and organization is None:
         present = set(map(str, CreditAccount.objects.values_list("pk", flat=True)))
         for gone in sorted(set(digest.heads) - present, key=int):
             report.problems.append(Problem("*", "7", f"account {gone} of the digest of "

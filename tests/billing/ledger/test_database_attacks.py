@@ -7,7 +7,10 @@ database refuses it, or that verify_ledger finds it (docs/ledger.md, "What
 catches what").
 """
 
+from datetime import timedelta
+
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
 from billing.ledger import digests
@@ -117,3 +120,38 @@ def test_an_unkeyed_chain_started_after_the_cut_over_fails_verification(attacker
     problems = verify_ledger(organization=fresh).problems
     assert [(p.invariant, p.entry_id) for p in problems] == [("7", opened.pk)], problems
     assert "after the install's first keyed one" in problems[0].message
+
+
+def test_a_history_written_into_the_past_is_absent_from_the_digest(attacker, entries, org):
+    # Entries dated before the latest digest must be in it: a new account whose whole
+    # history the attacker backdates (with the guard off) was never seen by the digest.
+    digest, _ = digests.record_digest()
+    fresh = make_org("fresh")
+    opened = grant(fresh, 250000).entry
+    attacker(
+        "ALTER TABLE billing_ledgerentry DISABLE TRIGGER billing_ledgerentry_append_only",
+        (
+            "UPDATE billing_ledgerentry SET created_at = %s WHERE id = %s",
+            [digest.created_at - timedelta(days=1), opened.pk],
+        ),
+        "ALTER TABLE billing_ledgerentry ENABLE ALWAYS TRIGGER billing_ledgerentry_append_only",
+    )
+    problems = [p for p in verify_ledger(organization=fresh).problems if p.invariant == "7"]
+    assert any("that it never saw" in p.message for p in problems), problems
+    assert verify_ledger(organization=org).ok  # the account the digest saw still proves
+
+
+def test_the_mailed_fingerprint_proves_the_database_and_finds_the_digests_deleted(
+    attacker, entries, capsys
+):
+    digest, _ = digests.record_digest()
+    mailed = digests.fingerprint(digest)
+    call_command("verify_ledger", "--digest", mailed)
+    assert f"against the digest of {digest.day} (fingerprint {mailed})" in capsys.readouterr().out
+    attacker(
+        "ALTER TABLE billing_ledgerdigest DISABLE TRIGGER billing_ledgerdigest_append_only",
+        "DELETE FROM billing_ledgerdigest",
+        "ALTER TABLE billing_ledgerdigest ENABLE ALWAYS TRIGGER billing_ledgerdigest_append_only",
+    )
+    with pytest.raises(CommandError, match="the digest it names was removed or altered"):
+        call_command("verify_ledger", "--digest", mailed.upper())

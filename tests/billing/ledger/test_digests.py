@@ -54,7 +54,7 @@ def test_one_digest_a_day_signed_and_mailed_to_staff(history, staff,
     assert digest.heads == {str(account.pk): [5, account.last_hash]}
     [message] = mail.outbox
     assert message.to == [staff.email] and fingerprint(digest) in message.body
-    assert f"verify_ledger --digest {digest.day}" in message.body
+    assert f"verify_ledger --digest {fingerprint(digest)}" in message.body
 
 
 def test_the_daily_schedule_and_the_command_record_the_same(history, staff, capsys):
@@ -218,8 +218,8 @@ def test_the_mail_goes_to_active_staff_with_an_address_and_says_how_to_check(org
         f"Fingerprint: {fingerprint(digest)}\n"
         f"Signed with key: {digest.key_id}\n\n"
         "Keep this mail. To prove the ledger still holds this history, run\n"
-        "    python manage.py verify_ledger --digest 2026-11-01\n"
-        "and compare the fingerprint it prints with the one above.\n"
+        f"    python manage.py verify_ledger --digest {fingerprint(digest)}\n"
+        "It fails when the database no longer holds this digest or the history it saw.\n"
     )
 
 
