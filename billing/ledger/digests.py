@@ -26,16 +26,19 @@ from billing.models import CreditAccount, LedgerDigest, LedgerEntry
 logger = logging.getLogger(__name__)
 
 
-def content(day: date, heads: dict) -> str:
-    """The canonical text a digest's signature covers."""
-    return json.dumps({"day": day.isoformat(), "heads": heads}, sort_keys=True,
-                      separators=(",", ":"))
+def content(day: date, heads: dict, previous: str = "") -> str:
+    """The canonical text a digest's signature covers: its day, heads and the previous
+    digest's fingerprint (left out when empty, so unchained digests verify as before)."""
+    signed = {"day": day.isoformat(), "heads": heads}
+    if previous:
+        signed["previous"] = previous
+    return json.dumps(signed, sort_keys=True, separators=(",", ":"))
 
 
 def fingerprint(digest: LedgerDigest) -> str:
     """SHA-256 of the digest's content and signature: what staff keep from the mail."""
-    return hashlib.sha256(f"{content(digest.day, digest.heads)}|{digest.signature}".encode()
-                          ).hexdigest()
+    text = content(digest.day, digest.heads, digest.previous)
+    return hashlib.sha256(f"{text}|{digest.signature}".encode()).hexdigest()
 
 
 def record_digest(*, now: datetime | None = None) -> tuple[LedgerDigest, bool]:
@@ -49,8 +52,10 @@ def record_digest(*, now: datetime | None = None) -> tuple[LedgerDigest, bool]:
              CreditAccount.objects.filter(entry_count__gt=0).order_by("pk")
              .values_list("pk", "entry_count", "last_hash")}
     key_id = current_key_id()
-    digest = LedgerDigest(day=day, created_at=now, heads=heads, key_id=key_id,
-                          signature=sign(content(day, heads), key_id=key_id))
+    before = LedgerDigest.objects.filter(day__lt=day).order_by("-day").first()
+    previous = fingerprint(before) if before is not None else ""
+    digest = LedgerDigest(day=day, created_at=now, heads=heads, key_id=key_id, previous=previous,
+                          signature=sign(content(day, heads, previous), key_id=key_id))
     try:
         with transaction.atomic():
             digest.save()
@@ -97,12 +102,25 @@ def find_digest(reference: str) -> LedgerDigest | None:
 
 def signature_problem(digest: LedgerDigest) -> str | None:
     try:
-        expected = sign(content(digest.day, digest.heads), key_id=digest.key_id)
+        expected = sign(content(digest.day, digest.heads, digest.previous),
+                        key_id=digest.key_id)
     except UnknownChainKey:
         return f"digest of {digest.day} is signed with an unknown key {digest.key_id!r}"
     if expected != digest.signature:
         return f"digest of {digest.day} does not match its signature: altered"
     return None
+
+
+def chain_problems() -> list[str]:
+    """Each chained digest must sign the fingerprint of the one before it: a digest
+    removed from the middle, or one before it altered, breaks the link."""
+    problems, before = [], None
+    for digest in LedgerDigest.objects.order_by("day").iterator():
+        if digest.previous and (before is None or digest.previous != fingerprint(before)):
+            problems.append(f"the digest of {digest.day} follows a digest that is no longer "
+                            "there or was altered: the digest chain has a gap")
+        before = digest
+    return problems
 
 
 @dataclass

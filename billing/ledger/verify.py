@@ -250,6 +250,8 @@ def verify_ledger(*, organization=None, digest: LedgerDigest | None = None) -> R
                                                  "disabled or does not fire always"))
     digest = digest or LedgerDigest.objects.order_by("-day").first()
     report.digest = digest
+    for problem in digests.chain_problems():
+        report.problems.append(Problem("*", "7", problem))
     against = digest  # the heads of a digest that fails its signature prove nothing
     if digest is not None and (problem := digests.signature_problem(digest)):
         report.problems.append(Problem("*", "7", problem))

@@ -7,7 +7,7 @@ database refuses it, or that verify_ledger finds it (docs/ledger.md, "What
 catches what").
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -155,3 +155,21 @@ def test_the_mailed_fingerprint_proves_the_database_and_finds_the_digests_delete
     )
     with pytest.raises(CommandError, match="the digest it names was removed or altered"):
         call_command("verify_ledger", "--digest", mailed.upper())
+
+
+def test_a_digest_removed_from_the_middle_breaks_the_digest_chain(attacker, entries):
+    first = digests.record_digest(now=datetime(2026, 11, 1, tzinfo=UTC))[0]
+    middle = digests.record_digest(now=datetime(2026, 11, 2, tzinfo=UTC))[0]
+    last = digests.record_digest(now=datetime(2026, 11, 3, tzinfo=UTC))[0]
+    assert (first.previous, middle.previous) == ("", digests.fingerprint(first))
+    assert last.previous == digests.fingerprint(middle)
+    assert verify_ledger().ok
+    attacker(
+        "ALTER TABLE billing_ledgerdigest DISABLE TRIGGER billing_ledgerdigest_append_only",
+        ("DELETE FROM billing_ledgerdigest WHERE id = %s", [middle.pk]),
+        "ALTER TABLE billing_ledgerdigest ENABLE ALWAYS TRIGGER billing_ledgerdigest_append_only",
+    )
+    assert [str(p) for p in verify_ledger().problems] == [
+        "[*] invariant 7: the digest of 2026-11-03 follows a digest that is no longer there "
+        "or was altered: the digest chain has a gap"
+    ]
