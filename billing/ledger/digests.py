@@ -14,7 +14,9 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -59,10 +61,29 @@ def record_digest(*, now: datetime | None = None) -> tuple[LedgerDigest, bool]:
     try:
         with transaction.atomic():
             digest.save()
-            transaction.on_commit(lambda: mail_staff(digest))
+            transaction.on_commit(lambda: publish(digest))
     except IntegrityError:  # a concurrent run recorded today's first
         return LedgerDigest.objects.get(day=day), False
     return digest, True
+
+
+def publish(digest: LedgerDigest) -> None:
+    """The copies outside the database: the mail to staff and, if set, the export file."""
+    mail_staff(digest)
+    try:
+        export_fingerprint(digest)
+    except OSError:  # the mail went; say loudly that the second copy did not
+        logger.exception("ledger digest of %s: could not write LEDGER_DIGEST_EXPORT", digest.day)
+
+
+def export_fingerprint(digest: LedgerDigest) -> Path | None:
+    """Write the digest's fingerprint to LEDGER_DIGEST_EXPORT/ledger-digest-<day>.txt."""
+    directory = settings.LEDGER_DIGEST_EXPORT
+    if not directory:
+        return None
+    path = Path(directory) / f"ledger-digest-{digest.day}.txt"
+    path.write_text(f"{fingerprint(digest)}\n")
+    return path
 
 
 def mail_staff(digest: LedgerDigest) -> int:

@@ -273,3 +273,24 @@ def test_verify_names_an_account_of_the_digest_that_no_longer_exists(org):
     report = verify_ledger()
     assert [str(p) for p in report.problems] == [
         "[*] invariant 7: account 999999 of the digest of 2026-11-02 no longer exists"]
+
+
+def test_the_fingerprint_is_also_written_to_the_export_directory(
+    history, staff, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.LEDGER_DIGEST_EXPORT = str(tmp_path)
+    with django_capture_on_commit_callbacks(execute=True):
+        digest, _ = record_digest(now=datetime(2026, 11, 1, tzinfo=UTC))
+    exported = tmp_path / "ledger-digest-2026-11-01.txt"
+    assert exported.read_text() == f"{fingerprint(digest)}\n"
+    assert len(mail.outbox) == 1
+
+
+def test_an_export_directory_that_cannot_be_written_is_logged_and_the_mail_still_goes(
+    history, staff, settings, tmp_path, caplog, django_capture_on_commit_callbacks
+):
+    settings.LEDGER_DIGEST_EXPORT = str(tmp_path / "missing")
+    with django_capture_on_commit_callbacks(execute=True):
+        record_digest(now=datetime(2026, 11, 1, tzinfo=UTC))
+    assert len(mail.outbox) == 1
+    assert "could not write LEDGER_DIGEST_EXPORT" in caplog.text
