@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 
 from billing.ledger import digests
-from billing.ledger.chain import UnknownChainKey, entry_hash
+from billing.ledger.chain import UnknownChainKey, entry_hash, grant_terms
 from billing.ledger.verify_usage import dangling_references, entry_events_problem, events_by_entry
 from billing.models import (
     CreditAccount,
@@ -96,12 +96,14 @@ def _allocations_by_entry(account: CreditAccount) -> Iterator[tuple[int, list]]:
 
 
 def _check_chain(account: CreditAccount, slug: str, report: Report,
-                 cutover: int | None = None) -> None:
-    """Invariants 2, 3, 7 and 8, plus the refund ceiling of 6, in one pass in seq order."""
+                 cutover: int | None = None) -> dict:
+    """Invariants 2, 3, 7 and 8, plus the refund ceiling of 6, in one pass in seq order.
+    Returns the grant terms the hashed entries committed, by grant id."""
     previous_hash, balance, total, expected_seq = "", Decimal(0), Decimal(0), 0
     chain_broken, keyed_seen = False, False
     granted = defaultdict(Decimal)
     refunded = defaultdict(Decimal)
+    committed_terms = {}
     last_id = 0
     allocations = _allocations_by_entry(account)
     pending = next(allocations, None)
@@ -153,6 +155,8 @@ def _check_chain(account: CreditAccount, slug: str, report: Report,
                                               slug, report)
         keyed_seen = keyed_seen or bool(entry.key_id)
         previous_hash = entry.hash
+        if entry.metadata and "grant_terms" in entry.metadata:
+            committed_terms[entry.metadata.get("grant_id")] = entry.metadata["grant_terms"]
         purchase_id = entry.metadata.get("purchase_id") if entry.metadata else None
         if purchase_id is not None:
             if entry.kind in (EntryKind.PURCHASE, EntryKind.BONUS):
@@ -171,6 +175,7 @@ def _check_chain(account: CreditAccount, slug: str, report: Report,
             slug, "1", f"account balance {account.balance} but entries sum to {total}"))
     if previous_hash != account.last_hash or expected_seq != account.entry_count:
         report.problems.append(Problem(slug, "7", "account chain head does not match last entry"))
+    return committed_terms
 
 
 def _chain_link_broken(entry, previous_hash, allocations, keyed_seen, cutover, slug,
@@ -197,8 +202,10 @@ def _exact_sum(values) -> Decimal:
     return sum(values, Decimal(0))
 
 
-def _check_grants(account: CreditAccount, slug: str, report: Report) -> None:
-    """Invariant 1: live grants hold the balance, or nothing while in debt."""
+def _check_grants(account: CreditAccount, slug: str, report: Report,
+                  committed_terms: dict | None = None) -> None:
+    """Invariant 1: live grants hold the balance, or nothing while in debt; and each grant's
+    terms are those its opening entry committed (7; grants opened before that: not checked)."""
     live = CreditGrant.objects.filter(account=account, expired_at__isnull=True)
     live_remaining = _exact_sum(live.values_list("remaining", flat=True))
     if account.balance >= 0 and live_remaining != account.balance:
@@ -215,6 +222,11 @@ def _check_grants(account: CreditAccount, slug: str, report: Report) -> None:
         for grant_id, amount in allocations.values_list("grant_id", "amount").iterator():
             allocated[grant_id] += amount
     for grant in CreditGrant.objects.filter(account=account):
+        terms = (committed_terms or {}).get(grant.pk)
+        if terms is not None and terms != grant_terms(grant):
+            report.problems.append(Problem(
+                slug, "7", f"grant {grant.pk}'s terms differ from those its opening entry "
+                "committed: altered"))
         if not (0 <= grant.remaining <= grant.amount):
             report.problems.append(Problem(slug, "1", f"grant {grant.pk} remaining out of range"))
         if allocated.get(grant.pk, Decimal(0)) != grant.remaining:
@@ -233,8 +245,8 @@ def _check_account(account_id: int, report: Report, digest: LedgerDigest | None,
         account = CreditAccount.objects.select_related("organization").get(pk=account_id)
         report.accounts += 1
         slug = account.organization.slug
-        _check_chain(account, slug, report, cutover)
-        _check_grants(account, slug, report)
+        committed_terms = _check_chain(account, slug, report, cutover)
+        _check_grants(account, slug, report, committed_terms)
         if digest is not None:
             head = digests.check_account(digest, account)
             if not head.ok:

@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from billing.ledger import digests
 from billing.ledger.chain import entry_hash
 from billing.ledger.verify import GUARDED_TABLES, verify_ledger
-from billing.models import CreditAccount, CreditGrant, LedgerEntry
+from billing.models import CreditAccount, CreditGrant, GrantKind, LedgerEntry
 from tests.billing.postings import consume, grant
 from tests.conftest import make_org
 
@@ -172,4 +173,24 @@ def test_a_digest_removed_from_the_middle_breaks_the_digest_chain(attacker, entr
     assert [str(p) for p in verify_ledger().problems] == [
         "[*] invariant 7: the digest of 2026-11-03 follows a digest that is no longer there "
         "or was altered: the digest chain has a gap"
+    ]
+
+
+def test_a_grant_s_terms_changed_in_place_are_found_against_its_opening_entry(attacker, org):
+    opened = grant(
+        org,
+        50,
+        kind=GrantKind.PROMOTIONAL,
+        priority=10,
+        expires_at=timezone.now() + timedelta(days=30),
+    )
+    assert verify_ledger(organization=org).ok
+    attacker(
+        "UPDATE billing_creditgrant SET expires_at = NULL, kind = 'paid', priority = 999 "
+        "WHERE kind = 'promotional'"
+    )
+    problems = [str(p) for p in verify_ledger(organization=org).problems]
+    assert problems == [
+        f"[acme] invariant 7: grant {opened.grant.pk}'s terms differ from those its opening "
+        "entry committed: altered"
     ]
