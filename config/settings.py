@@ -33,6 +33,9 @@ LEDGER_CHAIN_KEYS = (env.dict("LEDGER_CHAIN_KEYS") if LEDGER_CHAIN_KEYS_SET else
     "sk1": hmac.new(SECRET_KEY.encode(), b"ledger-chain", hashlib.sha256).hexdigest()
 }
 LEDGER_CHAIN_KEY_ID = env.str("LEDGER_CHAIN_KEY_ID", default="") or next(iter(LEDGER_CHAIN_KEYS))
+# A directory outside the database (another disk, a mounted bucket) where each daily digest's
+# fingerprint is written too, as ledger-digest-<day>.txt (docs/ledger.md). Empty: mail only.
+LEDGER_DIGEST_EXPORT = env.str("LEDGER_DIGEST_EXPORT", default="")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -32,21 +32,26 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session", autouse=True)
 def _test_flush_passes_the_truncate_guard():
-    """The ledger tables refuse TRUNCATE (a trigger), and Django's flush between
-    transactional tests truncates every table: the flush runs with triggers off
-    (session_replication_role = replica, which the test database's superuser may set)."""
+    """The ledger tables refuse TRUNCATE (triggers that fire always, even in replica mode),
+    and Django's flush between transactional tests truncates every table: the flush turns
+    those triggers off as the tables' owner, then back on to fire always."""
     from django.db.backends.postgresql.operations import DatabaseOperations
+
+    from billing.ledger.verify import GUARDED_TABLES
 
     original = DatabaseOperations.execute_sql_flush
 
+    def set_truncate_guards(connection, mode):
+        with connection.cursor() as cursor:
+            for table in GUARDED_TABLES:
+                cursor.execute(f"ALTER TABLE {table} {mode} TRIGGER {table}_no_truncate")
+
     def execute_sql_flush(self, sql_list):
-        with self.connection.cursor() as cursor:
-            cursor.execute("SET session_replication_role = replica")
+        set_truncate_guards(self.connection, "DISABLE")
         try:
             original(self, sql_list)
         finally:
-            with self.connection.cursor() as cursor:
-                cursor.execute("SET session_replication_role = DEFAULT")
+            set_truncate_guards(self.connection, "ENABLE ALWAYS")
 
     DatabaseOperations.execute_sql_flush = execute_sql_flush
     yield

@@ -20,7 +20,13 @@ from django.utils import timezone
 from billing import money
 from billing.ledger import listeners
 from billing.ledger.actor import Actor
-from billing.ledger.chain import current_key_id, entry_hash, fingerprint_of, metadata_json
+from billing.ledger.chain import (
+    current_key_id,
+    entry_hash,
+    fingerprint_of,
+    grant_terms,
+    metadata_json,
+)
 from billing.ledger.credit_accounts import ensure_account
 from billing.ledger.errors import IdempotencyConflict, InsufficientCredits, LedgerError
 from billing.ledger.postings import EntryFactory, Pending, Posting, burn_order
@@ -180,7 +186,7 @@ class Book:
         entry = self._post(
             kind=entry_kind, amount=amount, actor=actor, reason=reason,
             idempotency_key=idempotency_key, fingerprint=fingerprint,
-            metadata={**(metadata or {}), "grant_id": grant.pk},
+            metadata={**(metadata or {}), "grant_id": grant.pk, "grant_terms": grant_terms(grant)},
             allocations=[(grant, remaining)] if remaining else [],
         )
         return Posting(entry=entry, grant=grant)

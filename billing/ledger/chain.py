@@ -105,6 +105,15 @@ def hashed_moment(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def grant_terms(grant) -> dict:
+    """What decides a grant's money, committed in the hashed metadata of the entry that opens
+    it (docs/ledger.md): amount, kind, burn-down priority and expiry."""
+    expires_at = grant.expires_at
+    return {"amount": money.canonical(grant.amount), "kind": str(grant.kind),
+            "priority": grant.priority,
+            "expires_at": hashed_moment(expires_at) if expires_at is not None else None}
+
+
 def allocations_text(allocations: Iterable[tuple[int, Decimal]]) -> str:
     """Canonical text of an entry's allocations: (grant id, amount), in grant id order."""
     if not isinstance(allocations, list) or len(allocations) > 1:  # one needs no sorting

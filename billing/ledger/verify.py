@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 
 from billing.ledger import digests
-from billing.ledger.chain import UnknownChainKey, entry_hash
+from billing.ledger.chain import UnknownChainKey, entry_hash, grant_terms
 from billing.ledger.verify_usage import dangling_references, entry_events_problem, events_by_entry
 from billing.models import (
     CreditAccount,
@@ -31,9 +31,12 @@ from billing.models import (
 
 GUARDED_TABLES = [LedgerEntry._meta.db_table, GrantAllocation._meta.db_table,
                   LedgerDigest._meta.db_table]
-# Installed by the migrations: refuse UPDATE/DELETE per row, and TRUNCATE per statement.
+# Installed by the migrations: refuse UPDATE/DELETE per row, TRUNCATE per statement, and an
+# unkeyed entry once the chain is keyed. Each must fire always (tgenabled 'A'): one left in
+# origin mode is stepped around by `SET session_replication_role = replica`.
 EXPECTED_TRIGGERS = [f"{table}_{guard}" for table in GUARDED_TABLES
                      for guard in ("append_only", "no_truncate")]
+EXPECTED_TRIGGERS.append(f"{LedgerEntry._meta.db_table}_keyed_only")
 
 
 @dataclass
@@ -61,14 +64,20 @@ class Report:
 
 
 def missing_triggers() -> list[str]:
-    """The guard triggers that are not installed, or are disabled."""
+    """The guard triggers that are not installed, are disabled, or do not fire always."""
     if connection.vendor != "postgresql":
         return []  # the demo database relies on the model guards alone
     with connection.cursor() as cursor:
         cursor.execute("SELECT tgname FROM pg_trigger WHERE tgname = ANY(%s) "
-                       "AND tgenabled <> 'D'", [EXPECTED_TRIGGERS])
+                       "AND tgenabled = 'A'", [EXPECTED_TRIGGERS])
         enabled = {row[0] for row in cursor.fetchall()}
     return [name for name in EXPECTED_TRIGGERS if name not in enabled]
+
+
+def first_keyed_entry_id() -> int | None:
+    """The cut-over: the install's first keyed entry. No unkeyed entry may come after it."""
+    return (LedgerEntry.objects.exclude(key_id="").order_by("pk")
+            .values_list("pk", flat=True).first())
 
 
 def _allocations_by_entry(account: CreditAccount) -> Iterator[tuple[int, list]]:
@@ -86,12 +95,15 @@ def _allocations_by_entry(account: CreditAccount) -> Iterator[tuple[int, list]]:
         yield current, items
 
 
-def _check_chain(account: CreditAccount, slug: str, report: Report) -> None:
-    """Invariants 2, 3, 7 and 8, plus the refund ceiling of 6, in one pass in seq order."""
+def _check_chain(account: CreditAccount, slug: str, report: Report,
+                 cutover: int | None = None) -> dict:
+    """Invariants 2, 3, 7 and 8, plus the refund ceiling of 6, in one pass in seq order.
+    Returns the grant terms the hashed entries committed, by grant id."""
     previous_hash, balance, total, expected_seq = "", Decimal(0), Decimal(0), 0
     chain_broken, keyed_seen = False, False
     granted = defaultdict(Decimal)
     refunded = defaultdict(Decimal)
+    committed_terms = {}
     last_id = 0
     allocations = _allocations_by_entry(account)
     pending = next(allocations, None)
@@ -139,10 +151,12 @@ def _check_chain(account: CreditAccount, slug: str, report: Report) -> None:
             report.problems.append(Problem(slug, "3", "usage took the balance below zero",
                                            entry.pk))
         if not chain_broken:
-            chain_broken = _chain_link_broken(entry, previous_hash, own, keyed_seen, slug,
-                                              report)
+            chain_broken = _chain_link_broken(entry, previous_hash, own, keyed_seen, cutover,
+                                              slug, report)
         keyed_seen = keyed_seen or bool(entry.key_id)
         previous_hash = entry.hash
+        if entry.metadata and "grant_terms" in entry.metadata:
+            committed_terms[entry.metadata.get("grant_id")] = entry.metadata["grant_terms"]
         purchase_id = entry.metadata.get("purchase_id") if entry.metadata else None
         if purchase_id is not None:
             if entry.kind in (EntryKind.PURCHASE, EntryKind.BONUS):
@@ -161,11 +175,16 @@ def _check_chain(account: CreditAccount, slug: str, report: Report) -> None:
             slug, "1", f"account balance {account.balance} but entries sum to {total}"))
     if previous_hash != account.last_hash or expected_seq != account.entry_count:
         report.problems.append(Problem(slug, "7", "account chain head does not match last entry"))
+    return committed_terms
 
 
-def _chain_link_broken(entry, previous_hash, allocations, keyed_seen, slug, report) -> bool:
+def _chain_link_broken(entry, previous_hash, allocations, keyed_seen, cutover, slug,
+                       report) -> bool:
     if not entry.key_id and keyed_seen:
         message = "an unkeyed entry after keyed ones: written without the chain key"
+    elif not entry.key_id and cutover is not None and entry.pk > cutover:
+        message = (f"an unkeyed entry after the install's first keyed one (#{cutover}): "
+                   "written without the chain key")
     else:
         try:
             if entry_hash(entry, previous_hash, allocations) == entry.hash:
@@ -183,8 +202,10 @@ def _exact_sum(values) -> Decimal:
     return sum(values, Decimal(0))
 
 
-def _check_grants(account: CreditAccount, slug: str, report: Report) -> None:
-    """Invariant 1: live grants hold the balance, or nothing while in debt."""
+def _check_grants(account: CreditAccount, slug: str, report: Report,
+                  committed_terms: dict | None = None) -> None:
+    """Invariant 1: live grants hold the balance, or nothing while in debt; and each grant's
+    terms are those its opening entry committed (7; grants opened before that: not checked)."""
     live = CreditGrant.objects.filter(account=account, expired_at__isnull=True)
     live_remaining = _exact_sum(live.values_list("remaining", flat=True))
     if account.balance >= 0 and live_remaining != account.balance:
@@ -201,6 +222,11 @@ def _check_grants(account: CreditAccount, slug: str, report: Report) -> None:
         for grant_id, amount in allocations.values_list("grant_id", "amount").iterator():
             allocated[grant_id] += amount
     for grant in CreditGrant.objects.filter(account=account):
+        terms = (committed_terms or {}).get(grant.pk)
+        if terms is not None and terms != grant_terms(grant):
+            report.problems.append(Problem(
+                slug, "7", f"grant {grant.pk}'s terms differ from those its opening entry "
+                "committed: altered"))
         if not (0 <= grant.remaining <= grant.amount):
             report.problems.append(Problem(slug, "1", f"grant {grant.pk} remaining out of range"))
         if allocated.get(grant.pk, Decimal(0)) != grant.remaining:
@@ -209,7 +235,8 @@ def _check_grants(account: CreditAccount, slug: str, report: Report) -> None:
                 f"sum to {allocated.get(grant.pk, Decimal(0))}"))
 
 
-def _check_account(account_id: int, report: Report, digest: LedgerDigest | None) -> None:
+def _check_account(account_id: int, report: Report, digest: LedgerDigest | None,
+                   cutover: int | None) -> None:
     outer = connection.in_atomic_block
     with transaction.atomic():
         if connection.vendor == "postgresql" and not outer:
@@ -218,8 +245,8 @@ def _check_account(account_id: int, report: Report, digest: LedgerDigest | None)
         account = CreditAccount.objects.select_related("organization").get(pk=account_id)
         report.accounts += 1
         slug = account.organization.slug
-        _check_chain(account, slug, report)
-        _check_grants(account, slug, report)
+        committed_terms = _check_chain(account, slug, report, cutover)
+        _check_grants(account, slug, report, committed_terms)
         if digest is not None:
             head = digests.check_account(digest, account)
             if not head.ok:
@@ -231,21 +258,26 @@ def verify_ledger(*, organization=None, digest: LedgerDigest | None = None) -> R
     history against `digest` (by default the latest one, when there is any)."""
     report = Report()
     for name in missing_triggers():
-        report.problems.append(Problem("*", "4", f"the guard trigger {name} is missing or "
-                                                 "disabled"))
+        report.problems.append(Problem("*", "4", f"the guard trigger {name} is missing, "
+                                                 "disabled or does not fire always"))
     digest = digest or LedgerDigest.objects.order_by("-day").first()
     report.digest = digest
+    for problem in digests.chain_problems():
+        report.problems.append(Problem("*", "7", problem))
+    against = digest  # the heads of a digest that fails its signature prove nothing
     if digest is not None and (problem := digests.signature_problem(digest)):
         report.problems.append(Problem("*", "7", problem))
+        against = None
     for message in dangling_references(organization):
         report.problems.append(Problem(organization.slug if organization else "*", "8",
                                        message))
     accounts = CreditAccount.objects.order_by("pk")
     if organization is not None:
         accounts = accounts.filter(organization=organization)
+    cutover = first_keyed_entry_id()
     for account_id in accounts.values_list("pk", flat=True):
-        _check_account(account_id, report, digest)
-    if digest is not None and organization is None:
+        _check_account(account_id, report, against, cutover)
+    if against is not None and organization is None:
         present = set(map(str, CreditAccount.objects.values_list("pk", flat=True)))
         for gone in sorted(set(digest.heads) - present, key=int):
             report.problems.append(Problem("*", "7", f"account {gone} of the digest of "

@@ -19,6 +19,10 @@ class LedgerDigest(AppendOnlyModel):
     heads = models.JSONField(help_text='{"<account id>": [entry count, last hash], ...}')
     key_id = models.CharField(max_length=32)
     signature = models.CharField(max_length=64)
+    previous = models.CharField(
+        max_length=64, blank=True, default="",
+        help_text="Fingerprint of the digest before this one (signed with it); empty for the "
+                  "first, and for digests recorded before digests were chained.")
 
     class Meta:
         ordering = ["-day"]

@@ -15,7 +15,8 @@ class Command(BaseCommand):
         parser.add_argument("--org", help="only this organisation (slug)")
         parser.add_argument("--digest", metavar="D",
                             help="prove the history against this digest: its day "
-                                 "(YYYY-MM-DD), its id, or 'latest' (the default when any)")
+                                 "(YYYY-MM-DD), its id, its fingerprint (the copy mailed to "
+                                 "staff) or 'latest' (the default when any)")
 
     def handle(self, *args, org, digest, **options):
         organization = optional_organization(org)
@@ -23,7 +24,9 @@ class Command(BaseCommand):
         if digest is not None:
             chosen = None if text_problem(digest) else digests.find_digest(digest.strip())
             if chosen is None:
-                raise CommandError(f"no ledger digest {digest!r} (a day, an id or 'latest')")
+                raise CommandError(f"no ledger digest {digest!r} (a day, an id, a fingerprint "
+                                   "or 'latest'); for a fingerprint: the digest it names was "
+                                   "removed or altered")
         report = verify_ledger(organization=organization, digest=chosen)
         summary = (f"{plural_count(report.accounts, 'account')}, "
                    f"{plural_count(report.entries, 'entry', 'entries')} checked")

@@ -1,6 +1,6 @@
 """The posting book: burn-down order, expiry, debt, idempotency, reversals."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 
 import pytest
@@ -389,7 +389,10 @@ def test_a_grant_records_its_links_and_the_debt_it_repaid(org):
     assert (stored.amount, stored.remaining, stored.debt_repaid, stored.priority) == (
         D(5), D(3), D(2), 7)
     assert stored.expires_at == start + timedelta(days=9) and stored.created_at == start
-    assert paid.entry.metadata == {"purchase_id": 3, "grant_id": stored.pk}
+    assert paid.entry.metadata == {"purchase_id": 3, "grant_id": stored.pk, "grant_terms": {
+        "amount": "5.000000", "kind": "paid", "priority": 7,
+        "expires_at": (start + timedelta(days=9)).astimezone(UTC).isoformat(
+            timespec="microseconds")}}
     assert CreditGrant.objects.get(pk=bonus.grant.pk).parent_id == stored.pk
     assert paid.entry.created_at == start and paid.entry.reason == "p"
 

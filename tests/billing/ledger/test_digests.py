@@ -54,7 +54,7 @@ def test_one_digest_a_day_signed_and_mailed_to_staff(history, staff,
     assert digest.heads == {str(account.pk): [5, account.last_hash]}
     [message] = mail.outbox
     assert message.to == [staff.email] and fingerprint(digest) in message.body
-    assert f"verify_ledger --digest {digest.day}" in message.body
+    assert f"verify_ledger --digest {fingerprint(digest)}" in message.body
 
 
 def test_the_daily_schedule_and_the_command_record_the_same(history, staff, capsys):
@@ -77,8 +77,10 @@ def test_newest_entries_deleted_and_the_head_reset_are_found_against_the_digest(
     # so the chain itself is consistent again (their allocations and grants fixed too).
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("ALTER TABLE billing_ledgerentry DISABLE TRIGGER USER")
-        cursor.execute("ALTER TABLE billing_grantallocation DISABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE billing_ledgerentry DISABLE TRIGGER "
+                       "billing_ledgerentry_append_only")
+        cursor.execute("ALTER TABLE billing_grantallocation DISABLE TRIGGER "
+                       "billing_grantallocation_append_only")
         cursor.execute("DELETE FROM billing_grantallocation WHERE entry_id IN "
                        "(SELECT id FROM billing_ledgerentry WHERE account_id = %s AND seq > 3)",
                        [account.pk])
@@ -88,8 +90,10 @@ def test_newest_entries_deleted_and_the_head_reset_are_found_against_the_digest(
                        "WHERE account_id = %s", [account.pk])
         cursor.execute("UPDATE billing_creditaccount SET entry_count = 3, last_hash = %s, "
                        "balance = %s WHERE id = %s", [kept.hash, kept.balance_after, account.pk])
-        cursor.execute("ALTER TABLE billing_ledgerentry ENABLE TRIGGER USER")
-        cursor.execute("ALTER TABLE billing_grantallocation ENABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE billing_ledgerentry ENABLE ALWAYS TRIGGER "
+                       "billing_ledgerentry_append_only")
+        cursor.execute("ALTER TABLE billing_grantallocation ENABLE ALWAYS TRIGGER "
+                       "billing_grantallocation_append_only")
     report = verify_ledger()
     assert [p.invariant for p in report.problems] == ["7"], report.problems
     assert "entries were removed" in report.problems[0].message
@@ -103,9 +107,11 @@ def test_newest_entries_deleted_and_the_head_reset_are_found_against_the_digest(
 def test_an_altered_digest_is_found(history):
     digest, _ = record_digest()
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE billing_ledgerdigest DISABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE billing_ledgerdigest DISABLE TRIGGER "
+                       "billing_ledgerdigest_append_only")
         cursor.execute("UPDATE billing_ledgerdigest SET heads = '{}' WHERE id = %s", [digest.pk])
-        cursor.execute("ALTER TABLE billing_ledgerdigest ENABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE billing_ledgerdigest ENABLE ALWAYS TRIGGER "
+                       "billing_ledgerdigest_append_only")
     problems = verify_ledger().problems
     assert any("does not match its signature" in p.message for p in problems)
 
@@ -212,8 +218,8 @@ def test_the_mail_goes_to_active_staff_with_an_address_and_says_how_to_check(org
         f"Fingerprint: {fingerprint(digest)}\n"
         f"Signed with key: {digest.key_id}\n\n"
         "Keep this mail. To prove the ledger still holds this history, run\n"
-        "    python manage.py verify_ledger --digest 2026-11-01\n"
-        "and compare the fingerprint it prints with the one above.\n"
+        f"    python manage.py verify_ledger --digest {fingerprint(digest)}\n"
+        "It fails when the database no longer holds this digest or the history it saw.\n"
     )
 
 
@@ -267,3 +273,24 @@ def test_verify_names_an_account_of_the_digest_that_no_longer_exists(org):
     report = verify_ledger()
     assert [str(p) for p in report.problems] == [
         "[*] invariant 7: account 999999 of the digest of 2026-11-02 no longer exists"]
+
+
+def test_the_fingerprint_is_also_written_to_the_export_directory(
+    history, staff, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.LEDGER_DIGEST_EXPORT = str(tmp_path)
+    with django_capture_on_commit_callbacks(execute=True):
+        digest, _ = record_digest(now=datetime(2026, 11, 1, tzinfo=UTC))
+    exported = tmp_path / "ledger-digest-2026-11-01.txt"
+    assert exported.read_text() == f"{fingerprint(digest)}\n"
+    assert len(mail.outbox) == 1
+
+
+def test_an_export_directory_that_cannot_be_written_is_logged_and_the_mail_still_goes(
+    history, staff, settings, tmp_path, caplog, django_capture_on_commit_callbacks
+):
+    settings.LEDGER_DIGEST_EXPORT = str(tmp_path / "missing")
+    with django_capture_on_commit_callbacks(execute=True):
+        record_digest(now=datetime(2026, 11, 1, tzinfo=UTC))
+    assert len(mail.outbox) == 1
+    assert "could not write LEDGER_DIGEST_EXPORT" in caplog.text

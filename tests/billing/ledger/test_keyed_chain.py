@@ -35,12 +35,16 @@ def _as_attacker(*statements):
     """Write with table rights but without the app's secrets (triggers off, rolled back)."""
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("ALTER TABLE billing_ledgerentry DISABLE TRIGGER USER")
-        cursor.execute("ALTER TABLE billing_grantallocation DISABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE billing_ledgerentry DISABLE TRIGGER "
+                       "billing_ledgerentry_append_only")
+        cursor.execute("ALTER TABLE billing_grantallocation DISABLE TRIGGER "
+                       "billing_grantallocation_append_only")
         for sql, params in statements:
             cursor.execute(sql, params)
-        cursor.execute("ALTER TABLE billing_ledgerentry ENABLE TRIGGER USER")
-        cursor.execute("ALTER TABLE billing_grantallocation ENABLE TRIGGER USER")
+        cursor.execute("ALTER TABLE billing_ledgerentry ENABLE ALWAYS TRIGGER "
+                       "billing_ledgerentry_append_only")
+        cursor.execute("ALTER TABLE billing_grantallocation ENABLE ALWAYS TRIGGER "
+                       "billing_grantallocation_append_only")
 
 
 def test_entries_carry_the_key_id_and_a_keyed_hash(settings, entries):
