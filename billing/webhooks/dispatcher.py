@@ -9,10 +9,8 @@ The flow of one delivery:
 4. the handlers registered for the type (registry.py) run in one transaction that also
    marks the event processed, under the event row's lock, so concurrent deliveries of
    one event do the work once;
-5. a handler error rolls that transaction back, is recorded on the event in a transaction
-   of its own and answered 500, so Stripe delivers again and the work is retried;
-6. a transient fault at any step (the database away, a lock or statement timeout) is
-   answered 503 instead: nothing was half-written, and Stripe's redelivery does the work.
+5. a handler error rolls that back, is recorded on the event and answered 500 (Stripe
+   delivers again); a transient fault (database away, lock or statement timeout) is 503.
 """
 
 import logging

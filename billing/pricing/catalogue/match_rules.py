@@ -7,15 +7,10 @@ A rule is JSON, one clause per object, as genai-prices writes its match logic:
     {"contains": "sonnet"}          a part         {"regex": "^o[134]"}      RE2 search
     {"or": [rule, ...]}             any of them    {"and": [rule, ...]}      all of them
 
-Names are compared lower-cased. `compile_rule` checks a rule and turns it into a
-predicate once, so resolving a name never parses JSON or compiles a regex.
-
-A regex is compiled by RE2 (google-re2), whose matching time is linear in the name's
-length: a staff-written rule such as `(a+)+$` cannot hold a worker on a long client
-name. What RE2 cannot run in linear time (back-references, look-around) is refused
-when the rule is saved. The one exception: the few patterns the pinned genai-prices
-package itself ships (negative look-aheads, reviewed upstream, on names of at most 200
-characters) run on Python's `re`, so synced models keep resolving as upstream does.
+Names are compared lower-cased; `compile_rule` turns a rule into a predicate once.
+Regexes run on RE2 (linear time: a staff rule like `(a+)+$` cannot hold a worker); what
+RE2 cannot run is refused when saved, except genai-prices' own few look-aheads, which
+stay on Python's `re` (docs/decisions.md, "Match rules on RE2").
 """
 
 from __future__ import annotations
