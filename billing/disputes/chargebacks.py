@@ -5,8 +5,9 @@ Every dispute event (created, updated, closed, funds_withdrawn, funds_reinstated
 carries the dispute's status, and the status alone decides: credits are taken
 while Stripe holds the funds (needs_response, under_review, lost and the appeal
 statuses), never during an inquiry (warning_*), and given back when the funds
-are reinstated (won, on appeal too). A status earlier in the life than the one
-applied (a late or redelivered event) changes nothing. The share taken is the
+are reinstated (won, on appeal too), less the share of the charge refunded meanwhile.
+A status earlier in the life than the one applied (a late or redelivered event)
+changes nothing. The share taken is the
 disputed amount over the charge's own amount, in the charge's currency (a
 dispute in another currency takes the charge's all), never more than it
 granted. Each step is keyed (`dispute:<id>`, `dispute-won:<id>`), so it happens once.
@@ -123,9 +124,30 @@ def _take(found: ChargeWeMade, record: Dispute) -> None:
     found.save_disputed()
 
 
+def refunded_while_disputed(found: ChargeWeMade, record: Dispute) -> Decimal:
+    """The share of the credits a won dispute gives back that refunds of the same charge
+    claimed meanwhile. A refund while the dispute held the credits took nothing (nothing
+    was left), yet the money went back to the payer: the org keeps only the charge's
+    unrefunded share, less what other disputes still hold."""
+    paid, granted, row = found.amount_minor, found.credits_granted, found.row
+    if row.amount_refunded_minor >= paid:
+        refunds_claim = granted
+    else:
+        refunds_claim = money.round_credits(granted * Decimal(row.amount_refunded_minor)
+                                            / Decimal(paid))
+    kept_by_org = granted - max(row.credits_refunded, refunds_claim)
+    held_by_other_disputes = row.credits_disputed - record.credits_taken
+    room = kept_by_org - held_by_other_disputes - found.credits_left
+    return record.credits_taken - max(Decimal(0), min(record.credits_taken, room))
+
+
 def _give_back(found: ChargeWeMade, record: Dispute) -> None:
+    """Reverse the dispute's entry; a share refunds claimed meanwhile is then taken as
+    those refunds' own entry, so the refund counters and the ledger agree (and a refund
+    that fails later gives it back as any refund's)."""
     if record.restored_entry_id is not None:
         return
+    refunded = refunded_while_disputed(found, record)
     taken = record.taken_entry
     drawn = [(a.grant, -a.amount) for a in taken.allocations.select_related("grant")
              if a.amount < 0]
@@ -136,7 +158,19 @@ def _give_back(found: ChargeWeMade, record: Dispute) -> None:
             metadata={**found.link(), "dispute": record.dispute_id},
             reverses=taken, entry_kind=EntryKind.DISPUTE,
         )
+        if refunded > 0:
+            book.take_back(
+                amount=refunded, entry_kind=EntryKind.REFUND, actor=ACTOR,
+                reason=f"Refund of {found.label}, made while dispute {record.dispute_id} "
+                       "held its credits",
+                idempotency_key=f"dispute-won-refunded:{record.dispute_id}",
+                preferred_grants=found.grants(),
+                metadata={**found.link(), "dispute": record.dispute_id},
+            )
     record.restored_entry = posting.entry
     record.save(update_fields=["restored_entry"])
     found.row.credits_disputed -= record.credits_taken
     found.save_disputed()
+    if refunded > 0:
+        found.row.credits_refunded += refunded
+        found.refund_totals_changed()

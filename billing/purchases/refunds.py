@@ -7,6 +7,7 @@ import uuid
 
 from django.db import transaction
 
+from billing.disputes.chargebacks import FUNDS_WITHDRAWN
 from billing.models import EntryKind, LedgerEntry, Purchase, PurchaseStatus
 from billing.models.purchases import FULFILLED_STATUSES, major_text
 from billing.payments.interface import Provider
@@ -47,6 +48,13 @@ def _checked_amount(purchase: Purchase, amount_minor: int | None) -> int:
     if purchase.status not in FULFILLED_STATUSES | {PurchaseStatus.HELD}:
         raise PurchaseError(f"purchase {purchase.pk} is {purchase.get_status_display()}: "
                             "only paid purchases can be refunded")
+    charged_back = purchase.disputes.filter(status__in=FUNDS_WITHDRAWN).first()
+    if charged_back is not None:
+        # Stripe refuses too (charge_disputed); the dispute decides where the money goes.
+        raise PurchaseError(
+            f"purchase {purchase.pk} is disputed ({charged_back.dispute_id}, "
+            f"{charged_back.get_status_display().lower()}): a disputed charge cannot be "
+            "refunded; answer the dispute in Stripe instead")
     refundable = purchase.refundable_minor
     amount = refundable if amount_minor is None else int(amount_minor)
     if refundable <= 0:

@@ -274,6 +274,36 @@ def test_a_dispute_won_on_appeal_gives_the_credits_back(org, paid):
     assert_ledger_ok(org)
 
 
+@pytest.mark.parametrize("refunded_minor, kept", [(4500, Decimal("0")), (2250, Decimal("2750"))])
+def test_a_refund_made_while_the_dispute_held_the_credits_stays_refunded_when_it_is_won(
+        org, paid, refunded_minor, kept):
+    """A refund while the dispute held every credit took nothing; the money still went back,
+    so winning the dispute gives back only the unrefunded share, and the rest is booked as
+    the refund's own entry (counters and ledger agree)."""
+    deliver("charge.dispute.created", dispute_object(paid, status="appeal_needs_response"))
+    deliver("charge.refunded", charge_object(paid, amount_refunded=refunded_minor))
+    assert balance(org) == 0 and not entries(org, kind=EntryKind.REFUND)
+    deliver("charge.dispute.closed", dispute_object(paid, status="won"))
+    paid.refresh_from_db()
+    assert balance(org) == kept
+    assert (paid.credits_disputed, paid.credits_refunded) == (0, Decimal("5500") - kept)
+    [refund_entry] = entries(org, kind=EntryKind.REFUND)
+    assert refund_entry.amount == kept - Decimal("5500")
+    assert refund_entry.idempotency_key == "dispute-won-refunded:dp_1"
+    assert entries(org, kind=EntryKind.DISPUTE).count() == 2
+    assert_ledger_ok(org)
+
+
+def test_a_refund_before_the_dispute_leaves_the_won_dispute_giving_all_it_took(org, paid):
+    deliver("charge.refunded", charge_object(paid, amount_refunded=2250))
+    deliver("charge.dispute.created", dispute_object(paid))
+    deliver("charge.dispute.closed", dispute_object(paid, status="won"))
+    paid.refresh_from_db()
+    assert balance(org) == Decimal("2750") and paid.credits_refunded == Decimal("2750")
+    assert entries(org, kind=EntryKind.REFUND).count() == 1
+    assert_ledger_ok(org)
+
+
 def test_a_late_earlier_status_changes_nothing(org, paid):
     deliver("charge.dispute.closed", dispute_object(paid, status="won"))
     deliver("charge.dispute.funds_withdrawn", dispute_object(paid, status="needs_response"))
@@ -356,4 +386,6 @@ def test_a_topup_refunded_disputed_and_won_in_any_order_takes_and_gives_once(
     assert disputes.count() in (0, 2)  # never taken (won first), or taken and given back
     assert attempt.credits_disputed == 0
     assert balance(org) == start - attempt.credits_refunded
+    if attempt.amount_refunded_minor >= 4500:  # refunded in full: nothing of it is kept
+        assert attempt.credits_refunded == attempt.credits
     assert 0 <= attempt.credits_refunded <= attempt.credits

@@ -3,6 +3,7 @@
 
 import pytest
 
+from billing.disputes.chargebacks import apply_dispute
 from billing.models import EntryKind, PurchaseStatus
 from billing.payments import local_provider
 from billing.purchases import checkout, errors, fulfilment, refunds
@@ -74,6 +75,25 @@ def test_a_purchase_refunded_in_full_cannot_be_refunded_again(org, admin_user, p
     refund(paid, 4500)
     with pytest.raises(errors.PurchaseError, match="already refunded in full"):
         refunds.request_refund(purchase=paid, amount_minor=None, requested_by=admin_user)
+
+
+@pytest.mark.parametrize("status", ["needs_response", "lost", "appeal_under_review"])
+def test_a_charged_back_purchase_cannot_be_refunded(org, admin_user, paid, stripe_stub, status):
+    """Stripe refuses a refund of a disputed charge (charge_disputed): the dispute decides."""
+    apply_dispute(dispute={"id": "dp_r", "object": "dispute", "charge": f"ch_{paid.pk}",
+                           "payment_intent": f"pi_{paid.pk}", "amount": 4500, "currency": "usd",
+                           "status": status})
+    with pytest.raises(errors.PurchaseError, match=r"is disputed \(dp_r, .*answer the dispute"):
+        refunds.request_refund(purchase=paid, amount_minor=None, requested_by=admin_user)
+    assert not stripe_stub.requests_to("POST", "/v1/refunds")
+
+
+def test_a_purchase_under_an_inquiry_can_still_be_refunded(org, admin_user, paid, stripe_stub):
+    apply_dispute(dispute={"id": "dp_i", "object": "dispute", "charge": f"ch_{paid.pk}",
+                           "payment_intent": f"pi_{paid.pk}", "amount": 4500, "currency": "usd",
+                           "status": "warning_needs_response"})
+    refunds.request_refund(purchase=paid, amount_minor=None, requested_by=admin_user)
+    assert len(stripe_stub.requests_to("POST", "/v1/refunds")) == 1
 
 
 def test_staff_refund_tells_stripe_who_asked(org, admin_user, paid, stripe_stub):
