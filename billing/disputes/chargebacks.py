@@ -23,6 +23,7 @@ from billing import money
 from billing.ledger.actor import Actor
 from billing.ledger.book import open_book
 from billing.models import Dispute, DisputeStatus, EntryKind
+from billing.models.disputes import FUNDS_WITHDRAWN
 from billing.models.purchases import major_text
 from billing.payments.charges import ChargeNotGrantedYet, ChargeWeMade, locked_charge_for
 
@@ -42,7 +43,6 @@ LIFE = {
     "warning_closed": (9, DisputeStatus.CLOSED),
     "prevented": (9, DisputeStatus.CLOSED),
 }
-FUNDS_WITHDRAWN = frozenset({DisputeStatus.OPEN, DisputeStatus.LOST, DisputeStatus.APPEAL})
 FINAL = frozenset({DisputeStatus.WON, DisputeStatus.CLOSED})
 
 

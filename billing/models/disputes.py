@@ -23,6 +23,8 @@ class DisputeStatus(models.TextChoices):
 
 # Still in Stripe's hands: the org is flagged for staff.
 UNSETTLED_DISPUTES = (DisputeStatus.INQUIRY, DisputeStatus.OPEN, DisputeStatus.APPEAL)
+# The statuses in which Stripe holds the disputed amount away from us.
+FUNDS_WITHDRAWN = frozenset({DisputeStatus.OPEN, DisputeStatus.LOST, DisputeStatus.APPEAL})
 
 
 class Dispute(models.Model):

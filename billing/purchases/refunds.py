@@ -7,8 +7,8 @@ import uuid
 
 from django.db import transaction
 
-from billing.disputes.chargebacks import FUNDS_WITHDRAWN
 from billing.models import EntryKind, LedgerEntry, Purchase, PurchaseStatus
+from billing.models.disputes import FUNDS_WITHDRAWN
 from billing.models.purchases import FULFILLED_STATUSES, major_text
 from billing.payments.interface import Provider
 from billing.payments.providers import provider_named
