@@ -32,3 +32,7 @@ WHITENOISE_AUTOREFRESH = True
 # Most tests log staff in without a device; tests/accounts/test_second_factor.py turns
 # enrolment on as production has it.
 OTP_REQUIRED_FOR_STAFF = False
+# The mutation run (tests/mutants.py) calls pytest again and again in one process, and after
+# the first call NAME is the test database's own: name the test database once, here.
+if os.environ.get("MUTANT_TESTS") and "postgresql" in DATABASES["default"]["ENGINE"]:  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}"}  # noqa: F405

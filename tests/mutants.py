@@ -1,8 +1,13 @@
 """The mutation run over the money paths (`make mutants`; docs/testing.md).
 
 Runs mutmut on one money module at a time, each against the test modules that
-own it (MUTANT_TESTS, read by tests/conftest.py), on SQLite, then prints the
-score of each module and every surviving mutant.
+own it (MUTANT_TESTS, read by tests/conftest.py), then prints the score of each
+module and every surviving mutant. The modules of the PostgreSQL write path (the
+ledger's store and its one-statement writer, COPY) run on PostgreSQL always, with
+their database tests; the others on SQLite, or on PostgreSQL with --postgres.
+PostgreSQL's database is MUTANT_DATABASE_URL (default
+postgres://postgres@127.0.0.1:5432/credits_mutants): its test database is built
+once, with every migration (the guard triggers), then reused by each mutant's run.
 
     .venv/bin/python tests/mutants.py                  # every money module
     .venv/bin/python tests/mutants.py billing.money    # some of them
@@ -10,12 +15,13 @@ score of each module and every surviving mutant.
     .venv/bin/python tests/mutants.py --report --show  # ... and what each survivor changes
     .venv/bin/python tests/mutants.py --sample=4       # every 4th mutant of each module
     .venv/bin/python tests/mutants.py --skip-killed    # only what the last run did not kill
+    .venv/bin/python tests/mutants.py --postgres billing.ledger.chain  # on PostgreSQL
 
 --skip-killed is sound only when tests were added since the last run, none changed or
 removed: a mutant that tests killed is then still killed.
 
-The hypothesis state machines and the PostgreSQL-only concurrency tests are left
-out on purpose: a mutant must be caught by a deterministic test that runs on SQLite.
+The hypothesis state machines and the concurrency tests are left out on purpose: a
+mutant must be caught by a deterministic test.
 """
 
 import ast
@@ -72,6 +78,15 @@ TOPUP_TESTS = [  # the hypothesis state machine is left out, as for the ledger
     "tests/billing/topups/test_run_auto_topups_command.py",
 ]
 
+STORE_TESTS = [
+    "tests/billing/ledger/store/test_copy_format.py",
+    "tests/billing/ledger/store/test_one_statement.py",
+    "tests/billing/ledger/test_database_attacks.py",
+    "tests/billing/ledger/test_immutability.py",
+    "tests/billing/usage/ingestion/test_charge_path.py",
+    *LEDGER_TESTS,
+]
+
 # money module -> the test modules that own it
 MODULES = {
     "billing.money": ["tests/billing/test_money.py", "tests/billing/ledger/test_book.py",
@@ -95,17 +110,46 @@ MODULES = {
     "billing.topups.settlement": TOPUP_TESTS,
     "billing.ledger.digests": VERIFY_TESTS,
     "billing.disputes.chargebacks": ["tests/billing/disputes/test_chargebacks.py"],
+    "billing.ledger.store.postgres": STORE_TESTS,
+    "billing.ledger.store.one_statement": STORE_TESTS,
+    "billing.ledger.store.copy_format": STORE_TESTS,
 }
+# Code that only runs on PostgreSQL: its mutants would all survive on SQLite.
+POSTGRES_ONLY = {"billing.ledger.store.postgres", "billing.ledger.store.one_statement",
+                 "billing.ledger.store.copy_format"}
+POSTGRES_URL = os.environ.get("MUTANT_DATABASE_URL",
+                              "postgres://postgres@127.0.0.1:5432/credits_mutants")
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests",
           34: "skipped", 36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout",
           255: "timeout", None: "not checked"}
 
 
-def run(module: str, names: list[str] | None = None) -> int:
-    """mutmut over the module's mutants (or only `names`), against its own test modules."""
+def test_environment(module: str, *, postgres: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}  # SQLite
     env["MUTANT_TESTS"] = ",".join(MODULES[module])
+    if postgres or module in POSTGRES_ONLY:
+        env["DATABASE_URL"] = POSTGRES_URL
+        # --no-migrations (pyproject's) only applies when a test database is created:
+        # prepare_postgres() made it with the migrations, and every run reuses it.
+        env["PYTEST_ADDOPTS"] = "--reuse-db"
+    return env
+
+
+def prepare_postgres() -> int:
+    """Build the test database once, from the unmutated code, with every migration."""
+    env = {**os.environ, "DATABASE_URL": POSTGRES_URL}
+    print(f"== the PostgreSQL test database of {POSTGRES_URL}: built with its migrations",
+          flush=True)
+    return subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            "-p", "no:randomly", "--create-db", "--reuse-db",
+                            "tests/billing/ledger/store/test_one_statement.py"],
+                           cwd=ROOT, env=env)
+
+
+def run(module: str, names: list[str] | None = None, *, postgres: bool = False) -> int:
+    """mutmut over the module's mutants (or only `names`), against its own test modules."""
+    env = test_environment(module, postgres=postgres)
     children = os.environ.get("MUTANT_CHILDREN", "1")
     if names == []:
         print(f"== {module}: nothing to run", flush=True)
@@ -193,11 +237,15 @@ def main(argv: list[str]) -> int:
         print(f"not a money module: {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
     sample = int(options.get("--sample") or 1)
+    postgres = "--postgres" in options
     failed = 0
     if "--report" not in options:
+        if (postgres or POSTGRES_ONLY & set(modules)) and prepare_postgres() != 0:
+            print("the PostgreSQL test database could not be built", file=sys.stderr)
+            return 1
         for module in modules:
             names = chosen(module, sample=sample, skip_killed="--skip-killed" in options)
-            failed |= run(module, names) != 0
+            failed |= run(module, names, postgres=postgres) != 0
     report(modules, sample=sample, show="--show" in options)
     return 1 if failed else 0
 
