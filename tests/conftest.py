@@ -137,3 +137,17 @@ def db_proxy(transactional_db):
 
     with TcpProxy(upstream_of_default_database()) as proxy, database_through(proxy):
         yield proxy
+
+
+@pytest.fixture(autouse=bool(os.environ.get("MUTANT_TESTS")))
+def _store_caches_cleared():
+    """Under the mutation run only: the ledger store builds its SQL once per process and
+    keeps it, so a mutant of the builders would meet the clean run's SQL and survive.
+    Each test builds its own (prepared statements are named by their SQL's hash: a
+    mutated statement is prepared afresh)."""
+    from billing.ledger.store import copy_format, one_statement, postgres
+
+    one_statement._STATEMENTS.clear()
+    postgres._READS.clear()
+    postgres._LOCK_STATEMENTS = None
+    copy_format.copy_moment.cache_clear()
