@@ -73,6 +73,10 @@ def parse_limit(value) -> Decimal:
         raise BudgetError("monthly_limit", str(error)) from None
 
 
+def _by(via: str) -> str:
+    return f" (by {via})" if via else ""
+
+
 def _lookup(organization, subject: Subject):
     if subject.api_key is not None:
         return Budget.objects.filter(organization=organization, api_key=subject.api_key)
@@ -80,8 +84,9 @@ def _lookup(organization, subject: Subject):
 
 
 @transaction.atomic
-def set_budget(*, organization, subject: Subject, monthly_limit, actor) -> Budget:
-    """Create or change the subject's budget. What it used this month is kept."""
+def set_budget(*, organization, subject: Subject, monthly_limit, actor, via: str = "") -> Budget:
+    """Create or change the subject's budget. What it used this month is kept. `via`: how,
+    when not by a person in the portal (e.g. "API key ci"), for the settings history."""
     limit = parse_limit(monthly_limit)
     if subject.api_key is not None and subject.api_key.organization_id != organization.pk:
         raise BudgetError("api_key", "that API key belongs to another organisation")
@@ -98,12 +103,12 @@ def set_budget(*, organization, subject: Subject, monthly_limit, actor) -> Budge
     record_change(organization=organization, actor=actor, area=AREA,
                   action="set" if created else "changed",
                   summary=f"Monthly budget of {subject.describe()}: "
-                          f"{money.display(limit)} credits")
+                          f"{money.display(limit)} credits{_by(via)}")
     return budget
 
 
 @transaction.atomic
-def clear_budget(*, organization, subject: Subject, actor) -> bool:
+def clear_budget(*, organization, subject: Subject, actor, via: str = "") -> bool:
     """Remove the subject's budget and its months; False when there was none."""
     CreditAccount.objects.select_for_update().filter(organization=organization).first()
     budget = _lookup(organization, subject).first()
@@ -111,5 +116,5 @@ def clear_budget(*, organization, subject: Subject, actor) -> bool:
         return False
     budget.delete()  # its months go with it (CASCADE)
     record_change(organization=organization, actor=actor, area=AREA, action="cleared",
-                  summary=f"Monthly budget of {subject.describe()} cleared")
+                  summary=f"Monthly budget of {subject.describe()} cleared{_by(via)}")
     return True
