@@ -10,6 +10,7 @@ from django.db.models import DecimalField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts.models import ApiKey, Membership
 from billing import money
 from billing.models import Budget, BudgetKind, BudgetMonth
 from billing.usage.ingestion.budgets import month_of
@@ -63,3 +64,33 @@ def budgets_json(organization) -> dict:
     month = this_month()
     return {"month": f"{month:%Y-%m}",
             "budgets": [use.as_json() for use in budgets_of(organization, month=month)]}
+
+
+@dataclass(frozen=True)
+class SubjectRow:
+    """One line of the portal's budgets page: a key or a user, with its budget if any."""
+
+    kind: str
+    subject: str  # the key's prefix or the user's email: what the forms send back
+    name: str
+    detail: str
+    use: BudgetUse | None
+
+
+def budget_rows(organization) -> tuple[list[SubjectRow], list[SubjectRow]]:
+    """The org's API keys (active ones, and revoked ones that still have a budget), and its
+    users (members, and anyone else with a budget), each with its budget and use."""
+    uses = budgets_of(organization)
+    by_key = {u.budget.api_key_id: u for u in uses if u.budget.kind == BudgetKind.API_KEY}
+    by_user = {u.budget.user_label: u for u in uses if u.budget.kind == BudgetKind.USER}
+    keys = [SubjectRow(BudgetKind.API_KEY, key.prefix, key.name,
+                       "revoked" if key.revoked_at else "", by_key.get(key.pk))
+            for key in ApiKey.objects.filter(organization=organization).order_by("name", "id")
+            if key.revoked_at is None or key.pk in by_key]
+    members = {email.lower(): role for email, role in Membership.objects.filter(
+        organization=organization).values_list("user__email", "role")}
+    users = [SubjectRow(BudgetKind.USER, email, email,
+                        members[email] if email in members else "not a member",
+                        by_user.get(email))
+             for email in sorted(set(members) | set(by_user))]
+    return keys, users
