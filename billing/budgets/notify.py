@@ -61,9 +61,11 @@ def _record(organization, crossing: Crossing) -> None:
     if crossing.level == EXHAUSTED:
         kind = NotificationKind.BUDGET_EXHAUSTED
         title = f"The monthly budget of {subject} is used up"
-        text = (f"The monthly budget of {subject} ({limit} credits) is used up: its usage "
-                f"events are refused (budget_exceeded) until the month ends or an admin "
-                f"raises or clears the budget.")
+        left = money.display_rounded(max(crossing.monthly_limit - crossing.used, 0))
+        text = (f"The monthly budget of {subject} ({limit} credits) is used up: {left} "
+                f"credits are left this month, and its usage events that do not fit are "
+                f"refused (budget_exceeded) until the month ends or an admin raises or "
+                f"clears the budget.")
     else:
         kind = NotificationKind.BUDGET_WARNING
         title = f"The monthly budget of {subject} is 80% used"
