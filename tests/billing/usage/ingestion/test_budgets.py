@@ -159,3 +159,14 @@ def test_import_usage_refuses_a_users_events_past_the_budget(tmp_path, org, caps
     assert set(UsageEvent.objects.values_list("idempotency_key", flat=True)) == {"i1", "i3"}
     assert used(budget) == GPU_CREDITS
     assert balance(org) == 100 - 2 * GPU_CREDITS
+
+
+def test_a_large_batch_streamed_by_copy_keeps_its_budget_too(org):
+    funded(org, 1000)
+    key = api_key_for(org)
+    budget = key_budget(org, key, 60 * AI_CREDITS)
+    result = record_usage(organization=org, api_key=key.api_key,
+                          events=[ai_event(f"a{n}") for n in range(70)])
+    assert statuses(result) == ["charged"] * 60 + ["rejected"] * 10
+    assert used(budget) == 60 * AI_CREDITS
+    assert_ledger_ok(org)
