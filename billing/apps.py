@@ -9,11 +9,13 @@ class BillingConfig(AppConfig):
     def ready(self):
         import billing.checks  # noqa: F401 - registers the deploy check
         from billing.alerts import services as alerts
+        from billing.budgets.notify import budget_crossed
         from billing.ledger.credit_accounts import open_account_of_new_organization
         from billing.ledger.listeners import BALANCE_LISTENERS, settings_saved
         from billing.pricing.catalogue.resolution import catalogue_changed
         from billing.pricing.quotes.price_cache import PRICE_MODELS
         from billing.topups import runner as topups
+        from billing.usage.ingestion.budgets import BUDGET_LISTENERS
 
         # accounts knows nothing of billing: billing listens for new organisations.
         post_save.connect(open_account_of_new_organization, sender="accounts.Organization",
@@ -22,6 +24,9 @@ class BillingConfig(AppConfig):
         for listener in (topups.balance_changed, alerts.balance_changed):
             if listener not in BALANCE_LISTENERS:
                 BALANCE_LISTENERS.append(listener)
+        # After each commit of a charge that took a budget to 80% or 100% of its month.
+        if budget_crossed not in BUDGET_LISTENERS:
+            BUDGET_LISTENERS.append(budget_crossed)
         # Each area registers the Stripe events it handles, on import (billing/webhooks/).
         import billing.disputes.webhook_handlers  # noqa: F401
         import billing.purchases.webhook_handlers  # noqa: F401

@@ -19,7 +19,7 @@ FLOORS = {
     "demo": 7,
     "disputes": 6,
     "purchases": 5,
-    "topups": 4,
+    "topups": 4, "budgets": 4,
     "alerts": 3, "refunds": 3,
     "webhooks": 2, "usage": 2,
     "ledger": 1, "pricing": 1, "payments": 1, "faults": 1, "templatetags": 1,

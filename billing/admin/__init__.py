@@ -1,6 +1,7 @@
 """Staff admin for billing, one module per area."""
 
 from billing.admin import (
+    budgets,  # noqa: F401
     disputes,  # noqa: F401
     ledger,  # noqa: F401
     model_names,  # noqa: F401

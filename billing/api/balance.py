@@ -1,9 +1,10 @@
 """The balance as GET /api/v1/balance reports it: balance, debt, alert levels, runway,
-auto-topup settings (docs/api.md).
+auto-topup settings, budgets (docs/api.md).
 
 All of it in one statement (`SNAPSHOT`): the org's account row, its alert and
-auto-topup settings (and package) joined, and the last 7 days' burn as a
-subquery over the daily rollup's (organization, day) range. The balance API is
+auto-topup settings (and package) joined, the last 7 days' burn as a subquery over
+the daily rollup's (organization, day) range, and whether the org has budgets at all
+(only then does a second query read them with this month's use). The balance API is
 the hottest read there is: four ORM queries cost four round trips, and even one
 ORM query with joins and subqueries costs more Python to build than the database
 takes to answer it (bench/README.md, "Reporting pages at ten million rows").
@@ -15,9 +16,11 @@ from django.db import connection
 
 from billing import money
 from billing.alerts import selectors as alert_selectors
+from billing.budgets.selectors import budgets_of
 from billing.models import (
     AlertSettings,
     AutoTopupSettings,
+    Budget,
     CreditAccount,
     CreditPackage,
     DailyUsage,
@@ -31,7 +34,8 @@ SELECT a.balance,
         WHERE d.organization_id = %(org)s AND d.day > %(after)s AND d.day <= %(until)s),
        s.id, s.warning_level, s.critical_level,
        t.id, t.enabled, t.threshold, t.mode, t.target_balance, t.monthly_cap_minor,
-       t.disabled_reason, p.id, p.name, p.currency
+       t.disabled_reason, p.id, p.name, p.currency,
+       EXISTS (SELECT 1 FROM {Budget._meta.db_table} b WHERE b.organization_id = %(org)s)
 FROM (SELECT CAST(%(org)s AS BIGINT) AS id) o
 LEFT JOIN {CreditAccount._meta.db_table} a ON a.organization_id = o.id
 LEFT JOIN {AlertSettings._meta.db_table} s ON s.organization_id = o.id
@@ -62,7 +66,8 @@ def _snapshot(organization) -> tuple:
 
 def for_api(organization) -> dict:
     (balance, burn, levels_id, warning, critical, topup_id, enabled, threshold, mode, target,
-     cap, disabled_reason, package_id, package_name, currency) = _snapshot(organization)
+     cap, disabled_reason, package_id, package_name, currency,
+     has_budgets) = _snapshot(organization)
     balance = _credits(balance) if balance is not None else ZERO
     runway = runway_at(balance, (_credits(burn) or ZERO) / BURN_DAYS)
     levels = None
@@ -86,4 +91,5 @@ def for_api(organization) -> dict:
                          "critical": _level(levels.critical_level if levels else None)},
         "auto_topup": topup_selectors.for_api(topup),
         "runway_days": None if runway is None else f"{runway:.1f}",
+        "budgets": [use.as_json() for use in budgets_of(organization)] if has_budgets else [],
     }

@@ -59,11 +59,19 @@ class UsageBatchIn(Schema):
     events: list[UsageEventIn] = Field(min_length=1, max_length=MAX_EVENTS)
 
 
+class BudgetRefusalOut(Schema):
+    kind: Literal["api_key", "user"]
+    name: str = Field(description="the API key's name or the user's email")
+    monthly_limit: str
+    used: str = Field(description="credits used this month before the refused event")
+
+
 class EventError(Schema):
-    code: Literal["insufficient_credits", "idempotency_conflict", "invalid_event",
-                  "plan_not_eligible"] = Field(
+    code: Literal["insufficient_credits", "budget_exceeded", "idempotency_conflict",
+                  "invalid_event", "plan_not_eligible"] = Field(
         description="invalid_event and plan_not_eligible: asynchronous events only")
     message: str
+    budget: BudgetRefusalOut | None = Field(None, description="budget_exceeded: which budget")
 
 
 class EventResultOut(Schema):
@@ -113,6 +121,34 @@ class AutoTopupOut(Schema):
     disabled_reason: str | None = Field(None, description="why it turned itself off")
 
 
+class BudgetKeyOut(Schema):
+    prefix: str
+    name: str
+
+
+class BudgetOut(Schema):
+    kind: Literal["api_key", "user"]
+    api_key: BudgetKeyOut | None
+    user: str | None
+    monthly_limit: str
+    used: str = Field(description="credits charged against it this UTC month")
+    remaining: str
+
+
+class BudgetsOut(Schema):
+    month: str = Field(description="the UTC month, YYYY-MM")
+    budgets: list[BudgetOut]
+
+
+class BudgetIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: str | None = Field(None, description="the key's prefix (one of api_key, user)")
+    user: str | None = Field(None, description="the user's email, as events send it")
+    monthly_limit: str | None = Field(
+        description="credits a month, a decimal string; null clears the budget")
+
+
 class BalanceOut(Schema):
     organization: str
     balance: str
@@ -121,6 +157,7 @@ class BalanceOut(Schema):
     alert_levels: AlertLevelsOut
     auto_topup: AutoTopupOut
     runway_days: str | None
+    budgets: list[BudgetOut]
 
 
 ERRORS = {401: ErrorOut, 403: ErrorOut, 503: ErrorOut}  # 503: transient, retry

@@ -1,5 +1,5 @@
 """HTTP API v1 (the contract: docs/api.md): usage events (charged now, or queued with
-?mode=async), an event's result by key, and the balance.
+?mode=async), an event's result by key, the balance, and budgets (budgets.py).
 
 Every error, the framework's own included, has the shape
 {"error": {"code", "message", "details"}}. The usage body is parsed here, not
@@ -20,7 +20,7 @@ from ninja.security import HttpBearer
 
 from accounts.rate_limits import over_limit
 from accounts.services import authenticate_api_key
-from billing.api import balance
+from billing.api import balance, budgets
 from billing.api.errors import HTTP_CODES, error_response, unavailable_response
 from billing.api.schemas import (
     ERRORS,
@@ -69,6 +69,7 @@ api = NinjaAPI(
     urls_namespace="api_v1",
     docs_url=None,  # ninja's page loads Swagger UI from a CDN; the schema is enough
 )
+api.add_router("/budgets", budgets.router)
 
 
 MODES = ("sync", "async")

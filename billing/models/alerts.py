@@ -41,6 +41,8 @@ class NotificationKind(models.TextChoices):
     TOPUP_FAILED = "topup_failed", "Auto-topup payment failed"
     TOPUP_DISABLED = "topup_disabled", "Auto-topup turned off after failures"
     TOPUP_CAP = "topup_cap", "Auto-topup stopped by the monthly cap"
+    BUDGET_WARNING = "budget_warning", "A monthly budget reached 80%"
+    BUDGET_EXHAUSTED = "budget_exhausted", "A monthly budget is used up"
 
 
 class Notification(models.Model):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from billing.portal import alerts, auto_topup, packages
+from billing.portal import alerts, auto_topup, budgets, packages
 
 urlpatterns = [
     path("o/<slug:slug>/credits/packages/", packages.packages, name="packages"),
@@ -23,4 +23,5 @@ urlpatterns = [
     path("o/<slug:slug>/auto-topup/card/test/", auto_topup.test_card_setup,
          name="test_card_setup"),
     path("o/<slug:slug>/alerts/", alerts.alerts, name="alerts"),
+    path("o/<slug:slug>/budgets/", budgets.budgets, name="budgets"),
 ]

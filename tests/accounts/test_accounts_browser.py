@@ -111,6 +111,7 @@ def test_no_page_reports_a_csp_violation(acme, live_server, page):
         "/o/acme/purchases/",
         "/o/acme/auto-topup/",
         "/o/acme/alerts/",
+        "/o/acme/budgets/",
         "/o/acme/settings/history/",
         "/admin/",
         "/admin/billing/creditaccount/",

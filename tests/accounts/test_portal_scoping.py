@@ -117,6 +117,8 @@ PORTAL_URLS = [
     ("test_card_setup", "post", {}, None),
     ("alerts", "get", None, None),
     ("alerts", "post", {}, None),
+    ("budgets", "get", None, None),
+    ("budgets", "post", {}, None),
 ]
 ADMIN_ONLY_GETS = {"test_checkout", "card_setup_done", "test_card_setup"}
 

@@ -44,6 +44,7 @@ from billing.usage.events import (
     problem,
     read_events,
 )
+from billing.usage.ingestion.budgets import BudgetCheck
 from billing.usage.ingestion.charges import (
     BALANCE_AFTER,
     USER_ID,
@@ -260,12 +261,15 @@ def _charge(organization, events: list[Event], *, api_key, actor, received: list
     emails = {e.user_label for e in events if e.user_label}
     members = LockRead(model=Membership, columns=("user_id", "user__email"), where=(
         ("organization_id", organization.pk), ("user__email", sorted(emails))))
+    budgets = BudgetCheck(organization_id=organization.pk, moment=charge_at or timezone.now(),
+                          api_key_id=api_key.pk if api_key is not None else None, users=emails)
     if before_lock is not None:
         before_lock()
     with open_book(organization=organization, now=charge_at,
-                   reads=[known, members] if emails else [known]) as book:
+                   reads=[known, *([members] if emails else []), *budgets.reads]) as book:
         prior = prior_events(book.rows(known))
         users = members_from_rows(book.rows(members)) if emails else {}
+        budgets.load(book)
         paid: list[int] = []  # indexes of the events this charge takes credits for
         charged: list[int] = []  # and of all it records, free ones included
         available, total = None, Decimal(0)
@@ -277,6 +281,10 @@ def _charge(organization, events: list[Event], *, api_key, actor, received: list
             if available is None:  # the first new event: credits past their expiry pay
                 book.expire_due()  # for nothing (a no-op when none are due)
                 available = book.balance
+            # A budget is checked before the balance, and refuses even an event it pays for.
+            if (refused := budgets.refusal(event.user_label, credits)) is not None:
+                results.append(EventResult(event.key, REJECTED, error=refused))
+                continue
             if available < 0:
                 results.append(_rejection(event, "insufficient_credits",
                                           "the organisation is in debt: usage is paused"))
@@ -290,6 +298,7 @@ def _charge(organization, events: list[Event], *, api_key, actor, received: list
                 available -= credits
                 total += credits
                 paid.append(index)
+                budgets.spend(event.user_label, credits)
             charged.append(index)
             user = users.get(event.user_label) if event.user_label else None
             charge.row[USER_ID] = user.pk if user is not None else None
@@ -302,7 +311,9 @@ def _charge(organization, events: list[Event], *, api_key, actor, received: list
             rows.add(charges[index].row, entry if events[index].quote.credits > 0 else None,
                      heads[index])
         if rows.rows:
-            book.write_with_entries(rows, rollup.totals())
+            spent = budgets.totals()
+            book.write_with_entries(rows, rollup.totals(), *([spent] if spent else []))
+        budgets.announce(organization)
         balance = book.balance
     return BatchResult(results=results, balance=balance)
 

@@ -29,7 +29,7 @@ def test_a_fresh_org(client, org):
     assert response.json() == {
         "organization": "acme", "balance": "0.000000", "in_debt": False, "low_balance": False,
         "alert_levels": {"warning": None, "critical": None},
-        "auto_topup": {"enabled": False}, "runway_days": None,
+        "auto_topup": {"enabled": False}, "runway_days": None, "budgets": [],
     }
 
 

@@ -49,10 +49,12 @@ def test_one_event_is_written_by_one_statement_and_nothing_runs_after_commit(org
     # One round trip takes the lock and reads the grants and the known keys after it.
     lock_and_reads, write = from_the_lock(queries)
     # The events' own keys are the charge's idempotency: no ledger key is looked up.
-    lock, grants, known_events, users = lock_and_reads.split("; ")
+    lock, grants, known_events, users, budgets, budget_months = lock_and_reads.split("; ")
     assert lock.endswith("FOR UPDATE") and "billing_creditgrant" in grants
     assert "billing_usageevent" in known_events
     assert "accounts_user" in users  # the user named, read with the lock
+    # The user's budget and its month, in the same round trip (docs/budgets.md).
+    assert "billing_budget" in budgets and "billing_budgetmonth" in budget_months
     for table in ("billing_ledgerentry", "billing_grantallocation", "billing_creditgrant",
                   "billing_creditaccount", "billing_usageevent", "billing_dailyusage"):
         assert f'"{table}"' in write or f"{table} " in write, table
