@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 
 from billing.ledger import digests
-from billing.ledger.chain import UnknownChainKey, entry_hash, grant_terms
+from billing.ledger.chain import UnknownChainKey, UnknownChainVersion, entry_hash, grant_terms
 from billing.ledger.verify_usage import dangling_references, entry_events_problem, events_by_entry
 from billing.models import (
     CreditAccount,
@@ -193,6 +193,8 @@ def _chain_link_broken(entry, previous_hash, allocations, keyed_seen, cutover, s
                        "altered")
         except UnknownChainKey:
             message = f"signed with an unknown chain key {entry.key_id!r}"
+        except UnknownChainVersion:
+            message = f"an unknown chain version {entry.chain_version!r}: altered"
     report.problems.append(Problem(slug, "7", message, entry.pk))
     return True
 
