@@ -1,4 +1,5 @@
 from billing.models.alerts import AlertSettings, Notification, NotificationKind  # noqa: F401
+from billing.models.cutover import LedgerCutover  # noqa: F401
 from billing.models.digests import LedgerDigest  # noqa: F401
 from billing.models.disputes import Dispute, DisputeStatus  # noqa: F401
 from billing.models.ledger import (  # noqa: F401

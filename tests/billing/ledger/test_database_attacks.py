@@ -194,3 +194,27 @@ def test_a_grant_s_terms_changed_in_place_are_found_against_its_opening_entry(at
         f"[acme] invariant 7: grant {opened.grant.pk}'s terms differ from those its opening "
         "entry committed: altered"
     ]
+
+
+def test_an_unkeyed_chain_under_an_id_below_the_cut_over_is_not_sealed(attacker, entries):
+    # With the keyed-only guard off, a fresh account opened by an unkeyed entry with a
+    # correct plain SHA-256 hash and an id below every keyed entry's: the cut-over's id
+    # alone would accept it, the signed cut-over never sealed it.
+    fresh, _ = CreditAccount.objects.get_or_create(organization=make_org("fresh"))
+    forged = LedgerEntry.objects.get(pk=entries[0].pk)
+    forged.pk, forged.account_id, forged.key_id, forged.chain_version = -1, fresh.pk, "", ""
+    forged.hash = entry_hash(forged, "")
+    sql, params = _copy_entry_sql(entries[0], account_id=fresh.pk, key_id="",
+                                  chain_version="", hash=forged.hash)
+    attacker(
+        "ALTER TABLE billing_ledgerentry DISABLE TRIGGER billing_ledgerentry_keyed_only",
+        (sql.replace("INSERT INTO billing_ledgerentry (", "INSERT INTO billing_ledgerentry (id, ")
+         .replace("SELECT ", "SELECT -1, ", 1), params),
+        ("UPDATE billing_creditaccount SET balance = %s, entry_count = 1, last_hash = %s "
+         "WHERE id = %s", [forged.balance_after, forged.hash, fresh.pk]),
+        "ALTER TABLE billing_ledgerentry ENABLE ALWAYS TRIGGER billing_ledgerentry_keyed_only",
+    )
+    problems = [str(p) for p in verify_ledger(organization=fresh.organization).problems
+                if p.invariant == "7"]
+    assert problems == ["[fresh] invariant 7 (entry #-1): 1 unkeyed entries where the signed "
+                        "cut-over sealed 0: written without the chain key, or altered"]
