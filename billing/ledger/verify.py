@@ -12,10 +12,12 @@ entries are checked against their events (billing/ledger/verify_usage.py).
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Sum
+from django.utils import timezone
 
 from billing.ledger import cutover as cutovers
 from billing.ledger import digests
@@ -89,6 +91,7 @@ class Cutover:
 
     sealed: dict
     first_keyed: int | None
+    recorded_at: datetime | None = None
 
 
 def signed_cutover(report: Report) -> Cutover:
@@ -98,8 +101,13 @@ def signed_cutover(report: Report) -> Cutover:
         report.problems.append(Problem("*", "7", problem))
         recorded = None
     if recorded is None:
-        return Cutover({}, first_keyed_entry_id())
-    return Cutover(recorded.sealed, recorded.first_keyed_entry_id or first_keyed_entry_id())
+        first_keyed = first_keyed_entry_id()
+        if first_keyed is not None:
+            report.problems.append(Problem("*", "7", "no signed cut-over is recorded, though "
+                                                     "the chain is keyed: removed"))
+        return Cutover({}, first_keyed)
+    return Cutover(recorded.sealed, recorded.first_keyed_entry_id or first_keyed_entry_id(),
+                   recorded.created_at)
 
 
 def _allocations_by_entry(account: CreditAccount) -> Iterator[tuple[int, list]]:
@@ -286,9 +294,11 @@ def _check_account(account_id: int, report: Report, digest: LedgerDigest | None,
                 report.problems.append(Problem(slug, "7", head.message))
 
 
-def verify_ledger(*, organization=None, digest: LedgerDigest | None = None) -> Report:
+def verify_ledger(*, organization=None, digest: LedgerDigest | None = None,
+                  now: datetime | None = None) -> Report:
     """Every invariant of every account (or one org's), each in its own snapshot, and the
-    history against `digest` (by default the latest one, when there is any)."""
+    history against `digest` (by default the latest one, when there is any), which must
+    not be older than its schedule allows at `now`."""
     report = Report()
     for name in missing_triggers():
         report.problems.append(Problem("*", "4", f"the guard trigger {name} is missing, "
@@ -308,6 +318,11 @@ def verify_ledger(*, organization=None, digest: LedgerDigest | None = None) -> R
     if organization is not None:
         accounts = accounts.filter(organization=organization)
     cutover = signed_cutover(report)
+    latest = LedgerDigest.objects.order_by("-day").first()
+    if (problem := digests.staleness_problem(latest, cutover.recorded_at, accounts,
+                                             now=now or timezone.now())):
+        report.problems.append(Problem(organization.slug if organization else "*", "7",
+                                       problem))
     for account_id in accounts.values_list("pk", flat=True):
         _check_account(account_id, report, against, cutover)
     if against is not None and organization is None:

@@ -218,3 +218,49 @@ def test_an_unkeyed_chain_under_an_id_below_the_cut_over_is_not_sealed(attacker,
                 if p.invariant == "7"]
     assert problems == ["[fresh] invariant 7 (entry #-1): 1 unkeyed entries where the signed "
                         "cut-over sealed 0: written without the chain key, or altered"]
+
+
+def test_the_newest_digests_removed_leave_a_stale_digest_that_verify_reports(
+    attacker, entries, org
+):
+    now = timezone.now()
+    kept = digests.record_digest(now=now)[0]
+    consume(org, 1, key="usage:after-the-first-digest")
+    newest = digests.record_digest(now=now + timedelta(days=1))[0]
+    two_days_on = now + timedelta(days=2)
+    assert verify_ledger(now=two_days_on).ok
+    attacker(
+        "ALTER TABLE billing_ledgerdigest DISABLE TRIGGER billing_ledgerdigest_append_only",
+        ("DELETE FROM billing_ledgerdigest WHERE id = %s", [newest.pk]),
+        "ALTER TABLE billing_ledgerdigest ENABLE ALWAYS TRIGGER billing_ledgerdigest_append_only",
+    )
+    assert [str(p) for p in verify_ledger(now=two_days_on).problems] == [
+        f"[*] invariant 7: the latest digest, of {kept.day}, is 48 hours old and entries "
+        "posted since are older than its daily schedule allows (26 hours): the schedule "
+        "stopped, or the newest digests were removed"
+    ]
+    assert verify_ledger(now=now + timedelta(hours=25)).ok  # within the schedule
+
+
+def test_every_digest_removed_is_reported_once_the_schedule_was_due(attacker, entries):
+    digests.record_digest()
+    attacker(
+        "ALTER TABLE billing_ledgerdigest DISABLE TRIGGER billing_ledgerdigest_append_only",
+        "DELETE FROM billing_ledgerdigest",
+        "ALTER TABLE billing_ledgerdigest ENABLE ALWAYS TRIGGER billing_ledgerdigest_append_only",
+    )
+    assert verify_ledger().ok  # a day has not passed: the schedule is not yet due
+    [problem] = verify_ledger(now=timezone.now() + timedelta(hours=27)).problems
+    assert "no ledger digest, though entries posted since the cut-over" in problem.message
+
+
+def test_the_cut_over_removed_is_reported(attacker, entries):
+    attacker(
+        "ALTER TABLE billing_ledgercutover DISABLE TRIGGER billing_ledgercutover_append_only",
+        "DELETE FROM billing_ledgercutover",
+        "ALTER TABLE billing_ledgercutover ENABLE ALWAYS TRIGGER "
+        "billing_ledgercutover_append_only",
+    )
+    assert [str(p) for p in verify_ledger().problems] == [
+        "[*] invariant 7: no signed cut-over is recorded, though the chain is keyed: removed"
+    ]
