@@ -14,14 +14,13 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from billing import money
-from billing.ledger.chain import length_prefixed
 
 # The entry's idempotency key: + its seq. A charge's idempotency is its events' own keys
 # (unique per org, read with the lock); the entry's key only has to be unique, always.
 CHARGE_PREFIX = "usage-charge:"
 # events-v1: the fields joined by the unit separator (a key holding one was ambiguous),
-# without the price; events-v2 (new entries, named in the metadata): length-prefixed
-# fields, with the resolved model and meter ids and the event's USD cost and rates.
+# without the price; events-v2 (new entries, named in the metadata): the text
+# length-prefixed, with the resolved model and meter ids and the event's cost and rates.
 SEPARATED_DIGEST_VERSION, DIGEST_VERSION = "events-v1", "events-v2"
 # The metadata keys of a per-charge entry; an entry without EVENTS_DIGEST is an older
 # entry of one event, which its usage event points at and its fields describe.
@@ -42,14 +41,16 @@ def priced_event_line(*, key: str, usage_type: str, resource: str, model_id: int
                       meter_id: int | None, tokens: Iterable[int], quantity: Decimal,
                       cost_usd: Decimal, markup: Decimal, credits_per_usd: Decimal,
                       credits: Decimal) -> str:
-    """An event's canonical fields in events-v2, each length-prefixed: key, type, resolved
-    model or meter (code and id), the five token counts, quantity, USD cost (16 places),
-    markup and rate (8 places) and credits (six places)."""
-    return length_prefixed([
-        key, usage_type, resource, str(model_id or ""), str(meter_id or ""),
-        *map(str, tokens), money.canonical(quantity), _fixed(cost_usd, _USD_PLACES),
-        _fixed(markup, _RATE_PLACES), _fixed(credits_per_usd, _RATE_PLACES),
-        money.canonical(credits)])
+    """An event's canonical fields in events-v2: its text (key, type, resolved model or
+    meter code) length-prefixed, then its numbers, which cannot hold the unit separator,
+    joined by it: the model and meter ids, the five token counts, quantity, USD cost (16
+    places), markup and rate (8 places) and credits (six places)."""
+    numbers = "\x1f".join([
+        str(model_id or ""), str(meter_id or ""), *map(str, tokens), money.canonical(quantity),
+        _fixed(cost_usd, _USD_PLACES), _fixed(markup, _RATE_PLACES),
+        _fixed(credits_per_usd, _RATE_PLACES), money.canonical(credits)])
+    return (f"{len(key)}:{key}{len(usage_type)}:{usage_type}{len(resource)}:{resource}"
+            f"{numbers}")
 
 
 def _fixed(value: Decimal, places: int) -> str:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from billing.ledger import cutover as cutovers
 from billing.ledger import digests
 from billing.ledger.chain import UnknownChainKey, UnknownChainVersion, entry_hash, grant_terms
+from billing.ledger.verify_counters import Taken
 from billing.ledger.verify_usage import dangling_references, entry_events_problem, events_by_entry
 from billing.models import (
     CreditAccount,
@@ -135,6 +136,7 @@ def _check_chain(account: CreditAccount, slug: str, report: Report,
     unkeyed, first_unkeyed = [0, ""], None  # the unkeyed start: [count, last hash]
     granted = defaultdict(Decimal)
     refunded = defaultdict(Decimal)
+    taken = Taken()
     committed_terms = {}
     last_id = 0
     allocations = _allocations_by_entry(account)
@@ -191,6 +193,7 @@ def _check_chain(account: CreditAccount, slug: str, report: Report,
         previous_hash = entry.hash
         if entry.metadata and "grant_terms" in entry.metadata:
             committed_terms[entry.metadata.get("grant_id")] = entry.metadata["grant_terms"]
+        taken.add(entry)
         purchase_id = entry.metadata.get("purchase_id") if entry.metadata else None
         if purchase_id is not None:
             if entry.kind in (EntryKind.PURCHASE, EntryKind.BONUS):
@@ -209,6 +212,8 @@ def _check_chain(account: CreditAccount, slug: str, report: Report,
         if amount > granted[purchase_id]:
             report.problems.append(Problem(
                 slug, "6", f"purchase {purchase_id}: refunded {amount} of {granted[purchase_id]}"))
+    for message in taken.problems(account.organization_id):
+        report.problems.append(Problem(slug, "6", message))
     if total != account.balance:
         report.problems.append(Problem(
             slug, "1", f"account balance {account.balance} but entries sum to {total}"))
