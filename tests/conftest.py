@@ -30,16 +30,30 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def _seal_the_cutover():
+    """The signed cut-over, as the migrations record it (a flush empties its table)."""
+    from django.utils import timezone
+
+    from billing.ledger import cutover
+    from billing.models import LedgerCutover, LedgerEntry
+
+    cutover.seal(LedgerCutover.objects, LedgerEntry.objects, now=timezone.now())
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _test_flush_passes_the_truncate_guard():
     """The ledger tables refuse TRUNCATE (triggers that fire always, even in replica mode),
     and Django's flush between transactional tests truncates every table: the flush turns
-    those triggers off as the tables' owner, then back on to fire always."""
+    those triggers off as the tables' owner, then back on to fire always. On either
+    database the flush then records the signed cut-over again, as the migrations did."""
     from django.db.backends.postgresql.operations import DatabaseOperations
+    from django.db.backends.sqlite3.base import DatabaseWrapper as SQLite
 
     from billing.ledger.verify import GUARDED_TABLES
 
     original = DatabaseOperations.execute_sql_flush
+    SQLiteOperations = SQLite.ops_class  # noqa: N806 (a class)
+    original_sqlite = SQLiteOperations.execute_sql_flush
 
     def set_truncate_guards(connection, mode):
         with connection.cursor() as cursor:
@@ -52,10 +66,17 @@ def _test_flush_passes_the_truncate_guard():
             original(self, sql_list)
         finally:
             set_truncate_guards(self.connection, "ENABLE ALWAYS")
+        _seal_the_cutover()
+
+    def execute_sql_flush_sqlite(self, sql_list):
+        original_sqlite(self, sql_list)
+        _seal_the_cutover()
 
     DatabaseOperations.execute_sql_flush = execute_sql_flush
+    SQLiteOperations.execute_sql_flush = execute_sql_flush_sqlite
     yield
     DatabaseOperations.execute_sql_flush = original
+    SQLiteOperations.execute_sql_flush = original_sqlite
 
 
 @pytest.fixture(scope="session")

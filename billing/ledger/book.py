@@ -21,6 +21,7 @@ from billing import money
 from billing.ledger import listeners
 from billing.ledger.actor import Actor
 from billing.ledger.chain import (
+    KEYED_VERSION,
     current_key_id,
     entry_hash,
     fingerprint_of,
@@ -137,6 +138,7 @@ class Book:
             "actor_type": actor.type, "actor_label": actor.label[:254], "reason": reason,
             "idempotency_key": idempotency_key, "fingerprint": fingerprint,
             "metadata": metadata or {}, "created_at": self.now, "key_id": self._key_id,
+            "chain_version": KEYED_VERSION,
         })
         # The allocations are hashed with the entry; new grants already have their ids.
         if metadata_text is None:  # else the caller's, worked out before the lock

@@ -10,6 +10,13 @@ changing any entry, or an allocation, breaks the chain from there on.
 
 Entries written before the chain was keyed (v1, plain SHA-256, no key id) are
 accepted only as the start of an account's chain, never after a keyed entry.
+
+Versions: v1 and v2 join the fields with the unit separator, unescaped, so text
+holding one (a reason, an API key's name in the actor label) could move between
+adjacent fields under the same hash; v3, used for new entries, prefixes each
+field with its length. The entry's `chain_version` says which one signed it
+(empty: written before the column, v1 when unkeyed, else v2); the version is
+part of what is signed, so changing the column breaks the hash.
 """
 
 import hashlib
@@ -27,7 +34,13 @@ from billing import money
 from billing.models import LedgerEntry
 
 UNKEYED_VERSION = "v1"
-KEYED_VERSION = "v2"
+SEPARATED_VERSION = "v2"  # keyed, fields joined with the unit separator
+KEYED_VERSION = "v3"  # keyed, each field length-prefixed: what new entries use
+CHAIN_VERSIONS = (UNKEYED_VERSION, SEPARATED_VERSION, KEYED_VERSION)
+
+
+class UnknownChainVersion(LookupError):
+    """An entry names a chain version this code does not know."""
 
 
 class UnknownChainKey(LookupError):
@@ -121,18 +134,37 @@ def allocations_text(allocations: Iterable[tuple[int, Decimal]]) -> str:
     return ";".join([f"{grant_id}:{money.canonical(amount)}" for grant_id, amount in allocations])
 
 
+def chain_version(entry: LedgerEntry) -> str:
+    """The encoding that hashed the entry: its column, or for entries written before the
+    column (empty) v1 when unkeyed, else v2."""
+    if not entry.key_id:
+        return UNKEYED_VERSION
+    return getattr(entry, "chain_version", "") or SEPARATED_VERSION
+
+
+def length_prefixed(parts: list[str]) -> str:
+    """Each part as `<length>:<text>`: no text, whatever it holds, can pass for a boundary."""
+    return "".join([f"{len(part)}:{part}" for part in parts])
+
+
 def entry_hash(entry: LedgerEntry, previous_hash: str,
                allocations: Iterable[tuple[int, Decimal]] = (),
                metadata_text: str | None = None) -> str:
-    """The entry's hash as its own key id says: keyed (v2) when it has one, else v1.
-    `metadata_text`: metadata_json(entry.metadata), when the caller has it already."""
-    if not entry.key_id:
+    """The entry's hash in its own chain version (keyed v3 for new entries; v2 and the
+    unkeyed v1 as they were). `metadata_text`: metadata_json(entry.metadata), when the
+    caller has it already."""
+    version = chain_version(entry)
+    if version == UNKEYED_VERSION:
         return hashlib.sha256(
             "\x1f".join([UNKEYED_VERSION, *_fields(entry, metadata_text), previous_hash]).encode()
         ).hexdigest()
-    message = "\x1f".join([KEYED_VERSION, entry.key_id, *_fields(entry, metadata_text),
-                           allocations_text(allocations), previous_hash])
-    return sign(message, key_id=entry.key_id)
+    parts = [version, entry.key_id, *_fields(entry, metadata_text),
+             allocations_text(allocations), previous_hash]
+    if version == KEYED_VERSION:
+        return sign(length_prefixed(parts), key_id=entry.key_id)
+    if version == SEPARATED_VERSION:
+        return sign("\x1f".join(parts), key_id=entry.key_id)
+    raise UnknownChainVersion(f"no chain version {version!r}")
 
 
 def fingerprint_of(*parts) -> str:

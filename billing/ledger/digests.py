@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -26,6 +26,9 @@ from billing.ledger.chain import UnknownChainKey, current_key_id, sign
 from billing.models import CreditAccount, LedgerDigest, LedgerEntry
 
 logger = logging.getLogger(__name__)
+
+# The schedule records a digest each UTC day; two hours of slack for a late or slow run.
+SCHEDULE_ALLOWS = timedelta(hours=26)
 
 
 def content(day: date, heads: dict, previous: str = "") -> str:
@@ -142,6 +145,29 @@ def chain_problems() -> list[str]:
                             "there or was altered: the digest chain has a gap")
         before = digest
     return problems
+
+
+def staleness_problem(latest: LedgerDigest | None, since: datetime | None, accounts, *,
+                      now: datetime) -> str | None:
+    """A digest is due within 26 hours of every entry: an entry posted after the latest
+    digest (or, with none, after the cut-over `since`) and older than that was seen by no
+    digest, so the schedule stopped or the newest digests (or all) were removed."""
+    due = now - SCHEDULE_ALLOWS
+    since = latest.created_at if latest is not None else since
+    if since is None or since >= due:
+        return None
+    unseen = LedgerEntry.objects.filter(account__in=accounts, created_at__gt=since,
+                                        created_at__lt=due)
+    if not unseen.exists():
+        return None
+    if latest is None:
+        return ("no ledger digest, though entries posted since the cut-over are older than "
+                "the daily schedule allows (26 hours): it never ran, or every digest was "
+                "removed")
+    hours = int((now - latest.created_at).total_seconds() // 3600)
+    return (f"the latest digest, of {latest.day}, is {hours} hours old and entries posted "
+            "since are older than its daily schedule allows (26 hours): the schedule "
+            "stopped, or the newest digests were removed")
 
 
 @dataclass

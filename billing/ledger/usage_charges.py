@@ -18,24 +18,49 @@ from billing import money
 # The entry's idempotency key: + its seq. A charge's idempotency is its events' own keys
 # (unique per org, read with the lock); the entry's key only has to be unique, always.
 CHARGE_PREFIX = "usage-charge:"
-DIGEST_VERSION = "events-v1"
+# events-v1: the fields joined by the unit separator (a key holding one was ambiguous),
+# without the price; events-v2 (new entries, named in the metadata): the text
+# length-prefixed, with the resolved model and meter ids and the event's cost and rates.
+SEPARATED_DIGEST_VERSION, DIGEST_VERSION = "events-v1", "events-v2"
 # The metadata keys of a per-charge entry; an entry without EVENTS_DIGEST is an older
 # entry of one event, which its usage event points at and its fields describe.
-EVENTS, EVENTS_DIGEST = "events", "events_digest"
+EVENTS, EVENTS_DIGEST, EVENTS_VERSION = "events", "events_digest", "events_version"
+_USD_PLACES, _RATE_PLACES = money.USD_FIELD["decimal_places"], money.RATE_FIELD["decimal_places"]
 
 
 def event_line(*, key: str, usage_type: str, resource: str, tokens: Iterable[int],
                quantity: Decimal, credits: Decimal) -> str:
-    """An event's canonical fields: key, type, resolved model or meter, the five token
-    counts, quantity and credits (six places), separated by the unit separator."""
+    """An event's canonical fields in events-v1: key, type, resolved model or meter, the
+    five token counts, quantity and credits (six places), separated by the unit
+    separator."""
     return "\x1f".join([key, usage_type, resource, *map(str, tokens),
                         money.canonical(quantity), money.canonical(credits)])
 
 
-def events_digest(lines: Iterable[str]) -> str:
+def priced_event_line(*, key: str, usage_type: str, resource: str, model_id: int | None,
+                      meter_id: int | None, tokens: Iterable[int], quantity: Decimal,
+                      cost_usd: Decimal, markup: Decimal, credits_per_usd: Decimal,
+                      credits: Decimal) -> str:
+    """An event's canonical fields in events-v2: its text (key, type, resolved model or
+    meter code) length-prefixed, then its numbers, which cannot hold the unit separator,
+    joined by it: the model and meter ids, the five token counts, quantity, USD cost (16
+    places), markup and rate (8 places) and credits (six places)."""
+    numbers = "\x1f".join([
+        str(model_id or ""), str(meter_id or ""), *map(str, tokens), money.canonical(quantity),
+        _fixed(cost_usd, _USD_PLACES), _fixed(markup, _RATE_PLACES),
+        _fixed(credits_per_usd, _RATE_PLACES), money.canonical(credits)])
+    return (f"{len(key)}:{key}{len(usage_type)}:{usage_type}{len(resource)}:{resource}"
+            f"{numbers}")
+
+
+def _fixed(value: Decimal, places: int) -> str:
+    return f"{value:.{places}f}"
+
+
+def events_digest(lines: Iterable[str], version: str = DIGEST_VERSION) -> str:
     """SHA-256 over the events' lines in sorted order (the order they are stored or read
     in does not matter; keys are unique per org, so no two lines are equal)."""
-    text = "\n".join([DIGEST_VERSION, *sorted(lines)])
+    text = "\n".join([version, *sorted(lines)])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -45,7 +70,8 @@ def charge_metadata(*, digest: str, count: int, cost_usd: Decimal, types: Iterab
     """A usage entry's metadata: the digest and count of its events, and what the
     transactions page, its filters' results and the CSV show for it (distinct values)."""
     return {
-        EVENTS: count, EVENTS_DIGEST: digest, "cost_usd": str(cost_usd),
+        EVENTS: count, EVENTS_DIGEST: digest, EVENTS_VERSION: DIGEST_VERSION,
+        "cost_usd": str(cost_usd),
         "types": sorted(set(types)), "resources": sorted(set(resources)),
         "operations": sorted(set(operations) - {""}), "users": sorted(set(users) - {""}),
     }

@@ -12,25 +12,30 @@ entries are checked against their events (billing/ledger/verify_usage.py).
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Sum
+from django.utils import timezone
 
+from billing.ledger import cutover as cutovers
 from billing.ledger import digests
-from billing.ledger.chain import UnknownChainKey, entry_hash, grant_terms
+from billing.ledger.chain import UnknownChainKey, UnknownChainVersion, entry_hash, grant_terms
+from billing.ledger.verify_counters import Taken
 from billing.ledger.verify_usage import dangling_references, entry_events_problem, events_by_entry
 from billing.models import (
     CreditAccount,
     CreditGrant,
     EntryKind,
     GrantAllocation,
+    LedgerCutover,
     LedgerDigest,
     LedgerEntry,
 )
 
 GUARDED_TABLES = [LedgerEntry._meta.db_table, GrantAllocation._meta.db_table,
-                  LedgerDigest._meta.db_table]
+                  LedgerDigest._meta.db_table, LedgerCutover._meta.db_table]
 # Installed by the migrations: refuse UPDATE/DELETE per row, TRUNCATE per statement, and an
 # unkeyed entry once the chain is keyed. Each must fire always (tgenabled 'A'): one left in
 # origin mode is stepped around by `SET session_replication_role = replica`.
@@ -80,6 +85,32 @@ def first_keyed_entry_id() -> int | None:
             .values_list("pk", flat=True).first())
 
 
+@dataclass
+class Cutover:
+    """What the signed cut-over accepts: the unkeyed entries it sealed, per account
+    ([count, last hash]), and no unkeyed entry after the first keyed one."""
+
+    sealed: dict
+    first_keyed: int | None
+    recorded_at: datetime | None = None
+
+
+def signed_cutover(report: Report) -> Cutover:
+    """The recorded cut-over; when it fails its signature (or is gone), it seals nothing."""
+    recorded = LedgerCutover.objects.first()
+    if recorded is not None and (problem := cutovers.signature_problem(recorded)):
+        report.problems.append(Problem("*", "7", problem))
+        recorded = None
+    if recorded is None:
+        first_keyed = first_keyed_entry_id()
+        if first_keyed is not None:
+            report.problems.append(Problem("*", "7", "no signed cut-over is recorded, though "
+                                                     "the chain is keyed: removed"))
+        return Cutover({}, first_keyed)
+    return Cutover(recorded.sealed, recorded.first_keyed_entry_id or first_keyed_entry_id(),
+                   recorded.created_at)
+
+
 def _allocations_by_entry(account: CreditAccount) -> Iterator[tuple[int, list]]:
     """(entry id, [(grant id, amount), ...]) in entry id order, streamed."""
     rows = (GrantAllocation.objects.filter(entry__account=account).order_by("entry_id", "id")
@@ -96,13 +127,16 @@ def _allocations_by_entry(account: CreditAccount) -> Iterator[tuple[int, list]]:
 
 
 def _check_chain(account: CreditAccount, slug: str, report: Report,
-                 cutover: int | None = None) -> dict:
+                 cutover: Cutover | None = None) -> dict:
     """Invariants 2, 3, 7 and 8, plus the refund ceiling of 6, in one pass in seq order.
     Returns the grant terms the hashed entries committed, by grant id."""
+    cutover = cutover or Cutover({}, None)
     previous_hash, balance, total, expected_seq = "", Decimal(0), Decimal(0), 0
     chain_broken, keyed_seen = False, False
+    unkeyed, first_unkeyed = [0, ""], None  # the unkeyed start: [count, last hash]
     granted = defaultdict(Decimal)
     refunded = defaultdict(Decimal)
+    taken = Taken()
     committed_terms = {}
     last_id = 0
     allocations = _allocations_by_entry(account)
@@ -151,12 +185,15 @@ def _check_chain(account: CreditAccount, slug: str, report: Report,
             report.problems.append(Problem(slug, "3", "usage took the balance below zero",
                                            entry.pk))
         if not chain_broken:
-            chain_broken = _chain_link_broken(entry, previous_hash, own, keyed_seen, cutover,
-                                              slug, report)
+            chain_broken = _chain_link_broken(entry, previous_hash, own, keyed_seen,
+                                              cutover.first_keyed, slug, report)
+        if not entry.key_id and not keyed_seen:
+            unkeyed, first_unkeyed = [unkeyed[0] + 1, entry.hash], first_unkeyed or entry.pk
         keyed_seen = keyed_seen or bool(entry.key_id)
         previous_hash = entry.hash
         if entry.metadata and "grant_terms" in entry.metadata:
             committed_terms[entry.metadata.get("grant_id")] = entry.metadata["grant_terms"]
+        taken.add(entry)
         purchase_id = entry.metadata.get("purchase_id") if entry.metadata else None
         if purchase_id is not None:
             if entry.kind in (EntryKind.PURCHASE, EntryKind.BONUS):
@@ -166,10 +203,17 @@ def _check_chain(account: CreditAccount, slug: str, report: Report,
     if charged is not None:
         report.problems.append(Problem(slug, "8", "usage events point at an entry that is "
                                                   "not this account's", charged[0]))
+    sealed = cutover.sealed.get(str(account.pk), [0, ""])
+    if not chain_broken and unkeyed != sealed:
+        report.problems.append(Problem(
+            slug, "7", f"{unkeyed[0]} unkeyed entries where the signed cut-over sealed "
+            f"{sealed[0]}: written without the chain key, or altered", first_unkeyed))
     for purchase_id, amount in refunded.items():
         if amount > granted[purchase_id]:
             report.problems.append(Problem(
                 slug, "6", f"purchase {purchase_id}: refunded {amount} of {granted[purchase_id]}"))
+    for message in taken.problems(account.organization_id):
+        report.problems.append(Problem(slug, "6", message))
     if total != account.balance:
         report.problems.append(Problem(
             slug, "1", f"account balance {account.balance} but entries sum to {total}"))
@@ -193,6 +237,8 @@ def _chain_link_broken(entry, previous_hash, allocations, keyed_seen, cutover, s
                        "altered")
         except UnknownChainKey:
             message = f"signed with an unknown chain key {entry.key_id!r}"
+        except UnknownChainVersion:
+            message = f"an unknown chain version {entry.chain_version!r}: altered"
     report.problems.append(Problem(slug, "7", message, entry.pk))
     return True
 
@@ -236,7 +282,7 @@ def _check_grants(account: CreditAccount, slug: str, report: Report,
 
 
 def _check_account(account_id: int, report: Report, digest: LedgerDigest | None,
-                   cutover: int | None) -> None:
+                   cutover: Cutover) -> None:
     outer = connection.in_atomic_block
     with transaction.atomic():
         if connection.vendor == "postgresql" and not outer:
@@ -253,9 +299,11 @@ def _check_account(account_id: int, report: Report, digest: LedgerDigest | None,
                 report.problems.append(Problem(slug, "7", head.message))
 
 
-def verify_ledger(*, organization=None, digest: LedgerDigest | None = None) -> Report:
+def verify_ledger(*, organization=None, digest: LedgerDigest | None = None,
+                  now: datetime | None = None) -> Report:
     """Every invariant of every account (or one org's), each in its own snapshot, and the
-    history against `digest` (by default the latest one, when there is any)."""
+    history against `digest` (by default the latest one, when there is any), which must
+    not be older than its schedule allows at `now`."""
     report = Report()
     for name in missing_triggers():
         report.problems.append(Problem("*", "4", f"the guard trigger {name} is missing, "
@@ -274,7 +322,12 @@ def verify_ledger(*, organization=None, digest: LedgerDigest | None = None) -> R
     accounts = CreditAccount.objects.order_by("pk")
     if organization is not None:
         accounts = accounts.filter(organization=organization)
-    cutover = first_keyed_entry_id()
+    cutover = signed_cutover(report)
+    latest = LedgerDigest.objects.order_by("-day").first()
+    if (problem := digests.staleness_problem(latest, cutover.recorded_at, accounts,
+                                             now=now or timezone.now())):
+        report.problems.append(Problem(organization.slug if organization else "*", "7",
+                                       problem))
     for account_id in accounts.values_list("pk", flat=True):
         _check_account(account_id, report, against, cutover)
     if against is not None and organization is None:

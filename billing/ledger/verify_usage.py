@@ -15,12 +15,22 @@ from decimal import Decimal
 from django.db.models import Exists, OuterRef, Q
 
 from accounts.models import ApiKey, User
-from billing.ledger.usage_charges import EVENTS, EVENTS_DIGEST, event_line, events_digest
+from billing.ledger.usage_charges import (
+    EVENTS,
+    EVENTS_DIGEST,
+    EVENTS_VERSION,
+    SEPARATED_DIGEST_VERSION,
+    event_line,
+    events_digest,
+    priced_event_line,
+)
 from billing.models import AIModel, LedgerEntry, Meter, UsageEvent
 
 _EVENT_COLUMNS = ("entry_id", "idempotency_key", "type", "resource", "input_tokens",
                   "output_tokens", "cached_input_tokens", "cache_write_tokens",
-                  "reasoning_tokens", "quantity", "credits")
+                  "reasoning_tokens", "quantity", "credits", "ai_model_id", "meter_id",
+                  "cost_usd", "markup", "credits_per_usd")
+_CREDITS = _EVENT_COLUMNS.index("credits")
 
 
 def events_by_entry(account) -> Iterator[tuple[int, list[tuple]]]:
@@ -41,7 +51,7 @@ def events_by_entry(account) -> Iterator[tuple[int, list[tuple]]]:
 
 def entry_events_problem(entry: LedgerEntry, events: list[tuple]) -> str | None:
     """What is wrong between a usage entry and the events pointing at it, or None."""
-    credits = sum((row[10] for row in events), Decimal(0))
+    credits = sum((row[_CREDITS] for row in events), Decimal(0))
     metadata = entry.metadata or {}
     if EVENTS_DIGEST not in metadata:  # an older entry of one event
         if events and credits != -entry.amount:
@@ -51,10 +61,19 @@ def entry_events_problem(entry: LedgerEntry, events: list[tuple]) -> str | None:
         return f"{len(events)} events point at it, its digest covers {metadata.get(EVENTS)}"
     if credits != -entry.amount:
         return f"its events charged {credits} credits, the entry {-entry.amount}"
-    digest = events_digest([
-        event_line(key=key, usage_type=usage_type, resource=resource, tokens=tokens,
-                   quantity=quantity, credits=event_credits)
-        for _, key, usage_type, resource, *tokens, quantity, event_credits in events])
+    if metadata.get(EVENTS_VERSION, SEPARATED_DIGEST_VERSION) == SEPARATED_DIGEST_VERSION:
+        digest = events_digest([
+            event_line(key=row[1], usage_type=row[2], resource=row[3], tokens=row[4:9],
+                       quantity=row[9], credits=row[10]) for row in events],
+            SEPARATED_DIGEST_VERSION)
+    else:  # the version is in the hashed metadata: an unknown one gives no digest it holds
+        digest = events_digest([
+            priced_event_line(key=key, usage_type=usage_type, resource=resource,
+                              model_id=model_id, meter_id=meter_id, tokens=tokens,
+                              quantity=quantity, cost_usd=cost, markup=markup,
+                              credits_per_usd=rate, credits=event_credits)
+            for (_, key, usage_type, resource, *tokens, quantity, event_credits, model_id,
+                 meter_id, cost, markup, rate) in events], str(metadata[EVENTS_VERSION]))
     if digest != metadata[EVENTS_DIGEST]:
         return "its events differ from those its digest covers: altered"
     return None

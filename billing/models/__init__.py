@@ -1,5 +1,6 @@
 from billing.models.alerts import AlertSettings, Notification, NotificationKind  # noqa: F401
 from billing.models.budgets import Budget, BudgetKind, BudgetMonth  # noqa: F401
+from billing.models.cutover import LedgerCutover  # noqa: F401
 from billing.models.digests import LedgerDigest  # noqa: F401
 from billing.models.disputes import Dispute, DisputeStatus  # noqa: F401
 from billing.models.ledger import (  # noqa: F401

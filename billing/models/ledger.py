@@ -199,6 +199,12 @@ class LedgerEntry(AppendOnlyModel):
     key_id = models.CharField(
         max_length=32, blank=True, default="",
         help_text="Id of the chain key that signed this entry (empty: an unkeyed v1 entry).")
+    # New entries: v3 (billing/ledger/chain.py). Rows written before the column hold ''
+    # (v1 when unkeyed, else v2): the column came without rewriting the append-only table.
+    chain_version = models.CharField(
+        max_length=4, blank=True, default="v3", db_default="",
+        help_text="The encoding its hash covers: v3; empty for entries written before it "
+                  "(v1 when unkeyed, else v2).")
     hash = models.CharField(max_length=64)
 
     class Meta:

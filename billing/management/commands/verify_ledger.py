@@ -4,12 +4,14 @@ from accounts.management.counts import plural_count
 from accounts.management.lookup import optional_organization
 from accounts.text import text_problem
 from billing.ledger import digests
-from billing.ledger.verify import verify_ledger
+from billing.ledger.verify import Problem, verify_ledger
+from billing.usage.rollup.rebuild import differences_in_snapshot
 
 
 class Command(BaseCommand):
-    help = ("Check every ledger invariant, the keyed hash chain, the database guards and the "
-            "history against a signed daily digest. Exit 1 with a report on failure.")
+    help = ("Check every ledger invariant, the keyed hash chain, the database guards, the "
+            "history against a signed daily digest and the daily usage rollup against the "
+            "events. Exit 1 with a report on failure.")
 
     def add_arguments(self, parser):
         parser.add_argument("--org", help="only this organisation (slug)")
@@ -28,6 +30,11 @@ class Command(BaseCommand):
                                    "or 'latest'); for a fingerprint: the digest it names was "
                                    "removed or altered")
         report = verify_ledger(organization=organization, digest=chosen)
+        # The rollup is not append-only: checked against the events it sums (invariant 8).
+        for difference in differences_in_snapshot(organization):
+            report.problems.append(Problem(difference.organization, "8",
+                                           f"the daily usage rollup differs from the events: "
+                                           f"{difference}"))
         summary = (f"{plural_count(report.accounts, 'account')}, "
                    f"{plural_count(report.entries, 'entry', 'entries')} checked")
         if report.digest is not None:

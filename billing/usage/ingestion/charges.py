@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from billing.ledger.store.copy_format import JsonText
 from billing.ledger.store.interface import LinkedRows
-from billing.ledger.usage_charges import event_line
+from billing.ledger.usage_charges import priced_event_line
 from billing.models.usage import UsageEvent
 from billing.usage.events import Event
 from billing.usage.rollup.totals import RollupBatch
@@ -49,11 +49,15 @@ class EventCharge:
 
 
 def plan_charge(organization, event: Event, api_key, now) -> EventCharge:
+    quote = event.quote
     return EventCharge(
         row=usage_row(organization, event, api_key, now),
-        line=event_line(key=event.key, usage_type=event.type, resource=event.resource,
-                        tokens=event.tokens, quantity=event.quantity,
-                        credits=event.quote.credits),
+        line=priced_event_line(
+            key=event.key, usage_type=event.type, resource=event.resource,
+            model_id=event.ai_model.pk if event.ai_model else None,
+            meter_id=event.meter.pk if event.meter else None, tokens=event.tokens,
+            quantity=event.quantity, cost_usd=quote.cost_usd, markup=quote.markup,
+            credits_per_usd=quote.credits_per_usd, credits=quote.credits),
         rollup_key=RollupBatch.key_of(
             occurred_at=event.occurred_at, usage_type=event.type, resource=event.resource,
             operation=event.operation, user_label=event.user_label),

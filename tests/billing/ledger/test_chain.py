@@ -78,12 +78,13 @@ def forged_values(org, chain):
         "created_at": middle.created_at + timedelta(microseconds=1),
         "hash": "f" * 64,
         "key_id": "",  # passed off as an entry from before the chain was keyed
+        "chain_version": "v2",  # downgraded to the separator-joined encoding
     }
 
 
 HASHED = ["seq", "kind", "amount", "balance_after", "actor_type", "actor_user", "actor_api_key",
           "actor_label", "reason", "idempotency_key", "fingerprint", "reverses", "metadata",
-          "created_at", "hash", "key_id"]
+          "created_at", "hash", "key_id", "chain_version"]
 
 
 @pytest.mark.parametrize("column", HASHED)
@@ -136,7 +137,7 @@ def test_the_hash_is_keyed_over_every_field_its_allocations_and_the_previous_has
     allocations = allocations_of(entry)
     assert allocations and entry.key_id
     assert entry.hash == entry_hash(entry, chain[0].hash, allocations)
-    assert len(entry.hash) == 64 and KEYED_VERSION == "v2"
+    assert len(entry.hash) == 64 and KEYED_VERSION == entry.chain_version == "v3"
     assert entry_hash(entry, chain[0].hash, allocations) != entry_hash(entry, "", allocations)
     assert entry_hash(entry, chain[0].hash) != entry.hash  # the allocations count
     # canonical amounts: the same value in another notation hashes the same
@@ -179,7 +180,9 @@ def test_the_time_is_hashed_in_utc_whatever_the_servers_zone(org, chain, monkeyp
 
 
 def test_the_encoding_of_a_keyed_entry_never_changes(settings):
-    """The keyed encoding (v2) is pinned too: HMAC-SHA256 under the entry's key id."""
+    """The separator-joined keyed encoding (v2) is pinned too: HMAC-SHA256 under the
+    entry's key id, for entries written in v2 (chain_version v2, or empty: before the
+    column)."""
     import hmac
     from datetime import UTC, datetime
     from hashlib import sha256
@@ -190,10 +193,13 @@ def test_the_encoding_of_a_keyed_entry_never_changes(settings):
         actor_type="api_key", actor_user_id=None, actor_api_key_id=11,
         actor_label="API key x (ck_…)", reason="gpt-4o · chat", idempotency_key="usage:k1",
         fingerprint="ab" * 32, reverses_id=None, metadata={"usage_key": "k1", "type": "ai"},
-        created_at=datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=UTC), key_id="k1")
+        created_at=datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=UTC), key_id="k1",
+        chain_version="v2")
     fields = ["v2", "k1", "7", "3", "usage", "-1.500000", "8.500000", "api_key", "", "11",
               "API key x (ck_…)", "gpt-4o · chat", "usage:k1", "ab" * 32, "",
               '{"type":"ai","usage_key":"k1"}', "2026-11-27T10:00:00.123456+00:00",
               "4:1.000000;9:0.500000", "cd" * 32]
     expected = hmac.new(b"chain-secret", "\x1f".join(fields).encode(), sha256).hexdigest()
+    assert entry_hash(entry, "cd" * 32, [(9, D("0.5")), (4, D("1"))]) == expected
+    entry.chain_version = ""  # written before the column: v2 as well
     assert entry_hash(entry, "cd" * 32, [(9, D("0.5")), (4, D("1"))]) == expected

@@ -194,3 +194,73 @@ def test_a_grant_s_terms_changed_in_place_are_found_against_its_opening_entry(at
         f"[acme] invariant 7: grant {opened.grant.pk}'s terms differ from those its opening "
         "entry committed: altered"
     ]
+
+
+def test_an_unkeyed_chain_under_an_id_below_the_cut_over_is_not_sealed(attacker, entries):
+    # With the keyed-only guard off, a fresh account opened by an unkeyed entry with a
+    # correct plain SHA-256 hash and an id below every keyed entry's: the cut-over's id
+    # alone would accept it, the signed cut-over never sealed it.
+    fresh, _ = CreditAccount.objects.get_or_create(organization=make_org("fresh"))
+    forged = LedgerEntry.objects.get(pk=entries[0].pk)
+    forged.pk, forged.account_id, forged.key_id, forged.chain_version = -1, fresh.pk, "", ""
+    forged.hash = entry_hash(forged, "")
+    sql, params = _copy_entry_sql(entries[0], account_id=fresh.pk, key_id="",
+                                  chain_version="", hash=forged.hash)
+    attacker(
+        "ALTER TABLE billing_ledgerentry DISABLE TRIGGER billing_ledgerentry_keyed_only",
+        (sql.replace("INSERT INTO billing_ledgerentry (", "INSERT INTO billing_ledgerentry (id, ")
+         .replace("SELECT ", "SELECT -1, ", 1), params),
+        ("UPDATE billing_creditaccount SET balance = %s, entry_count = 1, last_hash = %s "
+         "WHERE id = %s", [forged.balance_after, forged.hash, fresh.pk]),
+        "ALTER TABLE billing_ledgerentry ENABLE ALWAYS TRIGGER billing_ledgerentry_keyed_only",
+    )
+    problems = [str(p) for p in verify_ledger(organization=fresh.organization).problems
+                if p.invariant == "7"]
+    assert problems == ["[fresh] invariant 7 (entry #-1): 1 unkeyed entries where the signed "
+                        "cut-over sealed 0: written without the chain key, or altered"]
+
+
+def test_the_newest_digests_removed_leave_a_stale_digest_that_verify_reports(
+    attacker, entries, org
+):
+    now = timezone.now()
+    kept = digests.record_digest(now=now)[0]
+    consume(org, 1, key="usage:after-the-first-digest")
+    newest = digests.record_digest(now=now + timedelta(days=1))[0]
+    two_days_on = now + timedelta(days=2)
+    assert verify_ledger(now=two_days_on).ok
+    attacker(
+        "ALTER TABLE billing_ledgerdigest DISABLE TRIGGER billing_ledgerdigest_append_only",
+        ("DELETE FROM billing_ledgerdigest WHERE id = %s", [newest.pk]),
+        "ALTER TABLE billing_ledgerdigest ENABLE ALWAYS TRIGGER billing_ledgerdigest_append_only",
+    )
+    assert [str(p) for p in verify_ledger(now=two_days_on).problems] == [
+        f"[*] invariant 7: the latest digest, of {kept.day}, is 48 hours old and entries "
+        "posted since are older than its daily schedule allows (26 hours): the schedule "
+        "stopped, or the newest digests were removed"
+    ]
+    assert verify_ledger(now=now + timedelta(hours=25)).ok  # within the schedule
+
+
+def test_every_digest_removed_is_reported_once_the_schedule_was_due(attacker, entries):
+    digests.record_digest()
+    attacker(
+        "ALTER TABLE billing_ledgerdigest DISABLE TRIGGER billing_ledgerdigest_append_only",
+        "DELETE FROM billing_ledgerdigest",
+        "ALTER TABLE billing_ledgerdigest ENABLE ALWAYS TRIGGER billing_ledgerdigest_append_only",
+    )
+    assert verify_ledger().ok  # a day has not passed: the schedule is not yet due
+    [problem] = verify_ledger(now=timezone.now() + timedelta(hours=27)).problems
+    assert "no ledger digest, though entries posted since the cut-over" in problem.message
+
+
+def test_the_cut_over_removed_is_reported(attacker, entries):
+    attacker(
+        "ALTER TABLE billing_ledgercutover DISABLE TRIGGER billing_ledgercutover_append_only",
+        "DELETE FROM billing_ledgercutover",
+        "ALTER TABLE billing_ledgercutover ENABLE ALWAYS TRIGGER "
+        "billing_ledgercutover_append_only",
+    )
+    assert [str(p) for p in verify_ledger().problems] == [
+        "[*] invariant 7: no signed cut-over is recorded, though the chain is keyed: removed"
+    ]

@@ -18,3 +18,22 @@ def test_healthy_ledger_passes(org, capsys):
 def test_unknown_org(org):
     with pytest.raises(CommandError, match="no organisation"):
         call_command("verify_ledger", "--org", "missing")
+
+
+def test_a_rollup_row_changed_behind_the_events_back_fails_the_check(org, capsys):
+    from decimal import Decimal
+
+    from billing.models import DailyUsage
+    from billing.usage.ingestion.record import record_usage
+    from tests.billing.usage_fixtures import ai_event, funded, seed_prices
+
+    seed_prices()
+    funded(org)
+    record_usage(organization=org, events=[ai_event("a"), ai_event("b")])
+    call_command("verify_ledger")
+    DailyUsage.objects.filter(organization=org).update(credits=Decimal("0.01"))
+    with pytest.raises(SystemExit):
+        call_command("verify_ledger", "--org", org.slug)
+    out = capsys.readouterr().out
+    assert "Ledger FAILED" in out
+    assert f"[{org.slug}] invariant 8: the daily usage rollup differs from the events: " in out

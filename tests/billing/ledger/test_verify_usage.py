@@ -48,10 +48,22 @@ def test_an_events_credits_changed_is_caught_at_its_entry(org, charge):
 
 @pytest.mark.parametrize("change", [{"input_tokens": 999}, {"resource": "gpt-4o-mini"},
                                     {"idempotency_key": "renamed"},
-                                    {"quantity": Decimal("120.4")}])
+                                    {"quantity": Decimal("120.4")},
+                                    {"cost_usd": Decimal("99")}, {"markup": Decimal("1")},
+                                    {"credits_per_usd": Decimal("1000")}])
 def test_an_events_canonical_field_changed_is_caught_by_the_digest(org, charge, change):
     key = "b" if "quantity" in change else "a"
     UsageEvent.objects.filter(idempotency_key=key).update(**change)
+    assert problems() == [("8", charge.pk, "its events differ from those its digest covers: "
+                                           "altered")]
+
+
+def test_an_events_resolved_model_changed_is_caught_by_the_digest(org, charge):
+    from billing.models import AIModel
+
+    event = UsageEvent.objects.get(idempotency_key="a")
+    other = AIModel.objects.create(provider="openai", name="gpt-4o-mini")
+    UsageEvent.objects.filter(pk=event.pk).update(ai_model=other)
     assert problems() == [("8", charge.pk, "its events differ from those its digest covers: "
                                            "altered")]
 
@@ -77,11 +89,32 @@ def test_an_event_pointing_at_another_orgs_entry_is_caught(org, other_org, charg
 def test_a_reference_that_points_at_no_row_is_named(org, charge, column):
     event = UsageEvent.objects.get(idempotency_key="a")
     UsageEvent.objects.filter(pk=event.pk).update(**{column: 987654})
-    assert problems(org) == [("8", None, f"billing_usageevent.{column} points at no row "
-                                         f"(ids {event.pk}...)")]
+    dangling = ("8", None, f"billing_usageevent.{column} points at no row (ids {event.pk}...)")
+    if column == "ai_model_id":  # the resolved model is committed by the charge's digest too
+        assert problems(org) == [dangling, ("8", charge.pk, "its events differ from those its "
+                                                            "digest covers: altered")]
+    else:
+        assert problems(org) == [dangling]
 
 
 def test_an_entrys_missing_actor_is_named(org, charge):
     forge(charge.pk, actor_user_id=987654)  # its hash breaks too (invariant 7)
     assert ("8", None, f"billing_ledgerentry.actor_user_id points at no row "
                        f"(ids {charge.pk}...)") in problems(org)
+
+
+def test_an_entry_digested_in_events_v1_still_verifies_against_its_events(org, charge):
+    from billing.ledger.usage_charges import event_line, events_digest
+    from billing.ledger.verify_usage import entry_events_problem, events_by_entry
+
+    [(_, rows)] = [item for item in events_by_entry(charge.account) if item[0] == charge.pk]
+    older = LedgerEntry(amount=charge.amount, metadata={"events": 3, "events_digest": (
+        events_digest([event_line(key=row[1], usage_type=row[2], resource=row[3],
+                                  tokens=row[4:9], quantity=row[9], credits=row[10])
+                       for row in rows], "events-v1"))})
+    assert entry_events_problem(older, rows) is None
+    rows[0] = (*rows[0][:13], Decimal("99"), *rows[0][14:])  # its cost: not in events-v1
+    assert entry_events_problem(older, rows) is None
+    rows[0] = (*rows[0][:4], 999, *rows[0][5:])
+    assert entry_events_problem(older, rows) == ("its events differ from those its digest "
+                                                 "covers: altered")
