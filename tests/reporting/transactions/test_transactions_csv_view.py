@@ -42,6 +42,15 @@ def test_all_rows_newest_first_as_the_page_with_six_places(member_client, org, l
     assert rows[0]["amount"] == "-2.500000"  # a number we wrote stays a number
 
 
+def test_cost_usd_has_one_precision(member_client, org, ledger):
+    rows = download(member_client, org)
+    costs = [r["cost_usd"] for r in rows if r["kind"] == "usage"]
+    assert costs and all(len(c.partition(".")[2]) == 16 for c in costs), costs
+    charge = LedgerEntry.objects.get(account__organization=org, kind="usage")
+    assert Decimal(costs[0]) == Decimal(charge.metadata["cost_usd"])  # exact, not rounded
+    assert {r["cost_usd"] for r in rows if r["kind"] != "usage"} == {""}
+
+
 @pytest.mark.parametrize("sort", ["id", "-amount", "amount"])
 def test_rows_follow_the_pages_sort(member_client, org, ledger, sort):
     rows = download(member_client, org, sort=sort)
