@@ -7,9 +7,10 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import invitations, selectors, services
+from accounts.confirmation import confirmation_page
 from accounts.forms import ApiKeyForm, InviteForm, PasswordResetForm, RoleForm
 from accounts.invitations import invitation_token
 from accounts.portal import org_view
@@ -68,10 +69,19 @@ def members(request):
     )
 
 
-@require_POST
-@org_view()
+def _members_url(request) -> str:
+    return reverse("members", args=[request.org.slug])
+
+
+@require_http_methods(["GET", "POST"])
+@org_view(admin_only_methods=("GET", "POST"))
 def withdraw_invitation(request, invitation_id):
     invitation = get_object_or_404(selectors.open_invitations_of(request.org), pk=invitation_id)
+    if request.method == "GET":
+        return confirmation_page(
+            request, title=f"Withdraw the invitation of {invitation.email}?",
+            consequence="Its link stops working; you can invite the address again later.",
+            action_label="Withdraw the invitation", cancel_url=_members_url(request))
     invitations.withdraw_invitation(invitation=invitation, withdrawn_by=request.user)
     messages.success(request, f"Withdrew the invitation of {invitation.email}.")
     return redirect("members", slug=request.org.slug)
@@ -97,10 +107,17 @@ def change_role(request, membership_id):
     return redirect("members", slug=request.org.slug)
 
 
-@require_POST
-@org_view()
+@require_http_methods(["GET", "POST"])
+@org_view(admin_only_methods=("GET", "POST"))
 def remove_member(request, membership_id):
     membership = get_object_or_404(selectors.members_of(request.org), pk=membership_id)
+    if request.method == "GET":
+        who = "yourself" if membership.user_id == request.user.id else membership.user.email
+        return confirmation_page(
+            request, title=f"Remove {who} from {request.org.name}?",
+            consequence=(f"{membership.user.email} loses access to this organisation's pages "
+                         "at once; an admin can invite them again."),
+            action_label="Remove", cancel_url=_members_url(request))
     try:
         services.remove_member(membership=membership, removed_by=request.user)
     except ValidationError as error:
@@ -134,10 +151,18 @@ def api_keys(request):
     )
 
 
-@require_POST
-@org_view()
+@require_http_methods(["GET", "POST"])
+@org_view(admin_only_methods=("GET", "POST"))
 def revoke_api_key(request, key_id):
     api_key = get_object_or_404(selectors.api_keys_of(request.org), pk=key_id)
+    if request.method == "GET" and api_key.revoked_at is not None:
+        return redirect("api_keys", slug=request.org.slug)
+    if request.method == "GET":
+        return confirmation_page(
+            request, title=f"Revoke the key {api_key.name}?",
+            consequence=(f"Requests with the key {api_key.prefix}… are refused from now on; "
+                         "a revoked key cannot be turned back on."),
+            action_label="Revoke", cancel_url=reverse("api_keys", args=[request.org.slug]))
     services.revoke_api_key(api_key=api_key, revoked_by=request.user)
     messages.success(request, f"Revoked {api_key.name}.")
     return redirect("api_keys", slug=request.org.slug)

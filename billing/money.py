@@ -114,6 +114,40 @@ def display_exact(value: Decimal | None) -> str:
     return f"{round_credits(value):,.{CREDIT_PLACES}f}"
 
 
+def display_count(value: int | None) -> str:
+    """A count as people read it: 2,028."""
+    return "" if value is None else f"{value:,}"
+
+
+def display_plain(value: Decimal | None) -> str:
+    """A quantity, rate or price as written: grouped, trailing zeros and exponent gone
+    (1,590 / 120.5 / 0.0000025), never rounded."""
+    if value is None:
+        return ""
+    text = f"{value:,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def display_usd_exact(value: Decimal | None) -> str:
+    """A USD cost unrounded, for the entry page's priced lines: 0.0013425 USD, 37.84 USD."""
+    if value is None:
+        return ""
+    whole, _, frac = display_plain(value).partition(".")
+    return f"{whole}.{frac.ljust(2, '0')} USD"
+
+
+USD_QUANTUM = Decimal(1).scaleb(-USD_FIELD["decimal_places"])
+
+
+def export_usd(value: Decimal | str | None) -> str:
+    """A USD cost in exports: the column's sixteen places always, so every cell of a
+    cost column has the same precision and keeps the exact cost (never rounded: no cost
+    has more places, see USD_FIELD)."""
+    if value is None or value == "":
+        return ""
+    return f"{Decimal(value).quantize(USD_QUANTUM):f}"
+
+
 PRICE_PLACES = PRICE_FIELD["decimal_places"]
 
 

@@ -9,7 +9,8 @@ from decimal import Decimal
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from billing.models import DailyUsage
+from billing.models import DailyUsage, Meter
+from billing.models.usage import UsageType
 
 ZERO = Decimal(0)
 
@@ -59,6 +60,21 @@ def usage_breakdown(organization, flt: UsageFilter, *, by: str) -> list[dict]:
         usage_rows(organization, flt).values(*dims).annotate(**ROLLUP_SUMS)
         .order_by("-credits", *dims)
     )
+
+
+TOKENS = "tokens"  # an AI model's quantity: its input and output tokens
+
+
+def with_units(rows: list[dict]) -> list[dict]:
+    """Rows of one model or meter each (usage_type and resource) get the unit their
+    quantity is in: tokens, or the meter's unit. A quantity is only ever shown, or
+    summed, within one unit: a row of several models or meters has none."""
+    codes = {row["resource"] for row in rows if row["usage_type"] == UsageType.INFRASTRUCTURE}
+    units = dict(Meter.objects.filter(code__in=codes).values_list("code", "unit"))
+    for row in rows:
+        row["unit"] = (TOKENS if row["usage_type"] == UsageType.AI_TOKENS
+                       else units.get(row["resource"], ""))
+    return rows
 
 
 def usage_by_day(organization, flt: UsageFilter) -> list[dict]:

@@ -73,7 +73,8 @@ def usage(request):
         context.update(
             filter=flt,
             totals=selectors.usage_totals(request.org, flt),
-            by_resource=selectors.usage_breakdown(request.org, flt, by=("usage_type", "resource")),
+            by_resource=selectors.with_units(
+                selectors.usage_breakdown(request.org, flt, by=("usage_type", "resource"))),
             by_operation=selectors.usage_breakdown(request.org, flt, by="operation"),
             by_user=selectors.usage_breakdown(request.org, flt, by="user_label"),
             by_day=by_day,

@@ -5,6 +5,7 @@ from django.contrib import admin
 
 from accounts.models import Organization
 from accounts.read_only_admin import ReadOnlyAdmin, ReadOnlyInline
+from billing.admin.figures import exact_credits, minor_money
 from billing.models import Dispute
 
 FIELDS = ["dispute_id", "purchase", "topup_attempt", "amount_minor", "currency", "reason",
@@ -14,8 +15,9 @@ FIELDS = ["dispute_id", "purchase", "topup_attempt", "amount_minor", "currency",
 
 @admin.register(Dispute)
 class DisputeAdmin(ReadOnlyAdmin):
-    list_display = ["dispute_id", "organization", "purchase", "topup_attempt", "amount_minor",
-                    "currency", "status", "credits_taken", "created_at", "closed_at"]
+    list_display = ["dispute_id", "organization", "purchase", "topup_attempt",
+                    minor_money("amount_minor", "Amount"), "status",
+                    exact_credits("credits_taken", "Credits taken"), "created_at", "closed_at"]
     list_filter = ["status"]
     search_fields = ["=dispute_id", "organization__slug", "charge_id"]
     list_select_related = ["organization", "purchase", "topup_attempt"]

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from accounts.read_only_admin import ReadOnlyAdmin, ReadOnlyInline
 from billing import money
 from billing.admin import permissions
+from billing.admin.figures import exact_credits
 from billing.ledger.actor import Actor
 from billing.ledger.corrections import adjust_credits, reverse_entry
 from billing.ledger.errors import LedgerError
@@ -53,7 +54,7 @@ def _staff_form_view(request, *, permission, title, form, obj, done_url, action)
             form.add_error(None, str(error))
         else:
             messages.success(request, f"Posted entry #{posting.entry.pk}; balance now "
-                             f"{money.display(posting.entry.balance_after)}.")
+                             f"{money.display_exact(posting.entry.balance_after)}.")
             return redirect(done_url)
     return TemplateResponse(request, "admin/billing/staff_form.html", {
         **admin.site.each_context(request), "title": title, "form": form, "object": obj,
@@ -62,8 +63,8 @@ def _staff_form_view(request, *, permission, title, form, obj, done_url, action)
 
 @admin.register(CreditAccount)
 class CreditAccountAdmin(ReadOnlyAdmin):
-    list_display = ["organization", "balance", "in_debt", "open_disputes", "entry_count",
-                    "updated_at", "adjust_link"]
+    list_display = ["organization", exact_credits("balance", "Balance"), "in_debt",
+                    "open_disputes", "entry_count", "updated_at", "adjust_link"]
     search_fields = ["organization__name", "organization__slug"]
     list_select_related = ["organization"]
     readonly_fields = ["organization", "balance", "entry_count", "last_hash", "updated_at"]
@@ -111,7 +112,8 @@ class CreditAccountAdmin(ReadOnlyAdmin):
 
 @admin.register(CreditGrant)
 class CreditGrantAdmin(ReadOnlyAdmin):
-    list_display = ["id", "account", "kind", "amount", "remaining", "priority", "expires_at",
+    list_display = ["id", "account", "kind", exact_credits("amount", "Amount"),
+                    exact_credits("remaining", "Remaining"), "priority", "expires_at",
                     "expired_at", "created_at"]
     list_filter = ["kind"]
     search_fields = ["account__organization__slug"]
@@ -126,8 +128,8 @@ class AllocationInline(ReadOnlyInline):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "account", "kind", "amount", "balance_after", "actor_label",
-                    "created_at"]
+    list_display = ["id", "account", "kind", exact_credits("amount", "Amount"),
+                    exact_credits("balance_after", "Balance after"), "actor_label", "created_at"]
     list_filter = ["kind", "actor_type"]
     search_fields = ["=id", "account__organization__slug", "idempotency_key", "actor_label"]
     list_select_related = ["account__organization"]
@@ -158,7 +160,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         return _staff_form_view(
             request, permission=permissions.REVERSE_ENTRY,
             title=f"Reverse entry #{entry.pk} ({entry.get_kind_display()}, "
-            f"{money.display(entry.amount)})", form=form, obj=entry,
+            f"{money.display_exact(entry.amount)})", form=form, obj=entry,
             done_url=reverse("admin:billing_ledgerentry_change", args=[entry.pk]),
             action=lambda data: reverse_entry(entry=entry, reason=data["reason"],
                                               actor=Actor.user(request.user)),

@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from accounts.read_only_admin import ReadOnlyAdmin
 from billing.admin import permissions
 from billing.admin.disputes import PurchaseDisputeInline
+from billing.admin.figures import exact_credits
 from billing.models import CreditPackage, Purchase, StripeCustomer, StripeEvent
 from billing.models.purchases import currency_exponent, format_minor
 from billing.payments.interface import PaymentError
@@ -28,7 +29,8 @@ from billing.purchases import errors, held, refunds
 
 @admin.register(CreditPackage)
 class CreditPackageAdmin(admin.ModelAdmin):
-    list_display = ["name", "base_credits", "bonus_credits", "price", "currency", "active",
+    list_display = ["name", exact_credits("base_credits", "Base credits"),
+                    exact_credits("bonus_credits", "Bonus credits"), "price", "currency", "active",
                     "sort_order"]
     list_editable = ["active", "sort_order"]
     list_filter = ["active", "currency"]
@@ -79,7 +81,8 @@ class RefundForm(forms.Form):
 
 @admin.register(Purchase)
 class PurchaseAdmin(ReadOnlyAdmin):
-    list_display = ["id", "organization", "package_name", "amount", "total_credits", "status",
+    list_display = ["id", "organization", "package_name", "amount",
+                    exact_credits("total_credits", "Credits", sortable=False), "status",
                     "provider", "buyer", "created_at", "paid_at"]
     list_filter = ["status", "provider"]
     search_fields = ["=id", "organization__slug", "stripe_checkout_session_id",

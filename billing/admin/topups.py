@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin
 
 from accounts.read_only_admin import ReadOnlyAdmin
+from billing.admin.figures import exact_credits, minor_money
 from billing.alerts import services as alert_services
 from billing.models import (
     AlertSettings,
@@ -42,7 +43,8 @@ class AutoTopupAdminForm(forms.ModelForm):
 @admin.register(AutoTopupSettings)
 class AutoTopupSettingsAdmin(admin.ModelAdmin):
     form = AutoTopupAdminForm
-    list_display = ["organization", "enabled", "threshold", "package", "mode",
+    list_display = ["organization", "enabled", exact_credits("threshold", "Threshold"),
+                    "package", "mode",
                     "consecutive_failures", "disabled_reason"]
     list_filter = ["enabled", "mode"]
     search_fields = ["organization__slug", "organization__name"]
@@ -63,8 +65,9 @@ class AutoTopupSettingsAdmin(admin.ModelAdmin):
 
 @admin.register(TopupAttempt)
 class TopupAttemptAdmin(ReadOnlyAdmin):
-    list_display = ["id", "organization", "status", "package_name", "units", "amount_minor",
-                    "currency", "tries", "payment_intent_id", "created_at"]
+    list_display = ["id", "organization", "status", "package_name", "units",
+                    minor_money("amount_minor", "Amount"), "tries", "payment_intent_id",
+                    "created_at"]
     list_filter = ["status", "provider"]
     search_fields = ["organization__slug", "payment_intent_id"]
 

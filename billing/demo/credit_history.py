@@ -10,14 +10,16 @@ from billing.ledger.corrections import adjust_credits
 from billing.models import GrantKind, LedgerEntry
 
 
-def seed_credit_history(org, stdout) -> None:
-    """A welcome grant (expiring) and a goodwill adjustment, once."""
+def seed_credit_history(org, stdout) -> bool:
+    """A welcome grant (expiring) and a goodwill adjustment, once. True if it added them."""
     if LedgerEntry.objects.filter(account__organization=org, kind="adjustment").exists():
-        return
+        stdout.write("  credit history: already there")
+        return False
     system = Actor.system("seed_demo")
     adjust_credits(organization=org, credits=Decimal("500"), reason="Welcome credits",
                    actor=system, request_id="demo-welcome", grant_kind=GrantKind.PROMOTIONAL,
                    expires_at=timezone.now() + timedelta(days=60))
     adjust_credits(organization=org, credits=Decimal("2000"), reason="Goodwill credit for the "
                    "pilot", actor=system, request_id="demo-goodwill")
-    stdout.write("  credit history: welcome and goodwill grants")
+    stdout.write("  credit history: added the welcome and goodwill grants")
+    return True

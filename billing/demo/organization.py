@@ -14,6 +14,12 @@ def ensure_user(email: str, *, staff: bool = False) -> User:
     return user
 
 
+def accounts_present() -> bool:
+    """The organisation and both logins, each a member, are there already."""
+    return Membership.objects.filter(organization__slug="acme",
+                                     user__email__in=[DEMO_ADMIN, DEMO_MEMBER]).count() == 2
+
+
 def seed_accounts() -> Organization:
     org, _ = Organization.objects.get_or_create(
         slug="acme", defaults={"name": "Acme Robotics", "plan": Plan.PROFESSIONAL}

@@ -1,4 +1,5 @@
-"""The demo's steps after its organisation, in the order seed_demo runs them. Each is idempotent.
+"""The demo's steps after its organisation, in the order seed_demo runs them. Each is idempotent,
+writes one line of what it added or found already there, and returns whether it added anything.
 
 Prices come before usage: the simulated usage history is charged at them.
 """

@@ -15,14 +15,16 @@ DEMO_SEED = 2026
 DEMO_PER_DAY = 120
 
 
-def seed_usage_history(org, stdout) -> None:
-    """Once per org: grant what the simulated usage needs (plus a margin), then record it."""
+def seed_usage_history(org, stdout) -> bool:
+    """Once per org: grant what the simulated usage needs (plus a margin), then record it.
+    True if it added the history."""
     if UsageEvent.objects.filter(organization=org).exists():
-        return
+        stdout.write("  usage history: already there")
+        return False
     catalogue = catalogue_for(org)
     if not catalogue.models and not catalogue.meters:
         stdout.write("  usage history: skipped (no prices yet: run sync_model_prices)")
-        return
+        return False
     events = list(generate(org, days=DEMO_DAYS, seed=DEMO_SEED, per_day=DEMO_PER_DAY,
                            catalogue=catalogue))
     need = sum((estimate_usage(organization=org, events=batch) for batch in chunks(events)),
@@ -39,4 +41,5 @@ def seed_usage_history(org, stdout) -> None:
     for batch in chunks(events):
         result = record_usage(organization=org, events=batch, actor=system)
         charged += result.count("charged")
-    stdout.write(f"  usage history: {charged} events over {DEMO_DAYS} days")
+    stdout.write(f"  usage history: added {charged:,} events over {DEMO_DAYS} days")
+    return True

@@ -5,7 +5,7 @@ later edit of the package never changes what a past purchase bought or what a
 refund takes back.
 """
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import models
@@ -92,6 +92,13 @@ class CreditPackage(models.Model):
     @property
     def price_per_credit(self) -> Decimal:
         return self.price / self.total_credits
+
+    @property
+    def price_per_thousand_minor(self) -> int:
+        """What 1,000 of its credits cost, in the currency's minor units (half up): the
+        packages page compares packages by it, as money."""
+        per_thousand = Decimal(self.price_minor) * 1000 / self.total_credits
+        return int(per_thousand.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 class PurchaseStatus(models.TextChoices):

@@ -6,8 +6,10 @@ Members see it read only; admins change it (org_view refuses their POSTs otherwi
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.confirmation import confirmation_page
 from accounts.portal import org_view
 from billing.models import SavedCard
 from billing.payments import local_provider
@@ -80,9 +82,18 @@ def card_setup_done(request):
     return redirect("auto_topup", slug=request.org.slug)
 
 
-@require_POST
-@org_view()
+@require_http_methods(["GET", "POST"])
+@org_view(admin_only_methods=("GET", "POST"))
 def card_remove(request):
+    if request.method == "GET":
+        card = SavedCard.objects.filter(organization=request.org).first()
+        if card is None:
+            return redirect("auto_topup", slug=request.org.slug)
+        return confirmation_page(
+            request, title=f"Remove {card}?",
+            consequence="Auto-topup cannot charge until a new card is saved.",
+            action_label="Remove the card",
+            cancel_url=reverse("auto_topup", args=[request.org.slug]))
     if cards.remove_card(organization=request.org, actor=request.user):
         messages.success(request, "The card was removed; auto-topup cannot charge until a new "
                                   "one is saved.")

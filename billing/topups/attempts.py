@@ -100,7 +100,7 @@ def _tell_cap(row: AutoTopupSettings, *, balance: Decimal, now: datetime) -> Non
         subject=f"{row.organization.name}: auto-topup reached its monthly cap",
         text=f"Auto-topup did not charge the card: another {row.package.name} would pass "
              f"this month's cap of {cap}. Raise the cap or buy credits by hand; the balance "
-             f"is {money.display(balance)} credits.",
+             f"is {money.display_rounded(balance)} credits.",
         link_name="auto_topup",
     )
 

@@ -106,7 +106,7 @@ def _fail(row: AutoTopupSettings, attempt: TopupAttempt, intent: dict, now: date
             text=f"Charging {attempt.amount_display} for {attempt.package_name} failed "
                  f"({reason}). We try again at {attempt.next_try_at:%Y-%m-%d %H:%M} UTC; after "
                  f"{FAILURE_LIMIT} failures in a row auto-topup turns itself off. The balance "
-                 f"is {money.display(balance)} credits.")
+                 f"is {money.display_rounded(balance)} credits.")
     row.save(update_fields=["consecutive_failures", "enabled", "disabled_reason"])
 
 

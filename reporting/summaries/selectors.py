@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 from billing import money
 from billing.models import DailyUsage
 from billing.models.usage import UsageType
-from reporting.selectors import ROLLUP_SUMS
+from reporting.selectors import ROLLUP_SUMS, with_units
 from reporting.summaries import grouping_sets
 from reporting.summaries.months import Month
 
@@ -136,7 +136,7 @@ def monthly_summary(*, organization, month: Month) -> MonthlySummary:
         days=days,
     )
     _label_types(summary.breakdowns["type"])
-    _label_types(summary.breakdowns["resource"])
+    _label_types(with_units(summary.breakdowns["resource"]))
     if organization is None:
         summary.by_org = [
             _exact(row) for row in month_rows(organization=None, month=month)

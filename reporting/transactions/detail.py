@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
 from billing.models import LedgerEntry, Purchase, UsageEvent
+from billing.money import display_plain
 
 EVENT_ROWS = 200  # the events listed on the page; the count says how many there are
 
@@ -53,7 +54,7 @@ class EntryStory:
     @property
     def usage_quantity(self) -> str:
         """The meter quantity as written: 1,590 or 120.5, grouped, no trailing zeros."""
-        return _plain(self.usage.quantity) if self.usage is not None else ""
+        return display_plain(self.usage.quantity) if self.usage is not None else ""
 
     @property
     def who(self) -> str:
@@ -65,19 +66,14 @@ class EntryStory:
         return f"{e.get_actor_type_display()}: {e.actor_label}"
 
 
-def _plain(value: Decimal) -> str:
-    text = f"{value:,f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 def _line(raw: dict, usage: UsageEvent) -> PricedLine:
     quantity = Decimal(raw["quantity"])
     bucket = raw["bucket"]
     if usage.meter_id:
         unit = usage.meter.unit
-        what, per = f"{_plain(quantity)} \u00d7 {unit}", f"per {unit}"
+        what, per = f"{display_plain(quantity)} \u00d7 {unit}", f"per {unit}"
     else:
-        what = f"{_plain(quantity)} {TOKEN_BUCKET_WORDS.get(bucket, bucket)}"
+        what = f"{display_plain(quantity)} {TOKEN_BUCKET_WORDS.get(bucket, bucket)}"
         per = "per million tokens" if int(raw["per"]) == 1_000_000 else f"per {raw['per']}"
     return PricedLine(what=what, quantity=quantity,
                       unit_price_usd=Decimal(raw["unit_price_usd"]), per=per,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from billing import money
 from billing.ledger.usage_charges import is_per_charge
 from billing.models import EntryKind, UsageEvent
 
@@ -22,7 +23,7 @@ class UsageSummary(NamedTuple):
     resource: str
     operation: str
     user: str
-    cost_usd: str
+    cost_usd: str  # sixteen places always (money.export_usd), old entries and new alike
 
 
 NONE = UsageSummary("", "", "", "", "")
@@ -31,7 +32,7 @@ NONE = UsageSummary("", "", "", "", "")
 def _from_metadata(metadata: dict) -> UsageSummary:
     return UsageSummary(*(SEPARATOR.join(metadata.get(name, [])) for name in
                           ("types", "resources", "operations", "users")),
-                        metadata.get("cost_usd", ""))
+                        money.export_usd(metadata.get("cost_usd", "")))
 
 
 def summaries(rows: Iterable[tuple[int, str, dict]]) -> dict[int, UsageSummary]:
@@ -47,5 +48,5 @@ def summaries(rows: Iterable[tuple[int, str, dict]]) -> dict[int, UsageSummary]:
     if older:
         for entry_id, *values in (UsageEvent.objects.filter(entry_id__in=older).values_list(
                 "entry_id", "type", "resource", "operation", "user_label", "cost_usd")):
-            found[entry_id] = UsageSummary(*values[:4], str(values[4]))
+            found[entry_id] = UsageSummary(*values[:4], money.export_usd(values[4]))
     return found

@@ -84,6 +84,35 @@ def invitation_path_in_live(message, base):
     return match.group(1)
 
 
+def test_a_key_is_revoked_only_after_its_confirmation_page(acme, live_server, page):
+    from accounts.models import ApiKey, User
+    from accounts.services import create_api_key
+
+    admin = User.objects.get(email=demo.DEMO_ADMIN)
+    key = create_api_key(organization=acme, name="ci runner", created_by=admin).api_key
+    base = live_server.url
+    log_in(page, base, demo.DEMO_ADMIN)
+    page.wait_for_url(re.compile(r"/o/acme/$"))
+    page.goto(f"{base}/o/acme/api-keys/")
+    page.get_by_role("link", name="Revoke ci runner").click()
+    page.wait_for_url(re.compile(rf"/api-keys/{key.pk}/revoke/$"))
+    assert page.get_by_role("heading", name="Revoke the key ci runner?").is_visible()
+    check(page, "30-confirm-revoke-key")
+    key.refresh_from_db()
+    assert key.revoked_at is None  # seeing the question changes nothing
+
+    page.get_by_role("link", name="Cancel").click()
+    page.wait_for_url(re.compile(r"/o/acme/api-keys/$"))
+    key.refresh_from_db()
+    assert key.revoked_at is None
+
+    page.get_by_role("link", name="Revoke ci runner").click()
+    page.get_by_role("button", name="Revoke").click()
+    page.wait_for_url(re.compile(r"/o/acme/api-keys/$"))
+    assert "Revoked ci runner." in page.content()
+    assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
+
+
 def test_a_throttled_login_says_when_to_try_again(acme, live_server, page, settings):
     base = live_server.url
     for _ in range(settings.AXES_FAILURE_LIMIT):

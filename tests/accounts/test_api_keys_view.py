@@ -62,7 +62,7 @@ def test_revoke(admin_client, org, admin_user):
     assert response.redirect_chain == [(keys_url(org), 302)]
     assert "Revoked ci." in [str(m) for m in response.context["messages"]]
     body = response.content.decode()
-    assert "Revoked " in body and ">Revoke</button>" not in body
+    assert "Revoked " in body and url not in body  # no way to revoke it twice
 
     key = ApiKey.objects.get()
     assert key.revoked_at is not None and key.revoked_by == admin_user
@@ -77,11 +77,43 @@ def test_revoke(admin_client, org, admin_user):
     ]
 
 
+def test_revoke_asks_on_a_page_first_and_the_page_alone_changes_nothing(
+        admin_client, org, admin_user):
+    new = create_api_key(organization=org, name="ci", created_by=admin_user)
+    url = reverse("revoke_api_key", args=[org.slug, new.api_key.pk])
+    listing = admin_client.get(keys_url(org)).content.decode()
+    # The list offers a link to the question, not a form that revokes at once.
+    assert f'href="{url}"' in listing and f'action="{url}"' not in listing
+
+    page = admin_client.get(url)
+
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Revoke the key ci?" in body and f"{new.api_key.prefix}…" in body
+    assert f'<form method="post" action="{url}">' in body
+    assert f'href="{keys_url(org)}">Cancel</a>' in body
+    assert "<script" not in body
+    assert authenticate_api_key(new.raw_key) == new.api_key
+    assert ApiKey.objects.get().revoked_at is None
+    assert list(SettingsChange.objects.values_list("action", flat=True)) == ["created"]
+
+
+def test_the_question_of_a_revoked_key_leads_back_to_the_list(admin_client, org, admin_user):
+    new = create_api_key(organization=org, name="ci", created_by=admin_user)
+    url = reverse("revoke_api_key", args=[org.slug, new.api_key.pk])
+    admin_client.post(url)
+    response = admin_client.get(url)
+    assert response.status_code == 302 and response.url == keys_url(org)
+
+
 def test_member_sees_keys_but_no_secret_and_no_buttons(member_client, org, admin_user):
     new = create_api_key(organization=org, name="ci", created_by=admin_user)
     body = member_client.get(keys_url(org)).content.decode()
     assert "ci" in body and new.api_key.prefix in body and new.raw_key not in body
-    assert "Create key" not in body and ">Revoke</button>" not in body
+    assert "Create key" not in body
+    assert reverse("revoke_api_key", args=[org.slug, new.api_key.pk]) not in body
+    assert member_client.get(
+        reverse("revoke_api_key", args=[org.slug, new.api_key.pk])).status_code == 403
 
 
 def test_last_used_is_shown(admin_client, org, admin_user):

@@ -123,6 +123,25 @@ def test_admin_withdraws_a_pending_invitation(
     assert Invitation.objects.filter(status=InvitationStatus.PENDING).count() == 1
 
 
+def test_withdrawing_asks_on_a_page_first_and_the_page_alone_changes_nothing(
+    admin_client, org, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(members_url(org), {"email": "ana@example.test", "role": "member"})
+    invitation = Invitation.objects.get()
+    url = reverse("withdraw_invitation", args=[org.slug, invitation.pk])
+    listing = admin_client.get(members_url(org)).content.decode()
+    assert f'href="{url}"' in listing and f'action="{url}"' not in listing
+
+    body = admin_client.get(url).content.decode()
+
+    assert "Withdraw the invitation of ana@example.test?" in body
+    assert f'<form method="post" action="{url}">' in body
+    assert f'href="{members_url(org)}">Cancel</a>' in body
+    invitation.refresh_from_db()
+    assert invitation.status == InvitationStatus.PENDING
+
+
 @pytest.mark.parametrize(
     ("data", "error"),
     [
@@ -191,6 +210,30 @@ def test_remove_member(admin_client, org, admin_user, member_user):
     assert (change.actor, change.action, change.summary) == (
         admin_user, "removed", "Removed member@acme.test"
     )
+
+
+def test_remove_asks_on_a_page_first_and_the_page_alone_changes_nothing(
+        admin_client, org, member_user):
+    membership = Membership.objects.get(user=member_user)
+    url = reverse("remove_member", args=[org.slug, membership.pk])
+    listing = admin_client.get(members_url(org)).content.decode()
+    assert f'href="{url}"' in listing and f'action="{url}"' not in listing
+
+    page = admin_client.get(url)
+
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Remove member@acme.test from Acme?" in body
+    assert f'<form method="post" action="{url}">' in body
+    assert f'href="{members_url(org)}">Cancel</a>' in body and "<script" not in body
+    assert Membership.objects.filter(pk=membership.pk).exists()
+    assert not SettingsChange.objects.exists()
+
+
+def test_members_get_no_removal_question(member_client, org, admin_user):
+    mine = Membership.objects.get(user=admin_user)
+    assert member_client.get(
+        reverse("remove_member", args=[org.slug, mine.pk])).status_code == 403
 
 
 def test_last_admin_cannot_be_removed(admin_client, org, admin_user, member_user):

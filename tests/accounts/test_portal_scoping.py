@@ -86,11 +86,14 @@ PORTAL_URLS = [
     ("members", "post", {"email": "new@example.test", "role": "admin"}, None),
     ("change_role", "post", {"role": "admin"}, "{org}_member"),
     ("change_role", "post", {"role": "member"}, "{org}_admin"),
+    ("remove_member", "get", None, "{org}_member"),
     ("remove_member", "post", {}, "{org}_member"),
     ("remove_member", "post", {}, "{org}_admin"),
+    ("withdraw_invitation", "get", None, "{org}_invitation"),
     ("withdraw_invitation", "post", {}, "{org}_invitation"),
     ("api_keys", "get", None, None),
     ("api_keys", "post", {"name": "stolen"}, None),
+    ("revoke_api_key", "get", None, "{org}_key"),
     ("revoke_api_key", "post", {}, "{org}_key"),
     ("settings_history", "get", None, None),
     ("dashboard", "get", None, None),
@@ -112,6 +115,7 @@ PORTAL_URLS = [
     ("auto_topup", "post", {"enabled": "on"}, None),
     ("card_setup", "post", {}, None),
     ("card_setup_done", "get", None, None),
+    ("card_remove", "get", None, None),
     ("card_remove", "post", {}, None),
     ("test_card_setup", "get", None, None),
     ("test_card_setup", "post", {}, None),
@@ -120,7 +124,9 @@ PORTAL_URLS = [
     ("budgets", "get", None, None),
     ("budgets", "post", {}, None),
 ]
-ADMIN_ONLY_GETS = {"test_checkout", "card_setup_done", "test_card_setup"}
+# The confirmation pages of destructive actions are admins' too.
+ADMIN_ONLY_GETS = {"test_checkout", "card_setup_done", "test_card_setup", "remove_member",
+                   "withdraw_invitation", "revoke_api_key", "card_remove"}
 
 
 def admin_only(url):

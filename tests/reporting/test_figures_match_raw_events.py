@@ -84,7 +84,12 @@ def figures_from_csv(text):
         if row["section"] == "previous":
             continue
         name = row["name"][1:] if row["name"].startswith("'") else row["name"]
-        measures = [int(row["events"]), Decimal(row["quantity"]), int(row["input_tokens"]),
+        # A quantity only within one unit: on a model's or meter's row, with its unit.
+        one_unit = row["section"] == "resource"
+        assert bool(row["quantity"]) == one_unit and bool(row["unit"]) == one_unit, row
+        assert len(row["cost_usd"].partition(".")[2]) == 16, row  # one precision
+        measures = [int(row["events"]), Decimal(row["quantity"]) if one_unit else None,
+                    int(row["input_tokens"]),
                     int(row["output_tokens"]), Decimal(row["cost_usd"]), Decimal(row["credits"])]
         if row["section"] == "day" and measures[0] == 0:
             continue  # the CSV lists every day; the raw events only the days with usage
@@ -131,12 +136,14 @@ def test_every_figure_equals_the_sum_over_raw_events(client, prices, batch):
         page.content.decode())
 
     download = client.get(reverse("monthly_summary_csv", args=[org.slug]), params)
-    assert figures_from_csv(b"".join(download.streaming_content).decode()) == expected
+    in_csv = {k: [v[0], v[1] if k[0] == "resource" else None, *v[2:]]
+              for k, v in expected.items()}
+    assert figures_from_csv(b"".join(download.streaming_content).decode()) == in_csv
 
     out = StringIO()
     call_command("usage_summary", "--org", org.slug, "--year", "2026", "--month", "3",
                  "--format", "csv", stdout=out)
-    assert figures_from_csv(out.getvalue()) == expected
+    assert figures_from_csv(out.getvalue()) == in_csv
     out = StringIO()
     call_command("usage_summary", "--org", org.slug, "--year", "2026", "--month", "3",
                  "--format", "json", stdout=out)

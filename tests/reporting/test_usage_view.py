@@ -89,6 +89,14 @@ def test_the_dashboard_without_usage(member_client, org):
     assert "no usage in the last 7 days" in body
 
 
+def test_quantities_are_shown_in_their_own_unit(member_client, org, usage):
+    body = page(member_client, org).content.decode()
+    # Two AI events of 1,000 in and 100 out; one of 120.5 GPU seconds. Not as credits
+    # ("120.50", "2,200.00") and never summed into one figure.
+    assert ">2,200 tokens<" in body and ">120.5 GPU second<" in body
+    assert "120.50" not in body and "2,200.00" not in body and "2,320.5" not in body
+
+
 def test_provider_cost_reads_as_money_with_its_code(member_client, org, usage):
     response = page(member_client, org)
     cost = response.context["totals"]["cost_usd"]

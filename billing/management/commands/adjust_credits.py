@@ -43,6 +43,6 @@ class Command(BaseCommand):
         entry = posting.entry
         note = " (already posted)" if posting.replayed else ""
         self.stdout.write(
-            f"Entry #{entry.pk}: {money.display(entry.amount)} credits{note}; "
-            f"balance now {money.display(entry.balance_after)}"
+            f"Entry #{entry.pk}: {money.display_exact(entry.amount)} credits{note}; "
+            f"balance now {money.display_exact(entry.balance_after)}"
         )

@@ -12,14 +12,29 @@ def test_accounts_list_shows_balances(staff_client, org):
     assert "42.000000" in body and "Post adjustment" in body
 
 
+def test_amounts_are_grouped_to_six_places_in_every_ledger_list(staff_client, org):
+    grant(org, D("6459.106349"))
+    consume(org, D("1234.5"), key="usage:1")
+    accounts = staff_client.get("/admin/billing/creditaccount/").content.decode()
+    assert "5,224.606349" in accounts and "5224.606349" not in accounts
+    entries = staff_client.get("/admin/billing/ledgerentry/").content.decode()
+    assert "6,459.106349" in entries and "-1,234.500000" in entries
+    assert "6459.106349" not in entries
+    grants = staff_client.get("/admin/billing/creditgrant/").content.decode()
+    assert "6,459.106349" in grants and "5,224.606349" in grants  # amount, remaining
+    # Sorting by the column still works (it orders by the field).
+    assert staff_client.get("/admin/billing/ledgerentry/?o=4").status_code == 200
+
+
 def test_staff_adjustment_is_attributed_and_needs_a_reason(staff_client, org, admin_user):
     account = CreditAccount.objects.get(organization=org)
     url = f"/admin/billing/creditaccount/{account.pk}/adjust/"
     assert staff_client.post(url, {"credits": "10", "reason": ""}).status_code == 200
     assert not LedgerEntry.objects.exists()
     response = staff_client.post(url, {"credits": "-10.5", "reason": "goodwill reversal",
-                                       "request_id": "5d1f1c1e-0000-4000-8000-0000000000d1"})
-    assert response.status_code == 302
+                                       "request_id": "5d1f1c1e-0000-4000-8000-0000000000d1"},
+                                 follow=True)
+    assert "balance now -10.500000." in response.content.decode()  # six places
     entry = LedgerEntry.objects.get()
     assert (entry.kind, entry.amount, entry.actor_user) == (EntryKind.ADJUSTMENT, D("-10.5"),
                                                             admin_user)

@@ -44,6 +44,11 @@ def logs_in(email: str, password: str) -> Client:
 
 def test_seeds_the_demo_org_and_is_idempotent():
     out = seed()
+    assert "organisation and logins: created" in out
+    assert "credit history: added the welcome and goodwill grants" in out
+    assert "added 3 starter packages; added one paid test purchase (Growth)" in out
+    assert "usage history: added " in out and "already there" not in out
+    assert "Demo organisation ready: Acme Robotics" in out and "Nothing was added" not in out
     assert "demo@example.com / demo" in out and "member@example.com / demo" in out
     org = Organization.objects.get(slug="acme")
     assert (org.name, org.plan) == ("Acme Robotics", Plan.PROFESSIONAL)
@@ -53,8 +58,15 @@ def test_seeds_the_demo_org_and_is_idempotent():
     assert not User.objects.get(email="member@example.com").is_staff
 
     counts = row_counts()
-    seed()
+    again = seed()
     assert row_counts() == counts
+    # A re-run says, part by part, that it found everything and added nothing.
+    for part in ("organisation and logins", "credit history", "usage history"):
+        assert f"{part}: already there" in again, part
+    assert "the starter packages already there; the paid test purchase already there" in again
+    assert "auto-topup: the saved card already there" in again
+    assert "Nothing was added: Acme Robotics was already seeded." in again
+    assert "Demo organisation ready" not in again and "added 3" not in again
 
     admin = logs_in("demo@example.com", "demo")
     assert "Send invitation" in admin.get(reverse("members", args=["acme"])).content.decode()

@@ -16,7 +16,9 @@ def test_adds_and_removes_credits_attributed_to_the_actor(org, admin_user, capsy
     first, second = LedgerEntry.objects.order_by("seq")
     assert first.actor_user == admin_user and first.reason == "pilot credit"
     assert second.actor_label == "system:adjust_credits"
-    assert "balance now -79.50" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # The ledger's own figures: six places, grouped (was "-79.5", trailing zeros trimmed).
+    assert "120.500000 credits" in out and "balance now -79.500000" in out
     assert_ledger_ok(org)
 
 

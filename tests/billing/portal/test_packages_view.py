@@ -40,7 +40,9 @@ def test_admin_sees_offers_with_totals_bonus_price_per_credit_and_buy(admin_clie
     assert "500.00 bonus" in html and "(10% extra)" in html
     assert "(20% extra)" in html
     assert "45.00 USD" in html
-    assert "0.00667 USD per credit" in html  # 160 / 24,000
+    # Price comparisons as money, in the currency's minor units: 160.00 / 24 thousands.
+    assert "6.67 USD per 1,000 credits" in html and "8.18 USD per 1,000 credits" in html
+    assert "per credit" not in html
     assert html.count("Best value") == 1
     offers = response.context["offers"]
     assert [o.package.name for o in offers if o.best_value] == ["Scale"]

@@ -20,7 +20,7 @@ from billing.models import (
 )
 from billing.topups import attempts
 from billing.topups.attempts import claim, units_wanted
-from tests.billing.postings import grant
+from tests.billing.postings import consume, grant
 from tests.billing.topup_fixtures import save_stripe_card, set_balance_below, turn_on
 
 pytestmark = pytest.mark.django_db
@@ -175,3 +175,11 @@ def test_a_try_left_charging_by_a_dead_worker_is_sent_again_by_one_sweep(org, re
     assert (again.attempt.pk, again.try_number, again.resend) == (attempt.pk, 1, True)
     assert TopupAttempt.objects.get().charging_since == stale_at  # the next sweep waits
     assert claim(organization=org, now=stale_at + timedelta(seconds=1)) is None
+
+
+def test_the_cap_notice_shows_the_balance_to_two_places_as_the_portal(org, ready, package):
+    consume(org, "0.004", key="usage:fraction")  # 499.996 credits
+    turn_on(org, package, cap_minor=4000)
+    assert claim(organization=org, now=NOW) is None
+    text = Notification.objects.get().text
+    assert text.endswith("the balance is 500.00 credits.") and "499.996" not in text

@@ -76,8 +76,32 @@ def test_an_admin_removes_the_card(admin_client, org, stripe_stub):
     assert org.settings_changes.filter(action="card_removed").exists()
 
 
+def test_removing_the_card_asks_on_a_page_first_and_the_page_alone_changes_nothing(
+        admin_client, org):
+    cards.save_test_card(organization=org, payment_method_id="pm_local_visa_ok")
+    url = f"/o/{org.slug}/auto-topup/card/remove/"
+    listing = admin_client.get(f"/o/{org.slug}/auto-topup/").content.decode()
+    assert f'href="{url}"' in listing and f'action="{url}"' not in listing
+
+    page = admin_client.get(url)
+
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Remove visa ending 4242?" in body and "Auto-topup cannot charge" in body
+    assert f'<form method="post" action="{url}">' in body
+    assert f'href="/o/{org.slug}/auto-topup/">Cancel</a>' in body and "<script" not in body
+    assert SavedCard.objects.filter(organization=org).exists()
+    assert not org.settings_changes.filter(action="card_removed").exists()
+
+
+def test_without_a_card_the_removal_question_leads_back(admin_client, org):
+    response = admin_client.get(f"/o/{org.slug}/auto-topup/card/remove/")
+    assert response.status_code == 302 and response.url == f"/o/{org.slug}/auto-topup/"
+
+
 def test_a_member_cannot_add_or_remove_a_card(member_client, org):
     cards.save_test_card(organization=org, payment_method_id="pm_local_visa_ok")
+    assert member_client.get(f"/o/{org.slug}/auto-topup/card/remove/").status_code == 403
     assert member_client.post(f"/o/{org.slug}/auto-topup/card/").status_code == 403
     assert member_client.post(f"/o/{org.slug}/auto-topup/card/remove/").status_code == 403
     assert SavedCard.objects.filter(organization=org).exists()

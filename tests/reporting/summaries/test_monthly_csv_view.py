@@ -38,6 +38,20 @@ def test_totals_and_sections(member_client, org):
                                              "operation", "user", "day"}
 
 
+def test_quantities_only_within_one_unit_and_costs_at_one_precision(member_client, org):
+    march_usage(org)
+    found = rows(get(member_client, org, year=2026, month=3))
+    resources = {r["name"]: (r["quantity"], r["unit"]) for r in found
+                 if r["section"] == "resource"}
+    # 2 x (1,000 in + 100 out) tokens of gpt-4o; 120.5 GPU seconds: never added together.
+    assert resources == {"gpt-4o": ("2200.000000", "tokens"),
+                         "compute.gpu_seconds": ("120.500000", "GPU second")}
+    for row in found:
+        if row["section"] != "resource":
+            assert (row["quantity"], row["unit"]) == ("", ""), row
+        assert len(row["cost_usd"].partition(".")[2]) == 16, row
+
+
 @pytest.mark.parametrize("label", ["=HYPERLINK(\"http://evil\")", "+1", "-1", "@SUM(1)",
                                    "\tx", "\rx"])
 def test_user_and_operation_labels_come_out_inert(member_client, org, label):

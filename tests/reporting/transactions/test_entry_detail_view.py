@@ -41,13 +41,27 @@ def test_a_usage_charge_explains_its_price(member_client, org):
     entry = LedgerEntry.objects.get(account__organization=org, kind="usage")
     body = detail(member_client, org, entry.pk).content.decode()
     for words in ("1,000 input tokens", "200 cached input tokens", "300 output tokens",
-                  "per million tokens", "2.5", "1.25", "data-testid=\"markup\">1.2<",
+                  "per million tokens", ">2.50 USD<", ">1.25 USD<", ">0.0025 USD<",
+                  "data-testid=\"markup\">1.2<",
                   "data-testid=\"credit-rate\">100<", "operation \u201cchat\u201d",
                   "for ana@acme.test", "API key \u201ctests\u201d"):
         assert words in body, words
     # 1,000 x 2.5 + 200 x 1.25 + 300 x 10 per million = $0.00575 -> x1.2 x100 = 0.69
-    assert 'data-testid="cost-usd">$0.00575<' in body
+    # Money as every other page writes it, with its code, unrounded here.
+    assert 'data-testid="cost-usd">0.00575 USD<' in body and "$" not in body
     assert 'data-testid="usage-credits">0.690000<' in body
+
+
+def test_a_charge_of_many_meter_events_shows_each_quantity_in_its_unit(member_client, org):
+    seed_prices()
+    funded(org, 10**6)
+    record_usage(organization=org, events=[gpu_event("a", quantity="1000"),
+                                           gpu_event("b", quantity="1500.25")])
+    entry = LedgerEntry.objects.get(account__organization=org, kind="usage")
+    body = detail(member_client, org, entry.pk).content.decode()
+    # Grouped and as written: Decimal.normalize() showed 1000 as "1E+3".
+    assert ">1,000 GPU second<" in body and ">1,500.25 GPU second<" in body
+    assert "E+" not in body
 
 
 def test_a_purchase_shows_its_stripe_ids_and_its_reversal(member_client, org, package,

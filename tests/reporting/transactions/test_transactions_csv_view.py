@@ -42,6 +42,19 @@ def test_all_rows_newest_first_as_the_page_with_six_places(member_client, org, l
     assert rows[0]["amount"] == "-2.500000"  # a number we wrote stays a number
 
 
+def test_cost_usd_has_one_precision(member_client, org, ledger):
+    # A charge of AI events alone sums to ten places ("0.0035000000"), one with a meter
+    # to sixteen: the CSV writes every cost to sixteen.
+    record_usage(organization=org, events=[ai_event("ai-only")])
+    rows = download(member_client, org)
+    costs = [r["cost_usd"] for r in rows if r["kind"] == "usage"]
+    assert len(costs) == 2 and all(len(c.partition(".")[2]) == 16 for c in costs), costs
+    charges = LedgerEntry.objects.filter(account__organization=org, kind="usage").order_by("-id")
+    # Exact, never rounded: the same numbers as the entries' metadata.
+    assert [Decimal(c) for c in costs] == [Decimal(e.metadata["cost_usd"]) for e in charges]
+    assert {r["cost_usd"] for r in rows if r["kind"] != "usage"} == {""}
+
+
 @pytest.mark.parametrize("sort", ["id", "-amount", "amount"])
 def test_rows_follow_the_pages_sort(member_client, org, ledger, sort):
     rows = download(member_client, org, sort=sort)
