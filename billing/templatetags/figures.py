@@ -94,3 +94,13 @@ def percent(value):
         return ""
     shown = Decimal(value).quantize(Decimal("0.1"), ROUND_HALF_UP)
     return f"{money.display_plain(shown)}%"
+
+
+@register.filter
+def field_value(value):
+    """A number as a form's number field takes it back: no separators, no exponent
+    (1000.5), never rounded."""
+    if value is None:
+        return ""
+    text = f"{Decimal(value):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text

@@ -39,6 +39,10 @@ def shown(expression: str, **context) -> str:
     ("{{ v|number }}", Decimal("1.2000"), "1.2"),
     ("{{ v|number }}", Decimal("0.0000025000"), "0.0000025"),
     ("{{ v|percent }}", Decimal("10"), "10%"),
+    # A number field's value: what it shows is what it sends back.
+    ("{{ v|field_value }}", Decimal("1000.000000"), "1000"),
+    ("{{ v|field_value }}", Decimal("1E+3"), "1000"),
+    ("{{ v|field_value }}", Decimal("12.500000"), "12.5"),
     ("{{ v|percent }}", Decimal("200") / 3, "66.7%"),
 ])
 def test_each_kind_of_number_has_one_form(expression, value, text):
@@ -53,7 +57,7 @@ def test_card_money_is_shown_from_its_minor_units_with_its_code():
 
 def test_nothing_shows_as_nothing():
     for name in ("credits", "credits_exact", "usd", "usd_exact", "count", "quantity", "number",
-                 "percent", "signed_credits"):
+                 "percent", "signed_credits", "field_value"):
         assert shown(f"{{{{ v|{name} }}}}", v=None) == "", name
 
 
