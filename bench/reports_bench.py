@@ -237,6 +237,10 @@ def main() -> None:
     usage_entry = entries.filter(kind="usage").order_by("-id").values_list("id", flat=True)[0]
     smallest = entries.order_by("amount", "id").values_list("amount", "id")[60]
     today = time.gmtime()
+
+    def days_ago(days: int) -> str:  # the UTC date `days` days ago
+        return time.strftime("%Y-%m-%d", time.gmtime(time.time() - days * 86400))
+
     api_headers = {"authorization": f"Bearer {raw_key}"}
     pages = {
         "transactions, page 1": "/o/bench/transactions/",
@@ -248,6 +252,14 @@ def main() -> None:
         "transactions, API key": f"/o/bench/transactions/?who=key:{key.pk}",
         "transactions, user": f"/o/bench/transactions/?who=user:{user.pk}",
         "transactions, user with no entries": f"/o/bench/transactions/?who=user:{idle.pk}",
+        # Five days in the middle of the history, by when charged and by when used.
+        "transactions, 5 days charged": f"/o/bench/transactions/?start={days_ago(20)}"
+                                        f"&end={days_ago(16)}",
+        "transactions, 5 days used": f"/o/bench/transactions/?start={days_ago(20)}"
+                                     f"&end={days_ago(16)}&dates=used",
+        "transactions, 5 days used, user": f"/o/bench/transactions/?start={days_ago(20)}"
+                                           f"&end={days_ago(16)}&dates=used"
+                                           f"&who=user:{user.pk}",
         "transactions, by amount": "/o/bench/transactions/?sort=-amount",
         "transactions, by amount, deep": "/o/bench/transactions/?sort=-amount"
                                          f"&after=-amount~{smallest[0]}~{smallest[1]}",

@@ -182,6 +182,10 @@ PASSWORD_RESET_TIMEOUT = 60 * 60 * 24 * 3
 INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
 if INVITATION_DAYS < 1:
     raise SettingsRefused("INVITATION_DAYS must be a number of days, at least 1")
+# How often an open portal page asks for its balance again (docs/operate.md, "Live balance").
+LIVE_REFRESH_SECONDS = env.int("LIVE_REFRESH_SECONDS", default=5)
+if LIVE_REFRESH_SECONDS < 1:
+    raise SettingsRefused("LIVE_REFRESH_SECONDS must be a number of seconds, at least 1")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -4,12 +4,14 @@ and staff's summary across organisations."""
 from django.urls import path
 
 from reporting import views
+from reporting.dashboard import live
 from reporting.dashboard import views as dashboard
 from reporting.summaries import views as summaries
 from reporting.transactions import views as transactions
 
 urlpatterns = [
     path("o/<slug:slug>/", dashboard.dashboard, name="dashboard"),
+    path("o/<slug:slug>/live/", live.live, name="live"),
     path("o/<slug:slug>/usage/", views.usage, name="usage"),
     path("o/<slug:slug>/transactions/", transactions.transactions, name="transactions"),
     path("o/<slug:slug>/transactions.csv", transactions.transactions_csv,

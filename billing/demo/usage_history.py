@@ -1,6 +1,13 @@
-"""The demo's usage history: three weeks of simulated usage through the real service."""
+"""The demo's usage history: three weeks of simulated usage through the real service,
+charged as it would have been, hour by hour on the days it happened: the transactions'
+dates match the usage page's."""
 
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import groupby
+
+from django.utils import timezone
 
 from billing.demo.simulation import catalogue_for, generate
 from billing.ledger.actor import Actor
@@ -13,6 +20,27 @@ from billing.usage.ingestion.record import estimate_usage, record_usage
 DEMO_DAYS = 21
 DEMO_SEED = 2026
 DEMO_PER_DAY = 120
+
+
+def history_start(now: datetime | None = None) -> datetime:
+    """An hour before the demo's first simulated day: when its credit history begins."""
+    today = (now or timezone.now()).astimezone(UTC).date()
+    first_day = today - timedelta(days=DEMO_DAYS - 1)
+    return datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC) - timedelta(
+        hours=1)
+
+
+def hourly_charges(events: list[dict]) -> Iterator[tuple[datetime, list[dict]]]:
+    """The events in charges of one UTC hour each, oldest first, with the moment each is
+    charged: its last event's (as a client reporting as it goes would have sent them)."""
+    def moment(event):
+        return datetime.fromisoformat(event["occurred_at"])
+
+    ordered = sorted(events, key=moment)
+    for _, hour in groupby(ordered, key=lambda e: moment(e).replace(minute=0, second=0,
+                                                                  microsecond=0)):
+        for batch in chunks(list(hour)):
+            yield moment(batch[-1]), batch
 
 
 def seed_usage_history(org, stdout) -> bool:
@@ -36,10 +64,13 @@ def seed_usage_history(org, stdout) -> bool:
     if balance < target:
         adjust_credits(organization=org, credits=target - balance, actor=system,
                        reason="Demo credits for the simulated usage history",
-                       request_id="demo-usage-credits", grant_kind=GrantKind.PROMOTIONAL)
-    charged = 0
-    for batch in chunks(events):
-        result = record_usage(organization=org, events=batch, actor=system)
+                       request_id="demo-usage-credits", grant_kind=GrantKind.PROMOTIONAL,
+                       now=history_start())
+    charged = charges = 0
+    for moment, batch in hourly_charges(events):
+        result = record_usage(organization=org, events=batch, actor=system, now=moment)
         charged += result.count("charged")
-    stdout.write(f"  usage history: added {charged:,} events over {DEMO_DAYS} days")
+        charges += 1
+    stdout.write(f"  usage history: added {charged:,} events over {DEMO_DAYS} days, charged "
+                 f"hour by hour on the days they happened ({charges:,} charges)")
     return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from billing import money
@@ -26,6 +27,10 @@ SEPARATED_DIGEST_VERSION, DIGEST_VERSION = "events-v1", "events-v2"
 # entry of one event, which its usage event points at and its fields describe.
 EVENTS, EVENTS_DIGEST, EVENTS_VERSION = "events", "events_digest", "events_version"
 _USD_PLACES, _RATE_PLACES = money.USD_FIELD["decimal_places"], money.RATE_FIELD["decimal_places"]
+# When the charge's usage happened: its earliest and latest occurred_at (ISO 8601, UTC), so
+# the transactions page shows both dates without reading events (docs/ledger.md). Entries
+# charged before these keys existed have none; their events say it.
+USED_FROM, USED_UNTIL = "used_from", "used_until"
 
 
 def event_line(*, key: str, usage_type: str, resource: str, tokens: Iterable[int],
@@ -66,14 +71,18 @@ def events_digest(lines: Iterable[str], version: str = DIGEST_VERSION) -> str:
 
 def charge_metadata(*, digest: str, count: int, cost_usd: Decimal, types: Iterable[str],
                     resources: Iterable[str], operations: Iterable[str],
-                    users: Iterable[str]) -> dict:
+                    users: Iterable[str], occurred: Iterable[datetime]) -> dict:
     """A usage entry's metadata: the digest and count of its events, and what the
-    transactions page, its filters' results and the CSV show for it (distinct values)."""
+    transactions page, its filters' results and the CSV show for it (distinct values,
+    and when the usage happened, first and last)."""
+    occurred = sorted(occurred)
     return {
         EVENTS: count, EVENTS_DIGEST: digest, EVENTS_VERSION: DIGEST_VERSION,
         "cost_usd": str(cost_usd),
         "types": sorted(set(types)), "resources": sorted(set(resources)),
         "operations": sorted(set(operations) - {""}), "users": sorted(set(users) - {""}),
+        USED_FROM: occurred[0].astimezone(UTC).isoformat(),
+        USED_UNTIL: occurred[-1].astimezone(UTC).isoformat(),
     }
 
 

@@ -7,6 +7,8 @@ request.org, which accounts.portal.org_view sets; pages without an org get nothi
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.conf import settings
+
 from billing import money
 from billing.ledger.selectors import account_of
 
@@ -15,7 +17,8 @@ def header(request) -> dict:
     org = getattr(request, "org", None)
     if org is None:
         return {}
-    return {"header": header_status(org)}
+    # How often static/js/live.js asks for the header again (docs/operate.md, "Live balance").
+    return {"header": header_status(org), "live_every_seconds": settings.LIVE_REFRESH_SECONDS}
 
 
 @dataclass

@@ -14,18 +14,26 @@ from reporting.dashboard.selectors import SPARK_DAYS, daily_spend, spend_compari
 LATEST = 10
 
 
-@require_GET
-@org_view()
-def dashboard(request):
-    account = ledger.account_of(request.org)
-    series = daily_spend(request.org)
-    return render(request, "reporting/dashboard.html", {
+def cards(organization, *, is_admin: bool) -> dict:
+    """What the dashboard's cards show (templates/reporting/_dashboard_cards.html); the
+    live fragment (reporting/dashboard/live.py) renders the same cards again."""
+    account = ledger.account_of(organization)
+    series = daily_spend(organization)
+    return {
         "account": account,
-        "runway_days": runway_days(request.org, balance=account.balance),
-        "spend": spend_comparison(request.org),
+        "runway_days": runway_days(organization, balance=account.balance),
+        "spend": spend_comparison(organization),
         "sparkline": charts.sparkline([v for _, v in series],
                                       title=f"Credits a day, last {SPARK_DAYS} days"),
         "spark_days": SPARK_DAYS,
+        "is_admin": is_admin,
+    }
+
+
+@require_GET
+@org_view()
+def dashboard(request):
+    return render(request, "reporting/dashboard.html", {
+        **cards(request.org, is_admin=request.membership.is_admin),
         "entries": ledger.recent_entries(request.org, limit=LATEST),
-        "is_admin": request.membership.is_admin,
     })

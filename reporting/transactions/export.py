@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from django.db import connections, transaction
 from django.db.models import QuerySet
 
-from reporting.transactions.usage_summary import summaries
+from reporting.transactions.usage_summary import summaries, used_spans
 
 # The entry's own columns; a usage entry's events' (usage_summary) go after "reason",
 # several values of a charge of many events joined by "; ".
@@ -32,7 +32,9 @@ COLUMNS = (
     ("idempotency_key", "idempotency_key"),
 )
 USAGE_AFTER = 8  # the usage columns' place: after reason
-HEADER = (*(name for name, _ in COLUMNS[:USAGE_AFTER]),
+USED_AFTER = 2  # when a usage entry's events happened: after created_at_utc
+HEADER = (*(name for name, _ in COLUMNS[:USED_AFTER]), "used_from_utc", "used_until_utc",
+          *(name for name, _ in COLUMNS[USED_AFTER:USAGE_AFTER]),
           "usage_type", "model_or_meter", "operation", "user", "cost_usd",
           *(name for name, _ in COLUMNS[USAGE_AFTER:]))
 CHUNK = 2000
@@ -41,10 +43,12 @@ CHUNK = 2000
 def transaction_rows(queryset: QuerySet, order: tuple[str, ...] = ("-id",)) -> Iterator[tuple]:
     """`order` is the page's (pages.SORTS): newest first unless the reader sorted otherwise."""
     for chunk in _chunks(queryset, order):
-        usage = summaries((row[0], row[2], row[-1]) for row in chunk)
+        keys = [(row[0], row[2], row[-1]) for row in chunk]
+        usage, spans = summaries(keys), used_spans(keys)
         for row in chunk:
-            summary = usage.get(row[0])
-            yield (*row[:USAGE_AFTER], *(summary or ("",) * 5), *row[USAGE_AFTER:-1])
+            summary, span = usage.get(row[0]), spans.get(row[0])
+            yield (*row[:USED_AFTER], *(span or ("", "")), *row[USED_AFTER:USAGE_AFTER],
+                   *(summary or ("",) * 5), *row[USAGE_AFTER:-1])
 
 
 def _chunks(queryset: QuerySet, order: tuple[str, ...]) -> Iterator[list[tuple]]:

@@ -19,12 +19,19 @@ from django.utils.safestring import SafeString
 
 from billing import money
 from billing.models import LedgerEntry
-from reporting.transactions.usage_summary import NONE, UsageSummary, summaries
+from reporting.transactions.usage_summary import (
+    NONE,
+    UsageSummary,
+    UsedSpan,
+    summaries,
+    used_spans,
+)
 
 REASON_CHARS = 40
 WHEN_FORMAT = "Y-m-d H:i"
+DAY_FORMAT = "Y-m-d"
 ROW_HTML = (
-    '<td><a href="{}">#{}</a></td><td class="when">{}</td><td>{}</td>'
+    '<td><a href="{}">#{}</a></td><td class="when">{}</td><td class="when">{}</td><td>{}</td>'
     '<td class="num"><span class="{}">{}{}</span></td><td class="num">{}</td>'
     "<td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
 )
@@ -32,8 +39,11 @@ ROW_HTML = (
 
 class TransactionTable(tables.Table):
     id = tables.Column(verbose_name="Entry", order_by=("id",))
-    created_at = tables.DateTimeColumn(verbose_name="When (UTC)", format=WHEN_FORMAT,
+    created_at = tables.DateTimeColumn(verbose_name="Charged (UTC)", format=WHEN_FORMAT,
                                        orderable=False, attrs={"td": {"class": "when"}})
+    # When a usage entry's events happened (usage_summary.used_spans); blank for others.
+    used = tables.Column(verbose_name="Used (UTC)", orderable=False, empty_values=(),
+                         attrs={"td": {"class": "when"}})
     kind = tables.Column(verbose_name="Kind", orderable=False)
     amount = tables.Column(verbose_name="Amount", order_by=("amount",),
                            attrs={"th": {"class": "num"}, "td": {"class": "num"}})
@@ -47,7 +57,7 @@ class TransactionTable(tables.Table):
 
     class Meta:
         model = LedgerEntry
-        fields = ("id", "created_at", "kind", "amount", "balance_after", "actor_label",
+        fields = ("id", "created_at", "used", "kind", "amount", "balance_after", "actor_label",
                   "resource", "operation", "reason")
         order_by_field = "sort"
         attrs = {"class": "transactions", "data-testid": "transactions"}
@@ -64,16 +74,32 @@ class TransactionTable(tables.Table):
         # One reverse() for the page: an entry's URL differs only by its id.
         url = reverse("entry_detail", args=[self.org_slug, 0])
         prefix = url[: url.rindex("/0/") + 1]
-        usage = summaries((e.pk, e.kind, e.metadata) for e in self.page_rows)
-        return [_row_html(entry, prefix, usage.get(entry.pk, NONE)) for entry in self.page_rows]
+        rows = [(e.pk, e.kind, e.metadata) for e in self.page_rows]
+        usage, spans = summaries(rows), used_spans(rows)
+        return [_row_html(entry, prefix, usage.get(entry.pk, NONE), spans.get(entry.pk))
+                for entry in self.page_rows]
 
 
-def _row_html(entry: LedgerEntry, entry_url_prefix: str, usage: UsageSummary) -> SafeString:
+def used_text(span: UsedSpan | None) -> str:
+    """One event's moment, one day, or the first and last day of a charge's events."""
+    if span is None:
+        return ""
+    first, last = timezone.localtime(span.first), timezone.localtime(span.last)
+    if first == last:
+        return dateformat.format(first, WHEN_FORMAT)
+    if first.date() == last.date():
+        return dateformat.format(first, DAY_FORMAT)
+    return f"{dateformat.format(first, DAY_FORMAT)} \u2013 {dateformat.format(last, DAY_FORMAT)}"
+
+
+def _row_html(entry: LedgerEntry, entry_url_prefix: str, usage: UsageSummary,
+              span: UsedSpan | None) -> SafeString:
     amount = entry.amount
     return format_html(
         ROW_HTML,
         f"{entry_url_prefix}{entry.pk}/", entry.pk,
         dateformat.format(timezone.localtime(entry.created_at), WHEN_FORMAT),
+        used_text(span),
         entry.get_kind_display(),
         "pos" if amount > 0 else "neg", "+" if amount > 0 else "\u2212",
         money.display_rounded(abs(amount)),

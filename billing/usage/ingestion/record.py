@@ -326,7 +326,8 @@ def _post_charge(book, actor, events: list[Event], charges, paid: list[int], tot
         cost_usd=sum((events[i].quote.cost_usd for i in paid), Decimal(0)),
         types=(events[i].type for i in paid), resources=(events[i].resource for i in paid),
         operations=(events[i].operation for i in paid),
-        users=(events[i].user_label for i in paid))
+        users=(events[i].user_label for i in paid),
+        occurred=(events[i].occurred_at for i in paid))
     first = events[paid[0]]
     return book.consume(
         amount=total, actor=actor, idempotency_key=f"{CHARGE_PREFIX}{book.next_seq}",

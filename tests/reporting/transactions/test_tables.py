@@ -38,12 +38,16 @@ def test_rows_carry_the_same_cells_as_before(member_client, org):
     url = reverse("entry_detail", args=[org.slug, debit.pk])
     assert rows[0][1] == (
         f'<td><a href="{url}">#{debit.pk}</a></td><td class="when">{when}</td>'
-        '<td>Adjustment</td><td class="num"><span class="neg">\u22121,234.57</span></td>'
+        # No usage: the Used cell is blank.
+        '<td class="when"></td><td>Adjustment</td>'
+        '<td class="num"><span class="neg">\u22121,234.57</span></td>'
         # Balance after -234.985: two places, half up; the reason cut to 40 characters.
         '<td class="num">-234.99</td><td>system:tests</td><td></td><td></td>'
         "<td>&lt;b&gt;&quot;Goodwill&quot; &amp; thanks&lt;/b&gt; for the long\u2026</td>"
     )
     assert '<td>gpt-4o</td><td>chat</td>' in rows[1][1]
+    used = timezone.localtime(usage.usage_events.get().occurred_at).strftime("%Y-%m-%d %H:%M")
+    assert f'<td class="when">{used}</td><td>Usage</td>' in rows[1][1]
     assert '<span class="neg">\u2212' in rows[1][1]
     assert f'<span class="pos">+{grant.amount:,.2f}</span>' in rows[2][1]
 
@@ -51,4 +55,4 @@ def test_rows_carry_the_same_cells_as_before(member_client, org):
 def test_no_rows_says_so_across_every_column(member_client, org):
     rows, tbody = body_rows(member_client, org, kind="refund")
     assert rows == []
-    assert '<tr><td colspan="9">No transactions match.</td></tr>' in tbody
+    assert '<tr><td colspan="10">No transactions match.</td></tr>' in tbody

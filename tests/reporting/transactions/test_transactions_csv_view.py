@@ -2,10 +2,12 @@
 
 import csv
 import io
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from billing.ledger.corrections import adjust_credits
 from billing.models import LedgerEntry
@@ -83,3 +85,17 @@ def test_text_cells_come_out_inert(member_client, org, ledger):
 def test_another_orgs_member_gets_404(client, org, ledger, other_admin):
     client.force_login(other_admin)
     assert client.get(reverse("transactions_csv", args=[org.slug])).status_code == 404
+
+
+def test_both_dates_and_the_used_range_filter(member_client, org, ledger):
+    week_ago = timezone.now() - timedelta(days=7)
+    record_usage(organization=org, events=[ai_event("late", occurred_at=week_ago.isoformat())])
+    late = LedgerEntry.objects.get(usage_events__idempotency_key="late")
+    rows = download(member_client, org, start=week_ago.date(), end=week_ago.date(),
+                    dates="used")
+    assert [int(r["entry"]) for r in rows] == [late.pk]
+    assert rows[0]["used_from_utc"] == rows[0]["used_until_utc"] == week_ago.isoformat()
+    assert rows[0]["created_at_utc"] == late.created_at.isoformat()
+    assert download(member_client, org, start=week_ago.date(), end=week_ago.date()) == []
+    adjustment = download(member_client, org, kind="adjustment")[0]
+    assert adjustment["used_from_utc"] == adjustment["used_until_utc"] == ""

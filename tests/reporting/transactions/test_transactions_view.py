@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from billing.ledger.actor import Actor
 from billing.ledger.corrections import adjust_credits
 from billing.models import CreditAccount, LedgerEntry
 from billing.usage.ingestion.record import record_usage
@@ -181,3 +182,78 @@ def test_the_entry_count_has_separators(member_client, org, ledger):
     CreditAccount.objects.filter(organization=org).update(entry_count=2028)
     body = member_client.get(reverse("transactions", args=[org.slug])).content.decode()
     assert '<span data-testid="entry-count">2,028</span> entries in all' in body
+
+
+@pytest.fixture
+def late_import(org, ledger):
+    """Usage of ten and eight days ago, charged today in one batch (an import of last
+    week's events), and one event of five days ago charged today on its own."""
+    now = timezone.now()
+    ago = {n: (now - timedelta(days=n)).replace(hour=12) for n in (10, 8, 5)}
+    record_usage(organization=org, events=[
+        ai_event("old-1", occurred_at=ago[10].isoformat(), user="ana@acme.test"),
+        ai_event("old-2", occurred_at=ago[8].isoformat())])
+    record_usage(organization=org, events=[gpu_event("old-3", occurred_at=ago[5].isoformat())])
+    single, batch = LedgerEntry.objects.filter(kind="usage").order_by("-id")[:2]
+    return {"days": {n: moment.date() for n, moment in ago.items()}, "batch": batch,
+            "single": single, "ana": ledger["ana"]}
+
+
+def test_usage_charged_late_is_found_by_the_days_it_happened(member_client, org,
+                                                             late_import):
+    days, batch, single = late_import["days"], late_import["batch"], late_import["single"]
+    by_charge = page(member_client, org, start=days[10], end=days[5])
+    assert ids(by_charge) == []
+    assert ids(page(member_client, org, start=days[10], end=days[5], dates="used")) == [
+        single.pk, batch.pk]
+    assert ids(page(member_client, org, start=days[8], end=days[8], dates="used")) == [batch.pk]
+    assert ids(page(member_client, org, end=days[10], dates="used")) == [batch.pk]
+    assert ids(page(member_client, org, start=days[5], dates="used", kind="usage")) == [
+        single.pk, *ids(page(member_client, org, kind="usage"))[2:]]
+
+
+def test_by_when_used_a_charge_straddling_the_range_is_not_in_it(member_client, org,
+                                                                 late_import):
+    """Events ten and eight days ago: the day between finds nothing, though one event
+    is after its start and the other before its end."""
+    nine_days_ago = late_import["days"][10] + timedelta(days=1)
+    assert ids(page(member_client, org, start=nine_days_ago, end=nine_days_ago,
+                    dates="used")) == []
+
+
+def test_by_when_used_other_entries_go_by_when_they_were_made(member_client, org,
+                                                              late_import):
+    today = timezone.now().date()
+    rows = page(member_client, org, start=today, end=today, dates="used").context["page"].rows
+    assert {row.kind for row in rows} == {"adjustment", "usage"}
+    assert late_import["batch"] not in rows and late_import["single"] not in rows
+    assert len(rows) == 5  # the grant, the three same-day charges and the debit
+
+
+@pytest.mark.parametrize("sort", ["-id", "amount"])
+def test_by_when_used_with_a_user_reads_three_parts_giving_the_rows_of_the_or(
+        member_client, org, late_import, sort):
+    days, ana = late_import["days"], late_import["ana"]
+    params = {"start": days[10], "end": days[10], "dates": "used", "who": f"user:{ana.pk}",
+              "sort": sort}
+    response = page(member_client, org, **params)
+    assert len(response.context["filter"].page_parts()) == 3
+    assert ids(response) == [late_import["batch"].pk]
+    adjust_credits(organization=org, credits=D(-1), reason="by ana", actor=Actor.user(ana))
+    today = timezone.now().date()
+    made = page(member_client, org, **{**params, "start": days[10], "end": today})
+    assert ids(made)[:2] == [LedgerEntry.objects.latest("id").pk, late_import["batch"].pk]
+
+
+def test_both_dates_are_shown(member_client, org, late_import):
+    days = late_import["days"]
+    body = page(member_client, org, dates="used", start=days[10]).content.decode()
+    assert "Charged (UTC)" in body and "Used (UTC)" in body
+    assert f'<td class="when">{days[10]} \u2013 {days[8]}</td>' in body
+    assert 'value="used" selected' in body
+
+
+def test_an_unknown_date_basis_is_refused_naming_the_field(member_client, org, ledger):
+    response = page(member_client, org, dates="yesterday")
+    assert response.context["page"] is None
+    assert "Select a valid choice" in str(response.context["filter"].form.errors["dates"])
