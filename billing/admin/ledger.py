@@ -83,7 +83,7 @@ class CreditAccountAdmin(ReadOnlyAdmin):
         return format_html('<a href="{}?q={}&status__exact=open"><strong>{} open'
                            '</strong></a>', url, obj.organization.slug, count)
 
-    @admin.display(description="")
+    @admin.display(description="Adjustment")
     def adjust_link(self, obj):
         url = reverse("admin:billing_creditaccount_adjust", args=[obj.pk])
         return format_html('<a href="{}">Post adjustment</a>', url)
@@ -126,7 +126,7 @@ class AllocationInline(ReadOnlyInline):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "account", "kind", "amount", "balance_after", "actor_label",
+    list_display = ["id", "account", "kind", "amount_shown", "balance_shown", "actor_label",
                     "created_at"]
     list_filter = ["kind", "actor_type"]
     search_fields = ["=id", "account__organization__slug", "idempotency_key", "actor_label"]
@@ -138,6 +138,14 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
                        "fingerprint", "reverses", "metadata", "created_at", "hash",
                        "reverse_link"]
     fields = readonly_fields
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_shown(self, obj):
+        return money.display_exact(obj.amount)
+
+    @admin.display(description="Balance after")
+    def balance_shown(self, obj):
+        return money.display_exact(obj.balance_after)
 
     @admin.display(description="Correction")
     def reverse_link(self, obj):
