@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from accounts.invitations import withdraw_invitation
+from accounts.labelled_admin import LabelledInlineFormSet
 from accounts.models import (
     ApiKey,
     Invitation,
@@ -19,6 +20,9 @@ class UserAdmin(BaseUserAdmin):
     ordering = ["email"]
     list_display = ["email", "full_name", "is_staff", "is_active", "date_joined"]
     search_fields = ["email", "full_name"]
+    # Plain multiple selects: the two-box chooser's script draws icons with an aria-label
+    # that a <span> may not carry (axe-core, aria-prohibited-attr).
+    filter_horizontal = ()
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Profile", {"fields": ["full_name"]}),
@@ -31,6 +35,7 @@ class UserAdmin(BaseUserAdmin):
 
 class MembershipInline(admin.TabularInline):
     model = Membership
+    formset = LabelledInlineFormSet
     extra = 0
     autocomplete_fields = ["user"]
 

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",  # the widgets' own templates, for FORM_RENDERER below
     "django_q",
     "django_tables2",
     "django_filters",
@@ -62,6 +63,10 @@ INSTALLED_APPS = [
     "billing",
     "reporting",
 ]
+
+# Widgets render through TEMPLATES, so templates/admin/widgets/ can name the split date
+# and time inputs (the default renderer reads only the apps' templates).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 MIDDLEWARE = [
     "billing.faults.middleware.UnavailableMiddleware",  # 503, not 500, for transient faults

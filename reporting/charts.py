@@ -32,41 +32,51 @@ def _desc(points: list[tuple[str, Decimal]]) -> str:
     return "; ".join(f"{label}: {money.display_rounded(value)} credits" for label, value in points)
 
 
+# The column chart's bands above and below its bars, for the peak's label and the first
+# and last days' labels: tall enough for the larger text a phone gets (static/css/site.css).
+BAND = 30
+NO_USAGE = "No usage this month."
+
+
 def column_chart(points: list[tuple[str, Decimal]], *, title: str, width: int = 720,
-                 height: int = 160) -> SafeString:
-    """Vertical bars, one per point (days of a month), with the first and last labels."""
+                 height: int = 180) -> SafeString:
+    """Vertical bars, one per point (days of a month), with the first and last labels; the
+    peak's label above the bars, never under the tallest; an empty month says so."""
     n = max(len(points), 1)
     peak = max((v for _, v in points), default=Decimal(0))
     slot = Decimal(width) / n
     bar = _q(slot * Decimal("0.8"))
-    plot = height - 20
+    base = height - BAND
+    plot = base - BAND
     bars = []
     for i, (label, value) in enumerate(points):
         h = _scale(value, peak, plot)
-        bars.append((_q(slot * i + slot * Decimal("0.1")), _q(plot - h), bar, h, label,
+        bars.append((_q(slot * i + slot * Decimal("0.1")), _q(base - h), bar, h, label,
                      money.display_rounded(value)))
     rects = format_html_join(
         "", '<rect class="bar" x="{}" y="{}" width="{}" height="{}"><title>{}: {} credits'
             '</title></rect>', bars)
     first = points[0][0] if points else ""
     last = points[-1][0] if points else ""
+    top = (f"peak {money.display_rounded(peak)}" if peak > 0 else NO_USAGE)
     return format_html(
-        '<svg class="chart" role="img" viewBox="0 0 {w} {h}" width="100%" '
+        '<svg class="chart columns" role="img" viewBox="0 0 {w} {h}" width="100%" '
         'aria-labelledby="{id}-t {id}-d">'
         '<title id="{id}-t">{title}</title><desc id="{id}-d">{desc}</desc>'
-        '<line class="axis" x1="0" y1="{plot}" x2="{w}" y2="{plot}"/>{rects}'
+        '<line class="axis" x1="0" y1="{base}" x2="{w}" y2="{base}"/>{rects}'
         '<text x="0" y="{ty}" class="tick">{first}</text>'
         '<text x="{w}" y="{ty}" class="tick" text-anchor="end">{last}</text>'
-        '<text x="0" y="12" class="tick">peak {peak}</text></svg>',
-        w=width, h=height, id=_id(title), title=title, desc=_desc(points), plot=plot,
-        rects=rects, ty=height - 4, first=first, last=last, peak=money.display_rounded(peak),
+        '<text x="0" y="{peak_y}" class="tick">{top}</text></svg>',
+        w=width, h=height, id=_id(title), title=title, desc=_desc(points) or NO_USAGE,
+        base=base, rects=rects, ty=height - 6, first=first, last=last, top=top,
+        peak_y=BAND - 8,
     )
 
 
 def bar_chart(points: list[tuple[str, Decimal]], *, title: str, width: int = 480) -> SafeString:
-    """Horizontal bars with their label and value, largest first as given."""
+    """Horizontal bars with their label and value, largest first as given; none says so."""
     row = 26
-    label_w, value_w = 180, 110
+    label_w, value_w = 210, 100
     plot = width - label_w - value_w
     peak = max((v for _, v in points), default=Decimal(0))
     rows = []
@@ -78,12 +88,15 @@ def bar_chart(points: list[tuple[str, Decimal]], *, title: str, width: int = 480
         "", '<text x="0" y="{}" class="label">{}</text>'
             '<rect class="bar" x="{}" y="{}" height="16" width="{}"/>'
             '<text x="{}" y="{}" class="value" text-anchor="end">{}</text>', rows)
+    if not points:
+        body = format_html('<text x="0" y="17" class="tick">{}</text>', NO_USAGE)
     height = max(len(points), 1) * row
     return format_html(
-        '<svg class="chart" role="img" viewBox="0 0 {w} {h}" width="100%" '
+        '<svg class="chart bars" role="img" viewBox="0 0 {w} {h}" width="100%" '
         'aria-labelledby="{id}-t {id}-d"><title id="{id}-t">{title}</title>'
         '<desc id="{id}-d">{desc}</desc>{body}</svg>',
-        w=width, h=height, id=_id(title), title=title, desc=_desc(points), body=body,
+        w=width, h=height, id=_id(title), title=title, desc=_desc(points) or NO_USAGE,
+        body=body,
     )
 
 
@@ -108,7 +121,7 @@ def sparkline(values: list[Decimal], *, title: str, width: int = 240,
     )
 
 
-def _truncate(label: str, size: int = 26) -> str:
+def _truncate(label: str, size: int = 22) -> str:
     label = label or "(none)"
     return label if len(label) <= size else label[: size - 1] + "\u2026"
 

@@ -84,7 +84,7 @@ class CreditAccountAdmin(ReadOnlyAdmin):
         return format_html('<a href="{}?q={}&status__exact=open"><strong>{} open'
                            '</strong></a>', url, obj.organization.slug, count)
 
-    @admin.display(description="")
+    @admin.display(description="Adjustment")
     def adjust_link(self, obj):
         url = reverse("admin:billing_creditaccount_adjust", args=[obj.pk])
         return format_html('<a href="{}">Post adjustment</a>', url)

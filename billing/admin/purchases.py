@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts.labelled_admin import LabelledModelFormSet
 from accounts.read_only_admin import ReadOnlyAdmin
 from billing.admin import permissions
 from billing.admin.disputes import PurchaseDisputeInline
@@ -39,6 +40,9 @@ class CreditPackageAdmin(admin.ModelAdmin):
     @admin.display(description="Price")
     def price(self, obj):
         return format_minor(obj.price_minor, obj.currency)
+
+    def get_changelist_formset(self, request, **kwargs):
+        return super().get_changelist_formset(request, formset=LabelledModelFormSet, **kwargs)
 
 
 def _start_refund(request, purchase: Purchase, amount_minor: int | None,

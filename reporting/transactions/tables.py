@@ -30,10 +30,18 @@ from reporting.transactions.usage_summary import (
 REASON_CHARS = 40
 WHEN_FORMAT = "Y-m-d H:i"
 DAY_FORMAT = "Y-m-d"
+# Each cell's data-label is its column's header: a phone shows the rows stacked, each
+# value beside its label (static/css/site.css, table.stack).
 ROW_HTML = (
-    '<td><a href="{}">#{}</a></td><td class="when">{}</td><td class="when">{}</td><td>{}</td>'
-    '<td class="num"><span class="{}">{}{}</span></td><td class="num">{}</td>'
-    "<td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+    '<td data-label="Entry"><a href="{}">#{}</a></td>'
+    '<td class="when" data-label="Charged (UTC)">{}</td>'
+    '<td class="when" data-label="Used (UTC)">{}</td><td data-label="Kind">{}</td>'
+    '<td class="num" data-label="Amount"><span class="{}">{}{}</span></td>'
+    '<td class="num" data-label="Balance after">{}</td>'
+    '<td class="text" data-label="By">{}</td>'
+    '<td class="names" data-label="Model or meter">{}</td>'
+    '<td class="names" data-label="Operation">{}</td>'
+    '<td class="text reason" data-label="Reason">{}</td>'
 )
 
 
@@ -60,7 +68,7 @@ class TransactionTable(tables.Table):
         fields = ("id", "created_at", "used", "kind", "amount", "balance_after", "actor_label",
                   "resource", "operation", "reason")
         order_by_field = "sort"
-        attrs = {"class": "transactions", "data-testid": "transactions"}
+        attrs = {"class": "transactions stack", "data-testid": "transactions"}
         empty_text = "No transactions match."
         template_name = "reporting/_transactions_table.html"
 

@@ -1,0 +1,190 @@
+"""Every portal page and every admin list, at a laptop's size (1366x900) and a phone's
+(390x844), in a real browser on the demo's data: axe-core's WCAG 2 A and AA rules pass,
+and on the phone no page is wider than the screen (docs/architecture.md, "The portal on a phone").
+Screenshots land in SCREENSHOTS_DIR, named by size and page: look at them after a run."""
+
+import io
+import re
+
+import pytest
+from django.contrib import admin
+
+from accounts.invitations import invite_member
+from accounts.models import Role, User
+from accounts.services import create_api_key
+from billing.demo import organization as demo
+from billing.demo.steps import DEMO_STEPS
+from billing.models import LedgerEntry, Purchase
+from tests.browser import (  # noqa: F401
+    axe_violations,
+    browser_marks,
+    browser_page,
+    csp_violations,
+    screenshot,
+)
+
+pytestmark = browser_marks
+
+SIZES = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture
+def demo_org(transactional_db, settings):
+    """The demo as `seed_demo` leaves it, with a pending invitation and an API key."""
+    settings.PAYMENTS_PROVIDER = "test"
+    org = demo.seed_accounts()
+    for step in DEMO_STEPS:
+        step(org, io.StringIO())
+    admin_user = User.objects.get(email=demo.DEMO_ADMIN)
+    invite_member(organization=org, email="new.colleague@example.com", role=Role.MEMBER,
+                  invited_by=admin_user)
+    create_api_key(organization=org, name="Training cluster", created_by=admin_user)
+    return org
+
+
+def log_in(page, base, email):
+    page.goto(f"{base}/login/")
+    page.fill("#id_username", email)
+    page.fill("#id_password", demo.DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/o/acme/$"))
+
+
+def overflow(page) -> int:
+    """How many pixels the page is wider than the window (0: no sideways scrolling)."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def problems(page, size: str, name: str) -> list[str]:
+    """What is wrong with the page on screen: axe's violations, sideways scrolling on a
+    phone, CSP refusals. The screenshot is saved first."""
+    screenshot(page, f"{size}-{name}")
+    found = axe_violations(page)
+    if size == "phone" and (wider := overflow(page)) > 0:
+        found.append(f"scrolls sideways by {wider} px")
+    return found + csp_violations(page)
+
+
+def portal_pages(org) -> dict[str, str]:
+    usage = LedgerEntry.objects.filter(account__organization=org, kind="usage").latest("id")
+    bought = LedgerEntry.objects.filter(account__organization=org, kind="purchase").latest("id")
+    purchase = Purchase.objects.filter(organization=org).latest("id")
+    o = f"/o/{org.slug}"
+    return {
+        "dashboard": f"{o}/",
+        "transactions": f"{o}/transactions/",
+        "transactions-filtered": f"{o}/transactions/?kind=usage&resource=gpt",
+        "entry-usage": f"{o}/entries/{usage.pk}/",
+        "entry-purchase": f"{o}/entries/{bought.pk}/",
+        "usage": f"{o}/usage/",
+        "monthly": f"{o}/reports/monthly/",
+        "packages": f"{o}/credits/packages/",
+        "purchases": f"{o}/purchases/",
+        "purchase-success": f"{o}/purchases/{purchase.pk}/success/",
+        "auto-topup": f"{o}/auto-topup/",
+        "alerts": f"{o}/alerts/",
+        "members": f"{o}/members/",
+        "api-keys": f"{o}/api-keys/",
+        "settings-history": f"{o}/settings/history/",
+        "security": "/account/security/",
+        "staff-monthly": "/staff/reports/monthly/",
+    }
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_portal_page_passes_axe_and_fits_the_screen(demo_org, live_server, page, size):
+    base = live_server.url
+    page.set_viewport_size(SIZES[size])
+    failures = {}
+
+    def check(name):
+        if found := problems(page, size, name):
+            failures[name] = found
+
+    page.goto(f"{base}/login/")
+    check("login")
+    page.goto(f"{base}/password-reset/")
+    check("password-reset")
+    log_in(page, base, demo.DEMO_ADMIN)
+    for name, path in portal_pages(demo_org).items():
+        page.goto(f"{base}{path}")
+        check(name)
+
+    # The pages reached by a button: the test checkout, its cancel page, the test card.
+    page.goto(f"{base}/o/acme/credits/packages/")
+    page.locator("[data-testid^=buy-]").first.click()
+    page.wait_for_url(re.compile(r"/test-checkout/$"))
+    check("test-checkout")
+    page.get_by_test_id("test-cancel").click()
+    page.wait_for_url(re.compile(r"/cancel/$"))
+    check("purchase-cancel")
+    page.goto(f"{base}/o/acme/auto-topup/")
+    page.get_by_role("button", name="Replace card").click()
+    page.wait_for_url(re.compile(r"/card/test/$"))
+    check("test-card")
+    assert failures == {}
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_phone_folds_the_navigation_and_the_filters(demo_org, live_server, page, size):
+    """The organisation's links and the transaction filters take one line each until
+    opened, on a phone; on a laptop the links are all in sight."""
+    base = live_server.url
+    page.set_viewport_size(SIZES[size])
+    log_in(page, base, demo.DEMO_ADMIN)
+    nav_link = page.locator("nav.nav").get_by_role("link", name="Settings history")
+    if size == "desktop":
+        assert nav_link.is_visible()
+        return
+    assert not nav_link.is_visible()
+    page.locator("details.menu > summary").click()
+    assert nav_link.is_visible()
+    nav_link.click()
+    page.wait_for_url(re.compile(r"/settings/history/$"))
+
+    page.goto(f"{base}/o/acme/transactions/?kind=usage")
+    summary = page.locator("form.filters summary")
+    assert "Kind: Usage" in summary.inner_text()
+    assert not page.locator("#id_resource").is_visible()
+    summary.click()
+    assert page.locator("#id_resource").is_visible()
+
+
+def test_the_transactions_table_fits_its_page_on_a_laptop(demo_org, live_server, page):
+    page.set_viewport_size(SIZES["desktop"])
+    log_in(page, live_server.url, demo.DEMO_ADMIN)
+    page.goto(f"{live_server.url}/o/acme/transactions/")
+    wrap = page.locator(".table-wrap").first
+    widths = wrap.evaluate("w => [w.scrollWidth, w.clientWidth]")
+    assert widths[0] <= widths[1], f"the table is {widths[0]} px in a {widths[1]} px page"
+
+
+def admin_pages(org) -> dict[str, str]:
+    pages = {"admin-index": "/admin/"}
+    for model in admin.site._registry:
+        meta = model._meta
+        pages[f"admin-{meta.app_label}-{meta.model_name}"] = (
+            f"/admin/{meta.app_label}/{meta.model_name}/")
+        first = model.objects.order_by("pk").first()
+        if first is not None:
+            pages[f"admin-{meta.app_label}-{meta.model_name}-change"] = (
+                f"/admin/{meta.app_label}/{meta.model_name}/{first.pk}/change/")
+    return pages
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_admin_page_passes_axe(demo_org, live_server, page, size):
+    base = live_server.url
+    page.set_viewport_size(SIZES[size])
+    page.goto(f"{base}/admin/login/")
+    page.fill("#id_username", demo.DEMO_ADMIN)
+    page.fill("#id_password", demo.DEMO_PASSWORD)
+    page.locator("input[type=submit]").click()
+    page.wait_for_url(f"{base}/admin/")
+    failures = {}
+    for name, path in admin_pages(demo_org).items():
+        page.goto(f"{base}{path}")
+        screenshot(page, f"{size}-{name}")
+        if found := axe_violations(page):
+            failures[name] = found
+    assert failures == {}
