@@ -123,6 +123,7 @@ PORTAL_URLS = [
     ("alerts", "post", {}, None),
     ("budgets", "get", None, None),
     ("budgets", "post", {}, None),
+    ("live", "get", None, None),
 ]
 # The confirmation pages of destructive actions are admins' too.
 ADMIN_ONLY_GETS = {"test_checkout", "card_setup_done", "test_card_setup", "remove_member",

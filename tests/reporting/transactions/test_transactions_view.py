@@ -249,7 +249,7 @@ def test_both_dates_are_shown(member_client, org, late_import):
     days = late_import["days"]
     body = page(member_client, org, dates="used", start=days[10]).content.decode()
     assert "Charged (UTC)" in body and "Used (UTC)" in body
-    assert f'<td class="when">{days[10]} \u2013 {days[8]}</td>' in body
+    assert f'<td class="when" data-label="Used (UTC)">{days[10]} \u2013 {days[8]}</td>' in body
     assert 'value="used" selected' in body
 
 
