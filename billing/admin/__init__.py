@@ -2,6 +2,7 @@
 
 from billing.admin import (
     disputes,  # noqa: F401
+    event_mappings,  # noqa: F401
     ledger,  # noqa: F401
     model_names,  # noqa: F401
     pricing,  # noqa: F401

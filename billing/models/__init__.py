@@ -1,6 +1,7 @@
 from billing.models.alerts import AlertSettings, Notification, NotificationKind  # noqa: F401
 from billing.models.digests import LedgerDigest  # noqa: F401
 from billing.models.disputes import Dispute, DisputeStatus  # noqa: F401
+from billing.models.event_mappings import EventMapping  # noqa: F401
 from billing.models.ledger import (  # noqa: F401
     DEFAULT_PRIORITY,
     GRANT_KIND_RANK,

@@ -1,0 +1,134 @@
+"""Events of other metering wire formats, read as our usage events (docs/integrate.md).
+
+A Stripe meter event or an OpenMeter CloudEvent names its usage (`event_name`, `type`),
+carries an idempotency key (`identifier`, `id`), a payload (`payload`, `data`) and a
+time. `to_usage_events` turns each into the event dict our API takes, through the
+staff's EventMapping of its name (or, for a name equal to a meter code, that meter with
+its value at `$.value`), so they are validated, priced, charged and deduplicated by the
+very same path (record.py, the queue) under the same keys as our own events. Each
+event keeps a map from our field names to the wire's, so a problem names the field the
+client sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from billing.models import EventMapping, Meter
+from billing.models.event_mappings import path_keys
+from billing.models.usage import UsageType
+from billing.usage.events import problem
+
+METER_VALUE_PATH = "$.value"  # a meter code needs no mapping: its value is here
+
+
+@dataclass
+class WireEvent:
+    """One event as the wire carries it, with the wire's names for its fields."""
+
+    key: object  # the idempotency key (None: not sent)
+    name: object  # event_name / type
+    payload: object  # the payload / data object
+    occurred_at: object = None  # a datetime or ISO text; None: now
+    fields: dict = field(default_factory=dict)  # our field -> the wire's ("key", "name", ...)
+    path_field: Callable[[list[str]], str] = ".".join  # a payload path -> the wire's name
+
+
+@dataclass
+class MappedEvents:
+    events: list  # our event dicts, one per wire event (None where it could not be read)
+    problems: list[dict]  # {index, field, message}, fields named as on the wire
+    wire_fields: list[dict]  # per event: our field name -> the wire's
+
+    def rename(self, details: list[dict]) -> list[dict]:
+        """Problems found by our validation, their fields named as the client sent them."""
+        renamed = []
+        for detail in details:
+            index = detail.get("index")
+            names = self.wire_fields[index] if index is not None else {}
+            renamed.append({**detail, "field": names.get(detail["field"], detail["field"])})
+        return renamed
+
+
+def to_usage_events(wire_events: list[WireEvent]) -> MappedEvents:
+    """Our event dicts for the wire events; the problems of those that cannot be mapped."""
+    names = {e.name for e in wire_events if isinstance(e.name, str)}
+    mappings = {m.event_name: m for m in EventMapping.objects.filter(event_name__in=names)
+                .select_related("meter", "ai_model")}
+    meters = set(Meter.objects.filter(code__in=names - set(mappings))
+                 .values_list("code", flat=True))
+    mapped = MappedEvents(events=[], problems=[], wire_fields=[])
+    for index, wire in enumerate(wire_events):
+        fields = {"idempotency_key": wire.fields["key"], "occurred_at": wire.fields["time"],
+                  "meter": wire.fields["name"], "model": wire.fields["name"]}
+        mapped.wire_fields.append(fields)
+        event = _to_usage_event(index, wire, mappings, meters, fields, mapped.problems)
+        mapped.events.append(event)
+    return mapped
+
+
+def _to_usage_event(index, wire: WireEvent, mappings, meters, fields, problems) -> dict | None:
+    name_field = wire.fields["name"]
+    if not isinstance(wire.name, str) or not wire.name.strip():
+        problems.append(problem(index, name_field, "is required"))
+        return None
+    if not isinstance(wire.payload, dict):
+        problems.append(problem(index, wire.fields["payload"], "must be an object"))
+        return None
+    mapping = mappings.get(wire.name)
+    if mapping is None and wire.name not in meters:
+        problems.append(problem(index, name_field, f"{wire.name[:100]!r} is neither one of our "
+                                "meter codes nor mapped to a meter or model by staff"))
+        return None
+    event = {"idempotency_key": wire.key}
+    if wire.occurred_at is not None:
+        event["occurred_at"] = wire.occurred_at
+
+    def take(our_field: str, path: str, *, count=False, required=True):
+        keys = path_keys(path)
+        fields[our_field] = wire.path_field(keys)
+        value = _at(wire.payload, keys)
+        if value is None:
+            if required:
+                problems.append(problem(index, fields[our_field], "is required"))
+            return
+        event[our_field] = _as_count(value) if count else value
+
+    if mapping is None:
+        event.update(type=UsageType.INFRASTRUCTURE, meter=wire.name)
+        take("quantity", METER_VALUE_PATH)
+        return event
+    if mapping.meter is not None:
+        event.update(type=UsageType.INFRASTRUCTURE, meter=mapping.meter.code)
+        take("quantity", mapping.value_path)
+    else:
+        event.update(type=UsageType.AI_TOKENS, model=mapping.ai_model.name,
+                     provider=mapping.ai_model.provider)
+        take("input_tokens", mapping.input_tokens_path, count=True)
+        take("output_tokens", mapping.output_tokens_path, count=True)
+    if mapping.user_path:
+        take("user", mapping.user_path, required=False)
+    if mapping.operation_path:
+        take("operation", mapping.operation_path, required=False)
+    return event
+
+
+def _at(payload: dict, keys: list[str]):
+    value = payload
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _as_count(value):
+    """A token count as Stripe sends it (a string of digits) or a whole JSON number, as an
+    int; anything else unchanged, for our validation to refuse by name."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    return value
