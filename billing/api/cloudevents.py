@@ -93,8 +93,8 @@ def ingest_events(request):
     else:
         events = [body]
     problems = []
-    wire = [_read(index, event, dropin.names_of(organization), problems)
-            for index, event in enumerate(events)]
+    names = dropin.names_of(organization)  # once per request, not per event
+    wire = [_read(index, event, names, problems) for index, event in enumerate(events)]
     mapped = to_usage_events(wire)
     mapped.problems[:0] = problems
     try:
