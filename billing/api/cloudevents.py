@@ -93,7 +93,7 @@ def ingest_events(request):
     else:
         events = [body]
     problems = []
-    names = dropin.names_of(organization)  # once per request, not per event
+    names = dropin.OrgNames(organization)  # once per request, not per event
     wire = [_read(index, event, names, problems) for index, event in enumerate(events)]
     mapped = to_usage_events(wire)
     mapped.problems[:0] = problems
@@ -113,7 +113,7 @@ def ingest_events(request):
     return HttpResponse(status=204)
 
 
-def _read(index: int, event, names: set[str], problems: list) -> WireEvent:
+def _read(index: int, event, names: dropin.OrgNames, problems: list) -> WireEvent:
     """The CloudEvent's attributes as a wire event; problems of its envelope appended."""
     if not isinstance(event, dict):
         problems.append(problem(index, "", "each event must be a JSON object"))

@@ -33,12 +33,21 @@ def api_key_from(request):
     return ApiKeyAuth().authenticate(request, token)
 
 
-def names_of(organization) -> set[str]:
-    """What a wire event may call the key's org: its slug or its Stripe customer id."""
-    names = {organization.slug}
-    names.update(StripeCustomer.objects.filter(organization=organization)
-                 .values_list("customer_id", flat=True))
-    return names
+class OrgNames:
+    """What a wire event may call the key's org: its slug or its Stripe customer id (read
+    once, and only when a name is not the slug)."""
+
+    def __init__(self, organization):
+        self.organization = organization
+        self._customer_ids = None
+
+    def __contains__(self, name) -> bool:
+        if name == self.organization.slug:
+            return True
+        if self._customer_ids is None:
+            self._customer_ids = set(StripeCustomer.objects.filter(
+                organization=self.organization).values_list("customer_id", flat=True))
+        return name in self._customer_ids
 
 
 def mode_of(request) -> str | None:

@@ -88,7 +88,7 @@ def create_meter_event(request):
     if not isinstance(customer, str) or not customer:
         return stripe_error(400, f"Missing required param: payload[{CUSTOMER}].",
                             param=f"payload[{CUSTOMER}]", code="parameter_missing")
-    if customer not in dropin.names_of(organization):
+    if customer not in dropin.OrgNames(organization):
         return stripe_error(400, f"No such customer: {customer[:100]!r} (send the slug or "
                             "Stripe customer id of the API key's organisation)",
                             param=f"payload[{CUSTOMER}]", code="resource_missing")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from billing.models import EventMapping, Meter
+from billing.models import EventMapping
 from billing.models.event_mappings import path_keys
 from billing.models.usage import UsageType
 from billing.usage.events import problem
@@ -57,19 +57,17 @@ def to_usage_events(wire_events: list[WireEvent]) -> MappedEvents:
     names = {e.name for e in wire_events if isinstance(e.name, str)}
     mappings = {m.event_name: m for m in EventMapping.objects.filter(event_name__in=names)
                 .select_related("meter", "ai_model")}
-    meters = set(Meter.objects.filter(code__in=names - set(mappings))
-                 .values_list("code", flat=True))
     mapped = MappedEvents(events=[], problems=[], wire_fields=[])
     for index, wire in enumerate(wire_events):
         fields = {"idempotency_key": wire.fields["key"], "occurred_at": wire.fields["time"],
                   "meter": wire.fields["name"], "model": wire.fields["name"]}
         mapped.wire_fields.append(fields)
-        event = _to_usage_event(index, wire, mappings, meters, fields, mapped.problems)
+        event = _to_usage_event(index, wire, mappings, fields, mapped.problems)
         mapped.events.append(event)
     return mapped
 
 
-def _to_usage_event(index, wire: WireEvent, mappings, meters, fields, problems) -> dict | None:
+def _to_usage_event(index, wire: WireEvent, mappings, fields, problems) -> dict | None:
     name_field = wire.fields["name"]
     if not isinstance(wire.name, str) or not wire.name.strip():
         problems.append(problem(index, name_field, "is required"))
@@ -77,11 +75,9 @@ def _to_usage_event(index, wire: WireEvent, mappings, meters, fields, problems) 
     if not isinstance(wire.payload, dict):
         problems.append(problem(index, wire.fields["payload"], "must be an object"))
         return None
+    # Unmapped, the name is taken as a meter code: pricing refuses one that is not, naming
+    # this field, as it refuses an unknown meter of our own API (the queue's worker, async).
     mapping = mappings.get(wire.name)
-    if mapping is None and wire.name not in meters:
-        problems.append(problem(index, name_field, f"{wire.name[:100]!r} is neither one of our "
-                                "meter codes nor mapped to a meter or model by staff"))
-        return None
     event = {"idempotency_key": wire.key}
     if wire.occurred_at is not None:
         event["occurred_at"] = wire.occurred_at
