@@ -3,7 +3,8 @@
 Not part of `make test`.
 
 On a PostgreSQL database of its own (dropped, re-created, migrated, priced), one
-gunicorn serves, alternating rounds so drift hits every shape alike:
+gunicorn serves, in rounds (the order of each pair swapped every other round, so
+drift and order hit every shape alike):
 
 1. batches of 1,000 events through our API (`POST /api/v1/usage-events`) and the same
    events as CloudEvents batches (`POST /api/v1/events`, application/cloudevents-batch+json,
@@ -26,6 +27,7 @@ import random
 import sys
 import tempfile
 import urllib.parse
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -167,19 +169,22 @@ def main() -> int:
                 "application/cloudevents-batch+json", 204)
         for r in range(args.rounds):
             ours, cloud = batch_bodies(f"r{r}")
-            settle(db_url)
-            figures["ours"].append(batches(port, keys["bench-ours"], ours, OURS,
-                                           "application/json", 200))
-            settle(db_url)
-            figures["ce"].append(batches(port, keys["bench-ce"], cloud, CLOUDEVENTS,
-                                         "application/cloudevents-batch+json", 204))
             s_ours, s_stripe = single_bodies(f"s{r}")
-            settle(db_url)
-            figures["s_ours"].append(singles(port, keys["bench-s-ours"], s_ours, OURS,
-                                             "application/json"))
-            settle(db_url)
-            figures["s_stripe"].append(singles(port, keys["bench-s-stripe"], s_stripe, STRIPE,
-                                               "application/x-www-form-urlencoded"))
+            phases = [
+                ("ours", partial(batches, port, keys["bench-ours"], ours, OURS,
+                                 "application/json", 200)),
+                ("ce", partial(batches, port, keys["bench-ce"], cloud, CLOUDEVENTS,
+                               "application/cloudevents-batch+json", 204)),
+                ("s_ours", partial(singles, port, keys["bench-s-ours"], s_ours, OURS,
+                                   "application/json")),
+                ("s_stripe", partial(singles, port, keys["bench-s-stripe"], s_stripe, STRIPE,
+                                     "application/x-www-form-urlencoded")),
+            ]
+            if r % 2:  # every other round the drop-in shape goes first: no order bias
+                phases = [phases[1], phases[0], phases[3], phases[2]]
+            for name, phase in phases:
+                settle(db_url)
+                figures[name].append(phase())
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s"
                                                  for k, v in figures.items()), flush=True)
     finally:

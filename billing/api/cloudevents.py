@@ -132,8 +132,11 @@ def _read(index: int, event, names: dropin.OrgNames, problems: list) -> WireEven
     if data is None:
         data = {}
     return WireEvent(key=event.get("id"), name=event.get("type"), payload=data,
-                     occurred_at=event.get("time"), fields=WIRE_FIELDS,
-                     path_field=lambda keys: ".".join(["data", *keys]))
+                     occurred_at=event.get("time"), fields=WIRE_FIELDS, path_field=_data_field)
+
+
+def _data_field(keys: list[str]) -> str:
+    return ".".join(["data", *keys])
 
 
 def _invalid(details: list[dict]) -> JsonResponse:

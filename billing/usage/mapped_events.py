@@ -53,62 +53,92 @@ class MappedEvents:
 
 
 def to_usage_events(wire_events: list[WireEvent]) -> MappedEvents:
-    """Our event dicts for the wire events; the problems of those that cannot be mapped."""
+    """Our event dicts for the wire events; the problems of those that cannot be mapped.
+    All events of one call come from one wire format (the same field names)."""
     names = {e.name for e in wire_events if isinstance(e.name, str)}
     mappings = {m.event_name: m for m in EventMapping.objects.filter(event_name__in=names)
                 .select_related("meter", "ai_model")}
     mapped = MappedEvents(events=[], problems=[], wire_fields=[])
+    recipes: dict[str, _Recipe] = {}  # one per name: a batch repeats a few names
     for index, wire in enumerate(wire_events):
-        fields = {"idempotency_key": wire.fields["key"], "occurred_at": wire.fields["time"],
-                  "meter": wire.fields["name"], "model": wire.fields["name"]}
-        mapped.wire_fields.append(fields)
-        event = _to_usage_event(index, wire, mappings, fields, mapped.problems)
-        mapped.events.append(event)
+        name_field = wire.fields["name"]
+        if not isinstance(wire.name, str) or not wire.name.strip():
+            mapped.problems.append(problem(index, name_field, "is required"))
+        elif not isinstance(wire.payload, dict):
+            mapped.problems.append(problem(index, wire.fields["payload"], "must be an object"))
+        else:
+            recipe = recipes.get(wire.name)
+            if recipe is None:
+                recipe = recipes[wire.name] = _recipe(wire, mappings.get(wire.name))
+            mapped.wire_fields.append(recipe.wire_fields)
+            mapped.events.append(recipe.event(index, wire, mapped.problems))
+            continue
+        mapped.wire_fields.append({})
+        mapped.events.append(None)
     return mapped
 
 
-def _to_usage_event(index, wire: WireEvent, mappings, fields, problems) -> dict | None:
-    name_field = wire.fields["name"]
-    if not isinstance(wire.name, str) or not wire.name.strip():
-        problems.append(problem(index, name_field, "is required"))
-        return None
-    if not isinstance(wire.payload, dict):
-        problems.append(problem(index, wire.fields["payload"], "must be an object"))
-        return None
-    # Unmapped, the name is taken as a meter code: pricing refuses one that is not, naming
-    # this field, as it refuses an unknown meter of our own API (the queue's worker, async).
-    mapping = mappings.get(wire.name)
-    event = {"idempotency_key": wire.key}
-    if wire.occurred_at is not None:
-        event["occurred_at"] = wire.occurred_at
+@dataclass(frozen=True)
+class _Take:
+    our_field: str
+    keys: tuple[str, ...]
+    wire_field: str
+    count: bool = False
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    """How events of one name become ours: the fixed fields, and what to take from where."""
+
+    fixed: dict
+    takes: tuple[_Take, ...]
+    wire_fields: dict  # our field -> the wire's, for problems
+
+    def event(self, index: int, wire: WireEvent, problems: list) -> dict:
+        event = {"idempotency_key": wire.key, **self.fixed}
+        if wire.occurred_at is not None:
+            event["occurred_at"] = wire.occurred_at
+        for take in self.takes:
+            value = _at(wire.payload, take.keys)
+            if value is None:
+                if take.required:
+                    problems.append(problem(index, take.wire_field, "is required"))
+            else:
+                event[take.our_field] = _as_count(value) if take.count else value
+        return event
+
+
+def _recipe(wire: WireEvent, mapping: EventMapping | None) -> _Recipe:
+    fields = {"idempotency_key": wire.fields["key"], "occurred_at": wire.fields["time"],
+              "meter": wire.fields["name"], "model": wire.fields["name"]}
+    takes = []
 
     def take(our_field: str, path: str, *, count=False, required=True):
-        keys = path_keys(path)
-        fields[our_field] = wire.path_field(keys)
-        value = _at(wire.payload, keys)
-        if value is None:
-            if required:
-                problems.append(problem(index, fields[our_field], "is required"))
-            return
-        event[our_field] = _as_count(value) if count else value
+        keys = tuple(path_keys(path))
+        fields[our_field] = wire.path_field(list(keys))
+        takes.append(_Take(our_field, keys, fields[our_field], count, required))
 
     if mapping is None:
-        event.update(type=UsageType.INFRASTRUCTURE, meter=wire.name)
+        # Unmapped, the name is taken as a meter code: pricing refuses one that is not,
+        # naming this field, as it refuses an unknown meter of our own API (the worker's,
+        # with ?mode=async).
         take("quantity", METER_VALUE_PATH)
-        return event
+        return _Recipe({"type": UsageType.INFRASTRUCTURE, "meter": wire.name}, tuple(takes),
+                       fields)
     if mapping.meter is not None:
-        event.update(type=UsageType.INFRASTRUCTURE, meter=mapping.meter.code)
+        fixed = {"type": UsageType.INFRASTRUCTURE, "meter": mapping.meter.code}
         take("quantity", mapping.value_path)
     else:
-        event.update(type=UsageType.AI_TOKENS, model=mapping.ai_model.name,
-                     provider=mapping.ai_model.provider)
+        fixed = {"type": UsageType.AI_TOKENS, "model": mapping.ai_model.name,
+                 "provider": mapping.ai_model.provider}
         take("input_tokens", mapping.input_tokens_path, count=True)
         take("output_tokens", mapping.output_tokens_path, count=True)
     if mapping.user_path:
         take("user", mapping.user_path, required=False)
     if mapping.operation_path:
         take("operation", mapping.operation_path, required=False)
-    return event
+    return _Recipe(fixed, tuple(takes), fields)
 
 
 def _at(payload: dict, keys: list[str]):
