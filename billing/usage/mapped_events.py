@@ -19,6 +19,7 @@ from decimal import Decimal
 from billing.models import EventMapping
 from billing.models.event_mappings import path_keys
 from billing.models.usage import UsageType
+from billing.pricing.catalogue.resolution import catalogue_version
 from billing.usage.events import problem
 
 METER_VALUE_PATH = "$.value"  # a meter code needs no mapping: its value is here
@@ -52,12 +53,27 @@ class MappedEvents:
         return renamed
 
 
+_cached: tuple[object, dict[str, EventMapping]] | None = None
+
+
+def current_mappings() -> dict[str, EventMapping]:
+    """Every mapping by event name, cached per process under the catalogue's version (a
+    mapping saved or deleted gives a new one: billing/apps.py), so a request reads one
+    row, not the table."""
+    global _cached
+    version = catalogue_version()
+    if _cached is not None and version is not None and _cached[0] == version:
+        return _cached[1]
+    mappings = {m.event_name: m for m in EventMapping.objects.select_related("meter", "ai_model")}
+    if version is not None:
+        _cached = (version, mappings)
+    return mappings
+
+
 def to_usage_events(wire_events: list[WireEvent]) -> MappedEvents:
     """Our event dicts for the wire events; the problems of those that cannot be mapped.
     All events of one call come from one wire format (the same field names)."""
-    names = {e.name for e in wire_events if isinstance(e.name, str)}
-    mappings = {m.event_name: m for m in EventMapping.objects.filter(event_name__in=names)
-                .select_related("meter", "ai_model")}
+    mappings = current_mappings()
     mapped = MappedEvents(events=[], problems=[], wire_fields=[])
     recipes: dict[str, _Recipe] = {}  # one per name: a batch repeats a few names
     for index, wire in enumerate(wire_events):

@@ -176,3 +176,14 @@ def test_async_mode_goes_through_the_queue(live_server, key):
     assert QueuedUsageEvent.objects.get().idempotency_key == "q-1"
     assert post(live_server.url, key, json.dumps([gpu("q-2")]).encode(), BATCH,
                 path="/api/v1/events?mode=later")[0] == 400
+
+
+def test_a_mapping_changed_by_staff_applies_to_the_next_request(openmeter):
+    """Mappings are cached per process under the catalogue's version; a save gives a new one."""
+    openmeter.events.ingest_event(prompt("before"))
+    mapping = EventMapping.objects.get(event_name="prompt")
+    mapping.input_tokens_path = "$.tokens.output"
+    mapping.save()
+    openmeter.events.ingest_event(prompt("after"))
+    tokens = dict(UsageEvent.objects.values_list("idempotency_key", "input_tokens"))
+    assert tokens == {"before": 1000, "after": 100}
