@@ -38,7 +38,9 @@ class BillingConfig(AppConfig):
                               dispatch_uid=f"billing.watch_level.{sender}")
         # Every process caches the model-name rules; any change to them gives a new version.
         # The price cache shares that version (billing/pricing/quotes/price_cache.py).
-        for sender in ("billing.AIModel", "billing.AIProvider", *PRICE_MODELS):
+        # Event mappings share it too (billing/usage/mapped_events.py).
+        for sender in ("billing.AIModel", "billing.AIProvider", "billing.EventMapping",
+                       *PRICE_MODELS):
             for signal in (post_save, post_delete):
                 signal.connect(catalogue_changed, sender=sender,
                                dispatch_uid=f"billing.catalogue_changed.{sender}.{id(signal)}")

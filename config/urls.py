@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("billing.api.urls")),
+    path("v1/", include("billing.api.stripe_urls")),  # Stripe's meter events, drop-in
     path("", include("accounts.urls")),
     path("", include("billing.portal.urls")),
     path("", include("billing.webhooks.urls")),

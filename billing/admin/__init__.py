@@ -3,6 +3,7 @@
 from billing.admin import (
     budgets,  # noqa: F401
     disputes,  # noqa: F401
+    event_mappings,  # noqa: F401
     ledger,  # noqa: F401
     model_names,  # noqa: F401
     pricing,  # noqa: F401

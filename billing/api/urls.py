@@ -9,6 +9,7 @@ from django.http import Http404
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
+from billing.api.cloudevents import ingest_events
 from billing.api.errors import error_response
 from billing.api.views import api
 
@@ -44,6 +45,7 @@ def not_found(request, rest=""):
 
 _patterns, _app, _namespace = api.urls
 urlpatterns = [
+    path("events", ingest_events, name="cloudevents"),  # OpenMeter's ingest, drop-in
     path("", (_wrap(_patterns), _app, _namespace)),
     re_path(r"^(?P<rest>.*)$", not_found),
 ]

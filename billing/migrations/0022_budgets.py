@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_invitations_and_last_organization'),
-        ('billing', '0020_keyed_entries_index'),
+        ('billing', '0021_event_mappings'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -3,6 +3,7 @@ from billing.models.budgets import Budget, BudgetKind, BudgetMonth  # noqa: F401
 from billing.models.cutover import LedgerCutover  # noqa: F401
 from billing.models.digests import LedgerDigest  # noqa: F401
 from billing.models.disputes import Dispute, DisputeStatus  # noqa: F401
+from billing.models.event_mappings import EventMapping  # noqa: F401
 from billing.models.ledger import (  # noqa: F401
     DEFAULT_PRIORITY,
     GRANT_KIND_RANK,
