@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.contrib import admin
+from django.urls import reverse
 
 from accounts.invitations import invite_member
 from accounts.models import Role, User
@@ -69,6 +70,8 @@ def portal_pages(org) -> dict[str, str]:
     usage = LedgerEntry.objects.filter(account__organization=org, kind="usage").latest("id")
     bought = LedgerEntry.objects.filter(account__organization=org, kind="purchase").latest("id")
     purchase = Purchase.objects.filter(organization=org).latest("id")
+    member = org.memberships.exclude(user__email=demo.DEMO_ADMIN).earliest("id")
+    key = org.api_keys.filter(revoked_at__isnull=True).earliest("id")
     o = f"/o/{org.slug}"
     return {
         "dashboard": f"{o}/",
@@ -83,8 +86,11 @@ def portal_pages(org) -> dict[str, str]:
         "purchase-success": f"{o}/purchases/{purchase.pk}/success/",
         "auto-topup": f"{o}/auto-topup/",
         "alerts": f"{o}/alerts/",
+        "budgets": f"{o}/budgets/",
         "members": f"{o}/members/",
+        "remove-member-confirm": reverse("remove_member", args=[org.slug, member.pk]),
         "api-keys": f"{o}/api-keys/",
+        "revoke-key-confirm": reverse("revoke_api_key", args=[org.slug, key.pk]),
         "settings-history": f"{o}/settings/history/",
         "security": "/account/security/",
         "staff-monthly": "/staff/reports/monthly/",
