@@ -1,18 +1,13 @@
-"""`POST /api/v1/events` as OpenMeter ingests CloudEvents (docs/integrate.md), so code
-written for OpenMeter (its client, or the `cloudevents` package) reports usage to us
-unchanged, with our API key as the bearer token.
+"""`POST /api/v1/events` as OpenMeter ingests CloudEvents, so code written for OpenMeter
+(its client, or the `cloudevents` package) reports usage to us unchanged, with our API key
+as the bearer token.
 
-`application/cloudevents+json` carries one event, `application/cloudevents-batch+json`
-(or `application/json` with a list) up to 1,000. Per event: `id` is the idempotency key
-(shared with our own API and Stripe's shape), `subject` the org (its slug or Stripe
-customer id: the key's own), `type` a meter code or a mapped name, `data` the payload,
-`time` when it happened. Accepted events answer 204 No Content, as OpenMeter does (the
-batch charged, or queued with ?mode=async); a refusal is a problem document (RFC 9457,
-OpenMeter's error shape) that also carries our {"error": {"code", "message", "details"}}:
-400 a bad request (details name each field: `id`, `data.tokens`, ...), 401, 403, 413,
-415, 429, and for events our charging path refused 402 (insufficient_credits and every
-other reason) or 409 (idempotency_conflict), their results in `details`; the other
-events of the batch were charged, and sending the batch again charges none twice.
+One event (`application/cloudevents+json`) or up to 1,000
+(`application/cloudevents-batch+json`, or `application/json` with a list): `id` is the
+idempotency key shared with our own API and Stripe's shape, `subject` the key's own org,
+`type` a meter code or a mapped name. Accepted: 204, as OpenMeter answers; refused: a
+problem document carrying our error object. The fields, statuses and errors:
+docs/integrate.md.
 """
 
 from __future__ import annotations

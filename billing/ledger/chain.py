@@ -1,22 +1,14 @@
 """The keyed hash chain and request fingerprints (invariants 5 and 7 of docs/ledger.md).
 
-Each entry's hash is an HMAC-SHA256, under a key only the application holds,
-over a versioned, canonical encoding of its fields, the grant allocations it
-made and the previous entry's hash. The entry records the id of the key
-(`key_id`), so keys can rotate: LEDGER_CHAIN_KEYS holds every key still
-needed to verify, LEDGER_CHAIN_KEY_ID names the one new entries use. Someone
-who can write to the database but lacks the key cannot recompute a hash, so
-changing any entry, or an allocation, breaks the chain from there on.
+Each entry's hash is an HMAC-SHA256, under a key only the application holds (its id in
+`key_id`, so keys rotate: LEDGER_CHAIN_KEYS), over a canonical encoding of its fields,
+its grant allocations and the previous entry's hash: whoever writes to the database
+without the key cannot recompute one. Entries from before the chain was keyed (v1, plain
+SHA-256) are accepted only as the start of an account's chain.
 
-Entries written before the chain was keyed (v1, plain SHA-256, no key id) are
-accepted only as the start of an account's chain, never after a keyed entry.
-
-Versions: v1 and v2 join the fields with the unit separator, unescaped, so text
-holding one (a reason, an API key's name in the actor label) could move between
-adjacent fields under the same hash; v3, used for new entries, prefixes each
-field with its length. The entry's `chain_version` says which one signed it
-(empty: written before the column, v1 when unkeyed, else v2); the version is
-part of what is signed, so changing the column breaks the hash.
+The encoding is versioned by the entry's signed `chain_version`: v1 and v2 join fields
+with an unescaped unit separator; v3, for new entries, length-prefixes each field. Why
+and what each catches: docs/ledger.md.
 """
 
 import hashlib

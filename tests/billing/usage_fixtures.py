@@ -4,6 +4,8 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from django.test import Client
+
 from accounts.services import create_api_key
 from billing.models import AIModel, DailyUsage, Meter
 from billing.pricing.catalogue.changes import (
@@ -83,3 +85,14 @@ def write_lines(tmp_path, lines, name="usage.jsonl") -> str:
 def statuses(result) -> list[str]:
     """The statuses of a record_usage BatchResult, in order."""
     return [r.status for r in result.results]
+
+
+def post_events(raw_key, events):
+    """Post a batch through the API, as a client would (its own test client, so threads
+    each have one); the answer's body."""
+    response = Client().post(
+        "/api/v1/usage-events", data=json.dumps({"events": events}),
+        content_type="application/json", headers={"Authorization": f"Bearer {raw_key}"},
+    )
+    assert response.status_code == 200, response.content
+    return response.json()

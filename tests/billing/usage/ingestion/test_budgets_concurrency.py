@@ -1,31 +1,27 @@
 """Racing requests against one budget (PostgreSQL: SQLite ignores row locks): the budget is
 read and added to under the account lock, so its last credits are passed once."""
 
-import json
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from billing.budgets.services import api_key_subject, set_budget, user_subject
 from billing.models import BudgetMonth, CreditAccount, UsageEvent
 from billing.usage.ingestion.budgets import month_of
 from tests.billing.postings import assert_ledger_ok
-from tests.billing.usage_fixtures import GPU_CREDITS, api_key_for, funded, gpu_event, seed_prices
+from tests.billing.usage_fixtures import (
+    GPU_CREDITS,
+    api_key_for,
+    funded,
+    gpu_event,
+    post_events,
+    seed_prices,
+)
 from tests.concurrency import run_many
 from tests.conftest import make_org
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def post_events(raw_key, events):
-    response = Client().post(
-        "/api/v1/usage-events", data=json.dumps({"events": events}),
-        content_type="application/json", headers={"Authorization": f"Bearer {raw_key}"},
-    )
-    assert response.status_code == 200, response.content
-    return response.json()
 
 
 def test_16_racing_requests_never_pass_an_api_key_budget():

@@ -1,27 +1,23 @@
 """Many clients reporting usage to one org at once (PostgreSQL: SQLite ignores row locks)."""
 
-import json
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
 from billing.models import CreditAccount, DailyUsage, EntryKind, LedgerEntry, UsageEvent
 from tests.billing.postings import assert_ledger_ok
-from tests.billing.usage_fixtures import GPU_CREDITS, api_key_for, funded, gpu_event, seed_prices
+from tests.billing.usage_fixtures import (
+    GPU_CREDITS,
+    api_key_for,
+    funded,
+    gpu_event,
+    post_events,
+    seed_prices,
+)
 from tests.concurrency import run_many
 from tests.conftest import make_org
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def post_events(raw_key, events):
-    response = Client().post(
-        "/api/v1/usage-events", data=json.dumps({"events": events}),
-        content_type="application/json", headers={"Authorization": f"Bearer {raw_key}"},
-    )
-    assert response.status_code == 200, response.content
-    return response.json()
 
 
 def test_32_clients_on_one_org_that_cannot_pay_for_all():
