@@ -4,8 +4,10 @@
 The database (dropped, re-created, migrated with the project's migrations,
 prices seeded by `sync_model_prices`) gets one big org holding most events
 (`--big-share`, 80% by default) and `--small-orgs` orgs sharing the rest, over
-`--days` of history, each event with its ledger entry, grant allocations,
-top-up grants and daily rollup (bench/scale_data.py says how they are made
+`--days` of history, charged as the app charges them (one ledger entry per
+charge: batches of `--big-batch` / `--small-batch` events, and single events,
+`--single-share` of them), with grant allocations, top-up grants and daily
+rollups (bench/scale_data.py says how they are made
 valid: a real chain, balances, burn-down, rollups = sums of the events).
 
 Two generator processes (the big org; the small orgs) stream COPY into three
@@ -105,7 +107,8 @@ def run_parallel(db_url: str, statements: list[str], workers: int = 2) -> None:
 
 # -- orgs ------------------------------------------------------------------------------------------
 
-def create_orgs(small: int, total_events: int, big_share: float):
+def create_orgs(small: int, total_events: int, big_share: float, *, big_batch: int,
+                small_batch: int, single_share: float):
     """The orgs, their accounts, one API key each and two admins; returns the OrgPlans."""
     from django.contrib.auth import get_user_model
 
@@ -138,7 +141,9 @@ def create_orgs(small: int, total_events: int, big_share: float):
         events = big_events if n == 0 else per_small + (1 if n <= extra else 0)
         plans.append(OrgPlan(organization_id=org.pk, account_id=accounts[org.pk],
                              api_key_id=key.pk, api_key_label=Actor.api_key(key).label,
-                             slug=org.slug, events=events, topups=100 if n == 0 else 10))
+                             slug=org.slug, events=events, topups=100 if n == 0 else 10,
+                             batch=big_batch if n == 0 else small_batch,
+                             single_share=single_share))
     return plans
 
 
@@ -257,7 +262,8 @@ def load(args) -> dict:
 
     call_command("migrate", verbosity=0)
     call_command("sync_model_prices", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    plans = create_orgs(args.small_orgs, args.events, args.big_share)
+    plans = create_orgs(args.small_orgs, args.events, args.big_share, big_batch=args.big_batch,
+                        small_batch=args.small_batch, single_share=args.single_share)
     last = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
     first = last - timedelta(days=args.days)
     TEMPLATES[:] = scale_data.price_templates(count=args.templates, plan="professional",
@@ -323,6 +329,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--small-orgs", type=int, default=2000)
     parser.add_argument("--big-share", type=float, default=0.8)
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--big-batch", type=int, default=1000,
+                        help="events per charge of the big org (its batch requests, imports)")
+    parser.add_argument("--small-batch", type=int, default=100,
+                        help="events per charge of the small orgs (queue batches)")
+    parser.add_argument("--single-share", type=float, default=0.05,
+                        help="the share of events charged one at a time (a charge of one)")
     parser.add_argument("--templates", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--admin-url", default=ADMIN_URL)

@@ -1,6 +1,8 @@
 """The ten-million-row loader writes valid books (bench/scale_data.py): on two thousand
 events, `verify_ledger` accepts the chain, balances and allocations it signed, and the
-rollups are the sums of the events. PostgreSQL only (the loader writes by COPY)."""
+rollups are the sums of the events; usage is charged as the app charges it, one entry per
+charge (single events and batches) committing to its events. PostgreSQL only (the loader
+writes by COPY)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -10,8 +12,9 @@ from django.db.models import Count, Sum
 
 from bench import scale_data
 from billing.ledger.actor import Actor
+from billing.ledger.usage_charges import EVENTS
 from billing.ledger.verify import verify_ledger
-from billing.models import CreditAccount, DailyUsage, UsageEvent
+from billing.models import CreditAccount, DailyUsage, EntryKind, LedgerEntry, UsageEvent
 from billing.usage.ingestion.charges import FIELDS
 from tests.billing.usage_fixtures import api_key_for, seed_prices
 from tests.conftest import make_org
@@ -41,7 +44,7 @@ def load(sizes: dict[str, int]) -> list:
         plan = scale_data.OrgPlan(
             organization_id=org.pk, account_id=CreditAccount.objects.get(organization=org).pk,
             api_key_id=key.pk, api_key_label=Actor.api_key(key).label, slug=slug,
-            events=events, topups=5)
+            events=events, topups=5, batch=100, single_share=0.2)
         result = scale_data.generate_org(
             plan, templates, ids, first=first, last=last, seed=n,
             write_event=lines["billing_usageevent"].append,
@@ -65,7 +68,11 @@ def test_loaded_books_pass_verify_ledger_and_rollups_sum_the_events():
     assert report.ok, [str(p) for p in report.problems]
     grants = sum(len(result.grants) for _, result in results)
     assert grants >= 2  # top-ups happened, so burn-down crossed grants
-    assert report.entries == 2000 + grants
+    charges = LedgerEntry.objects.filter(kind=EntryKind.USAGE)
+    assert report.entries == charges.count() + grants
+    # Charges of one event and batches both, each entry committing to its events.
+    sizes = sorted(entry.metadata[EVENTS] for entry in charges)
+    assert sizes[0] == 1 and sizes[-1] == 100 and sum(sizes) == 2000
     for plan, result in results:
         events = UsageEvent.objects.filter(organization_id=plan.organization_id).aggregate(
             n=Count("id"), credits=Sum("credits"), quantity=Sum("quantity"))
