@@ -24,6 +24,7 @@ from billing.ledger import digests
 from billing.ledger.chain import UnknownChainKey, UnknownChainVersion, entry_hash, grant_terms
 from billing.ledger.verify_counters import Taken
 from billing.ledger.verify_usage import dangling_references, entry_events_problem, events_by_entry
+from billing.ledger.verify_usage_sql import summed_events_by_entry
 from billing.models import (
     CreditAccount,
     CreditGrant,
@@ -141,7 +142,8 @@ def _check_chain(account: CreditAccount, slug: str, report: Report,
     last_id = 0
     allocations = _allocations_by_entry(account)
     pending = next(allocations, None)
-    events = events_by_entry(account)
+    events = (summed_events_by_entry(account) if connection.vendor == "postgresql"
+              else events_by_entry(account))
     charged = next(events, None)
     entries = LedgerEntry.objects.filter(account=account).order_by("seq")
     for entry in entries.iterator(chunk_size=5000):

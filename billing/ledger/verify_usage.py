@@ -49,32 +49,51 @@ def events_by_entry(account) -> Iterator[tuple[int, list[tuple]]]:
         yield current, items
 
 
-def entry_events_problem(entry: LedgerEntry, events: list[tuple]) -> str | None:
-    """What is wrong between a usage entry and the events pointing at it, or None."""
-    credits = sum((row[_CREDITS] for row in events), Decimal(0))
-    metadata = entry.metadata or {}
-    if EVENTS_DIGEST not in metadata:  # an older entry of one event
-        if events and credits != -entry.amount:
-            return f"its event charged {credits} credits, the entry {-entry.amount}"
-        return None
-    if len(events) != metadata.get(EVENTS):
-        return f"{len(events)} events point at it, its digest covers {metadata.get(EVENTS)}"
-    if credits != -entry.amount:
-        return f"its events charged {credits} credits, the entry {-entry.amount}"
-    if metadata.get(EVENTS_VERSION, SEPARATED_DIGEST_VERSION) == SEPARATED_DIGEST_VERSION:
-        digest = events_digest([
-            event_line(key=row[1], usage_type=row[2], resource=row[3], tokens=row[4:9],
-                       quantity=row[9], credits=row[10]) for row in events],
-            SEPARATED_DIGEST_VERSION)
-    else:  # the version is in the hashed metadata: an unknown one gives no digest it holds
-        digest = events_digest([
+class ChargeRows:
+    """A charge's events as rows of _EVENT_COLUMNS, their digest worked out here."""
+
+    def __init__(self, rows: list[tuple]):
+        self.rows = rows
+        self.count = len(rows)
+        self.credits = sum((row[_CREDITS] for row in rows), Decimal(0))
+
+    def digest(self, version: str) -> str:
+        if version == SEPARATED_DIGEST_VERSION:
+            return events_digest([
+                event_line(key=row[1], usage_type=row[2], resource=row[3], tokens=row[4:9],
+                           quantity=row[9], credits=row[10]) for row in self.rows],
+                SEPARATED_DIGEST_VERSION)
+        # The version is in the hashed metadata: an unknown one gives no digest it holds.
+        return events_digest([
             priced_event_line(key=key, usage_type=usage_type, resource=resource,
                               model_id=model_id, meter_id=meter_id, tokens=tokens,
                               quantity=quantity, cost_usd=cost, markup=markup,
                               credits_per_usd=rate, credits=event_credits)
             for (_, key, usage_type, resource, *tokens, quantity, event_credits, model_id,
-                 meter_id, cost, markup, rate) in events], str(metadata[EVENTS_VERSION]))
-    if digest != metadata[EVENTS_DIGEST]:
+                 meter_id, cost, markup, rate) in self.rows], version)
+
+
+def rows_of_entry(entry_id: int) -> ChargeRows:
+    return ChargeRows(list(UsageEvent.objects.filter(entry_id=entry_id).order_by("pk")
+                           .values_list(*_EVENT_COLUMNS)))
+
+
+def entry_events_problem(entry: LedgerEntry, events) -> str | None:
+    """What is wrong between a usage entry and the events pointing at it (their rows, or
+    anything with their count, credits and digest(version)), or None."""
+    if isinstance(events, list):
+        events = ChargeRows(events)
+    metadata = entry.metadata or {}
+    if EVENTS_DIGEST not in metadata:  # an older entry of one event
+        if events.count and events.credits != -entry.amount:
+            return f"its event charged {events.credits} credits, the entry {-entry.amount}"
+        return None
+    if events.count != metadata.get(EVENTS):
+        return f"{events.count} events point at it, its digest covers {metadata.get(EVENTS)}"
+    if events.credits != -entry.amount:
+        return f"its events charged {events.credits} credits, the entry {-entry.amount}"
+    version = str(metadata.get(EVENTS_VERSION, SEPARATED_DIGEST_VERSION))
+    if events.digest(version) != metadata[EVENTS_DIGEST]:
         return "its events differ from those its digest covers: altered"
     return None
 

@@ -7,7 +7,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from billing.models import DailyUsage
-from billing.usage.rollup.rebuild import differences
+from billing.usage.rollup.rebuild import (
+    differences,
+    differences_in_python,
+    differences_in_sql,
+)
 from tests.billing.usage_fixtures import rollup_row
 from tests.reporting.usage_data import march_usage
 
@@ -65,6 +69,24 @@ def test_month_narrows_the_rebuild(org):
     run("--month", "2026-03")
     left = {r[2] for r in snapshot(org)}
     assert "ghost-feb" in left and "ghost-mar" not in left
+
+
+@pytest.mark.postgres
+def test_the_comparison_in_the_database_finds_what_the_python_one_finds(org):
+    """On PostgreSQL the check runs as one query; it must report the same rows and
+    totals as the comparison in Python, range or not."""
+    march_usage(org)
+    assert differences_in_sql(org) == [] == differences_in_python(org)
+    DailyUsage.objects.filter(organization=org, resource="gpt-4o").update(credits=0)
+    DailyUsage.objects.filter(organization=org, resource="compute.gpu_seconds").delete()
+    rollup_row(org, date(2026, 3, 9), "5", resource="ghost")
+    rollup_row(org, date(2026, 2, 9), "5", resource="ghost-feb")
+    found = differences_in_sql(org)
+    assert found == differences_in_python(org)
+    assert {d.key[2] for d in found} >= {"gpt-4o", "compute.gpu_seconds", "ghost", "ghost-feb"}
+    march = {"first": date(2026, 3, 1), "following": date(2026, 4, 1)}
+    assert differences_in_sql(org, **march) == differences_in_python(org, **march)
+    assert "ghost-feb" not in {d.key[2] for d in differences_in_sql(org, **march)}
 
 
 @pytest.mark.parametrize("args, message", [

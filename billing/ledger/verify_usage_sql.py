@@ -1,0 +1,65 @@
+"""The events of each usage charge summed by PostgreSQL for verify_ledger: their count,
+their credits and their events-v2 lines, built, sorted and joined in the database.
+
+At ten million events the Python path (verify_usage.events_by_entry) spends most of
+verify_ledger's time turning rows into Decimals and lines; here one row per entry
+travels, and Python only hashes it. The lines are built exactly as
+usage_charges.priced_event_line builds them: the numeric columns print with their
+column's scale (six places for quantity and credits, sixteen for the cost, eight for
+the rates), as that function formats them, and the sort is by code point (the "C"
+collation of UTF-8), as Python's. A charge digested in another version is read and
+hashed in Python (verify_usage.rows_of_entry). tests/billing/ledger/test_verify_usage_sql.py
+holds the two paths equal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from decimal import Decimal
+
+from django.db import connection
+
+from billing.ledger.verify_usage import rows_of_entry
+from billing.models import UsageEvent
+
+# The digest version whose lines the query builds.
+SQL_VERSION = "events-v2"
+
+_LINE = """
+    char_length(idempotency_key) || ':' || idempotency_key
+    || char_length(type) || ':' || type || char_length(resource) || ':' || resource
+    || concat_ws(E'\\x1f', coalesce(ai_model_id::text, ''), coalesce(meter_id::text, ''),
+                 input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
+                 reasoning_tokens, quantity, cost_usd, markup, credits_per_usd, credits)
+"""
+_SUMMED = f"""
+SELECT entry_id, count(*), sum(credits), string_agg(line, E'\\n' ORDER BY line COLLATE "C")
+FROM (SELECT entry_id, credits, {_LINE} AS line FROM {UsageEvent._meta.db_table}
+      WHERE organization_id = %s AND entry_id IS NOT NULL) AS events
+GROUP BY entry_id ORDER BY entry_id
+"""
+
+
+class SummedCharge:
+    """A charge's events as the database summed them."""
+
+    __slots__ = ("entry_id", "count", "credits", "lines")
+
+    def __init__(self, entry_id: int, count: int, credits: Decimal, lines: str):
+        self.entry_id, self.count, self.credits, self.lines = entry_id, count, credits, lines
+
+    def digest(self, version: str) -> str:
+        if version == SQL_VERSION:  # as usage_charges.events_digest joins them
+            return hashlib.sha256(f"{version}\n{self.lines}".encode()).hexdigest()
+        return rows_of_entry(self.entry_id).digest(version)
+
+
+def summed_events_by_entry(account) -> Iterator[tuple[int, SummedCharge]]:
+    """(entry id, SummedCharge) in entry id order, streamed by a server-side cursor (the
+    caller is in a transaction), for the account's org."""
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(_SUMMED, [account.organization_id])
+        while rows := cursor.fetchmany(2000):
+            for entry_id, count, credits, lines in rows:
+                yield entry_id, SummedCharge(entry_id, count, credits, lines)
