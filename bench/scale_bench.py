@@ -234,6 +234,33 @@ def import_phase(args, env, keys, raw) -> None:
     row("import_usage peak RSS", f"{peak_kb / 1024:,.0f} MB", "< 200 MB", met=peak_kb < 200 * 1024)
 
 
+INDEXED_TABLES = ("billing_ledgerentry", "billing_usageevent")
+
+
+def index_scans(db_url: str) -> dict[tuple[str, str], tuple[int, int]]:
+    """(table, index) -> (scans so far, size in bytes) for the ledger and usage tables."""
+    import psycopg
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT relname, indexrelname, idx_scan, pg_relation_size(indexrelid) "
+            "FROM pg_stat_user_indexes WHERE relname = ANY(%s)",
+            [list(INDEXED_TABLES)]).fetchall()
+    return {(table, index): (scans, size) for table, index, scans, size in rows}
+
+
+def print_index_use(db_url: str, before: dict) -> None:
+    """Each index of the ledger and usage tables with its scans during the run, so an
+    index nothing used shows as 0 (a unique constraint's checks on insert are not scans)."""
+    after = index_scans(db_url)
+    print("\n| table | index | scans during the run | size |")
+    print("|---|---|---|---|")
+    for (table, index), (scans, size) in sorted(
+            after.items(), key=lambda item: (item[0][0], -item[1][0])):
+        used = scans - before.get((table, index), (0, 0))[0]
+        print(f"| {table} | {index} | {used:,} | {size / 2**20:,.0f} MB |")
+
+
 def print_table() -> None:
     print("\n| figure | value | target | raw limit (same run) | ratio | met? |")
     print("|---|---|---|---|---|---|")
@@ -282,6 +309,7 @@ def main() -> int:
             load_scale.report(loaded, args.events, None)
     else:
         load_scale.setup_django(db_url)
+    scans_before = index_scans(db_url)
     raw = {}
     with phase("raw limits"):
         raw["single_8"] = ingest_bench.raw_single(db_url, 8, 4000)
@@ -306,6 +334,7 @@ def main() -> int:
         with phase("verify_ledger and invariants"):
             ok = scale_checks.run_all(env, db_url, row)
     print_table()
+    print_index_use(db_url, scans_before)
     return 0 if ok else 1
 
 

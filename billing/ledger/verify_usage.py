@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 
 from accounts.models import ApiKey, User
@@ -24,7 +25,7 @@ from billing.ledger.usage_charges import (
     events_digest,
     priced_event_line,
 )
-from billing.models import AIModel, LedgerEntry, Meter, UsageEvent
+from billing.models import AIModel, CreditAccount, LedgerEntry, Meter, UsageEvent
 
 _EVENT_COLUMNS = ("entry_id", "idempotency_key", "type", "resource", "input_tokens",
                   "output_tokens", "cached_input_tokens", "cache_write_tokens",
@@ -98,23 +99,65 @@ def entry_events_problem(entry: LedgerEntry, events) -> str | None:
     return None
 
 
+# Each table's references to reference data with no database constraint (docs/ledger.md).
+DANGLING_CHECKS = {
+    UsageEvent: (("ai_model_id", AIModel), ("meter_id", Meter), ("user_id", User),
+                 ("api_key_id", ApiKey)),
+    LedgerEntry: (("actor_user_id", User), ("actor_api_key_id", ApiKey)),
+}
+
+
 def dangling_references(organization=None) -> list[str]:
     """Rows of the ledger and usage tables whose reference (model, meter, user, API key)
     points at no row: one message per table and column that has any."""
-    checks = [
-        (UsageEvent, "ai_model_id", AIModel), (UsageEvent, "meter_id", Meter),
-        (UsageEvent, "user_id", User), (UsageEvent, "api_key_id", ApiKey),
-        (LedgerEntry, "actor_user_id", User), (LedgerEntry, "actor_api_key_id", ApiKey),
-    ]
+    found = (_dangling_in_one_pass if connection.vendor == "postgresql"
+             else _dangling_by_column)
     messages = []
-    for model, column, target in checks:
-        rows = model.objects.filter(Q(**{f"{column}__isnull": False})
-                                    & ~Exists(target.objects.filter(pk=OuterRef(column))))
-        if organization is not None:
-            rows = rows.filter(**({"organization": organization} if model is UsageEvent
-                                  else {"account__organization": organization}))
-        ids = list(rows.order_by("pk").values_list("pk", flat=True)[:3])
-        if ids:
-            messages.append(f"{model._meta.db_table}.{column} points at no row "
-                            f"(ids {', '.join(map(str, ids))}...)")
+    for model, checks in DANGLING_CHECKS.items():
+        for column, ids in zip([c for c, _ in checks], found(model, checks, organization),
+                               strict=True):
+            if ids:
+                messages.append(f"{model._meta.db_table}.{column} points at no row "
+                                f"(ids {', '.join(map(str, ids))}...)")
     return messages
+
+
+def _scope(model, organization):
+    rows = model.objects.all()
+    if organization is not None:
+        rows = rows.filter(**({"organization": organization} if model is UsageEvent
+                              else {"account__organization": organization}))
+    return rows
+
+
+def _dangling_by_column(model, checks, organization) -> list[list[int]]:
+    """The first three ids per column, one query each."""
+    return [list(_scope(model, organization).filter(
+        Q(**{f"{column}__isnull": False}) & ~Exists(target.objects.filter(pk=OuterRef(column))))
+        .order_by("pk").values_list("pk", flat=True)[:3]) for column, target in checks]
+
+
+def _dangling_in_one_pass(model, checks, organization) -> list[list[int]]:
+    """The same in one scan of the table: each reference table joined by hash, each
+    column's first three ids aggregated (ten million events: one pass instead of four)."""
+    table = model._meta.db_table
+    joins, picks = [], []
+    for n, (column, target) in enumerate(checks):
+        joins.append(f"LEFT JOIN {target._meta.db_table} t{n} ON t{n}.id = r.{column}")
+        dangling = f"r.{column} IS NOT NULL AND t{n}.id IS NULL"
+        picks.append((f"(array_agg(r.id ORDER BY r.id) FILTER (WHERE {dangling}))[1:3]",
+                      dangling))
+    where, params = "", []
+    if organization is not None:
+        if model is UsageEvent:
+            where, params = "WHERE r.organization_id = %s", [organization.pk]
+        else:
+            where = (f"WHERE r.account_id IN (SELECT id FROM "
+                     f"{CreditAccount._meta.db_table} WHERE organization_id = %s)")
+            params = [organization.pk]
+    anything = " OR ".join(f"({dangling})" for _, dangling in picks)
+    sql = (f"SELECT {', '.join(pick for pick, _ in picks)} FROM {table} r {' '.join(joins)} "
+           f"{where} {'AND' if where else 'WHERE'} ({anything})")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [ids or [] for ids in cursor.fetchone()]

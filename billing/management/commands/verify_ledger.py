@@ -4,6 +4,7 @@ from accounts.management.counts import plural_count
 from accounts.management.lookup import optional_organization
 from accounts.text import text_problem
 from billing.ledger import digests
+from billing.ledger.alongside import Alongside
 from billing.ledger.verify import Problem, verify_ledger
 from billing.usage.rollup.rebuild import differences_in_snapshot
 
@@ -29,9 +30,12 @@ class Command(BaseCommand):
                 raise CommandError(f"no ledger digest {digest!r} (a day, an id, a fingerprint "
                                    "or 'latest'); for a fingerprint: the digest it names was "
                                    "removed or altered")
-        report = verify_ledger(organization=organization, digest=chosen)
-        # The rollup is not append-only: checked against the events it sums (invariant 8).
-        for difference in differences_in_snapshot(organization):
+        # The rollup is not append-only: checked against the events it sums (invariant 8),
+        # on its own connection while the chains are walked (billing/ledger/alongside.py).
+        with Alongside(lambda: differences_in_snapshot(organization)) as rollup:
+            report = verify_ledger(organization=organization, digest=chosen)
+            rollup_differences = rollup.result()
+        for difference in rollup_differences:
             report.problems.append(Problem(difference.organization, "8",
                                            f"the daily usage rollup differs from the events: "
                                            f"{difference}"))
