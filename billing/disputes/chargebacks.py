@@ -165,7 +165,11 @@ def _give_back(found: ChargeWeMade, record: Dispute) -> None:
                        "held its credits",
                 idempotency_key=f"dispute-won-refunded:{record.dispute_id}",
                 preferred_grants=found.grants(),
-                metadata={**found.link(), "dispute": record.dispute_id},
+                # The refunds it accounts for posted no entry: their total is shown here.
+                metadata={**found.link(), "dispute": record.dispute_id,
+                          "amount_refunded_total": major_text(
+                              found.row.amount_refunded_minor, found.currency),
+                          "currency": found.currency},
             )
     record.restored_entry = posting.entry
     record.save(update_fields=["restored_entry"])

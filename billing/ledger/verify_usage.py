@@ -2,9 +2,9 @@
 
 A per-charge usage entry commits to its events by a digest in its metadata, which its
 keyed hash covers: the events that point at it must give the same digest, count and
-credits. An older entry of one event is checked on its credits. The high-volume
-tables' references to reference data have no database constraint, so they are
-checked here to point somewhere.
+credits (in events-v3, their breakdowns as stored too). An older entry of one event is
+checked on its credits. The high-volume tables' references to reference data have no
+database constraint, so they are checked here to point somewhere.
 """
 
 from __future__ import annotations
@@ -13,14 +13,17 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, TextField
+from django.db.models.functions import Cast
 
 from accounts.models import ApiKey, User
 from billing.ledger.usage_charges import (
     EVENTS,
     EVENTS_DIGEST,
     EVENTS_VERSION,
+    PRICED_DIGEST_VERSION,
     SEPARATED_DIGEST_VERSION,
+    breakdown_digest,
     event_line,
     events_digest,
     priced_event_line,
@@ -30,14 +33,19 @@ from billing.models import AIModel, CreditAccount, LedgerEntry, Meter, UsageEven
 _EVENT_COLUMNS = ("entry_id", "idempotency_key", "type", "resource", "input_tokens",
                   "output_tokens", "cached_input_tokens", "cache_write_tokens",
                   "reasoning_tokens", "quantity", "credits", "ai_model_id", "meter_id",
-                  "cost_usd", "markup", "credits_per_usd")
+                  "cost_usd", "markup", "credits_per_usd", "breakdown_text")
 _CREDITS = _EVENT_COLUMNS.index("credits")
+
+
+def _event_rows(**where):
+    # The breakdown as the database writes it out (on PostgreSQL, jsonb's own text).
+    return (UsageEvent.objects.filter(**where)
+            .annotate(breakdown_text=Cast("breakdown", output_field=TextField())))
 
 
 def events_by_entry(account) -> Iterator[tuple[int, list[tuple]]]:
     """(entry id, [event columns...]) in entry id order, streamed, for the account's org."""
-    rows = (UsageEvent.objects.filter(organization_id=account.organization_id,
-                                      entry_id__isnull=False)
+    rows = (_event_rows(organization_id=account.organization_id, entry_id__isnull=False)
             .order_by("entry_id").values_list(*_EVENT_COLUMNS).iterator(chunk_size=5000))
     current, items = None, []
     for row in rows:
@@ -65,17 +73,22 @@ class ChargeRows:
                            quantity=row[9], credits=row[10]) for row in self.rows],
                 SEPARATED_DIGEST_VERSION)
         # The version is in the hashed metadata: an unknown one gives no digest it holds.
+        with_breakdown = version != PRICED_DIGEST_VERSION
+        as_stored = connection.vendor == "postgresql"  # jsonb's text: hashed as it is
         return events_digest([
             priced_event_line(key=key, usage_type=usage_type, resource=resource,
                               model_id=model_id, meter_id=meter_id, tokens=tokens,
                               quantity=quantity, cost_usd=cost, markup=markup,
-                              credits_per_usd=rate, credits=event_credits)
+                              credits_per_usd=rate, credits=event_credits,
+                              breakdown_sha256=(breakdown_digest(breakdown,
+                                                                 as_stored=as_stored)
+                                                if with_breakdown else None))
             for (_, key, usage_type, resource, *tokens, quantity, event_credits, model_id,
-                 meter_id, cost, markup, rate) in self.rows], version)
+                 meter_id, cost, markup, rate, breakdown) in self.rows], version)
 
 
 def rows_of_entry(entry_id: int) -> ChargeRows:
-    return ChargeRows(list(UsageEvent.objects.filter(entry_id=entry_id).order_by("pk")
+    return ChargeRows(list(_event_rows(entry_id=entry_id).order_by("pk")
                            .values_list(*_EVENT_COLUMNS)))
 
 

@@ -1,5 +1,6 @@
 """The events of each usage charge summed by PostgreSQL for verify_ledger: their count,
-their credits and their events-v2 lines, built, sorted and joined in the database.
+their credits and their events-v3 lines (events-v2 for older charges), built, sorted and
+joined in the database.
 
 At ten million events the Python path (verify_usage.events_by_entry) spends most of
 verify_ledger's time turning rows into Decimals and lines; here one row per entry
@@ -7,8 +8,12 @@ travels, and Python only hashes it. The lines are built exactly as
 usage_charges.priced_event_line builds them: the numeric columns print with their
 column's scale (six places for quantity and credits, sixteen for the cost, eight for
 the rates), as that function formats them, and the sort is by code point (the "C"
-collation of UTF-8), as Python's. A charge digested in another version is read and
-hashed in Python (verify_usage.rows_of_entry). tests/billing/ledger/test_verify_usage_sql.py
+collation of UTF-8), as Python's. The breakdown's digest is the SHA-256 of the column's
+own text, which ingestion stores in that form (usage_charges.jsonb_text). Lines carry it
+only for charges after the account's last usage entry not in events-v3, so older
+charges' events cost no breakdown read. A charge digested in another version, or in
+events-v3 before such an entry (posted during a deploy), is read and hashed in Python
+(verify_usage.rows_of_entry). tests/billing/ledger/test_verify_usage_sql.py
 holds the two paths equal.
 """
 
@@ -19,12 +24,14 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from django.db import connection
+from django.db.models import Q
 
+from billing.ledger.usage_charges import DIGEST_VERSION, EVENTS_VERSION, PRICED_DIGEST_VERSION
 from billing.ledger.verify_usage import rows_of_entry
-from billing.models import UsageEvent
+from billing.models import EntryKind, LedgerEntry, UsageEvent
 
-# The digest version whose lines the query builds.
-SQL_VERSION = "events-v2"
+# The digest version whose lines the query builds (events-v2 before an older entry).
+SQL_VERSION = DIGEST_VERSION
 
 _LINE = """
     char_length(idempotency_key) || ':' || idempotency_key
@@ -32,6 +39,9 @@ _LINE = """
     || concat_ws(E'\\x1f', coalesce(ai_model_id::text, ''), coalesce(meter_id::text, ''),
                  input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
                  reasoning_tokens, quantity, cost_usd, markup, credits_per_usd, credits)
+    || CASE WHEN entry_id > %s
+            THEN E'\\x1f' || encode(sha256(convert_to(breakdown::text, 'UTF8')), 'hex')
+            ELSE '' END
 """
 _SUMMED = f"""
 SELECT entry_id, count(*), sum(credits), string_agg(line, E'\\n' ORDER BY line COLLATE "C")
@@ -39,18 +49,21 @@ FROM (SELECT entry_id, credits, {_LINE} AS line FROM {UsageEvent._meta.db_table}
       WHERE organization_id = %s AND entry_id IS NOT NULL) AS events
 GROUP BY entry_id ORDER BY entry_id
 """
+_BEFORE_EVERY_ENTRY = -(2**63)
 
 
 class SummedCharge:
     """A charge's events as the database summed them."""
 
-    __slots__ = ("entry_id", "count", "credits", "lines")
+    __slots__ = ("entry_id", "count", "credits", "lines", "lines_version")
 
-    def __init__(self, entry_id: int, count: int, credits: Decimal, lines: str):
+    def __init__(self, entry_id: int, count: int, credits: Decimal, lines: str,
+                 lines_version: str = SQL_VERSION):
         self.entry_id, self.count, self.credits, self.lines = entry_id, count, credits, lines
+        self.lines_version = lines_version
 
     def digest(self, version: str) -> str:
-        if version == SQL_VERSION:  # as usage_charges.events_digest joins them
+        if version == self.lines_version:  # as usage_charges.events_digest joins them
             return hashlib.sha256(f"{version}\n{self.lines}".encode()).hexdigest()
         return rows_of_entry(self.entry_id).digest(version)
 
@@ -58,8 +71,15 @@ class SummedCharge:
 def summed_events_by_entry(account) -> Iterator[tuple[int, SummedCharge]]:
     """(entry id, SummedCharge) in entry id order, streamed by a server-side cursor (the
     caller is in a transaction), for the account's org."""
+    older = (LedgerEntry.objects.filter(account=account, kind=EntryKind.USAGE)
+             .filter(Q(**{f"metadata__{EVENTS_VERSION}__isnull": True})
+                     | ~Q(**{f"metadata__{EVENTS_VERSION}": DIGEST_VERSION}))
+             .order_by("-id").values_list("id", flat=True).first())
+    older = _BEFORE_EVERY_ENTRY if older is None else older
     with connection.chunked_cursor() as cursor:
-        cursor.execute(_SUMMED, [account.organization_id])
+        cursor.execute(_SUMMED, [older, account.organization_id])
         while rows := cursor.fetchmany(2000):
             for entry_id, count, credits, lines in rows:
-                yield entry_id, SummedCharge(entry_id, count, credits, lines)
+                yield entry_id, SummedCharge(
+                    entry_id, count, credits, lines,
+                    SQL_VERSION if entry_id > older else PRICED_DIGEST_VERSION)

@@ -36,6 +36,12 @@ def minor_to_major(amount_minor: int, currency: str) -> Decimal:
     return Decimal(int(amount_minor)).scaleb(-currency_exponent(currency))
 
 
+def major_to_minor(amount: str, currency: str) -> int:
+    """Exact: '49.00' usd -> 4900, the inverse of major_text (ledger metadata keeps money
+    as major text with its currency)."""
+    return int(Decimal(amount).scaleb(currency_exponent(currency)))
+
+
 def major_text(amount_minor: int, currency: str) -> str:
     """'49.00' for 4900 usd: exact, ungrouped, for metadata and messages."""
     return str(minor_to_major(amount_minor, currency))

@@ -128,7 +128,8 @@ class Quote(NamedTuple):
         }
 
     def breakdown_json(self) -> str:
-        """json.dumps(self.breakdown(), default=str), without building the dict."""
+        """The breakdown as PostgreSQL writes it out as jsonb (usage_charges.jsonb_text),
+        without building the dict."""
         return breakdown_json(self)
 
 

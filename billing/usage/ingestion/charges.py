@@ -1,6 +1,7 @@
 """An event's charge, worked out before the account lock is taken: its usage row, its
-canonical line for the digest of its charge's entry, and the rollup row it adds to. Under
-the lock only the user named, the balance after and the entry are filled in (record.py)."""
+canonical line for the digest of its charge's entry (its breakdown's digest included), and
+the rollup row it adds to. Under the lock only the user named, the balance after and the
+entry are filled in (record.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from billing.ledger.store.copy_format import JsonText
 from billing.ledger.store.interface import LinkedRows
-from billing.ledger.usage_charges import priced_event_line
+from billing.ledger.usage_charges import breakdown_digest, priced_event_line
 from billing.models.usage import UsageEvent
 from billing.usage.events import Event
 from billing.usage.rollup.totals import RollupBatch
@@ -50,14 +51,16 @@ class EventCharge:
 
 def plan_charge(organization, event: Event, api_key, now) -> EventCharge:
     quote = event.quote
+    breakdown = quote.breakdown_json()
     return EventCharge(
-        row=usage_row(organization, event, api_key, now),
+        row=usage_row(organization, event, api_key, now, breakdown=breakdown),
         line=priced_event_line(
             key=event.key, usage_type=event.type, resource=event.resource,
             model_id=event.ai_model.pk if event.ai_model else None,
             meter_id=event.meter.pk if event.meter else None, tokens=event.tokens,
             quantity=event.quantity, cost_usd=quote.cost_usd, markup=quote.markup,
-            credits_per_usd=quote.credits_per_usd, credits=quote.credits),
+            credits_per_usd=quote.credits_per_usd, credits=quote.credits,
+            breakdown_sha256=breakdown_digest(breakdown, as_stored=True)),
         rollup_key=RollupBatch.key_of(
             occurred_at=event.occurred_at, usage_type=event.type, resource=event.resource,
             operation=event.operation, user_label=event.user_label),
@@ -69,9 +72,11 @@ def reason(event: Event) -> str:
     return f"{event.resource} · {event.operation}" if event.operation else event.resource
 
 
-def usage_row(organization, event: Event, api_key, now) -> list:
+def usage_row(organization, event: Event, api_key, now, *, breakdown: str | None = None
+              ) -> list:
     """The event's column values in COLUMNS order; the user, the balance after and the
-    entry (the last three) are set when it is charged."""
+    entry (the last three) are set when it is charged. `breakdown`: the quote's breakdown
+    JSON when the caller has it already."""
     quote = event.quote
     tokens = event.tokens
     return [
@@ -82,6 +87,6 @@ def usage_row(organization, event: Event, api_key, now) -> list:
         tokens[0], tokens[1], tokens[2], tokens[3], tokens[4], event.quantity,
         event.operation, event.user_label, api_key.pk if api_key else None,
         event.occurred_at, event.occurred_at_sent, now, event.fingerprint,
-        JsonText(quote.breakdown_json()), quote.cost_usd, quote.markup,
-        quote.credits_per_usd, quote.credits, None, None, None,
+        JsonText(quote.breakdown_json() if breakdown is None else breakdown), quote.cost_usd,
+        quote.markup, quote.credits_per_usd, quote.credits, None, None, None,
     ]

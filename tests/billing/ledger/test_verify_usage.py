@@ -5,11 +5,21 @@ Events are changed behind the application's back (they carry no append-only trig
 each test names the message it expects.
 """
 
+import json
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
+from billing.ledger.usage_charges import (
+    breakdown_digest,
+    event_line,
+    events_digest,
+    priced_event_line,
+)
 from billing.ledger.verify import verify_ledger
+from billing.ledger.verify_usage import entry_events_problem, events_by_entry
+from billing.ledger.verify_usage_sql import summed_events_by_entry
 from billing.models import LedgerEntry, UsageEvent
 from billing.usage.ingestion.record import record_usage
 from tests.billing.ledger.test_chain import forge
@@ -104,9 +114,6 @@ def test_an_entrys_missing_actor_is_named(org, charge):
 
 
 def test_an_entry_digested_in_events_v1_still_verifies_against_its_events(org, charge):
-    from billing.ledger.usage_charges import event_line, events_digest
-    from billing.ledger.verify_usage import entry_events_problem, events_by_entry
-
     [(_, rows)] = [item for item in events_by_entry(charge.account) if item[0] == charge.pk]
     older = LedgerEntry(amount=charge.amount, metadata={"events": 3, "events_digest": (
         events_digest([event_line(key=row[1], usage_type=row[2], resource=row[3],
@@ -118,3 +125,84 @@ def test_an_entry_digested_in_events_v1_still_verifies_against_its_events(org, c
     rows[0] = (*rows[0][:4], 999, *rows[0][5:])
     assert entry_events_problem(older, rows) == ("its events differ from those its digest "
                                                  "covers: altered")
+
+
+ALTERED = "its events differ from those its digest covers: altered"
+
+
+@pytest.mark.postgres
+def test_an_events_breakdown_rewritten_in_sql_is_caught_by_the_digest(org, charge):
+    # The breakdown is what the entry page and the CSVs show: a price line's cost rewritten.
+    assert charge.metadata["events_version"] == "events-v3"
+    event = UsageEvent.objects.get(idempotency_key="a")
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE billing_usageevent SET breakdown = jsonb_set(breakdown, "
+                       "'{lines,0,cost_usd}', '\"0.5\"') WHERE id = %s", [event.pk])
+    assert UsageEvent.objects.get(pk=event.pk).breakdown["lines"][0]["cost_usd"] == "0.5"
+    assert problems() == [("8", charge.pk, ALTERED)]
+
+
+@pytest.mark.postgres
+def test_a_breakdown_rewritten_with_the_same_json_in_another_order_still_verifies(org, charge):
+    # The digest is of the value, not of the text: jsonb keeps no key order or spacing.
+    event = UsageEvent.objects.get(idempotency_key="b")
+    reordered = json.dumps(dict(reversed(list(event.breakdown.items()))), indent=2)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE billing_usageevent SET breakdown = %s::jsonb WHERE id = %s",
+                       [reordered, event.pk])
+    assert problems() == []
+
+
+@pytest.mark.postgres
+def test_the_breakdown_digest_of_our_text_is_that_of_the_text_postgresql_gives_back():
+    ours = ('{"lines": [{"bucket": "input", "quantity": "1000", "unit_price_usd": '
+            '"0.0000025", "per": 1, "price_id": 7, "cost_usd": "0.00250000"}], '
+            '"cost_usd": "0.0025", "markup": "1.20", "markup_id": 3, "credits_per_usd": '
+            '"100", "rate_id": 2, "credits": "0.300000", "factor": 1.10, "label": "caf\u00e9"}')
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::jsonb::text", [ours])
+        [(stored,)] = cursor.fetchall()
+    assert stored != ours  # jsonb's own key order and spacing, the text as UTF-8
+    assert breakdown_digest(stored) == breakdown_digest(ours)
+    assert breakdown_digest(ours.replace('"0.300000"', '"0.3"')) != breakdown_digest(ours)
+
+
+def _v2_entry(charge, rows):
+    return LedgerEntry(amount=charge.amount, metadata={
+        "events": 3, "events_version": "events-v2", "events_digest": events_digest([
+            priced_event_line(key=key, usage_type=usage_type, resource=resource,
+                              model_id=model_id, meter_id=meter_id, tokens=tokens,
+                              quantity=quantity, cost_usd=cost, markup=markup,
+                              credits_per_usd=rate, credits=credits)
+            for (_, key, usage_type, resource, *tokens, quantity, credits, model_id, meter_id,
+                 cost, markup, rate, _breakdown) in rows], "events-v2")})
+
+
+def test_an_entry_digested_in_events_v2_still_verifies_without_its_breakdowns(org, charge):
+    [(_, rows)] = [item for item in events_by_entry(charge.account) if item[0] == charge.pk]
+    older = _v2_entry(charge, rows)
+    assert entry_events_problem(older, rows) is None
+    rows[0] = (*rows[0][:-1], '{"lines": []}')  # its breakdown: not in events-v2
+    assert entry_events_problem(older, rows) is None
+    rows[0] = (*rows[0][:13], Decimal("99"), *rows[0][14:])  # its cost: in events-v2
+    assert entry_events_problem(older, rows) == ALTERED
+
+
+@pytest.mark.postgres
+def test_a_charge_posted_before_an_older_style_entry_still_has_its_breakdowns_checked(
+        org, charge):
+    # During a deploy a process not yet updated may post an older entry after a v3 charge:
+    # the database's lines carry no breakdown up to that entry, the charge reads its own.
+    [summed] = [s for entry_id, s in summed_events_by_entry(charge.account)
+                if entry_id == charge.pk]
+    assert summed.lines_version == "events-v3"
+    consume(org, 1, key="usage:posted-by-an-older-process")
+    [summed] = [s for entry_id, s in summed_events_by_entry(charge.account)
+                if entry_id == charge.pk]
+    assert summed.lines_version == "events-v2"
+    assert summed.digest("events-v3") == charge.metadata["events_digest"]
+    assert problems() == []
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE billing_usageevent SET breakdown = breakdown - 'markup' "
+                       "WHERE idempotency_key = 'c'")
+    assert problems() == [("8", charge.pk, ALTERED)]

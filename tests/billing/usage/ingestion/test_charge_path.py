@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from billing.ledger.usage_charges import events_digest, priced_event_line
+from billing.ledger.usage_charges import breakdown_digest, events_digest, priced_event_line
 from billing.models import CreditAccount, CreditGrant, DailyUsage, GrantKind, LedgerEntry
 from billing.models.usage import UsageEvent
 from billing.usage.ingestion.record import estimate_usage, read_and_price, record_usage
@@ -178,9 +178,10 @@ def test_every_stored_column_of_a_large_batch_is_what_the_per_event_path_gives(o
             tokens=(row.input_tokens, row.output_tokens, row.cached_input_tokens,
                     row.cache_write_tokens, row.reasoning_tokens),
             quantity=row.quantity, cost_usd=row.cost_usd, markup=row.markup,
-            credits_per_usd=row.credits_per_usd, credits=row.credits)
+            credits_per_usd=row.credits_per_usd, credits=row.credits,
+            breakdown_sha256=breakdown_digest(json.dumps(row.breakdown)))
          for row in stored.values()])
-    assert entry.metadata["events_version"] == "events-v2"
+    assert entry.metadata["events_version"] == "events-v3"
     assert_ledger_ok(org)
 
 
