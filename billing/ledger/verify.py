@@ -128,7 +128,7 @@ def _allocations_by_entry(account: CreditAccount) -> Iterator[tuple[int, list]]:
 
 
 def _check_chain(account: CreditAccount, slug: str, report: Report,
-                 cutover: Cutover | None = None) -> dict:
+                 cutover: Cutover | None = None, events_beside: bool = False) -> dict:
     """Invariants 2, 3, 7 and 8, plus the refund ceiling of 6, in one pass in seq order.
     Returns the grant terms the hashed entries committed, by grant id."""
     cutover = cutover or Cutover({}, None)
@@ -142,7 +142,8 @@ def _check_chain(account: CreditAccount, slug: str, report: Report,
     last_id = 0
     allocations = _allocations_by_entry(account)
     pending = next(allocations, None)
-    events = (summed_events_by_entry(account) if connection.vendor == "postgresql"
+    events = (summed_events_by_entry(account, beside=events_beside)
+              if connection.vendor == "postgresql"
               else events_by_entry(account))
     charged = next(events, None)
     entries = LedgerEntry.objects.filter(account=account).order_by("seq")
@@ -293,7 +294,11 @@ def _check_account(account_id: int, report: Report, digest: LedgerDigest | None,
         account = CreditAccount.objects.select_related("organization").get(pk=account_id)
         report.accounts += 1
         slug = account.organization.slug
-        committed_terms = _check_chain(account, slug, report, cutover)
+        # In its own snapshot (not a caller's transaction), the events can be read on a
+        # second connection in that snapshot while the chain is walked.
+        committed_terms = _check_chain(account, slug, report, cutover,
+                                       events_beside=connection.vendor == "postgresql"
+                                       and not outer)
         _check_grants(account, slug, report, committed_terms)
         if digest is not None:
             head = digests.check_account(digest, account)

@@ -1,29 +1,32 @@
 """The events of each usage charge summed by PostgreSQL for verify_ledger: their count,
-their credits and their events-v3 lines (events-v2 for older charges), built, sorted and
-joined in the database.
+their credits and their events-v3 lines (events-v2 for older charges), built and joined
+in the database, sorted and hashed here.
 
 At ten million events the Python path (verify_usage.events_by_entry) spends most of
 verify_ledger's time turning rows into Decimals and lines; here one row per entry
-travels, and Python only hashes it. The lines are built exactly as
-usage_charges.priced_event_line builds them: the numeric columns print with their
-column's scale (six places for quantity and credits, sixteen for the cost, eight for
-the rates), as that function formats them, and the sort is by code point (the "C"
-collation of UTF-8), as Python's. The breakdown's digest is the SHA-256 of the column's
-own text, which ingestion stores in that form (usage_charges.jsonb_text). Lines carry it
-only for charges after the account's last usage entry not in events-v3, so older
-charges' events cost no breakdown read. A charge digested in another version, or in
-events-v3 before such an entry (posted during a deploy), is read and hashed in Python
-(verify_usage.rows_of_entry). tests/billing/ledger/test_verify_usage_sql.py
+travels. The lines are built exactly as usage_charges.priced_event_line builds them:
+the numeric columns print with their column's scale (six places for quantity and
+credits, sixteen for the cost, eight for the rates), as that function formats them.
+They are sorted in Python, as events_digest sorts them (in the database a sort per
+charge cost more than the rest of the query); no valid line holds a newline (keys are
+letters, digits and . _ : -), and a line altered to hold one splits into more lines than
+the charge's count, so its digest cannot match. The breakdown's digest is the SHA-256
+of the column's own text, which ingestion stores in that form (usage_charges.jsonb_text).
+Lines carry it only for charges after the account's last usage entry not in events-v3,
+so older charges' events cost no breakdown read. A charge digested in another version,
+or in events-v3 before such an entry (posted during a deploy), is read and hashed in
+Python (verify_usage.rows_of_entry). tests/billing/ledger/test_verify_usage_sql.py
 holds the two paths equal.
 """
-
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 
 from billing.ledger.usage_charges import DIGEST_VERSION, EVENTS_VERSION, PRICED_DIGEST_VERSION
@@ -44,12 +47,14 @@ _LINE = """
             ELSE '' END
 """
 _SUMMED = f"""
-SELECT entry_id, count(*), sum(credits), string_agg(line, E'\\n' ORDER BY line COLLATE "C")
+SELECT entry_id, count(*), sum(credits), string_agg(line, E'\\n')
 FROM (SELECT entry_id, credits, {_LINE} AS line FROM {UsageEvent._meta.db_table}
       WHERE organization_id = %s AND entry_id IS NOT NULL) AS events
 GROUP BY entry_id ORDER BY entry_id
 """
 _BEFORE_EVERY_ENTRY = -(2**63)
+_CHUNK, _AHEAD = 2000, 4  # entries per fetch; fetches held ahead of the chain's walk
+_DONE = object()
 
 
 class SummedCharge:
@@ -64,22 +69,85 @@ class SummedCharge:
 
     def digest(self, version: str) -> str:
         if version == self.lines_version:  # as usage_charges.events_digest joins them
-            return hashlib.sha256(f"{version}\n{self.lines}".encode()).hexdigest()
+            lines = self.lines.split("\n")
+            lines.sort()  # by code point, as events_digest's sorted()
+            return hashlib.sha256("\n".join([version, *lines]).encode()).hexdigest()
         return rows_of_entry(self.entry_id).digest(version)
 
 
-def summed_events_by_entry(account) -> Iterator[tuple[int, SummedCharge]]:
-    """(entry id, SummedCharge) in entry id order, streamed by a server-side cursor (the
-    caller is in a transaction), for the account's org."""
+def summed_events_by_entry(account, *, beside: bool = False
+                           ) -> Iterator[tuple[int, SummedCharge]]:
+    """(entry id, SummedCharge) in entry id order for the account's org. The caller is in
+    a transaction; with `beside` (it is a REPEATABLE READ one of its own, holding only
+    committed rows) the query runs on a second connection in the same snapshot, so the
+    database builds the lines while this thread walks the chain (`_prefetched`)."""
     older = (LedgerEntry.objects.filter(account=account, kind=EntryKind.USAGE)
              .filter(Q(**{f"metadata__{EVENTS_VERSION}__isnull": True})
                      | ~Q(**{f"metadata__{EVENTS_VERSION}": DIGEST_VERSION}))
              .order_by("-id").values_list("id", flat=True).first())
     older = _BEFORE_EVERY_ENTRY if older is None else older
+    params = [older, account.organization_id]
+    chunks = _prefetched(params) if beside else _fetched(params)
+    for rows in chunks:
+        for entry_id, count, credits, lines in rows:
+            yield entry_id, SummedCharge(
+                entry_id, count, credits, lines,
+                SQL_VERSION if entry_id > older else PRICED_DIGEST_VERSION)
+
+
+def _fetched(params) -> Iterator[list[tuple]]:
     with connection.chunked_cursor() as cursor:
-        cursor.execute(_SUMMED, [older, account.organization_id])
-        while rows := cursor.fetchmany(2000):
-            for entry_id, count, credits, lines in rows:
-                yield entry_id, SummedCharge(
-                    entry_id, count, credits, lines,
-                    SQL_VERSION if entry_id > older else PRICED_DIGEST_VERSION)
+        cursor.execute(_SUMMED, params)
+        while rows := cursor.fetchmany(_CHUNK):
+            yield rows
+
+
+def _prefetched(params) -> Iterator[list[tuple]]:
+    """The rows fetched by a thread on its own connection, which imports this
+    transaction's snapshot (pg_export_snapshot), so it reads exactly what this one does."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_export_snapshot()")
+        [snapshot] = cursor.fetchone()
+    chunks: queue.Queue = queue.Queue(maxsize=_AHEAD)
+    stop = threading.Event()
+    thread = threading.Thread(target=_fetch_in_snapshot, args=(snapshot, params, chunks, stop),
+                              name="verify-prefetch", daemon=True)
+    thread.start()
+    try:
+        while (item := chunks.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()  # a consumer that stops early releases the thread
+        thread.join()
+
+
+def _fetch_in_snapshot(snapshot: str, params, chunks: queue.Queue,
+                       stop: threading.Event) -> None:
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                chunks.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+                # Rows come in entry id order from its index, already clustered by charge,
+                # rather than sorted: at ten million events the sort spills to disk.
+                cursor.execute("SET LOCAL enable_sort = off")
+            for rows in _fetched(params):
+                if not put(rows):
+                    return
+    except Exception as error:  # handed to the consumer, which raises it
+        put(error)
+        return
+    finally:
+        connection.close()  # this thread's own connection
+    put(_DONE)

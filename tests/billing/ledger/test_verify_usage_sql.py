@@ -75,3 +75,48 @@ def test_another_version_is_hashed_from_its_rows(org, charged):
         "ai_model_id", "meter_id", "cost_usd", "markup", "credits_per_usd")))
     assert summed.digest("events-v1") == rows.digest("events-v1")
     assert summed.digest("events-v1") != summed.digest(SQL_VERSION)
+
+
+def test_a_key_altered_to_hold_a_newline_cannot_pass(org, charged):
+    """The lines are split on newlines before they are sorted: a line that holds one
+    splits into more lines than the charge has events, so no digest can match."""
+    from billing.ledger.verify import verify_ledger
+
+    UsageEvent.objects.filter(idempotency_key="k1").update(idempotency_key="k1\n0:")
+    assert [p.message for p in verify_ledger(organization=org).problems] == [
+        "its events differ from those its digest covers: altered"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_events_are_read_beside_the_chain_in_its_snapshot(
+        org, monkeypatch):
+    """As an operator runs it, each account's events are read by a second connection that
+    imports the account's snapshot: it sees the same rows, reports the same problems, and
+    a reader that stops early releases it."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from billing.ledger import verify_usage_sql
+    from billing.ledger.verify import verify_ledger
+
+    seed_prices()
+    grant(org, 5000)
+    record_usage(organization=org, events=[ai_event("a"), gpu_event("b"), ai_event("c")])
+    threads = []
+    original = verify_usage_sql._fetch_in_snapshot
+    monkeypatch.setattr(verify_usage_sql, "_fetch_in_snapshot", lambda *args: (
+        threads.append(threading.current_thread().name), original(*args))[1])
+    assert verify_ledger().problems == []
+    assert threads == ["verify-prefetch"]
+    UsageEvent.objects.filter(idempotency_key="b").update(quantity=Decimal("1"))
+    assert [p.message for p in verify_ledger().problems] == [
+        "its events differ from those its digest covers: altered"]
+    account = CreditAccount.objects.get(organization=org)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        events = summed_events_by_entry(account, beside=True)
+        next(events)
+        events.close()
+    assert not any(t.name == "verify-prefetch" for t in threading.enumerate())
