@@ -1,7 +1,7 @@
 """In a real browser, under the production CSP: an invitation received, looked at on a
 desktop and a phone, and accepted; the members page with a pending invitation; a
 throttled login; and no page of the portal or the admin reporting a CSP violation.
-Screenshots in screenshots/ (or SCREENSHOTS_DIR); each page checked by axe-core."""
+Screenshots in SCREENSHOTS_DIR when it is set; each page checked by axe-core."""
 
 import re
 

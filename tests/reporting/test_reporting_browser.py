@@ -1,6 +1,6 @@
 """In a real browser: the demo admin buys credits, then reads transactions, an entry, the
 monthly summary and downloads both CSVs; a member reads the same pages without admin
-actions. Every page is screenshotted (screenshots/, git-ignored) and checked by axe-core."""
+actions. Every page is checked by axe-core (and screenshotted when SCREENSHOTS_DIR is set)."""
 
 import csv
 import io

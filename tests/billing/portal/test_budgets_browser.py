@@ -1,6 +1,6 @@
 """In a real browser: the demo admin sets a budget for an API key and for a user who is not
 a member, sees a refused limit at its line, sees this month's use, and clears a budget; a
-member reads the page without forms. Each state is screenshotted and checked by axe-core."""
+member reads the page without forms. Each state is checked by axe-core (screenshotted with SCREENSHOTS_DIR)."""
 
 import re
 
