@@ -20,6 +20,7 @@ from tests.browser import (  # noqa: F401
     axe_violations,
     browser_marks,
     browser_page,
+    chromium,
     csp_violations,
     screenshot,
 )

@@ -16,7 +16,7 @@ from billing.demo.first_purchase import seed_packages_and_purchase
 from billing.models import CreditPackage
 from billing.usage.ingestion.record import record_usage
 from tests.billing.usage_fixtures import ai_event, gpu_event, seed_prices
-from tests.browser import axe_violations, browser_marks, browser_page, screenshot  # noqa: F401
+from tests.browser import axe_violations, browser_marks, browser_page, chromium, screenshot  # noqa: F401
 
 pytestmark = browser_marks
 

@@ -21,7 +21,7 @@ from billing.demo.saved_card import seed_saved_card
 from billing.models import EntryKind, LedgerEntry, TopupAttempt, TopupStatus
 from tests.billing.portal.test_purchase_browser import header_balance
 from tests.billing.qcluster import ROOT, database_url, wait_for
-from tests.browser import browser_marks, browser_page, screenshot  # noqa: F401
+from tests.browser import browser_marks, browser_page, chromium, screenshot  # noqa: F401
 
 pytestmark = [*browser_marks, pytest.mark.postgres]
 
