@@ -11,9 +11,10 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update",
                  "--no-first-run"]
-# Git-ignored; look at every picture after a run.
-SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR")
-                   or Path(__file__).resolve().parent.parent / "screenshots")
+# Screenshots are taken only when SCREENSHOTS_DIR names a folder to look at after a run
+# (`screenshots/` is git-ignored): no test reads them, and a full-page capture of each of
+# the every-page test's ~170 page visits cost about 0.2 s of its time.
+SCREENSHOTS = os.environ.get("SCREENSHOTS_DIR")
 # axe-core is not vendored: `npm pack axe-core` and point AXE_CORE_JS at its axe.min.js.
 AXE_CORE_JS = os.environ.get("AXE_CORE_JS", "/tmp/axe-core/package/axe.min.js")
 
@@ -25,37 +26,55 @@ browser_marks = [
 ]
 
 
-@pytest.fixture(name="page")
-def browser_page(monkeypatch):
+@pytest.fixture(scope="module")
+def chromium():
+    """One Chromium per test module (its tests get a fresh context each): starting
+    Playwright's driver and the browser cost about 2 s a test on this machine."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API runs an event loop in this thread; the live server's ORM
-    # calls happen in its own thread, and the test's own ORM calls are safe here.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    # Connections are kept per asyncio context: close ours on each side of the event
-    # loop's lifetime, or one is left open and the test database cannot be dropped.
-    connections.close_all()
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            tab = browser.new_page(viewport={"width": 1200, "height": 900},
+    with pytest.MonkeyPatch.context() as patch:
+        # Playwright's sync API runs an event loop in this thread while it is started; the
+        # live server's ORM calls happen in its own thread, and the tests' own ORM calls
+        # (fixtures included, as the browser starts first) are safe here.
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        # Connections are kept per asyncio context: close ours on each side of the event
+        # loop's lifetime, or one is left open and the test database cannot be dropped.
+        connections.close_all()
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                yield browser
+            finally:
+                browser.close()
+                connections.close_all()
+
+
+@pytest.fixture(name="page")
+def browser_page(chromium):
+    # A new context per test: no cookie, storage or cache is carried from the last test.
+    context = chromium.new_context(viewport={"width": 1200, "height": 900},
                                    accept_downloads=True)
-            tab.set_default_timeout(15_000)
-            # axe-core loads with every document, as the browser's own script: the CSP
-            # (no inline script) refuses a <script> tag added to the page.
-            if os.path.exists(AXE_CORE_JS):
-                tab.add_init_script(path=AXE_CORE_JS)
-            # What the browser reports on its console: a CSP violation must fail a test.
-            tab.console_messages = []
-            tab.on("console", lambda message: tab.console_messages.append(message.text))
-            yield tab
-        finally:
-            browser.close()
-            connections.close_all()
+    try:
+        tab = context.new_page()
+        tab.set_default_timeout(15_000)
+        # axe-core loads with every document, as the browser's own script: the CSP
+        # (no inline script) refuses a <script> tag added to the page.
+        if os.path.exists(AXE_CORE_JS):
+            tab.add_init_script(path=AXE_CORE_JS)
+        # What the browser reports on its console: a CSP violation must fail a test.
+        tab.console_messages = []
+        tab.on("console", lambda message: tab.console_messages.append(message.text))
+        yield tab
+    finally:
+        context.close()
 
 
-def screenshot(page, name: str) -> Path:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+def screenshot(page, name: str) -> Path | None:
+    """The whole page as SCREENSHOTS_DIR/<name>.png; nothing when SCREENSHOTS_DIR is unset."""
+    if not SCREENSHOTS:
+        return None
+    folder = Path(SCREENSHOTS)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
 

@@ -42,39 +42,50 @@ def _seal_the_cutover():
 
 @pytest.fixture(scope="session", autouse=True)
 def _test_flush_passes_the_truncate_guard():
-    """The ledger tables refuse TRUNCATE (triggers that fire always, even in replica mode),
-    and Django's flush between transactional tests truncates every table: the flush turns
-    those triggers off as the tables' owner, then back on to fire always. On either
-    database the flush then records the signed cut-over again, as the migrations did."""
+    """Django's flush between transactional tests empties every table; the ledger tables
+    refuse it (triggers that fire always, even in replica mode), so the flush turns those
+    triggers off as the tables' owner, then back on to fire always, in its own transaction.
+    On PostgreSQL it deletes the rows instead of truncating: TRUNCATE gives each of the 56
+    tables and 220 indexes new files, about 1.5 s a test on this machine, where DELETE of a
+    test's few rows takes about 0.1 s; every foreign key is DEFERRABLE INITIALLY DEFERRED,
+    so the order of the deletes does not matter. On either database the flush then records
+    the signed cut-over again, as the migrations did."""
     from django.db.backends.postgresql.operations import DatabaseOperations
     from django.db.backends.sqlite3.base import DatabaseWrapper as SQLite
 
     from billing.ledger.verify import GUARDED_TABLES
 
     original = DatabaseOperations.execute_sql_flush
+    original_sql = DatabaseOperations.sql_flush
     SQLiteOperations = SQLite.ops_class  # noqa: N806 (a class)
     original_sqlite = SQLiteOperations.execute_sql_flush
 
-    def set_truncate_guards(connection, mode):
-        with connection.cursor() as cursor:
-            for table in GUARDED_TABLES:
-                cursor.execute(f"ALTER TABLE {table} {mode} TRIGGER {table}_no_truncate")
+    def set_guards(mode):
+        return [f"ALTER TABLE {table} {mode} TRIGGER {table}_{guard}"
+                for table in GUARDED_TABLES for guard in ("no_truncate", "append_only")]
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        if reset_sequences or allow_cascade:
+            return original_sql(self, style, tables, reset_sequences=reset_sequences,
+                                allow_cascade=allow_cascade)
+        return [f"DELETE FROM {self.quote_name(table)}" for table in tables]
 
     def execute_sql_flush(self, sql_list):
-        set_truncate_guards(self.connection, "DISABLE")
-        try:
-            original(self, sql_list)
-        finally:
-            set_truncate_guards(self.connection, "ENABLE ALWAYS")
+        # The deferred foreign-key checks of the deletes run before the guards come back
+        # (a table with pending trigger events cannot be altered).
+        original(self, [*set_guards("DISABLE"), *sql_list, "SET CONSTRAINTS ALL IMMEDIATE",
+                        *set_guards("ENABLE ALWAYS")])
         _seal_the_cutover()
 
     def execute_sql_flush_sqlite(self, sql_list):
         original_sqlite(self, sql_list)
         _seal_the_cutover()
 
+    DatabaseOperations.sql_flush = sql_flush
     DatabaseOperations.execute_sql_flush = execute_sql_flush
     SQLiteOperations.execute_sql_flush = execute_sql_flush_sqlite
     yield
+    DatabaseOperations.sql_flush = original_sql
     DatabaseOperations.execute_sql_flush = original
     SQLiteOperations.execute_sql_flush = original_sqlite
 

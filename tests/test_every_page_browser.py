@@ -1,7 +1,7 @@
 """Every portal page and every admin list, at a laptop's size (1366x900) and a phone's
 (390x844), in a real browser on the demo's data: axe-core's WCAG 2 A and AA rules pass,
 and on the phone no page is wider than the screen (docs/architecture.md, "The portal on a phone").
-Screenshots land in SCREENSHOTS_DIR, named by size and page: look at them after a run."""
+With SCREENSHOTS_DIR set, screenshots land there, named by size and page: look at them."""
 
 import io
 import re
@@ -20,6 +20,7 @@ from tests.browser import (  # noqa: F401
     axe_violations,
     browser_marks,
     browser_page,
+    chromium,
     csp_violations,
     screenshot,
 )

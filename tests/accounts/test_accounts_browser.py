@@ -1,7 +1,7 @@
 """In a real browser, under the production CSP: an invitation received, looked at on a
 desktop and a phone, and accepted; the members page with a pending invitation; a
 throttled login; and no page of the portal or the admin reporting a CSP violation.
-Screenshots in screenshots/ (or SCREENSHOTS_DIR); each page checked by axe-core."""
+Screenshots in SCREENSHOTS_DIR when it is set; each page checked by axe-core."""
 
 import re
 
@@ -17,6 +17,7 @@ from tests.browser import (  # noqa: F401
     axe_violations,
     browser_marks,
     browser_page,
+    chromium,
     csp_violations,
     screenshot,
 )

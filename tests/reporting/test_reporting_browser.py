@@ -1,6 +1,6 @@
 """In a real browser: the demo admin buys credits, then reads transactions, an entry, the
 monthly summary and downloads both CSVs; a member reads the same pages without admin
-actions. Every page is screenshotted (screenshots/, git-ignored) and checked by axe-core."""
+actions. Every page is checked by axe-core (and screenshotted when SCREENSHOTS_DIR is set)."""
 
 import csv
 import io
@@ -16,7 +16,7 @@ from billing.demo.first_purchase import seed_packages_and_purchase
 from billing.models import CreditPackage
 from billing.usage.ingestion.record import record_usage
 from tests.billing.usage_fixtures import ai_event, gpu_event, seed_prices
-from tests.browser import axe_violations, browser_marks, browser_page, screenshot  # noqa: F401
+from tests.browser import axe_violations, browser_marks, browser_page, chromium, screenshot  # noqa: F401
 
 pytestmark = browser_marks
 

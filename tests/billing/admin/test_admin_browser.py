@@ -7,7 +7,7 @@ import pytest
 from billing.demo import organization as demo
 from billing.usage.queue.intake import accept_usage
 from tests.billing.usage_fixtures import funded, gpu_event, seed_prices
-from tests.browser import axe_violations, browser_marks, browser_page, screenshot  # noqa: F401
+from tests.browser import axe_violations, browser_marks, browser_page, chromium, screenshot  # noqa: F401
 
 pytestmark = browser_marks
 

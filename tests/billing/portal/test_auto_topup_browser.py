@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -22,9 +21,7 @@ from billing.demo.saved_card import seed_saved_card
 from billing.models import EntryKind, LedgerEntry, TopupAttempt, TopupStatus
 from tests.billing.portal.test_purchase_browser import header_balance
 from tests.billing.qcluster import ROOT, database_url, wait_for
-from tests.browser import browser_marks, browser_page  # noqa: F401
-
-SCREENSHOTS = Path(ROOT) / "screenshots"  # git-ignored
+from tests.browser import browser_marks, browser_page, chromium, screenshot  # noqa: F401
 
 pytestmark = [*browser_marks, pytest.mark.postgres]
 
@@ -96,8 +93,7 @@ def test_demo_admin_turns_auto_topup_on_and_the_worker_tops_up(
     assert topup.amount == Decimal("5000")
     assert "Auto-topup" in page.locator("main").inner_text()
     assert header_balance(page) > before - 1 + Decimal("5000")
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "auto_topup_dashboard.png"), full_page=True)
+    screenshot(page, "auto_topup_dashboard")
     page.get_by_role("link", name="Auto-topup").click()
     assert "Succeeded" in page.locator("tbody tr").first.inner_text()
-    page.screenshot(path=str(SCREENSHOTS / "auto_topup_page.png"), full_page=True)
+    screenshot(page, "auto_topup_page")

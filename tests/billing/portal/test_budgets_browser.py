@@ -1,6 +1,7 @@
 """In a real browser: the demo admin sets a budget for an API key and for a user who is not
 a member, sees a refused limit at its line, sees this month's use, and clears a budget; a
-member reads the page without forms. Each state is screenshotted and checked by axe-core."""
+member reads the page without forms. Each state is checked by axe-core (and screenshotted
+when SCREENSHOTS_DIR is set)."""
 
 import re
 
@@ -10,7 +11,7 @@ from billing.demo import organization as demo
 from billing.models import Budget
 from billing.usage.ingestion.record import record_usage
 from tests.billing.usage_fixtures import GPU_CREDITS, api_key_for, funded, gpu_event, seed_prices
-from tests.browser import axe_violations, browser_marks, browser_page, screenshot  # noqa: F401
+from tests.browser import axe_violations, browser_marks, browser_page, chromium, screenshot  # noqa: F401
 
 pytestmark = browser_marks
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from billing.demo import organization as demo
 from billing.demo.first_purchase import seed_packages_and_purchase
 from billing.models import CreditPackage
-from tests.browser import browser_marks, browser_page  # noqa: F401
+from tests.browser import browser_marks, browser_page, chromium  # noqa: F401
 
 pytestmark = browser_marks
 

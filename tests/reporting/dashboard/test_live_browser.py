@@ -10,7 +10,7 @@ from decimal import Decimal
 from accounts.models import Role
 from billing.models import AlertSettings
 from tests.billing.usage_fixtures import AI_CREDITS, ai_event, api_key_for, funded, seed_prices
-from tests.browser import browser_marks, browser_page, csp_violations, screenshot  # noqa: F401
+from tests.browser import browser_marks, browser_page, chromium, csp_violations, screenshot  # noqa: F401
 from tests.conftest import make_member, make_org
 
 pytestmark = browser_marks
