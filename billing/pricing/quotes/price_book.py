@@ -128,8 +128,7 @@ class Quote(NamedTuple):
         }
 
     def breakdown_json(self) -> str:
-        """The breakdown as PostgreSQL writes it out as jsonb (usage_charges.jsonb_text),
-        without building the dict."""
+        """The breakdown in jsonb's own text (usage_charges.jsonb_text), without a dict."""
         return breakdown_json(self)
 
 
