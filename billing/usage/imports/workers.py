@@ -8,6 +8,7 @@ as one process would. Why and how: docs/architecture.md, "Importing usage".
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import queue
@@ -70,8 +71,15 @@ def import_lines_in_workers(*, organization, lines: Iterable[str], workers: int,
     pool = [context.Process(target=_work, daemon=True, name=f"import worker {n + 1}",
                             args=(organization, actor, chunk_size, batches, results, turn))
             for n in range(workers)]
-    for process in pool:
-        process.start()
+    # The children inherit every object loaded so far; frozen, their garbage collections
+    # skip them (docs/deploy.md, "Worker processes"). Thawed here once they are forked.
+    gc.collect()
+    gc.freeze()
+    try:
+        for process in pool:
+            process.start()
+    finally:
+        gc.unfreeze()
     merger = _Merger(progress)
     read = ImportReport()  # counts the lines read so far
     try:

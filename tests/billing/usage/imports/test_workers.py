@@ -159,3 +159,24 @@ def test_reads_ahead_only_a_few_batches(tmp_path):
     first_batch_lines, read_by_then = seen[0]
     assert first_batch_lines == 5 and read_by_then <= 8 * 5, seen[:3]
     assert [lines for lines, _ in seen] == list(range(5, 201, 5))  # progress in file order
+
+
+def test_the_workers_are_forked_with_the_parents_objects_frozen_and_thawed_after(tmp_path):
+    """Each worker's garbage collections skip what it inherited (gc.freeze before the
+    forks: 6.0-6.1 s of CPU against 6.7-7.2 s for 100,000 events, bench/README.md); the
+    parent, which may live on, thaws its objects once the workers are started."""
+    import gc
+    import multiprocessing.process
+
+    calls = []
+    start = multiprocessing.process.BaseProcess.start
+    org = funded(make_org("acme"), 1000)
+    with mock.patch.object(gc, "freeze", side_effect=lambda: calls.append("freeze")), \
+            mock.patch.object(gc, "unfreeze", side_effect=lambda: calls.append("unfreeze")), \
+            mock.patch.object(multiprocessing.process.BaseProcess, "start", autospec=True,
+                              side_effect=lambda self: (calls.append("start"), start(self))):
+        report = import_lines_in_workers(
+            organization=org, workers=2, chunk_size=5,
+            lines=(json.dumps(ai_event(f"k{i}")) for i in range(10)))
+    assert report.charged == 10
+    assert calls[:4] == ["freeze", "start", "start", "unfreeze"]
