@@ -1,23 +1,13 @@
 """The events of each usage charge summed by PostgreSQL for verify_ledger: their count,
-their credits and their events-v3 lines (events-v2 for older charges), built and joined
-in the database, sorted and hashed here.
+their credits and their events-v3 lines (events-v2 for older charges), built exactly as
+usage_charges.priced_event_line builds them and joined in the database, then sorted and
+hashed here; read on a second connection in the account's snapshot beside the chain.
 
-At ten million events the Python path (verify_usage.events_by_entry) spends most of
-verify_ledger's time turning rows into Decimals and lines; here one row per entry
-travels. The lines are built exactly as usage_charges.priced_event_line builds them:
-the numeric columns print with their column's scale (six places for quantity and
-credits, sixteen for the cost, eight for the rates), as that function formats them.
-They are sorted in Python, as events_digest sorts them (in the database a sort per
-charge cost more than the rest of the query); no valid line holds a newline (keys are
-letters, digits and . _ : -), and a line altered to hold one splits into more lines than
-the charge's count, so its digest cannot match. The breakdown's digest is the SHA-256
-of the column's own text, which ingestion stores in that form (usage_charges.jsonb_text).
-Lines carry it only for charges after the account's last usage entry not in events-v3,
-so older charges' events cost no breakdown read. A charge digested in another version,
-or in events-v3 before such an entry (posted during a deploy), is read and hashed in
-Python (verify_usage.rows_of_entry). tests/billing/ledger/test_verify_usage_sql.py
-holds the two paths equal.
+Why the work is split so, what a line altered to hold a newline does, and which charges
+fall back to verify_usage.rows_of_entry: docs/ledger.md, "Verifying at scale".
+tests/billing/ledger/test_verify_usage_sql.py holds this path equal to the Python one.
 """
+
 from __future__ import annotations
 
 import hashlib
