@@ -89,7 +89,7 @@ def axe_violations(page) -> list[str]:
     if not os.path.exists(AXE_CORE_JS):
         pytest.skip(f"axe-core not found at {AXE_CORE_JS} (npm pack axe-core; set AXE_CORE_JS)")
     return page.evaluate("""async () => {
-        const result = await axe.run(document, {runOnly: {type: 'tag',
+        const result = await axe.run(document, {resultTypes: ['violations'], runOnly: {type: 'tag',
             values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}});
         return result.violations.map(v => v.id + ' (' + v.impact + '): '
             + v.nodes.map(n => n.target.join(' ')).join(', '));

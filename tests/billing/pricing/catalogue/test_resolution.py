@@ -11,6 +11,7 @@ from billing.pricing.catalogue.match_rules import equals_names, rule_from_genai
 from billing.pricing.catalogue.resolution import UnknownModel, current_catalogue
 from billing.pricing.quotes.price_book import PriceBook, PricingError
 from billing.pricing.sync.prices import sync_prices
+from tests.kept_rows import rows_kept_for_these_tests
 
 NOW = datetime(2026, 11, 27, 10, tzinfo=UTC)
 
@@ -52,52 +53,72 @@ def ours(name, provider=None):
     return model.provider, model.name
 
 
+@pytest.fixture(scope="class")
+def snapshot_synced(django_db_setup, django_db_blocker):
+    with rows_kept_for_these_tests(django_db_blocker, lambda: sync_prices(now=NOW)):
+        yield
+
+
 @pytest.fixture
-def synced(db):
-    sync_prices(now=NOW)
+def synced(snapshot_synced, db):
+    """The whole catalogue of the genai-prices snapshot, synced once for the class that
+    reads it (a sync writes about 10,000 rows)."""
 
 
-@pytest.mark.parametrize(("name", "provider"), DATED_NAMES)
-def test_dated_and_gateway_names_resolve_as_genai_prices_does(synced, name, provider):
-    expected = genai_pick(name, provider)
-    assert expected is not None, f"genai-prices does not resolve {name!r}"
-    assert ours(name, provider) == expected
+class TestNamesAsTheSnapshotResolvesThem:
+    """Read only: the catalogue is synced once for all of them."""
 
+    @pytest.mark.parametrize(("name", "provider"), DATED_NAMES)
+    def test_dated_and_gateway_names_resolve_as_genai_prices_does(self, synced, name, provider):
+        expected = genai_pick(name, provider)
+        assert expected is not None, f"genai-prices does not resolve {name!r}"
+        assert ours(name, provider) == expected
 
-def test_every_model_id_and_equals_name_of_the_snapshot_agrees_with_genai_prices(synced):
-    catalogue = current_catalogue()
-    checked = disagreements = 0
-    for provider in get_snapshot().providers:
-        for info in provider.models:
-            for name in {info.id.lower(), *equals_names(rule_from_genai(info.match))}:
-                expected = genai_pick(name, provider.id)
-                if expected is None:
-                    continue  # genai-prices does not resolve it: nothing to agree with
-                model = catalogue.resolve(name, provider.id)
-                checked += 1
-                disagreements += (model.provider, model.name) != expected
-    assert checked > 3000 and disagreements == 0
+    def test_every_model_id_and_equals_name_of_the_snapshot_agrees_with_genai_prices(
+            self, synced):
+        catalogue = current_catalogue()
+        checked = disagreements = 0
+        for provider in get_snapshot().providers:
+            for info in provider.models:
+                for name in {info.id.lower(), *equals_names(rule_from_genai(info.match))}:
+                    expected = genai_pick(name, provider.id)
+                    if expected is None:
+                        continue  # genai-prices does not resolve it: nothing to agree with
+                    model = catalogue.resolve(name, provider.id)
+                    checked += 1
+                    disagreements += (model.provider, model.name) != expected
+        assert checked > 3000 and disagreements == 0
 
+    def test_gateway_prefixes_genai_prices_refuses_resolve_to_the_makers_model(self, synced):
+        assert genai_pick("openai/gpt-4o", None) is None
+        assert ours("openai/gpt-4o") == ("openai", "gpt-4o")
+        assert ours("google/gemini-2.5-pro") == ("google", "gemini-2.5-pro")
+        assert ours("models/gemini-2.5-pro") == ("google", "gemini-2.5-pro")
+        assert ours("anthropic/claude-3-5-sonnet-20241022") == ("anthropic", "claude-3-5-sonnet")
+        assert ours("openai/gpt-4o-2024-08-06", "openai") == ("openai", "gpt-4o")
+        how = current_catalogue().explain("openai/gpt-4o", "").how
+        assert how.startswith("gateway prefix openai/ dropped")
 
-def test_gateway_prefixes_genai_prices_refuses_resolve_to_the_makers_model(synced):
-    assert genai_pick("openai/gpt-4o", None) is None
-    assert ours("openai/gpt-4o") == ("openai", "gpt-4o")
-    assert ours("google/gemini-2.5-pro") == ("google", "gemini-2.5-pro")
-    assert ours("models/gemini-2.5-pro") == ("google", "gemini-2.5-pro")
-    assert ours("anthropic/claude-3-5-sonnet-20241022") == ("anthropic", "claude-3-5-sonnet")
-    assert ours("openai/gpt-4o-2024-08-06", "openai") == ("openai", "gpt-4o")
-    how = current_catalogue().explain("openai/gpt-4o", "").how
-    assert how.startswith("gateway prefix openai/ dropped")
+    def test_provider_narrows_and_an_unknown_provider_is_refused(self, synced):
+        # Azure serves OpenAI's models (a fallback provider), as genai-prices says.
+        assert ours("gpt-4o", "azure") == genai_pick("gpt-4o", "azure") == ("openai", "gpt-4o")
+        assert ours("gpt-4o", "OpenAI") == ("openai", "gpt-4o")
+        with pytest.raises(UnknownModel, match="unknown provider 'acme'"):
+            current_catalogue().resolve("gpt-4o", "acme")
+        with pytest.raises(PricingError, match="unknown model 'gpt-4o' for provider 'anthropic'"):
+            PriceBook(plan="professional").resolve_model(name="gpt-4o", provider="anthropic")
 
-
-def test_provider_narrows_and_an_unknown_provider_is_refused(synced):
-    # Azure serves OpenAI's models (a fallback provider), as genai-prices says.
-    assert ours("gpt-4o", "azure") == genai_pick("gpt-4o", "azure") == ("openai", "gpt-4o")
-    assert ours("gpt-4o", "OpenAI") == ("openai", "gpt-4o")
-    with pytest.raises(UnknownModel, match="unknown provider 'acme'"):
-        current_catalogue().resolve("gpt-4o", "acme")
-    with pytest.raises(PricingError, match="unknown model 'gpt-4o' for provider 'anthropic'"):
-        PriceBook(plan="professional").resolve_model(name="gpt-4o", provider="anthropic")
+    def test_a_batch_of_fifty_names_costs_one_query_once_the_rules_are_cached(
+            self, synced, django_assert_num_queries):
+        names = [m.name for m in AIModel.objects.filter(provider="openai").order_by("pk")[:40]]
+        names = list(dict.fromkeys(names + [n for n, provider in DATED_NAMES if provider is None]))
+        names = names[:50]
+        assert len(set(names)) == 50
+        current_catalogue()  # warm this process's cache
+        with django_assert_num_queries(1):  # the version check
+            book = PriceBook(plan="professional")
+            for i in range(1000):
+                book.resolve_model(name=names[i % 50])
 
 
 # --- rules staff write --------------------------------------------------------------------------
@@ -135,19 +156,6 @@ def test_rules_of_two_providers_matching_an_unclaimed_name_ask_for_the_provider(
     with pytest.raises(UnknownModel, match=r"rules of several providers match .*acme, other"):
         current_catalogue().resolve("llama-3-70b")
     assert current_catalogue().resolve("llama-3-70b", "other").name == "llama-y"
-
-
-def test_a_batch_of_fifty_names_costs_one_query_once_the_rules_are_cached(
-        synced, django_assert_num_queries):
-    names = [m.name for m in AIModel.objects.filter(provider="openai").order_by("pk")[:40]]
-    names = list(dict.fromkeys(names + [n for n, provider in DATED_NAMES if provider is None]))
-    names = names[:50]
-    assert len(set(names)) == 50
-    current_catalogue()  # warm this process's cache
-    with django_assert_num_queries(1):  # the version check
-        book = PriceBook(plan="professional")
-        for i in range(1000):
-            book.resolve_model(name=names[i % 50])
 
 
 def test_a_change_in_another_transaction_reloads_and_a_broken_rule_does_not_stop_billing(db):

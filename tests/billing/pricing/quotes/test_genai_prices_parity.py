@@ -21,9 +21,12 @@ from billing.models import ZeroPriceAllowance
 from billing.pricing.quotes.price_book import PriceBook, PricingError, TokenCounts
 from billing.pricing.sync.prices import sync_prices
 from tests.conftest import make_org
+from tests.kept_rows import rows_kept_for_these_tests
 
 AT = datetime(2026, 11, 27, 10, tzinfo=UTC)
 SEED = 20261127
+
+pytestmark = pytest.mark.django_db
 
 # Deliberately unsupported, each with its reason. Keep it short and true: the test fails
 # if one of these starts matching (take it off the list) or another model stops.
@@ -81,9 +84,14 @@ def genai_usage(t: TokenCounts) -> gp.Usage:
                     output_reasoning_tokens=t.reasoning_tokens)
 
 
-@pytest.mark.django_db
+@pytest.fixture(scope="module", autouse=True)
+def synced(django_db_setup, django_db_blocker):
+    """The snapshot synced once for the module (about 10,000 rows); each test reads it."""
+    with rows_kept_for_these_tests(django_db_blocker, lambda: sync_prices(now=AT)):
+        yield
+
+
 def test_every_model_in_the_snapshot_is_charged_as_genai_prices_computes():
-    sync_prices(now=AT)
     # Every provider's zero prices allowed, so that each of them is compared too (without an
     # allowance an undercutting zero is refused: test_zero_prices.py).
     org = make_org("parity")
@@ -127,10 +135,8 @@ def test_every_model_in_the_snapshot_is_charged_as_genai_prices_computes():
     assert set(mismatched) == set(UNSUPPORTED)
 
 
-@pytest.mark.django_db
 def test_time_of_day_prices_match_at_every_half_hour():
     """Peak and off-peak: the daily-window rows replace the all-day rows inside the window."""
-    sync_prices(now=AT)
     book = PriceBook(plan="professional")
     by_id = {(p.id, m.id): (p, m) for p in SNAPSHOT for m in p.models}
     tokens = TokenCounts(input_tokens=5000, cached_input_tokens=1000, output_tokens=700)
@@ -149,10 +155,8 @@ def test_time_of_day_prices_match_at_every_half_hour():
     assert len(seen) > len(TIME_OF_DAY)  # peak and off-peak both met
 
 
-@pytest.mark.django_db
 def test_per_request_fee_free_model_and_cliff_against_genai_prices():
     """Named examples of the three kinds the sample used to get wrong."""
-    sync_prices(now=AT)
     book = PriceBook(plan="professional")
     by_kind = {"fee": None, "free": None, "cliff": None}
     for provider in SNAPSHOT:
