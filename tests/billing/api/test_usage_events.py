@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.models import Plan
 from accounts.services import revoke_api_key
 from billing.models import CreditAccount, DailyUsage, LedgerEntry, UsageEvent
+from tests.billing.api.usage_requests import URL, assert_error, post
 from tests.billing.usage_fixtures import (
     AI_CREDITS,
     GPU_CREDITS,
@@ -20,21 +21,6 @@ from tests.billing.usage_fixtures import (
 from tests.conftest import make_org
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("prices")]
-URL = "/api/v1/usage-events"
-
-
-def post(client, key, body, *, raw=False):
-    data = body if raw else json.dumps(body)
-    headers = {"Authorization": f"Bearer {key.raw_key}"} if key else {}
-    return client.post(URL, data=data, content_type="application/json", headers=headers)
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-    return body["error"]
 
 
 def nothing_recorded():

@@ -7,25 +7,16 @@ import pytest
 
 from accounts.models import Plan
 from billing.models import LedgerEntry, QueuedUsageEvent, UsageEvent
+from tests.billing.api import usage_requests
+from tests.billing.api.usage_requests import URL, assert_error
 from tests.billing.usage_fixtures import ai_event, api_key_for, gpu_event
 from tests.conftest import make_org
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("prices")]
-URL = "/api/v1/usage-events"
 
 
 def post(client, key, body, *, mode="async", raw=False):
-    url = URL if mode is None else f"{URL}?mode={mode}"
-    data = body if raw else json.dumps(body)
-    return client.post(url, data=data, content_type="application/json",
-                       headers={"Authorization": f"Bearer {key.raw_key}"})
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.content
-    error = response.json()["error"]
-    assert error["code"] == code
-    return error
+    return usage_requests.post(client, key, body, mode=mode, raw=raw)
 
 
 def nothing_stored():

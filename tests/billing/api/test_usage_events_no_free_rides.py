@@ -1,16 +1,15 @@
 """Issue 26, finding 6: usage cannot be made free by choosing a provider or by rounding."""
 
-import json
 from decimal import Decimal
 
 import pytest
 
 from billing.models import AIModel, UsageEvent, ZeroPriceAllowance
 from billing.pricing.catalogue.changes import change_model_price
+from tests.billing.api.usage_requests import post_events as post
 from tests.billing.usage_fixtures import EPOCH, gpu_event
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("prices")]
-URL = "/api/v1/usage-events"
 ISSUE_EVENT = {
     "type": "ai_tokens",
     "model": "gpt-4o",
@@ -29,15 +28,6 @@ def copilot(db):
             model=model, bucket=bucket, price_per_million_usd=Decimal(0), starts_at=EPOCH, now=EPOCH
         )
     return model
-
-
-def post(client, key, *events):
-    return client.post(
-        URL,
-        data=json.dumps({"events": list(events)}),
-        content_type="application/json",
-        headers={"Authorization": f"Bearer {key.raw_key}"},
-    )
 
 
 def test_a_zero_price_others_charge_for_is_refused_naming_provider(client, key, copilot):

@@ -21,14 +21,6 @@ from tests.billing.stripe_stub import charge_object, session_object
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def paid(org, admin_user, package):
-    purchase = pending_purchase(org, package, admin_user)
-    fulfilment.fulfil_checkout_session(session=session_object(purchase))
-    purchase.refresh_from_db()
-    return purchase
-
-
 def refund(purchase, cumulative):
     return confirmed.apply_charge_refunded(
         charge=charge_object(purchase, amount_refunded=cumulative))

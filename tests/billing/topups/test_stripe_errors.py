@@ -24,19 +24,16 @@ from tests.billing.topup_fixtures import (
     GOOD_CARD,
     intent_requests,
     save_stripe_card,
-    set_balance_below,
     topup_entries,
-    turn_on,
 )
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def ready(org, admin_user, package, stripe_stub):
-    set_balance_below(org)
-    save_stripe_card(org)
-    return turn_on(org, package)
+def ready(stripe_stub, ready):
+    """The shared `ready` (tests/billing/topup_fixtures.py), with the Stripe stub serving."""
+    return ready
 
 
 def sweeps(minutes, now):
