@@ -17,16 +17,20 @@ from accounts.services import create_api_key
 from billing.models import CreditPackage, LedgerEntry, Purchase, UsageEvent
 from billing.purchases import checkout
 from tests.billing.postings import grant
-from tests.conftest import make_member
+from tests.conftest import make_member, make_org
+from tests.kept_rows import rows_kept_for_these_tests
 
 pytestmark = pytest.mark.django_db
 
 User = get_user_model()
 
 
-@pytest.fixture
-def world(org, other_org, admin_user, member_user, other_admin):
+def build_world():
     """Two orgs, each with an admin, a member and an API key."""
+    org, other_org = make_org("acme"), make_org("globex")
+    admin_user = make_member(org, "admin@acme.test", Role.ADMIN)
+    member_user = make_member(org, "member@acme.test", Role.MEMBER)
+    other_admin = make_member(other_org, "admin@globex.test", Role.ADMIN)
     other_member = make_member(other_org, "member@globex.test", Role.MEMBER)
     package = CreditPackage.objects.create(name="Starter", base_credits=100, price_minor=1000)
 
@@ -59,6 +63,36 @@ def world(org, other_org, admin_user, member_user, other_admin):
         "b_invitation": invite_member(organization=other_org, email="new@globex.test",
                                       role="member", invited_by=other_admin),
     }
+
+
+@pytest.fixture(scope="module")
+def kept_world(django_db_setup, django_db_blocker):
+    """The world built once for the module's ~190 tests: each changes nothing it keeps (the
+    tests check that), and what a test writes is rolled back with its own savepoint."""
+    built = {}
+    with rows_kept_for_these_tests(django_db_blocker, lambda: built.update(build_world())):
+        yield built
+
+
+@pytest.fixture
+def world(kept_world, db):
+    return kept_world
+
+
+# The shared fixtures the clients log in with, taken from the kept world.
+@pytest.fixture
+def org(world):
+    return world["a"]
+
+
+@pytest.fixture
+def admin_user(world):
+    return world["a_admin"].user
+
+
+@pytest.fixture
+def member_user(world):
+    return world["a_member"].user
 
 
 def snapshot():
