@@ -190,15 +190,21 @@ def test_the_transactions_table_fits_its_page_on_a_laptop(site, page):
     assert widths[0] <= widths[1], f"the table is {widths[0]} px in a {widths[1]} px page"
 
 
+def admin_part(meta) -> str:
+    if meta.app_label != "billing":
+        return "other lists"
+    return "billing lists a-k" if meta.model_name < "l" else "billing lists l-z"
+
+
 def admin_pages() -> dict[str, dict[str, str]]:
     """The admin's index and lists, and the change page of each list's first row: about
-    80 pages in three parts of similar cost (billing's 26 lists, the other apps' 16, the
-    change pages), one test each, so that two workers can share them."""
-    parts = {"billing lists": {}, "other lists": {"admin-index": "/admin/"}, "change pages": {}}
+    80 pages in four parts of similar cost (billing's 26 lists in two, the other apps' 16,
+    the change pages), one test each, so that two workers can share them."""
+    parts = {"billing lists a-k": {}, "billing lists l-z": {},
+             "other lists": {"admin-index": "/admin/"}, "change pages": {}}
     for model in admin.site._registry:
         meta = model._meta
-        lists = parts["billing lists" if meta.app_label == "billing" else "other lists"]
-        lists[f"admin-{meta.app_label}-{meta.model_name}"] = (
+        parts[admin_part(meta)][f"admin-{meta.app_label}-{meta.model_name}"] = (
             f"/admin/{meta.app_label}/{meta.model_name}/")
         first = model.objects.order_by("pk").first()
         if first is not None:
@@ -207,7 +213,8 @@ def admin_pages() -> dict[str, dict[str, str]]:
     return parts
 
 
-@pytest.mark.parametrize("part", ["billing lists", "other lists", "change pages"])
+@pytest.mark.parametrize("part", ["billing lists a-k", "billing lists l-z", "other lists",
+                                  "change pages"])
 @pytest.mark.parametrize("size", SIZES)
 def test_every_admin_page_passes_axe(site, page, size, part):
     base = site.url
@@ -217,7 +224,7 @@ def test_every_admin_page_passes_axe(site, page, size, part):
     page.fill("#id_password", demo.DEMO_PASSWORD)
     page.locator("input[type=submit]").click()
     page.wait_for_url(f"{base}/admin/")
-    assert len(site.admin[part]) > 10  # the demo fills the lists the change pages need
+    assert len(site.admin[part]) >= 10  # not a part left empty (the demo fills the lists)
     failures = {}
     for name, path in site.admin[part].items():
         page.goto(f"{base}{path}")
