@@ -2,10 +2,13 @@
 browser tests): the launch, the `page` fixture, screenshots and axe-core."""
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.db import connections
+from django.test.utils import modify_settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu",
@@ -68,6 +71,25 @@ def browser_page(chromium):
         context.close()
 
 
+@contextmanager
+def module_live_server(django_db_blocker):
+    """A live server for a module whose tests share data committed once (the caller seeds
+    it inside this block); at the end the database is emptied by the same flush that
+    follows a transactional test. pytest-django's `live_server` cannot serve such a
+    module: a test naming it is made transactional, and flushed after it."""
+    from pytest_django.live_server_helper import LiveServer
+
+    with django_db_blocker.unblock(), modify_settings(ALLOWED_HOSTS={"append": "localhost"}):
+        server = LiveServer("localhost")
+        try:
+            yield server
+        finally:
+            server.stop()
+            call_command("flush", verbosity=0, interactive=False, reset_sequences=False,
+                         allow_cascade=False, inhibit_post_migrate=False)
+            connections.close_all()
+
+
 def screenshot(page, name: str) -> Path | None:
     """The whole page as SCREENSHOTS_DIR/<name>.png; nothing when SCREENSHOTS_DIR is unset."""
     if not SCREENSHOTS:
@@ -88,6 +110,7 @@ def axe_violations(page) -> list[str]:
     """axe-core's violations on the current page, one line each (WCAG 2 A and AA rules)."""
     if not os.path.exists(AXE_CORE_JS):
         pytest.skip(f"axe-core not found at {AXE_CORE_JS} (npm pack axe-core; set AXE_CORE_JS)")
+    # resultTypes: every rule still runs; only the violations get a selector for each node.
     return page.evaluate("""async () => {
         const result = await axe.run(document, {resultTypes: ['violations'], runOnly: {type: 'tag',
             values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}});

@@ -1,13 +1,17 @@
 """Every portal page and every admin list, at a laptop's size (1366x900) and a phone's
 (390x844), in a real browser on the demo's data: axe-core's WCAG 2 A and AA rules pass,
 and on the phone no page is wider than the screen (docs/architecture.md, "The portal on a phone").
+The demo is seeded once for the module; the pages' addresses are read from it then, so a
+test's clicks (a checkout started and cancelled) change no other test's pages.
 With SCREENSHOTS_DIR set, screenshots land there, named by size and page: look at them."""
 
 import io
 import re
+from dataclasses import dataclass
 
 import pytest
 from django.contrib import admin
+from django.test import override_settings
 from django.urls import reverse
 
 from accounts.invitations import invite_member
@@ -22,18 +26,26 @@ from tests.browser import (  # noqa: F401
     browser_page,
     chromium,
     csp_violations,
+    module_live_server,
     screenshot,
 )
 
-pytestmark = browser_marks
+# django_db: pytest-django creates the test database only for tests that ask for one; each
+# test's transaction (it writes nothing itself) is rolled back, the module's data stays.
+pytestmark = [*browser_marks, pytest.mark.django_db]
 
 SIZES = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
-@pytest.fixture
-def demo_org(transactional_db, settings):
+@dataclass(frozen=True)
+class Site:
+    url: str
+    portal: dict[str, str]  # page name: path, for the demo admin
+    admin: dict[str, dict[str, str]]  # part (admin_pages): page name: path
+
+
+def seed_demo():
     """The demo as `seed_demo` leaves it, with a pending invitation and an API key."""
-    settings.PAYMENTS_PROVIDER = "test"
     org = demo.seed_accounts()
     for step in DEMO_STEPS:
         step(org, io.StringIO())
@@ -42,6 +54,18 @@ def demo_org(transactional_db, settings):
                   invited_by=admin_user)
     create_api_key(organization=org, name="Training cluster", created_by=admin_user)
     return org
+
+
+@pytest.fixture(scope="module")
+def site(chromium, django_db_setup, django_db_blocker):  # noqa: F811
+    """The demo, seeded and committed once for the module's tests (seeding it took a few
+    seconds a test), served by a live server of the module's own. Started after the
+    browser: the server then shares the tests' own connection to an in-memory SQLite,
+    whose transaction (taken at once, IMMEDIATE) would otherwise lock it out."""
+    with override_settings(PAYMENTS_PROVIDER="test"), \
+            module_live_server(django_db_blocker) as server:
+        org = seed_demo()
+        yield Site(url=server.url, portal=portal_pages(org), admin=admin_pages())
 
 
 def log_in(page, base, email):
@@ -99,8 +123,8 @@ def portal_pages(org) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_every_portal_page_passes_axe_and_fits_the_screen(demo_org, live_server, page, size):
-    base = live_server.url
+def test_every_portal_page_passes_axe_and_fits_the_screen(site, page, size):
+    base = site.url
     page.set_viewport_size(SIZES[size])
     failures = {}
 
@@ -113,7 +137,7 @@ def test_every_portal_page_passes_axe_and_fits_the_screen(demo_org, live_server,
     page.goto(f"{base}/password-reset/")
     check("password-reset")
     log_in(page, base, demo.DEMO_ADMIN)
-    for name, path in portal_pages(demo_org).items():
+    for name, path in site.portal.items():
         page.goto(f"{base}{path}")
         check(name)
 
@@ -133,10 +157,10 @@ def test_every_portal_page_passes_axe_and_fits_the_screen(demo_org, live_server,
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_the_phone_folds_the_navigation_and_the_filters(demo_org, live_server, page, size):
+def test_the_phone_folds_the_navigation_and_the_filters(site, page, size):
     """The organisation's links and the transaction filters take one line each until
     opened, on a phone; on a laptop the links are all in sight."""
-    base = live_server.url
+    base = site.url
     page.set_viewport_size(SIZES[size])
     log_in(page, base, demo.DEMO_ADMIN)
     nav_link = page.locator("nav.nav").get_by_role("link", name="Settings history")
@@ -157,39 +181,52 @@ def test_the_phone_folds_the_navigation_and_the_filters(demo_org, live_server, p
     assert page.locator("#id_resource").is_visible()
 
 
-def test_the_transactions_table_fits_its_page_on_a_laptop(demo_org, live_server, page):
+def test_the_transactions_table_fits_its_page_on_a_laptop(site, page):
     page.set_viewport_size(SIZES["desktop"])
-    log_in(page, live_server.url, demo.DEMO_ADMIN)
-    page.goto(f"{live_server.url}/o/acme/transactions/")
+    log_in(page, site.url, demo.DEMO_ADMIN)
+    page.goto(f"{site.url}/o/acme/transactions/")
     wrap = page.locator(".table-wrap").first
     widths = wrap.evaluate("w => [w.scrollWidth, w.clientWidth]")
     assert widths[0] <= widths[1], f"the table is {widths[0]} px in a {widths[1]} px page"
 
 
-def admin_pages(org) -> dict[str, str]:
-    pages = {"admin-index": "/admin/"}
+def admin_part(meta) -> str:
+    if meta.app_label != "billing":
+        return "other lists"
+    return "billing lists a-k" if meta.model_name < "l" else "billing lists l-z"
+
+
+def admin_pages() -> dict[str, dict[str, str]]:
+    """The admin's index and lists, and the change page of each list's first row: about
+    80 pages in four parts of similar cost (billing's 26 lists in two, the other apps' 16,
+    the change pages), one test each, so that two workers can share them."""
+    parts = {"billing lists a-k": {}, "billing lists l-z": {},
+             "other lists": {"admin-index": "/admin/"}, "change pages": {}}
     for model in admin.site._registry:
         meta = model._meta
-        pages[f"admin-{meta.app_label}-{meta.model_name}"] = (
+        parts[admin_part(meta)][f"admin-{meta.app_label}-{meta.model_name}"] = (
             f"/admin/{meta.app_label}/{meta.model_name}/")
         first = model.objects.order_by("pk").first()
         if first is not None:
-            pages[f"admin-{meta.app_label}-{meta.model_name}-change"] = (
+            parts["change pages"][f"admin-{meta.app_label}-{meta.model_name}-change"] = (
                 f"/admin/{meta.app_label}/{meta.model_name}/{first.pk}/change/")
-    return pages
+    return parts
 
 
+@pytest.mark.parametrize("part", ["billing lists a-k", "billing lists l-z", "other lists",
+                                  "change pages"])
 @pytest.mark.parametrize("size", SIZES)
-def test_every_admin_page_passes_axe(demo_org, live_server, page, size):
-    base = live_server.url
+def test_every_admin_page_passes_axe(site, page, size, part):
+    base = site.url
     page.set_viewport_size(SIZES[size])
     page.goto(f"{base}/admin/login/")
     page.fill("#id_username", demo.DEMO_ADMIN)
     page.fill("#id_password", demo.DEMO_PASSWORD)
     page.locator("input[type=submit]").click()
     page.wait_for_url(f"{base}/admin/")
+    assert len(site.admin[part]) >= 10  # not a part left empty (the demo fills the lists)
     failures = {}
-    for name, path in admin_pages(demo_org).items():
+    for name, path in site.admin[part].items():
         page.goto(f"{base}{path}")
         screenshot(page, f"{size}-{name}")
         if found := axe_violations(page):
