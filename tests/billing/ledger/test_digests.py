@@ -13,6 +13,7 @@ from django.db import connection
 from billing import tasks
 from billing.ledger import digests
 from billing.ledger.digests import (
+    HeadCheck,
     check_account,
     content,
     find_digest,
@@ -137,6 +138,12 @@ def test_the_signed_content_is_canonical_json_of_the_day_and_heads():
     assert content(date(2026, 11, 1), heads) == text
     digest = LedgerDigest(day=date(2026, 11, 1), heads=heads, key_id="k1", signature="5ig")
     assert fingerprint(digest) == hashlib.sha256(f"{text}|5ig".encode()).hexdigest()
+    # chained: the previous digest's fingerprint is signed and fingerprinted with the rest
+    chained = '{"day":"2026-11-02","heads":{},"previous":"ff"}'
+    assert content(date(2026, 11, 2), {}, "ff") == chained
+    digest = LedgerDigest(day=date(2026, 11, 2), heads={}, previous="ff", key_id="k1",
+                          signature="5ig")
+    assert fingerprint(digest) == hashlib.sha256(f"{chained}|5ig".encode()).hexdigest()
 
 
 def test_a_digest_holds_every_account_with_entries_at_the_given_time(org, other_org):
@@ -241,6 +248,23 @@ def test_each_account_is_proved_against_the_digest_at_its_position(org, other_or
     assert check_account(digest, mine).ok
     newcomer = CreditAccount.objects.get(organization=make_org("newcomer"))
     assert check_account(digest, newcomer).ok  # opened after the digest: nothing to prove
+
+
+def test_an_account_a_digest_never_saw_is_judged_by_the_dates_of_its_own_entries(org,
+                                                                                 other_org):
+    """Absent from a digest: fine when its entries all came after it (or it has none, whatever
+    other accounts hold), else written into the past."""
+    grant(org, 10)
+    mine = CreditAccount.objects.get(organization=org)
+    empty, _ = CreditAccount.objects.get_or_create(organization=other_org)
+    earlier, later = (LedgerDigest(day=day, created_at=datetime(day.year, day.month, day.day,
+                                                                 tzinfo=UTC), heads={})
+                      for day in (date(2026, 11, 1), date(2099, 1, 1)))
+    assert check_account(earlier, mine) == HeadCheck(True)
+    assert check_account(later, empty) == HeadCheck(True)
+    assert check_account(later, mine) == HeadCheck(False, (
+        "entries dated before the digest of 2099-01-01 that it never saw: written into the "
+        "past"))
 
 
 def test_a_shorter_or_rewritten_history_is_named(org):
