@@ -267,6 +267,27 @@ def test_an_account_a_digest_never_saw_is_judged_by_the_dates_of_its_own_entries
         "past"))
 
 
+def test_a_digest_is_stale_for_the_given_accounts_entries_posted_after_it_and_overdue(
+        org, other_org):
+    grant(org, 10)
+    CreditAccount.objects.get_or_create(organization=other_org)
+    posted = LedgerEntry.objects.get(account__organization=org).created_at
+    mine, theirs = (CreditAccount.objects.filter(organization=o) for o in (org, other_org))
+    before, after = (LedgerDigest(day=date(2026, 11, 1), created_at=posted + timedelta(hours=h),
+                                  heads={}) for h in (-1, 1))
+    now = posted + timedelta(hours=48)
+    assert digests.staleness_problem(after, None, mine, now=now) is None  # it saw the entry
+    assert digests.staleness_problem(before, None, theirs, now=now) is None  # not theirs
+    assert digests.staleness_problem(before, None, mine, now=now) == (
+        "the latest digest, of 2026-11-01, is 49 hours old and entries posted since are "
+        "older than its daily schedule allows (26 hours): the schedule stopped, or the "
+        "newest digests were removed")
+    assert digests.staleness_problem(None, before.created_at, mine, now=now) == (
+        "no ledger digest, though entries posted since the cut-over are older than the "
+        "daily schedule allows (26 hours): it never ran, or every digest was removed")
+    assert digests.staleness_problem(None, None, mine, now=now) is None
+
+
 def test_a_shorter_or_rewritten_history_is_named(org):
     grant(org, 10)
     consume(org, 1, key="usage:1")
