@@ -80,6 +80,7 @@ TOPUP_TESTS = [  # the hypothesis state machine is left out, as for the ledger
 ]
 
 USAGE_CHARGE_TESTS = [
+    "tests/billing/ledger/test_usage_charges.py",
     "tests/billing/ledger/test_verify_usage.py",
     "tests/billing/ledger/test_verify_usage_sql.py",
     "tests/billing/usage/ingestion/test_charge_path.py",

@@ -1,0 +1,26 @@
+"""What a usage entry commits to, pinned: the events-v1 line that older entries' digests
+were computed on, the reason of a charge of many events, and which entries are per charge
+(billing/ledger/usage_charges.py; verify_ledger's use of them is in test_verify_usage.py)."""
+
+from decimal import Decimal
+
+from billing.ledger.usage_charges import charge_reason, event_line, is_per_charge
+
+
+def test_the_events_v1_line_is_pinned():
+    """Entries digested in events-v1 stay in the ledger: their line must never change."""
+    line = event_line(key="k1", usage_type="ai", resource="gpt-4o", tokens=[1, 2, 3, 4, 5],
+                      quantity=Decimal("1"), credits=Decimal("2.5"))
+    assert line == "k1\x1fai\x1fgpt-4o\x1f1\x1f2\x1f3\x1f4\x1f5\x1f1.000000\x1f2.500000"
+
+
+def test_a_charges_reason_names_its_first_three_models_and_counts_the_rest():
+    assert charge_reason(["b", "a", "c", "a"], 4) == "4 events: a, b, c"
+    assert charge_reason(["d", "b", "a", "c"], 1234) == "1,234 events: a, b, c and 1 more"
+    assert charge_reason(list("edcba"), 5) == "5 events: a, b, c and 2 more"
+
+
+def test_an_entry_is_per_charge_when_its_metadata_holds_the_events_digest():
+    assert is_per_charge({"events": 3, "events_digest": "ab"})
+    assert not is_per_charge({"events": 3})  # an older entry of one event
+    assert not is_per_charge({}) and not is_per_charge(None)
