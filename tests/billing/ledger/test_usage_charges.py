@@ -2,9 +2,15 @@
 were computed on, the reason of a charge of many events, and which entries are per charge
 (billing/ledger/usage_charges.py; verify_ledger's use of them is in test_verify_usage.py)."""
 
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
-from billing.ledger.usage_charges import charge_reason, event_line, is_per_charge
+from billing.ledger.usage_charges import (
+    charge_metadata,
+    charge_reason,
+    event_line,
+    is_per_charge,
+)
 
 
 def test_the_events_v1_line_is_pinned():
@@ -12,6 +18,21 @@ def test_the_events_v1_line_is_pinned():
     line = event_line(key="k1", usage_type="ai", resource="gpt-4o", tokens=[1, 2, 3, 4, 5],
                       quantity=Decimal("1"), credits=Decimal("2.5"))
     assert line == "k1\x1fai\x1fgpt-4o\x1f1\x1f2\x1f3\x1f4\x1f5\x1f1.000000\x1f2.500000"
+
+
+def test_a_charges_metadata_holds_its_digest_and_what_the_transactions_page_shows():
+    """Distinct values sorted, blanks left out, the usage's first and last time in UTC."""
+    plus_two = timezone(timedelta(hours=2))
+    metadata = charge_metadata(
+        digest="ab", count=3, cost_usd=Decimal("0.0125"), types=["ai", "gpu", "ai"],
+        resources=["gpt-4o", "a100", "gpt-4o"], operations=["", "chat"], users=["u@x", ""],
+        occurred=[datetime(2026, 12, 1, 12, tzinfo=plus_two), datetime(2026, 12, 1, 9, tzinfo=UTC),
+                  datetime(2026, 12, 1, 11, tzinfo=plus_two)])
+    assert metadata == {
+        "events": 3, "events_digest": "ab", "events_version": "events-v3", "cost_usd": "0.0125",
+        "types": ["ai", "gpu"], "resources": ["a100", "gpt-4o"], "operations": ["chat"],
+        "users": ["u@x"], "used_from": "2026-12-01T09:00:00+00:00",
+        "used_until": "2026-12-01T10:00:00+00:00"}
 
 
 def test_a_charges_reason_names_its_first_three_models_and_counts_the_rest():
