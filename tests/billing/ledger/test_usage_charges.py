@@ -10,6 +10,7 @@ from billing.ledger.usage_charges import (
     charge_reason,
     event_line,
     is_per_charge,
+    priced_event_line,
 )
 
 
@@ -18,6 +19,18 @@ def test_the_events_v1_line_is_pinned():
     line = event_line(key="k1", usage_type="ai", resource="gpt-4o", tokens=[1, 2, 3, 4, 5],
                       quantity=Decimal("1"), credits=Decimal("2.5"))
     assert line == "k1\x1fai\x1fgpt-4o\x1f1\x1f2\x1f3\x1f4\x1f5\x1f1.000000\x1f2.500000"
+
+
+def test_the_events_v2_and_v3_lines_are_pinned():
+    """v2 (no breakdown) and v3 (its digest after the unit separator) lines, as stored."""
+    fields = dict(key="k1", usage_type="ai", resource="gpt-4o", model_id=7, meter_id=None,
+                  tokens=[1, 2, 3, 4, 5], quantity=Decimal("1"), cost_usd=Decimal("0.0125"),
+                  markup=Decimal("1.5"), credits_per_usd=Decimal("100"),
+                  credits=Decimal("1.875"))
+    v2 = ("2:k12:ai6:gpt-4o7\x1f\x1f1\x1f2\x1f3\x1f4\x1f5\x1f1.000000\x1f0.0125000000000000"
+          "\x1f1.50000000\x1f100.00000000\x1f1.875000")
+    assert priced_event_line(**fields) == v2
+    assert priced_event_line(**fields, breakdown_sha256="ff") == f"{v2}\x1fff"
 
 
 def test_a_charges_metadata_holds_its_digest_and_what_the_transactions_page_shows():
