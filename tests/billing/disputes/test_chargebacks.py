@@ -290,6 +290,7 @@ def test_a_refund_made_while_the_dispute_held_the_credits_stays_refunded_when_it
     [refund_entry] = entries(org, kind=EntryKind.REFUND)
     assert refund_entry.amount == kept - Decimal("5500")
     assert refund_entry.idempotency_key == "dispute-won-refunded:dp_1"
+    assert refund_entry.metadata["dispute"] == "dp_1"  # the dispute it accounts for
     # The refund itself posted no entry: this one shows the charge's refunded total.
     assert (refund_entry.metadata["amount_refunded_total"], refund_entry.metadata["currency"]) \
         == (f"{refunded_minor / 100:.2f}", "usd")
