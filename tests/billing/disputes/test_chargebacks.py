@@ -140,6 +140,13 @@ def test_purchase_status_is_untouched_by_a_dispute(paid):
 
 # -- deterministic: what is recorded, taken and given back --------------------------------
 
+def test_a_charge_we_did_not_record_is_named_by_the_dispute(org, paid):
+    # Found by its PaymentIntent: the row never learnt its charge id, the dispute names it.
+    Purchase.objects.filter(pk=paid.pk).update(stripe_charge_id="")
+    record = apply_dispute(dispute={**dispute_object(paid), "charge": "ch_from_the_dispute"})
+    assert (record.purchase, record.charge_id) == (paid, "ch_from_the_dispute")
+
+
 def test_the_dispute_is_recorded_as_stripe_sent_it(org, paid):
     Purchase.objects.filter(pk=paid.pk).update(stripe_charge_id="ch_9")
     dispute = {**dispute_object(paid), "charge": {"id": "ch_9", "object": "charge"},
