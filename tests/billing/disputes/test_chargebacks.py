@@ -140,6 +140,13 @@ def test_purchase_status_is_untouched_by_a_dispute(paid):
 
 # -- deterministic: what is recorded, taken and given back --------------------------------
 
+def test_a_dispute_is_dated_closed_only_once_stripe_decides_it(org, paid):
+    assert apply_dispute(dispute=dispute_object(paid)).closed_at is None
+    closed = apply_dispute(dispute=dispute_object(paid, status="lost"))
+    assert closed.closed_at is not None
+    assert apply_dispute(dispute=dispute_object(paid, status="lost")).closed_at == closed.closed_at
+
+
 def test_a_charge_we_did_not_record_is_named_by_the_dispute(org, paid):
     # Found by its PaymentIntent: the row never learnt its charge id, the dispute names it.
     Purchase.objects.filter(pk=paid.pk).update(stripe_charge_id="")
