@@ -2,6 +2,7 @@
 were computed on, the reason of a charge of many events, and which entries are per charge
 (billing/ledger/usage_charges.py; verify_ledger's use of them is in test_verify_usage.py)."""
 
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -33,19 +34,31 @@ def test_the_events_v2_and_v3_lines_are_pinned():
     assert priced_event_line(**fields, breakdown_sha256="ff") == f"{v2}\x1fff"
 
 
-def test_a_charges_metadata_holds_its_digest_and_what_the_transactions_page_shows():
-    """Distinct values sorted, blanks left out, the usage's first and last time in UTC."""
+def test_a_charges_metadata_holds_its_digest_and_what_the_transactions_page_shows(
+        monkeypatch):
+    """Distinct values sorted, blanks left out, the usage's first and last time in UTC
+    whatever the server's zone."""
     plus_two = timezone(timedelta(hours=2))
-    metadata = charge_metadata(
-        digest="ab", count=3, cost_usd=Decimal("0.0125"), types=["ai", "gpu", "ai"],
-        resources=["gpt-4o", "a100", "gpt-4o"], operations=["", "chat"], users=["u@x", ""],
-        occurred=[datetime(2026, 12, 1, 12, tzinfo=plus_two), datetime(2026, 12, 1, 9, tzinfo=UTC),
-                  datetime(2026, 12, 1, 11, tzinfo=plus_two)])
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        metadata = _metadata(plus_two)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
     assert metadata == {
         "events": 3, "events_digest": "ab", "events_version": "events-v3", "cost_usd": "0.0125",
         "types": ["ai", "gpu"], "resources": ["a100", "gpt-4o"], "operations": ["chat"],
         "users": ["u@x"], "used_from": "2026-12-01T09:00:00+00:00",
         "used_until": "2026-12-01T10:00:00+00:00"}
+
+
+def _metadata(plus_two):
+    return charge_metadata(
+        digest="ab", count=3, cost_usd=Decimal("0.0125"), types=["ai", "gpu", "ai"],
+        resources=["gpt-4o", "a100", "gpt-4o"], operations=["", "chat"], users=["u@x", ""],
+        occurred=[datetime(2026, 12, 1, 12, tzinfo=plus_two), datetime(2026, 12, 1, 9, tzinfo=UTC),
+                  datetime(2026, 12, 1, 11, tzinfo=plus_two)])
 
 
 def test_a_charges_reason_names_its_first_three_models_and_counts_the_rest():
