@@ -285,6 +285,7 @@ def test_database_away_answers_503_and_the_redelivery_fulfils_once(org, purchase
     response = post_event(Client(), evt)
     assert response.status_code == 503
     assert response["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    assert response.content == b"temporarily unavailable; Stripe will deliver again"
     db_proxy.restore()
     connection.close()  # the test client keeps its broken connection; a server would not
     assert nothing_written(org)
