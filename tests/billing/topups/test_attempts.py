@@ -4,7 +4,7 @@ many units, and what happens to a pending attempt (retry, cancel, reconcile).
 The races between workers are in test_runner.py (PostgreSQL).
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -183,3 +183,11 @@ def test_the_cap_notice_shows_the_balance_to_two_places_as_the_portal(org, ready
     assert claim(organization=org, now=NOW) is None
     text = Notification.objects.get().text
     assert text.endswith("the balance is 500.00 credits.") and "499.996" not in text
+
+
+def test_the_monthly_cap_counts_from_midnight_utc_on_the_first():
+    plus_five = timezone(timedelta(hours=5))
+    assert attempts.month_start(datetime(2026, 12, 1, 3, 45, 30, 7, tzinfo=plus_five)) == (
+        datetime(2026, 11, 1, tzinfo=UTC))
+    assert attempts.month_start(datetime(2026, 12, 7, 13, 45, 30, 7, tzinfo=UTC)) == (
+        datetime(2026, 12, 1, tzinfo=UTC))
