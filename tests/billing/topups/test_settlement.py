@@ -21,7 +21,7 @@ from billing.models import (
     TopupStatus,
     TryState,
 )
-from billing.topups import attempts
+from billing.topups import attempts, settlement
 from billing.topups.settlement import settle_intent
 from tests.billing.purchase_fixtures import assert_ledger_ok, balance, entries
 from tests.billing.topup_fixtures import save_stripe_card, set_balance_below, turn_on
@@ -197,3 +197,13 @@ def test_a_processing_intent_is_remembered_and_settled_later(org, claimed):
         "pi_slow", TopupStatus.PENDING, TryState.CHARGING)
     assert settle_intent(intent=intent(claimed, "succeeded", intent_id="pi_slow")) == "credited"
     assert balance(org) == Decimal("6000")
+
+
+def test_a_try_failed_for_good_keeps_its_error_to_the_columns_500_characters(org, claimed):
+    assert settlement.fail_permanently(attempt_id=claimed.pk, try_number=claimed.tries,
+                                       message="x" * 600, remedy="save another card") == (
+        "failed permanently")
+    attempt = TopupAttempt.objects.get(pk=claimed.pk)
+    assert (attempt.status, attempt.last_error) == (TopupStatus.FAILED, "x" * 500)
+    assert AutoTopupSettings.objects.get(organization=org).disabled_reason == (
+        "Turned off: save another card")
