@@ -57,13 +57,15 @@ def declined(attempt, **extra):
 
 def test_a_success_is_credited_once_with_its_bonus(org, claimed):
     now = timezone.now() + timedelta(seconds=5)
-    assert settle_intent(intent=intent(claimed, "succeeded"), now=now) == "credited"
+    succeeded = {**intent(claimed, "succeeded"), "latest_charge": "ch_1"}
+    assert settle_intent(intent=succeeded, now=now) == "credited"
     assert settle_intent(intent=intent(claimed, "succeeded"), now=now) == "already credited"
 
     attempt = TopupAttempt.objects.get()
     assert (attempt.status, attempt.try_state, attempt.settled_at) == (
         TopupStatus.SUCCEEDED, TryState.DONE, now)
     assert attempt.payment_intent_id == "pi_1" and attempt.last_error == ""
+    assert attempt.stripe_charge_id == "ch_1"  # what refunds and disputes name; kept
     paid, bonus = entries(org, kind__in=[EntryKind.TOPUP, EntryKind.BONUS])
     metadata = {"topup_attempt_id": attempt.pk, "payment_intent": "pi_1", "package": "Growth",
                 "units": 1, "amount_paid": "4500", "currency": "usd"}
