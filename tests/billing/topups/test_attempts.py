@@ -101,6 +101,11 @@ def test_the_monthly_cap_cuts_the_units_and_counts_this_months_charges(org, read
         credits=Decimal("5500"), amount_minor=4500, currency="usd",
         balance_at_start=Decimal(0), payment_method_id="pm_card_visa",
         status=TopupStatus.SUCCEEDED, created_at=datetime(2026, 10, 31, 23, 59, tzinfo=UTC))
+    TopupAttempt.objects.create(  # a failed charge took no money
+        organization=org, provider="stripe", package=package, package_name="Growth", units=1,
+        credits=Decimal("5500"), amount_minor=4500, currency="usd",
+        balance_at_start=Decimal(0), payment_method_id="pm_card_visa",
+        status=TopupStatus.FAILED, created_at=datetime(2026, 11, 1, 0, 40, tzinfo=UTC))
     assert attempts.spent_this_month(org, NOW) == earlier.amount_minor
     assert claim(organization=org, now=NOW).attempt.units == 2  # 90.00 of room left
 
