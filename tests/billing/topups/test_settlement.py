@@ -202,10 +202,14 @@ def test_a_processing_intent_is_remembered_and_settled_later(org, claimed):
 
 
 def test_a_try_failed_for_good_keeps_its_error_to_the_columns_500_characters(org, claimed):
+    now = timezone.now() + timedelta(seconds=5)
     assert settlement.fail_permanently(attempt_id=claimed.pk, try_number=claimed.tries,
-                                       message="x" * 600, remedy="save another card") == (
-        "failed permanently")
+                                       message="x" * 600, remedy="save another card",
+                                       now=now) == "failed permanently"
     attempt = TopupAttempt.objects.get(pk=claimed.pk)
-    assert (attempt.status, attempt.last_error) == (TopupStatus.FAILED, "x" * 500)
+    assert (attempt.status, attempt.settled_at, attempt.last_error) == (
+        TopupStatus.FAILED, now, "x" * 500)
     assert AutoTopupSettings.objects.get(organization=org).disabled_reason == (
         "Turned off: save another card")
+    notice = Notification.objects.get(kind=NotificationKind.TOPUP_DISABLED)
+    assert notice.link_name == "auto_topup"  # the admins land on the page to fix it
