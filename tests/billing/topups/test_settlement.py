@@ -203,6 +203,8 @@ def test_a_processing_intent_is_remembered_and_settled_later(org, claimed):
 
 def test_a_try_failed_for_good_keeps_its_error_to_the_columns_500_characters(org, claimed):
     now = timezone.now() + timedelta(seconds=5)
+    assert settlement.fail_permanently(attempt_id=claimed.pk, try_number=claimed.tries + 1,
+                                       message="another try's", remedy="-") == "stale"
     assert settlement.fail_permanently(attempt_id=claimed.pk, try_number=claimed.tries,
                                        message="x" * 600, remedy="save another card",
                                        now=now) == "failed permanently"
