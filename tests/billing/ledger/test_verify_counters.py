@@ -120,3 +120,9 @@ def test_a_zero_decimal_currency_is_read_in_its_own_minor_units(org, admin_user)
     assert _problems(org) == [
         f"[acme] invariant 6: purchase {purchase.pk}: amount_paid_minor 9000 but its "
         "purchase entry says 4500: changed outside the ledger"]
+
+
+def test_a_purchase_never_granted_is_not_checked_against_entries_it_has_none_of(
+        org, refunded, admin_user, package):
+    pending_purchase(org, package, admin_user)  # checkout opened, never paid
+    assert verify_ledger(organization=org).ok
