@@ -140,6 +140,12 @@ def test_purchase_status_is_untouched_by_a_dispute(paid):
 
 # -- deterministic: what is recorded, taken and given back --------------------------------
 
+def test_a_status_stripe_never_sends_is_refused_with_the_dispute_named(org, paid):
+    with pytest.raises(ValueError) as refused:
+        apply_dispute(dispute=dispute_object(paid, status="weird"))
+    assert str(refused.value) == "dispute dp_1: unknown status 'weird'"
+
+
 def test_a_dispute_is_dated_closed_only_once_stripe_decides_it(org, paid):
     assert apply_dispute(dispute=dispute_object(paid)).closed_at is None
     closed = apply_dispute(dispute=dispute_object(paid, status="lost"))
@@ -305,6 +311,7 @@ def test_a_refund_made_while_the_dispute_held_the_credits_stays_refunded_when_it
     assert refund_entry.amount == kept - Decimal("5500")
     assert refund_entry.idempotency_key == "dispute-won-refunded:dp_1"
     assert refund_entry.metadata["dispute"] == "dp_1"  # the dispute it accounts for
+    assert refund_entry.reason.endswith(", made while dispute dp_1 held its credits")
     # The refund itself posted no entry: this one shows the charge's refunded total.
     assert (refund_entry.metadata["amount_refunded_total"], refund_entry.metadata["currency"]) \
         == (f"{refunded_minor / 100:.2f}", "usd")
