@@ -2,9 +2,10 @@
 
 Runs mutmut on one money module at a time, each against the test modules that
 own it (MUTANT_TESTS, read by tests/conftest.py), then prints the score of each
-module and every surviving mutant. The modules of the PostgreSQL write path (the
-ledger's store and its one-statement writer, COPY) run on PostgreSQL always, with
-their database tests; the others on SQLite, or on PostgreSQL with --postgres.
+module and every surviving mutant. The money write path (ON_POSTGRES: the ledger's
+store and writers, the chain, digests, usage charges, counters, disputes, auto-topup,
+webhooks) runs on PostgreSQL always, with its database tests; the others on SQLite, or
+on PostgreSQL with --postgres.
 PostgreSQL's database is MUTANT_DATABASE_URL (default
 postgres://postgres@127.0.0.1:5432/credits_mutants): its test database is built
 per module, with every migration (the guard triggers), then reused by each mutant's run.
@@ -78,6 +79,15 @@ TOPUP_TESTS = [  # the hypothesis state machine is left out, as for the ledger
     "tests/billing/topups/test_run_auto_topups_command.py",
 ]
 
+USAGE_CHARGE_TESTS = [
+    "tests/billing/ledger/test_usage_charges.py",
+    "tests/billing/ledger/test_verify_usage.py",
+    "tests/billing/ledger/test_verify_usage_sql.py",
+    "tests/billing/usage/ingestion/test_charge_path.py",
+    "tests/billing/usage/ingestion/test_record.py",
+    "tests/billing/pricing/quotes/test_breakdown_text.py",
+]
+
 STORE_TESTS = [
     "tests/billing/ledger/store/test_copy_format.py",
     "tests/billing/ledger/store/test_postgres.py",
@@ -95,7 +105,10 @@ MODULES = {
     "billing.ledger.book": LEDGER_TESTS,
     "billing.ledger.corrections": LEDGER_TESTS,
     "billing.ledger.expiry": LEDGER_TESTS,
-    "billing.ledger.chain": [*VERIFY_TESTS, "tests/billing/ledger/test_fingerprints.py"],
+    # the pinned encodings of every version; the terms a grant's entry commits (test_book)
+    "billing.ledger.chain": [*VERIFY_TESTS, "tests/billing/ledger/test_fingerprints.py",
+                             "tests/billing/ledger/test_chain_versions.py",
+                             "tests/billing/ledger/test_book.py"],
     "billing.ledger.verify": VERIFY_TESTS,
     "billing.purchases.refunds": PURCHASE_TESTS,
     "billing.purchases.fulfilment": PURCHASE_TESTS,
@@ -109,15 +122,25 @@ MODULES = {
     "billing.webhooks.dispatcher": ["tests/billing/webhooks/test_webhook_view.py"],
     "billing.topups.attempts": TOPUP_TESTS,
     "billing.topups.settlement": TOPUP_TESTS,
-    "billing.ledger.digests": VERIFY_TESTS,
+    # the attacks: history written into the past, digests deleted, the mailed fingerprint
+    "billing.ledger.digests": [*VERIFY_TESTS, "tests/billing/ledger/test_database_attacks.py"],
     "billing.disputes.chargebacks": ["tests/billing/disputes/test_chargebacks.py"],
     "billing.ledger.store.postgres": STORE_TESTS,
     "billing.ledger.store.one_statement": STORE_TESTS,
     "billing.ledger.store.copy_format": STORE_TESTS,
+    "billing.ledger.usage_charges": USAGE_CHARGE_TESTS,
+    "billing.ledger.verify_counters": ["tests/billing/ledger/test_verify_counters.py",
+                                       "tests/billing/disputes/test_chargebacks.py"],
 }
-# Code that only runs on PostgreSQL: its mutants would all survive on SQLite.
-POSTGRES_ONLY = {"billing.ledger.store.postgres", "billing.ledger.store.one_statement",
-                 "billing.ledger.store.copy_format"}
+# Run on PostgreSQL always: the ledger's store and writers (only PostgreSQL runs them), and
+# the money write path whose tests are partly `postgres` ones (row locks, the guard
+# triggers, the jsonb text, the counters changed in SQL): on SQLite those are skipped.
+ON_POSTGRES = {"billing.ledger.store.postgres", "billing.ledger.store.one_statement",
+               "billing.ledger.store.copy_format", "billing.ledger.chain",
+               "billing.ledger.digests", "billing.ledger.usage_charges",
+               "billing.ledger.verify_counters", "billing.disputes.chargebacks",
+               "billing.topups.attempts", "billing.topups.settlement",
+               "billing.webhooks.dispatcher"}
 POSTGRES_URL = os.environ.get("MUTANT_DATABASE_URL",
                               "postgres://postgres@127.0.0.1:5432/credits_mutants")
 
@@ -129,7 +152,7 @@ STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests"
 def test_environment(module: str, *, postgres: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}  # SQLite
     env["MUTANT_TESTS"] = ",".join(MODULES[module])
-    if postgres or module in POSTGRES_ONLY:
+    if postgres or module in ON_POSTGRES:
         env["DATABASE_URL"] = POSTGRES_URL
         # --no-migrations (pyproject's) only applies when a test database is created:
         # prepare_postgres() made it with the migrations, and every run reuses it.
@@ -244,7 +267,7 @@ def main(argv: list[str]) -> int:
         for module in modules:
             # Built afresh per module: a mutant killed in the middle of a flush can leave
             # the truncate guards off, and the next module's clean run would fail on it.
-            if (postgres or module in POSTGRES_ONLY) and prepare_postgres() != 0:
+            if (postgres or module in ON_POSTGRES) and prepare_postgres() != 0:
                 print("the PostgreSQL test database could not be built", file=sys.stderr)
                 return 1
             names = chosen(module, sample=sample, skip_killed="--skip-killed" in options)

@@ -140,6 +140,26 @@ def test_purchase_status_is_untouched_by_a_dispute(paid):
 
 # -- deterministic: what is recorded, taken and given back --------------------------------
 
+def test_a_status_stripe_never_sends_is_refused_with_the_dispute_named(org, paid):
+    with pytest.raises(ValueError) as refused:
+        apply_dispute(dispute=dispute_object(paid, status="weird"))
+    assert str(refused.value) == "dispute dp_1: unknown status 'weird'"
+
+
+def test_a_dispute_is_dated_closed_only_once_stripe_decides_it(org, paid):
+    assert apply_dispute(dispute=dispute_object(paid)).closed_at is None
+    closed = apply_dispute(dispute=dispute_object(paid, status="lost"))
+    assert closed.closed_at is not None
+    assert apply_dispute(dispute=dispute_object(paid, status="lost")).closed_at == closed.closed_at
+
+
+def test_a_charge_we_did_not_record_is_named_by_the_dispute(org, paid):
+    # Found by its PaymentIntent: the row never learnt its charge id, the dispute names it.
+    Purchase.objects.filter(pk=paid.pk).update(stripe_charge_id="")
+    record = apply_dispute(dispute={**dispute_object(paid), "charge": "ch_from_the_dispute"})
+    assert (record.purchase, record.charge_id) == (paid, "ch_from_the_dispute")
+
+
 def test_the_dispute_is_recorded_as_stripe_sent_it(org, paid):
     Purchase.objects.filter(pk=paid.pk).update(stripe_charge_id="ch_9")
     dispute = {**dispute_object(paid), "charge": {"id": "ch_9", "object": "charge"},
@@ -290,6 +310,8 @@ def test_a_refund_made_while_the_dispute_held_the_credits_stays_refunded_when_it
     [refund_entry] = entries(org, kind=EntryKind.REFUND)
     assert refund_entry.amount == kept - Decimal("5500")
     assert refund_entry.idempotency_key == "dispute-won-refunded:dp_1"
+    assert refund_entry.metadata["dispute"] == "dp_1"  # the dispute it accounts for
+    assert refund_entry.reason.endswith(", made while dispute dp_1 held its credits")
     # The refund itself posted no entry: this one shows the charge's refunded total.
     assert (refund_entry.metadata["amount_refunded_total"], refund_entry.metadata["currency"]) \
         == (f"{refunded_minor / 100:.2f}", "usd")

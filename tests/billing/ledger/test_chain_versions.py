@@ -14,6 +14,7 @@ from billing.ledger.chain import (
     SEPARATED_VERSION,
     UnknownChainVersion,
     entry_hash,
+    metadata_json,
 )
 from billing.models import CreditAccount, LedgerEntry
 from tests.billing.ledger.test_chain import allocations_of, chain_breaks, forge
@@ -103,5 +104,15 @@ def test_an_unknown_chain_version_is_reported(org):
     entry = grant(org, 10).entry
     forge(entry.pk, chain_version="v9")
     assert chain_breaks(org) == [entry.pk]
-    with pytest.raises(UnknownChainVersion):
+    with pytest.raises(UnknownChainVersion) as caught:
         entry_hash(_entry(chain_version="v9"), "")
+    assert str(caught.value) == "no chain version 'v9'"
+
+
+def test_the_metadata_text_a_writer_hands_over_is_the_one_hashed(one_key):
+    """Writers encode the metadata before the lock and store that text: the hash must cover
+    it as given (unkeyed v1 and keyed v3 alike), not a fresh encoding."""
+    for entry in (_entry(), _entry(key_id="", chain_version="")):
+        text = metadata_json(entry.metadata)
+        assert entry_hash(entry, "", metadata_text=text) == entry_hash(entry, "")
+        assert entry_hash(entry, "", metadata_text=text + " ") != entry_hash(entry, "")

@@ -13,6 +13,7 @@ from django.db import connection
 from billing import tasks
 from billing.ledger import digests
 from billing.ledger.digests import (
+    HeadCheck,
     check_account,
     content,
     find_digest,
@@ -137,6 +138,12 @@ def test_the_signed_content_is_canonical_json_of_the_day_and_heads():
     assert content(date(2026, 11, 1), heads) == text
     digest = LedgerDigest(day=date(2026, 11, 1), heads=heads, key_id="k1", signature="5ig")
     assert fingerprint(digest) == hashlib.sha256(f"{text}|5ig".encode()).hexdigest()
+    # chained: the previous digest's fingerprint is signed and fingerprinted with the rest
+    chained = '{"day":"2026-11-02","heads":{},"previous":"ff"}'
+    assert content(date(2026, 11, 2), {}, "ff") == chained
+    digest = LedgerDigest(day=date(2026, 11, 2), heads={}, previous="ff", key_id="k1",
+                          signature="5ig")
+    assert fingerprint(digest) == hashlib.sha256(f"{chained}|5ig".encode()).hexdigest()
 
 
 def test_a_digest_holds_every_account_with_entries_at_the_given_time(org, other_org):
@@ -241,6 +248,44 @@ def test_each_account_is_proved_against_the_digest_at_its_position(org, other_or
     assert check_account(digest, mine).ok
     newcomer = CreditAccount.objects.get(organization=make_org("newcomer"))
     assert check_account(digest, newcomer).ok  # opened after the digest: nothing to prove
+
+
+def test_an_account_a_digest_never_saw_is_judged_by_the_dates_of_its_own_entries(org,
+                                                                                 other_org):
+    """Absent from a digest: fine when its entries all came after it (or it has none, whatever
+    other accounts hold), else written into the past."""
+    grant(org, 10)
+    mine = CreditAccount.objects.get(organization=org)
+    empty, _ = CreditAccount.objects.get_or_create(organization=other_org)
+    earlier, later = (LedgerDigest(day=day, created_at=datetime(day.year, day.month, day.day,
+                                                                 tzinfo=UTC), heads={})
+                      for day in (date(2026, 11, 1), date(2099, 1, 1)))
+    assert check_account(earlier, mine) == HeadCheck(True)
+    assert check_account(later, empty) == HeadCheck(True)
+    assert check_account(later, mine) == HeadCheck(False, (
+        "entries dated before the digest of 2099-01-01 that it never saw: written into the "
+        "past"))
+
+
+def test_a_digest_is_stale_for_the_given_accounts_entries_posted_after_it_and_overdue(
+        org, other_org):
+    grant(org, 10)
+    CreditAccount.objects.get_or_create(organization=other_org)
+    posted = LedgerEntry.objects.get(account__organization=org).created_at
+    mine, theirs = (CreditAccount.objects.filter(organization=o) for o in (org, other_org))
+    before, after = (LedgerDigest(day=date(2026, 11, 1), created_at=posted + timedelta(hours=h),
+                                  heads={}) for h in (-1, 1))
+    now = posted + timedelta(hours=48)
+    assert digests.staleness_problem(after, None, mine, now=now) is None  # it saw the entry
+    assert digests.staleness_problem(before, None, theirs, now=now) is None  # not theirs
+    assert digests.staleness_problem(before, None, mine, now=now) == (
+        "the latest digest, of 2026-11-01, is 49 hours old and entries posted since are "
+        "older than its daily schedule allows (26 hours): the schedule stopped, or the "
+        "newest digests were removed")
+    assert digests.staleness_problem(None, before.created_at, mine, now=now) == (
+        "no ledger digest, though entries posted since the cut-over are older than the "
+        "daily schedule allows (26 hours): it never ran, or every digest was removed")
+    assert digests.staleness_problem(None, None, mine, now=now) is None
 
 
 def test_a_shorter_or_rewritten_history_is_named(org):

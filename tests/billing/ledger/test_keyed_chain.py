@@ -2,11 +2,13 @@
 keys rotate by id."""
 
 import hashlib
+import hmac
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
+from billing.ledger import chain
 from billing.ledger.chain import (
     UNKEYED_VERSION,
     UnknownChainKey,
@@ -113,3 +115,20 @@ def test_a_missing_or_unknown_key_says_which_setting_to_fix(settings):
     with pytest.raises(ImproperlyConfigured) as caught:
         chain_keys()
     assert str(caught.value) == "LEDGER_CHAIN_KEYS holds no key"
+
+
+def test_the_keys_are_read_once_per_setting_and_each_keys_hmac_set_up_once(settings,
+                                                                            monkeypatch):
+    """Signing an entry must not re-read the setting or re-key the HMAC (the caches start
+    empty here: a process may have filled them)."""
+    settings.LEDGER_CHAIN_KEYS = {"k1": "chain-secret"}
+    monkeypatch.setattr(chain, "_keys_of", None)
+    monkeypatch.setattr(chain, "_keyed", {})
+    assert chain_keys() is chain_keys() == {"k1": b"chain-secret"}
+    expected = hmac.new(b"chain-secret", b"message", hashlib.sha256).hexdigest()
+    (set_up, new) = ([], hmac.new)
+    monkeypatch.setattr(chain.hmac, "new", lambda *a, **k: set_up.append(a) or new(*a, **k))
+    assert [sign("message", key_id="k1") for _ in range(3)] == [expected] * 3
+    assert set_up == [(b"chain-secret",)]
+    settings.LEDGER_CHAIN_KEYS = {"k2": "other"}
+    assert chain_keys() == {"k2": b"other"}

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from billing.ledger.verify import verify_ledger
-from billing.models import Purchase, PurchaseStatus
+from billing.models import CreditPackage, Purchase, PurchaseStatus
 from billing.purchases import fulfilment
 from billing.refunds import confirmed
 from tests.billing.purchase_fixtures import pending_purchase
@@ -99,3 +99,30 @@ def test_a_dispute_counter_raised_without_an_entry_is_found(org, refunded):
     [problem] = verify_ledger(organization=org).problems
     assert problem.invariant == "6" and "credits_disputed 100.000000 but its entries took 0" \
         in problem.message
+
+
+def test_a_zero_decimal_currency_is_read_in_its_own_minor_units(org, admin_user):
+    """A yen purchase without bonus: its only entry is the purchase's, and the ledger's
+    major text is read as yen (2250, not 225000), so nothing is reported until the amount
+    paid is changed."""
+    package = CreditPackage.objects.create(
+        name="Yen", base_credits=Decimal("5000"), bonus_credits=Decimal("0"), price_minor=4500,
+        currency="jpy", sort_order=30)
+    purchase = pending_purchase(org, package, admin_user)
+    fulfilment.fulfil_checkout_session(session=session_object(purchase))
+    purchase.refresh_from_db()
+    confirmed.apply_charge_refunded(charge=charge_object(purchase, amount_refunded=2250))
+    purchase.refresh_from_db()
+    assert (purchase.amount_refunded_minor, purchase.status) == (
+        2250, PurchaseStatus.PARTIALLY_REFUNDED)
+    assert verify_ledger(organization=org).ok
+    Purchase.objects.filter(pk=purchase.pk).update(amount_paid_minor=9000)
+    assert _problems(org) == [
+        f"[acme] invariant 6: purchase {purchase.pk}: amount_paid_minor 9000 but its "
+        "purchase entry says 4500: changed outside the ledger"]
+
+
+def test_a_purchase_never_granted_is_not_checked_against_entries_it_has_none_of(
+        org, refunded, admin_user, package):
+    pending_purchase(org, package, admin_user)  # checkout opened, never paid
+    assert verify_ledger(organization=org).ok

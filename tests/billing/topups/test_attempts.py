@@ -4,7 +4,7 @@ many units, and what happens to a pending attempt (retry, cancel, reconcile).
 The races between workers are in test_runner.py (PostgreSQL).
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -101,6 +101,11 @@ def test_the_monthly_cap_cuts_the_units_and_counts_this_months_charges(org, read
         credits=Decimal("5500"), amount_minor=4500, currency="usd",
         balance_at_start=Decimal(0), payment_method_id="pm_card_visa",
         status=TopupStatus.SUCCEEDED, created_at=datetime(2026, 10, 31, 23, 59, tzinfo=UTC))
+    TopupAttempt.objects.create(  # a failed charge took no money
+        organization=org, provider="stripe", package=package, package_name="Growth", units=1,
+        credits=Decimal("5500"), amount_minor=4500, currency="usd",
+        balance_at_start=Decimal(0), payment_method_id="pm_card_visa",
+        status=TopupStatus.FAILED, created_at=datetime(2026, 11, 1, 0, 40, tzinfo=UTC))
     assert attempts.spent_this_month(org, NOW) == earlier.amount_minor
     assert claim(organization=org, now=NOW).attempt.units == 2  # 90.00 of room left
 
@@ -183,3 +188,11 @@ def test_the_cap_notice_shows_the_balance_to_two_places_as_the_portal(org, ready
     assert claim(organization=org, now=NOW) is None
     text = Notification.objects.get().text
     assert text.endswith("the balance is 500.00 credits.") and "499.996" not in text
+
+
+def test_the_monthly_cap_counts_from_midnight_utc_on_the_first():
+    plus_five = timezone(timedelta(hours=5))
+    assert attempts.month_start(datetime(2026, 12, 1, 3, 45, 30, 7, tzinfo=plus_five)) == (
+        datetime(2026, 11, 1, tzinfo=UTC))
+    assert attempts.month_start(datetime(2026, 12, 7, 13, 45, 30, 7, tzinfo=UTC)) == (
+        datetime(2026, 12, 1, tzinfo=UTC))

@@ -21,7 +21,7 @@ from billing.models import (
     TopupStatus,
     TryState,
 )
-from billing.topups import attempts
+from billing.topups import attempts, settlement
 from billing.topups.settlement import settle_intent
 from tests.billing.purchase_fixtures import assert_ledger_ok, balance, entries
 from tests.billing.topup_fixtures import save_stripe_card, set_balance_below, turn_on
@@ -57,13 +57,15 @@ def declined(attempt, **extra):
 
 def test_a_success_is_credited_once_with_its_bonus(org, claimed):
     now = timezone.now() + timedelta(seconds=5)
-    assert settle_intent(intent=intent(claimed, "succeeded"), now=now) == "credited"
+    succeeded = {**intent(claimed, "succeeded"), "latest_charge": "ch_1"}
+    assert settle_intent(intent=succeeded, now=now) == "credited"
     assert settle_intent(intent=intent(claimed, "succeeded"), now=now) == "already credited"
 
     attempt = TopupAttempt.objects.get()
     assert (attempt.status, attempt.try_state, attempt.settled_at) == (
         TopupStatus.SUCCEEDED, TryState.DONE, now)
     assert attempt.payment_intent_id == "pi_1" and attempt.last_error == ""
+    assert attempt.stripe_charge_id == "ch_1"  # what refunds and disputes name; kept
     paid, bonus = entries(org, kind__in=[EntryKind.TOPUP, EntryKind.BONUS])
     metadata = {"topup_attempt_id": attempt.pk, "payment_intent": "pi_1", "package": "Growth",
                 "units": 1, "amount_paid": "4500", "currency": "usd"}
@@ -197,3 +199,19 @@ def test_a_processing_intent_is_remembered_and_settled_later(org, claimed):
         "pi_slow", TopupStatus.PENDING, TryState.CHARGING)
     assert settle_intent(intent=intent(claimed, "succeeded", intent_id="pi_slow")) == "credited"
     assert balance(org) == Decimal("6000")
+
+
+def test_a_try_failed_for_good_keeps_its_error_to_the_columns_500_characters(org, claimed):
+    now = timezone.now() + timedelta(seconds=5)
+    assert settlement.fail_permanently(attempt_id=claimed.pk, try_number=claimed.tries + 1,
+                                       message="another try's", remedy="-") == "stale"
+    assert settlement.fail_permanently(attempt_id=claimed.pk, try_number=claimed.tries,
+                                       message="x" * 600, remedy="save another card",
+                                       now=now) == "failed permanently"
+    attempt = TopupAttempt.objects.get(pk=claimed.pk)
+    assert (attempt.status, attempt.settled_at, attempt.last_error) == (
+        TopupStatus.FAILED, now, "x" * 500)
+    assert AutoTopupSettings.objects.get(organization=org).disabled_reason == (
+        "Turned off: save another card")
+    notice = Notification.objects.get(kind=NotificationKind.TOPUP_DISABLED)
+    assert notice.link_name == "auto_topup"  # the admins land on the page to fix it

@@ -264,6 +264,11 @@ def test_a_handler_error_is_answered_500_and_recorded(org, purchase):
     stored = StripeEvent.objects.get(event_id=evt["id"])
     assert (stored.attempts, stored.last_error, stored.processed_at) == (
         1, "ValueError: boom", None)
+    with mock.patch.object(fulfilment, "fulfil_checkout_session",
+                           side_effect=ValueError("b" * 3000)):
+        webhooks.process_event(evt)
+    assert StripeEvent.objects.get(event_id=evt["id"]).last_error == (
+        "ValueError: " + "b" * 1988)  # kept to 2,000 characters
 
 
 def test_an_invalid_signature_is_answered_400_without_processing(org, purchase):
@@ -285,6 +290,7 @@ def test_database_away_answers_503_and_the_redelivery_fulfils_once(org, purchase
     response = post_event(Client(), evt)
     assert response.status_code == 503
     assert response["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    assert response.content == b"temporarily unavailable; Stripe will deliver again"
     db_proxy.restore()
     connection.close()  # the test client keeps its broken connection; a server would not
     assert nothing_written(org)
