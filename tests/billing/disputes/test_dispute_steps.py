@@ -1,6 +1,6 @@
 """Disputes: what a won dispute books for refunds made meanwhile (a share of a credit, the
-charge's own grants, a second dispute still holding credits), a status delivered twice,
-and a dispute naming only its PaymentIntent."""
+charge's own grants, a second dispute still holding credits, separate refunds' rounding),
+a status delivered twice, and a dispute naming only its PaymentIntent."""
 
 from decimal import Decimal
 
@@ -55,6 +55,21 @@ def test_a_refund_while_two_disputes_held_the_credits_is_booked_at_the_first_won
                                                     status="lost"))
     paid.refresh_from_db()
     assert paid.credits_refunded == Decimal("1100") and balance(org) == Decimal("1650")
+    assert_ledger_ok(org)
+
+
+def test_a_won_dispute_books_what_separate_refunds_lost_to_rounding(org, paid):
+    """Three refunds of a cent take 1.222222 credits each; the charge's refunded share is
+    3.666667 (5,500 x 3 / 4,500, rounded once): the won dispute books the millionth."""
+    deliver("charge.dispute.created", dispute_object(paid, amount=2250))
+    for cents in (1, 2, 3):
+        deliver("charge.refunded", charge_object(paid, amount_refunded=cents),
+                event_id=f"evt_refund_{cents}")
+    deliver("charge.dispute.closed", dispute_object(paid, amount=2250, status="won"))
+    paid.refresh_from_db()
+    assert paid.credits_refunded == Decimal("3.666667")
+    assert entries(org, kind=EntryKind.REFUND).order_by("pk").last().amount \
+        == Decimal("-0.000001")
     assert_ledger_ok(org)
 
 
