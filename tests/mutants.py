@@ -124,7 +124,8 @@ MODULES = {
     "billing.topups.settlement": TOPUP_TESTS,
     # the attacks: history written into the past, digests deleted, the mailed fingerprint
     "billing.ledger.digests": [*VERIFY_TESTS, "tests/billing/ledger/test_database_attacks.py"],
-    "billing.disputes.chargebacks": ["tests/billing/disputes/test_chargebacks.py"],
+    "billing.disputes.chargebacks": ["tests/billing/disputes/test_chargebacks.py",
+                                     "tests/billing/disputes/test_dispute_steps.py"],
     "billing.ledger.store.postgres": STORE_TESTS,
     "billing.ledger.store.one_statement": STORE_TESTS,
     "billing.ledger.store.copy_format": STORE_TESTS,
