@@ -15,13 +15,9 @@ def rows_kept_for_these_tests(django_db_blocker, write):
     with django_db_blocker.unblock():
         outer = transaction.atomic()
         outer.__enter__()
-        try:
-            write()
-        except BaseException:
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
-            raise
     try:
+        with django_db_blocker.unblock():
+            write()
         yield
     finally:
         with django_db_blocker.unblock():
