@@ -1,6 +1,7 @@
 import gc
 import os
 
+from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 from django.urls import get_resolver
 
@@ -13,5 +14,10 @@ application = get_wsgi_application()
 # when it is installed). A 1,000-event batch allocates enough to trigger those passes;
 # with the modules frozen each costs a fraction (docs/deploy.md, "Worker processes").
 get_resolver().url_patterns  # noqa: B018 (imports the URLconf and every view)
+if settings.STRIPE_SECRET_KEY or settings.STRIPE_WEBHOOK_SECRET:
+    # Imported on first use elsewhere (commands start faster): here, before the freeze.
+    from billing.payments.stripe_provider import stripe_library
+
+    stripe_library()
 gc.collect()
 gc.freeze()

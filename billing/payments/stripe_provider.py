@@ -10,11 +10,13 @@ Results come back as plain dicts; Stripe errors come back as PaymentError.
 Never call these functions while a database transaction is open.
 """
 
+from __future__ import annotations
+
 import json
 import logging
 import secrets
+from typing import TYPE_CHECKING
 
-import stripe
 from django.conf import settings
 
 from billing.models import PaymentProvider, StripeCustomer
@@ -28,6 +30,9 @@ from billing.payments.interface import (
     StripeObject,
 )
 
+if TYPE_CHECKING:
+    import stripe
+
 logger = logging.getLogger(__name__)
 
 # Pinned: payloads (webhooks included) are read with this version's shapes.
@@ -36,11 +41,22 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 NETWORK_RETRIES = 2  # safe: every write has an idempotency key
 
 
+def stripe_library():
+    """The stripe package, imported on first use rather than with this module: it loads
+    three HTTP clients (about 0.4 s of a process start here), which the demo, the local
+    provider and the operator commands that never talk to Stripe do not need. A web
+    process imports it before its first request (config/wsgi.py)."""
+    import stripe
+
+    return stripe
+
+
 class InvalidSignature(Exception):
     """A webhook body that Stripe did not sign (or signed too long ago)."""
 
 
 def _client() -> stripe.StripeClient:
+    stripe = stripe_library()
     if not settings.STRIPE_SECRET_KEY:
         raise PaymentError("Stripe is not configured: STRIPE_SECRET_KEY is empty.")
     base = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
@@ -53,6 +69,7 @@ def _client() -> stripe.StripeClient:
 
 
 def _message(error: stripe.StripeError) -> str:
+    stripe = stripe_library()
     text = error.user_message or getattr(error, "_message", None) or type(error).__name__
     if isinstance(error, stripe.APIConnectionError):
         return f"Could not reach Stripe, please try again in a minute. ({text})"
@@ -75,6 +92,7 @@ TRANSIENT_CODES = frozenset({"lock_timeout", "rate_limit"})
 
 def classified(error: stripe.StripeError) -> PaymentError:
     """A Stripe error as the port's PaymentError: permanent or worth sending again."""
+    stripe = stripe_library()
     if getattr(error, "code", None) in TRANSIENT_CODES:
         return PaymentError(_message(error))
     if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
@@ -86,6 +104,7 @@ def classified(error: stripe.StripeError) -> PaymentError:
 
 
 def _call(what: str, fn, *args, **kwargs) -> dict:
+    stripe = stripe_library()
     try:
         result = fn(*args, **kwargs)
     except stripe.StripeError as error:
@@ -218,6 +237,7 @@ def charge_off_session(*, attempt, try_number: int) -> dict:
     there is no answer (the try stays unsettled and is sent again with the same key,
     which Stripe replays, after a growing backoff).
     """
+    stripe = stripe_library()
     params = {
         "amount": attempt.amount_minor,
         "currency": attempt.currency,
@@ -282,6 +302,7 @@ def set_up_webhook_endpoint(*, url: str, events: list[str]) -> tuple[dict, str, 
 
 def construct_event(payload: bytes, signature_header: str | None) -> dict:
     """The verified event as a dict. Checks the v1 HMAC over the raw body and its age."""
+    stripe = stripe_library()
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
         raise InvalidSignature("STRIPE_WEBHOOK_SECRET is not set")
