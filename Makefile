@@ -81,8 +81,10 @@ serve:
 	$(SERVE)
 
 # The whole suite; on PostgreSQL when DATABASE_URL is set, else SQLite. pytest-xdist runs
-# it in PYTEST_WORKERS processes, each on its own test database (PYTEST_WORKERS=0: one).
-PYTEST_WORKERS ?= auto
+# it in PYTEST_WORKERS processes, each on its own test database (PYTEST_WORKERS=0: one):
+# one more than the cores, whose waits (processes, the browser) the extra one fills; at
+# most 8, the Redis databases the tests may take (docs/testing.md, "Parallel").
+PYTEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min((os.cpu_count() or 1) + 1, 8))")
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=config.test_settings >/dev/null

@@ -9,9 +9,11 @@ from accounts.models import Membership, Organization, Plan, Role, User
 def pytest_collection_modifyitems(config, items):
     from django.conf import settings
 
-    # The system tests (processes, a browser) are the longest: started first, pytest-xdist
-    # hands them out in turn, one to each worker, instead of leaving them to the tail.
-    items.sort(key=lambda item: "system" not in item.keywords)
+    # The longest tests (the system tests: processes, a browser; and those marked long)
+    # are collected first: pytest-xdist, handing out one test at a time (--maxschedchunk=1
+    # in pyproject), gives each worker the next as it frees up, so they start early and
+    # spread over the workers instead of queueing on one or running at the tail.
+    items.sort(key=lambda item: not ("system" in item.keywords or "long" in item.keywords))
 
     # The mutation run (tests/mutants.py) tests one money module against its own test
     # modules: a comma-separated list of node id prefixes; the rest is deselected.

@@ -374,6 +374,7 @@ def test_a_disputed_topup_takes_its_credits_back_and_won_gives_them_back(org, cr
     assert_ledger_ok(org)
 
 
+@pytest.mark.long
 @settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=st.permutations(["refund_half", "refund_all", "dispute", "won", "refund_failed"]),

@@ -110,6 +110,7 @@ class LedgerMachine(RuleBasedStateMachine):
         assert self.balance() == self.expected
 
 
+@pytest.mark.long
 @pytest.mark.django_db
 def test_ledger_state_machine():
     run_state_machine_as_test(LedgerMachine, settings=settings(

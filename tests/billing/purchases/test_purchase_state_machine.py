@@ -185,6 +185,7 @@ class PurchaseMachine(RuleBasedStateMachine):
                 assert abs(taken - exact) <= refunds * EPSILON
 
 
+@pytest.mark.long
 @pytest.mark.django_db
 def test_purchase_state_machine():
     # Derandomized: the same runs every time, so the coverage check below cannot flake.

@@ -283,6 +283,7 @@ class TopupMachine(RuleBasedStateMachine):
             assert sent == self.expected_alerts[kind], (kind, sent, self.expected_alerts)
 
 
+@pytest.mark.long
 @pytest.mark.django_db
 def test_topup_state_machine():
     run(TopupMachine, settings=settings(
